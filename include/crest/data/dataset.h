@@ -1,0 +1,39 @@
+// A dataset in memory: one uint8 image tensor plus int64 labels and class names.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace crest {
+
+struct Dataset {
+  at::Tensor images;  // uint8 [N, C, H, W], contiguous, on the CPU
+  at::Tensor labels;  // int64 [N], values in [0, class_names.size())
+  std::vector<std::string> class_names;
+
+  std::int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+  int num_classes() const { return static_cast<int>(class_names.size()); }
+  // Images per class, indexed by label.
+  std::vector<std::int64_t> class_counts() const;
+  // The images and labels at `indices`, in that order; class names carried over.
+  Dataset subset(const std::vector<std::int64_t>& indices) const;
+};
+
+// A training set and its test set, sharing class names.
+struct DatasetPair {
+  Dataset train;
+  Dataset test;
+};
+
+// Throws DataError naming `what` if the tensors are malformed (dtype, rank, sizes) or a label
+// is out of range.
+void check_dataset(const Dataset& dataset, const std::string& what);
+
+// The default CIFAR class names, in label order.
+const std::vector<std::string>& cifar10_class_names();
+const std::vector<std::string>& cifar100_class_names();
+
+}  // namespace crest

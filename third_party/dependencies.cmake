@@ -1,0 +1,59 @@
+# Finds every external dependency of crest. Nothing third-party lives in this repository:
+# everything comes from Debian packages (see third_party/README.md) or, for Torch, from any
+# LibTorch named through CMAKE_PREFIX_PATH (Debian's CPU build, pip torch, or the archive).
+
+# --- Torch ---------------------------------------------------------------------------------
+find_package(Torch REQUIRED)
+if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+  message(FATAL_ERROR
+    "The LibTorch found at '${TORCH_INSTALL_PREFIX}' was built with the pre-C++11 libstdc++ ABI "
+    "(TORCH_CXX_FLAGS='${TORCH_CXX_FLAGS}'). crest links CLI11, spdlog, yaml-cpp and OpenCV built "
+    "with the C++11 ABI, so the two cannot be mixed. Use a cxx11-ABI LibTorch instead: the "
+    "'cxx11 ABI' archive from pytorch.org, a pip torch >= 2.7, or Debian's libtorch-dev, and point "
+    "CMAKE_PREFIX_PATH at it.")
+endif()
+if(DEFINED Torch_VERSION)
+  set(CREST_TORCH_VERSION "${Torch_VERSION}")
+else()
+  set(CREST_TORCH_VERSION "unknown")
+endif()
+
+# --- Header-only and small libraries -----------------------------------------------------
+find_package(CLI11 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(nlohmann_json 3.2 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+# yaml-cpp 0.7 (Debian 12) exports `yaml-cpp`; 0.8 exports `yaml-cpp::yaml-cpp`.
+if(TARGET yaml-cpp::yaml-cpp)
+  set(CREST_YAML_TARGET yaml-cpp::yaml-cpp)
+elseif(TARGET yaml-cpp)
+  set(CREST_YAML_TARGET yaml-cpp)
+else()
+  message(FATAL_ERROR "yaml-cpp was found but exports neither yaml-cpp nor yaml-cpp::yaml-cpp")
+endif()
+
+# --- OpenCV (optional: image folders only) ------------------------------------------------
+if(NOT DEFINED CREST_WITH_OPENCV)
+  find_package(OpenCV QUIET COMPONENTS core imgproc imgcodecs)
+  set(_crest_opencv_default ${OpenCV_FOUND})
+else()
+  set(_crest_opencv_default ${CREST_WITH_OPENCV})
+endif()
+option(CREST_WITH_OPENCV "Read image-folder datasets with OpenCV" ${_crest_opencv_default})
+if(CREST_WITH_OPENCV)
+  find_package(OpenCV QUIET COMPONENTS core imgproc imgcodecs)
+  if(NOT OpenCV_FOUND)
+    message(FATAL_ERROR
+      "CREST_WITH_OPENCV=ON but OpenCV (core, imgproc, imgcodecs) was not found. Install "
+      "libopencv-dev, point CMAKE_PREFIX_PATH at an OpenCV install, or configure with "
+      "-DCREST_WITH_OPENCV=OFF (everything but image-folder datasets works without it).")
+  endif()
+endif()
+
+# --- GoogleTest (tests only) ----------------------------------------------------------------
+if(CREST_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+
+message(STATUS "crest: Torch ${CREST_TORCH_VERSION} at ${TORCH_INSTALL_PREFIX}")
+message(STATUS "crest: OpenCV ${CREST_WITH_OPENCV} ${OpenCV_VERSION}")
