@@ -1,0 +1,120 @@
+// The `crest` command line: parses arguments, resolves the config, sets up logging and calls
+// the library. Exit codes: 0 success, 2 bad usage / config / data, 1 anything else.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "crest/app/commands.h"
+#include "crest/config/config.h"
+#include "crest/util/error.h"
+#include "crest/util/logging.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitBadInput = 2;
+
+struct ConfigArgs {
+  std::string path;
+  std::vector<std::string> overrides;
+};
+
+void add_config_options(CLI::App* command, ConfigArgs& args) {
+  command->add_option("--config,-c", args.path,
+                      "YAML config file (default: the embedded quickstart, configs/quickstart.yaml)");
+  command->add_option("--set,-s", args.overrides,
+                      "Override one key, KEY=VALUE (repeatable), e.g. --set data.fold=2")
+      ->allow_extra_args(false);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"crest: class-rebalancing self-training (CReST, CReST+) for class-imbalanced "
+               "semi-supervised learning, on LibTorch"};
+  app.require_subcommand(1);
+  bool quiet = false;
+  bool verbose = false;
+  app.add_flag("--quiet,-q", quiet, "Only warnings and errors on the console");
+  app.add_flag("--verbose,-v", verbose, "Debug messages on the console");
+  app.set_version_flag("--version", crest::version_text());
+
+  // crest print-config
+  ConfigArgs print_args;
+  bool print_defaults = false;
+  CLI::App* print_config =
+      app.add_subcommand("print-config", "Print the resolved, validated config as YAML");
+  add_config_options(print_config, print_args);
+  print_config->add_flag("--defaults", print_defaults,
+                         "Print every key with its default and documentation instead");
+
+  // crest data prepare | synth
+  CLI::App* data = app.add_subcommand("data", "Dataset tools");
+  data->require_subcommand(1);
+  ConfigArgs prepare_args;
+  crest::DataPrepareOptions prepare_options;
+  CLI::App* prepare = data->add_subcommand(
+      "prepare", "Build the long-tailed set and the labeled/unlabeled split of the configured "
+                 "fold; print the per-class table and write the split manifest");
+  add_config_options(prepare, prepare_args);
+  prepare->add_flag("--json", prepare_options.json,
+                    "Print one JSON object {classes, lt_counts, labeled, unlabeled, test}");
+  prepare->add_option("--manifest", prepare_options.manifest_path,
+                      "Where to write the split manifest (default: RUN.OUT_DIR/split_manifest.json)");
+  prepare->add_flag("--force", prepare_options.force,
+                    "Replace a manifest of a different split at that path");
+
+  crest::DataSynthOptions synth_options;
+  CLI::App* synth = data->add_subcommand(
+      "synth", "Write a procedurally generated dataset in the CIFAR-10 binary layout");
+  synth->add_option("--out", synth_options.out_dir, "Output folder")->required();
+  synth->add_option("--classes", synth_options.classes, "Number of classes (2-256)")
+      ->capture_default_str();
+  synth->add_option("--train-per-class", synth_options.train_per_class,
+                    "Training images per class")
+      ->capture_default_str();
+  synth->add_option("--test-per-class", synth_options.test_per_class, "Test images per class")
+      ->capture_default_str();
+  synth->add_option("--seed", synth_options.seed, "Generator seed")->capture_default_str();
+  synth->add_flag("--force", synth_options.force, "Overwrite a dataset already in --out");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and a pointer to --help
+    return kExitBadInput;
+  }
+
+  crest::setup_logging(quiet     ? crest::Verbosity::kQuiet
+                       : verbose ? crest::Verbosity::kVerbose
+                                 : crest::Verbosity::kNormal);
+  try {
+    if (print_config->parsed()) {
+      if (print_defaults) {
+        std::cout << crest::documented_defaults_yaml();
+      } else {
+        std::cout << crest::config_to_yaml(
+            crest::resolve_config(print_args.path, print_args.overrides));
+      }
+    } else if (prepare->parsed()) {
+      const crest::Config config = crest::resolve_config(prepare_args.path, prepare_args.overrides);
+      crest::data_prepare(config, prepare_options, std::cout);
+    } else if (synth->parsed()) {
+      crest::data_synth(synth_options, std::cout);
+    }
+  } catch (const crest::InputError& e) {
+    spdlog::error("{}", e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kExitFailure;
+  }
+  return kExitOk;
+}

@@ -1,0 +1,38 @@
+// The work behind each `crest` subcommand. main() parses the command line and calls these;
+// they throw (InputError for what the user can fix) and write results to the given stream.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "crest/config/config.h"
+
+namespace crest {
+
+struct DataPrepareOptions {
+  bool json = false;          // one JSON object on stdout instead of the table
+  std::string manifest_path;  // "" = <run.out_dir>/split_manifest.json
+  bool force = false;         // replace a manifest that describes a different split
+};
+
+// Builds the long-tailed set and split, writes the split manifest (and the log file) into the
+// run folder, and prints the per-class table or JSON to `out`.
+void data_prepare(const Config& config, const DataPrepareOptions& options, std::ostream& out);
+
+struct DataSynthOptions {
+  std::string out_dir;
+  int classes = 10;
+  int train_per_class = 5000;
+  int test_per_class = 1000;
+  std::int64_t seed = 0;
+  bool force = false;  // overwrite CIFAR files already in out_dir
+};
+
+// Writes a synthetic dataset in the CIFAR-10 binary layout.
+void data_synth(const DataSynthOptions& options, std::ostream& out);
+
+// crest, LibTorch and OpenCV versions and the devices this build can use.
+std::string version_text();
+
+}  // namespace crest

@@ -1,0 +1,116 @@
+// The run configuration: typed structs parsed from YAML once and validated once.
+//
+// Every key has a default, a documentation line and a range; the same table drives parsing,
+// `--set KEY=VALUE` overrides, printing the resolved config and configs/defaults.yaml, so the
+// four can never disagree. Errors name the file (and line) or the --set argument, the key path
+// and the bad value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace crest {
+
+struct SyntheticConfig {
+  int classes = 10;
+  int train_per_class = 500;
+  int test_per_class = 100;
+  std::int64_t seed = 0;
+};
+
+struct DataConfig {
+  std::string dataset = "cifar10";  // cifar10 | cifar100 | folder | synthetic
+  std::string root = "data/cifar10";
+  std::string protocol = "crest";  // crest | darp
+  double imbalance_ratio = 100.0;  // gamma = N_1 / N_L (crest protocol)
+  double label_fraction = 0.1;     // beta (crest protocol)
+  std::int64_t fold = 1;           // seeds the labeled/unlabeled split
+  std::int64_t lt_seed = 0;        // seeds which images of each class the LT set keeps
+  std::int64_t max_per_class = 0;  // N_max; 0 = the smallest class of the source
+  std::int64_t num_labeled_head = 1500;      // N_1 (darp protocol)
+  std::int64_t num_unlabeled_head = 3000;    // M_1 (darp protocol)
+  double imbalance_ratio_labeled = 100.0;    // gamma_l (darp protocol)
+  double imbalance_ratio_unlabeled = 100.0;  // gamma_u, negative = reversed (darp protocol)
+  int image_size = 32;
+  SyntheticConfig synthetic;
+};
+
+struct ModelConfig {
+  int depth = 28;
+  int width = 2;
+};
+
+struct TrainConfig {
+  int batch_size = 64;
+  int unlabeled_ratio = 7;
+  int steps_per_epoch = 1024;
+  int epochs = 64;
+  double threshold = 0.95;
+  double lambda_u = 1.0;
+  double lr = 0.03;
+  double momentum = 0.9;
+  bool nesterov = true;
+  double weight_decay = 5e-4;
+  double lr_level = 1.0;
+  double ema_decay = 0.999;
+  std::string amp = "auto";  // auto | bf16 | off
+  int eval_batch_size = 1000;
+};
+
+struct CrestConfig {
+  std::string mode = "crest+";  // fixmatch | crest | crest+
+  int generations = 6;
+  double alpha = 1.0 / 3.0;
+  std::string rate_profile = "ideal";  // ideal | labeled
+  double t_min = 0.5;
+  std::string t_schedule = "linear";  // linear | constant
+  std::string p_model = "buffer";     // buffer | ema
+  int p_model_buffer = 128;
+  double p_model_momentum = 0.999;
+};
+
+struct RunConfig {
+  std::int64_t seed = 0;
+  std::string out_dir = "runs/crest";
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  int checkpoint_every = 1024;
+};
+
+struct Config {
+  DataConfig data;
+  ModelConfig model;
+  TrainConfig train;
+  CrestConfig crest;
+  RunConfig run;
+};
+
+// Parses YAML text. `source` names it in errors (a path, or "<embedded quickstart>").
+// Keys not given keep their defaults. Throws ConfigError.
+Config parse_config(const std::string& yaml_text, const std::string& source);
+
+// Reads and parses a YAML file; a missing or unreadable file is a ConfigError naming it.
+Config load_config_file(const std::string& path);
+
+// Applies one `KEY=VALUE` override with the same type and range rules as the file.
+void apply_override(Config& config, const std::string& assignment);
+
+// Checks rules that involve several keys (e.g. data.image_size with CIFAR). Throws ConfigError.
+void validate_config(const Config& config);
+
+// The whole chain the CLI uses: file (or the embedded quickstart when `path` is empty), then
+// each override in order, then validate_config.
+Config resolve_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// The resolved config as YAML, every key, in documentation order. Parsing it gives back an
+// equal config.
+std::string config_to_yaml(const Config& config);
+
+// Every key with its default and a comment saying what it means and what it accepts: the text
+// of configs/defaults.yaml.
+std::string documented_defaults_yaml();
+
+// All key paths, in documentation order ("data.dataset", ...).
+std::vector<std::string> config_keys();
+
+}  // namespace crest

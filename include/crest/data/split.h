@@ -1,0 +1,45 @@
+// The long-tailed training set and its labeled/unlabeled split.
+//
+// crest protocol (the CReST reference, after Cui et al.):
+//   N_c = int(N_max * (1/gamma)^(c/(L-1))) for class c = 0..L-1 (class 0 the head);
+//   the LT set keeps, per class, the first N_c of the class's indices shuffled by
+//   RandomState(lt_seed) (classes in order, one stream);
+//   the split seeds RandomState(fold), walks the classes in order, shuffles each class's
+//   positions within the LT set and labels the first ceil(N_c * beta).
+// darp protocol (DARP, DASO, USB): labeled counts from N_1 and gamma_l, unlabeled counts from
+//   M_1 and gamma_u (reversed when gamma_u < 0), N_i = int(N_1 * gamma^(-i/(L-1))) for
+//   i < L-1 and int(N_1 / gamma) for the last class; per class, one RandomState(fold) shuffle
+//   of the class's source indices, the first N_i labeled and the next M_i unlabeled.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "crest/config/config.h"
+
+namespace crest {
+
+// N_c of the crest protocol; truncation toward zero as in the reference.
+std::vector<std::int64_t> crest_lt_counts(std::int64_t n_max, int num_classes, double gamma);
+
+// N_i of the darp protocol (gamma >= 1).
+std::vector<std::int64_t> darp_counts(std::int64_t n_max, int num_classes, double gamma);
+
+struct Split {
+  // Indices into the source training set, ascending.
+  std::vector<std::int64_t> lt_indices;  // the long-tailed training set
+  std::vector<std::int64_t> labeled;     // its labeled part
+  std::vector<std::int64_t> unlabeled;   // its unlabeled-only part
+  // Per-class counts, indexed by label.
+  std::vector<std::int64_t> lt_counts;
+  std::vector<std::int64_t> labeled_counts;
+  std::vector<std::int64_t> unlabeled_counts;
+};
+
+// Builds the split of `labels` (int64 [N], values in [0, num_classes)) as `data` configures.
+// Throws DataError when a class of the source is too small for the counts asked for.
+Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data);
+
+}  // namespace crest

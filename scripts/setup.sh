@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the Debian packages crest needs (only those missing: one `apt-get update`, then one
+# install), then configures and builds Release into build/. Idempotent: a second run only
+# rebuilds what changed.
+#
+# Environment:
+#   CREST_NO_APT=1        never call apt-get (e.g. a GPU box whose LibTorch comes from pip)
+#   CREST_WITH_OPENCV=OFF build without OpenCV (image-folder datasets unavailable)
+#   CREST_BUILD_DIR=DIR   build somewhere else than build/
+#   CREST_CMAKE_ARGS="…"  extra arguments for the first configure
+#   CMAKE_PREFIX_PATH     where CMake looks for Torch and the rest (e.g. pip torch's
+#                         `python3 -c 'import torch; print(torch.utils.cmake_prefix_path)'`)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build_dir=${CREST_BUILD_DIR:-build}
+with_opencv=${CREST_WITH_OPENCV:-ON}
+
+packages=(cmake make g++ libtorch-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
+          libyaml-cpp-dev libgtest-dev)
+if [ "$with_opencv" != "OFF" ]; then packages+=(libopencv-dev); fi
+
+if [ "${CREST_NO_APT:-0}" != "1" ] && command -v dpkg-query >/dev/null 2>&1; then
+  missing=()
+  for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$package")
+    fi
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+      if command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+      else
+        echo "setup: these packages are missing and this user cannot install them:" >&2
+        echo "  ${missing[*]}" >&2
+        echo "  run as root, or install them, or set CREST_NO_APT=1 and CMAKE_PREFIX_PATH" >&2
+        exit 1
+      fi
+    fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  opencv_args=()
+  if [ "$with_opencv" = "OFF" ]; then opencv_args=(-DCREST_WITH_OPENCV=OFF); fi
+  # shellcheck disable=SC2086  # CREST_CMAKE_ARGS is a list of arguments
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "${opencv_args[@]}" ${CREST_CMAKE_ARGS:-}
+fi
+cmake --build "$build_dir" -j "$jobs"
+echo "setup: built $build_dir/crest"

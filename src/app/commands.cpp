@@ -1,0 +1,123 @@
+#include "crest/app/commands.h"
+
+#include <ATen/Context.h>
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "crest/data/cifar.h"
+#include "crest/data/folder.h"
+#include "crest/data/prepare.h"
+#include "crest/data/synthetic.h"
+#include "crest/util/error.h"
+#include "crest/util/logging.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A manifest already at `path` that describes another split must not be lost silently.
+void guard_existing_manifest(const fs::path& path, const nlohmann::json& manifest, bool force) {
+  if (force || !fs::exists(path)) return;
+  nlohmann::json existing;
+  try {
+    existing = read_split_manifest(path);
+  } catch (const DataError& e) {
+    throw InputError(std::string(e.what()) + "; refusing to overwrite it (pass --force to "
+                     "replace it, or choose another run.out_dir / --manifest)");
+  }
+  const bool same = existing["settings"] == manifest["settings"] &&
+                    existing["source"] == manifest["source"] &&
+                    existing["labeled_indices"] == manifest["labeled_indices"] &&
+                    existing["unlabeled_indices"] == manifest["unlabeled_indices"];
+  if (!same) {
+    throw InputError(path.string() + " already holds the manifest of a different split (" +
+                     existing["settings"].dump() + "); refusing to overwrite it. Choose another "
+                     "run.out_dir (--set run.out_dir=DIR) or --manifest, or pass --force");
+  }
+}
+
+}  // namespace
+
+void data_prepare(const Config& config, const DataPrepareOptions& options, std::ostream& out) {
+  const fs::path run_dir = config.run.out_dir;
+  const fs::path manifest_path =
+      options.manifest_path.empty() ? run_dir / "split_manifest.json" : fs::path(options.manifest_path);
+  add_log_file(run_dir / "crest.log");
+
+  const auto start = std::chrono::steady_clock::now();
+  spdlog::info("loading {} data{}", config.data.dataset,
+               config.data.dataset == "synthetic" ? "" : " from " + config.data.root);
+  const PreparedData prepared = prepare_data(config.data);
+  spdlog::info("{} training and {} test images, {} classes; long-tailed set {} images ({:.2f}s)",
+               prepared.source.train.size(), prepared.source.test.size(),
+               prepared.source.train.num_classes(), prepared.split.lt_indices.size(),
+               seconds_since(start));
+
+  const nlohmann::json manifest = split_manifest(config.data, prepared);
+  guard_existing_manifest(manifest_path, manifest, options.force);
+  write_split_manifest(manifest_path, manifest);
+  spdlog::info("split manifest written to {}", manifest_path.string());
+
+  if (options.json) {
+    out << split_counts_json(prepared).dump() << "\n";
+  } else {
+    out << split_counts_table(prepared);
+  }
+  out.flush();
+}
+
+void data_synth(const DataSynthOptions& options, std::ostream& out) {
+  if (options.out_dir.empty()) throw InputError("--out must name a folder");
+  if (options.classes < 2 || options.classes > 256) {
+    throw InputError("--classes must be between 2 and 256 (labels are one byte in the CIFAR "
+                     "layout), got " + std::to_string(options.classes));
+  }
+  if (options.train_per_class < 1) {
+    throw InputError("--train-per-class must be >= 1, got " +
+                     std::to_string(options.train_per_class));
+  }
+  if (options.test_per_class < 1) {
+    throw InputError("--test-per-class must be >= 1, got " + std::to_string(options.test_per_class));
+  }
+  if (options.seed < 0) throw InputError("--seed must be >= 0, got " + std::to_string(options.seed));
+  const fs::path dir = options.out_dir;
+  if (!options.force && fs::exists(dir / "test_batch.bin")) {
+    throw InputError(dir.string() + " already holds a CIFAR-layout dataset (test_batch.bin); "
+                     "refusing to overwrite it (pass --force, or choose another --out)");
+  }
+  SyntheticOptions synth;
+  synth.num_classes = options.classes;
+  synth.train_per_class = options.train_per_class;
+  synth.test_per_class = options.test_per_class;
+  synth.seed = static_cast<std::uint64_t>(options.seed);
+  const auto start = std::chrono::steady_clock::now();
+  const DatasetPair data = make_synthetic(synth);
+  write_cifar10_folder(dir, data);
+  spdlog::info("wrote {} training and {} test images of {} classes to {} ({:.2f}s)",
+               data.train.size(), data.test.size(), options.classes, dir.string(),
+               seconds_since(start));
+  out << dir.string() << "\n";
+}
+
+std::string version_text() {
+  std::string text = std::string("crest ") + CREST_VERSION + "\nLibTorch " + CREST_TORCH_VERSION +
+                     " (built with " + std::to_string(TORCH_VERSION_MAJOR) + "." +
+                     std::to_string(TORCH_VERSION_MINOR) + "." +
+                     std::to_string(TORCH_VERSION_PATCH) + " headers)\n";
+  text += std::string("CUDA: ") +
+          (at::globalContext().hasCUDA() ? "compiled in" : "not compiled in") + "\n";
+  text += std::string("image folders: ") +
+          (folder_datasets_available() ? "yes (OpenCV)" : "no (built without OpenCV)") + "\n";
+  return text;
+}
+
+}  // namespace crest

@@ -1,0 +1,175 @@
+#include "crest/data/prepare.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "crest/data/cifar.h"
+#include "crest/data/folder.h"
+#include "crest/data/synthetic.h"
+#include "crest/util/error.h"
+#include "crest/util/fs.h"
+
+namespace crest {
+
+namespace {
+
+constexpr const char* kManifestFormat = "crest-split-manifest";
+constexpr int kManifestVersion = 1;
+
+}  // namespace
+
+DatasetPair load_source(const DataConfig& data) {
+  DatasetPair pair;
+  if (data.dataset == "cifar10") {
+    pair = read_cifar10(data.root);
+  } else if (data.dataset == "cifar100") {
+    pair = read_cifar100(data.root);
+  } else if (data.dataset == "folder") {
+    pair = read_image_folder(data.root, data.image_size);
+  } else if (data.dataset == "synthetic") {
+    SyntheticOptions options;
+    options.num_classes = data.synthetic.classes;
+    options.train_per_class = data.synthetic.train_per_class;
+    options.test_per_class = data.synthetic.test_per_class;
+    options.seed = static_cast<std::uint64_t>(data.synthetic.seed);
+    options.image_size = data.image_size;
+    pair = make_synthetic(options);
+  } else {
+    throw ConfigError("data.dataset must be one of cifar10, cifar100, folder or synthetic, got '" +
+                      data.dataset + "'");
+  }
+  check_dataset(pair.train, data.dataset + " training set");
+  check_dataset(pair.test, data.dataset + " test set");
+  return pair;
+}
+
+PreparedData prepare_data(const DataConfig& data) {
+  PreparedData prepared;
+  prepared.source = load_source(data);
+  prepared.split =
+      build_split(prepared.source.train.labels, prepared.source.train.num_classes(), data);
+  prepared.test_counts = prepared.source.test.class_counts();
+  return prepared;
+}
+
+nlohmann::json split_counts_json(const PreparedData& prepared) {
+  return {{"classes", prepared.source.train.class_names},
+          {"lt_counts", prepared.split.lt_counts},
+          {"labeled", prepared.split.labeled_counts},
+          {"unlabeled", prepared.split.unlabeled_counts},
+          {"test", prepared.test_counts}};
+}
+
+std::string split_counts_table(const PreparedData& prepared) {
+  const auto& names = prepared.source.train.class_names;
+  std::size_t name_width = 5;
+  for (const auto& name : names) name_width = std::max(name_width, name.size());
+  std::ostringstream out;
+  char line[256];
+  auto row = [&](const std::string& c, const std::string& a, const std::string& b,
+                 const std::string& d, const std::string& e, const std::string& f) {
+    std::snprintf(line, sizeof(line), "%-*s  %-*s  %8s  %8s  %9s  %7s\n", 5, c.c_str(),
+                  static_cast<int>(name_width), a.c_str(), b.c_str(), d.c_str(), e.c_str(),
+                  f.c_str());
+    out << line;
+  };
+  row("class", "name", "LT", "labeled", "unlabeled", "test");
+  std::int64_t totals[4] = {0, 0, 0, 0};
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    const std::int64_t values[4] = {prepared.split.lt_counts[c], prepared.split.labeled_counts[c],
+                                    prepared.split.unlabeled_counts[c], prepared.test_counts[c]};
+    for (int k = 0; k < 4; ++k) totals[k] += values[k];
+    row(std::to_string(c), names[c], std::to_string(values[0]), std::to_string(values[1]),
+        std::to_string(values[2]), std::to_string(values[3]));
+  }
+  row("total", "", std::to_string(totals[0]), std::to_string(totals[1]), std::to_string(totals[2]),
+      std::to_string(totals[3]));
+  return out.str();
+}
+
+std::string dataset_fingerprint(const Dataset& dataset) {
+  const at::Tensor images = dataset.images.contiguous();
+  const at::Tensor labels = dataset.labels.contiguous();
+  std::uint64_t hash = fnv1a64(images.data_ptr(), static_cast<std::size_t>(images.nbytes()));
+  hash = fnv1a64(labels.data_ptr(), static_cast<std::size_t>(labels.nbytes()), hash);
+  return hex64(hash);
+}
+
+nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepared) {
+  nlohmann::json settings = {
+      {"dataset", data.dataset}, {"protocol", data.protocol}, {"fold", data.fold}};
+  if (data.dataset != "synthetic") settings["root"] = data.root;
+  if (data.dataset == "synthetic") {
+    settings["synthetic"] = {{"classes", data.synthetic.classes},
+                             {"train_per_class", data.synthetic.train_per_class},
+                             {"test_per_class", data.synthetic.test_per_class},
+                             {"seed", data.synthetic.seed}};
+  }
+  if (data.dataset == "folder" || data.dataset == "synthetic") {
+    settings["image_size"] = data.image_size;
+  }
+  if (data.protocol == "crest") {
+    settings["imbalance_ratio"] = data.imbalance_ratio;
+    settings["label_fraction"] = data.label_fraction;
+    settings["lt_seed"] = data.lt_seed;
+    settings["max_per_class"] = data.max_per_class;
+  } else {
+    settings["num_labeled_head"] = data.num_labeled_head;
+    settings["num_unlabeled_head"] = data.num_unlabeled_head;
+    settings["imbalance_ratio_labeled"] = data.imbalance_ratio_labeled;
+    settings["imbalance_ratio_unlabeled"] = data.imbalance_ratio_unlabeled;
+  }
+  const DatasetPair& source = prepared.source;
+  return {{"format", kManifestFormat},
+          {"version", kManifestVersion},
+          {"crest_version", CREST_VERSION},
+          {"settings", settings},
+          {"source",
+           {{"train_size", source.train.size()},
+            {"test_size", source.test.size()},
+            {"image_shape", std::vector<std::int64_t>(source.train.images.sizes().begin() + 1,
+                                                      source.train.images.sizes().end())},
+            {"train_fingerprint", dataset_fingerprint(source.train)},
+            {"test_fingerprint", dataset_fingerprint(source.test)}}},
+          {"classes", source.train.class_names},
+          {"lt_counts", prepared.split.lt_counts},
+          {"labeled_counts", prepared.split.labeled_counts},
+          {"unlabeled_counts", prepared.split.unlabeled_counts},
+          {"test_counts", prepared.test_counts},
+          {"labeled_indices", prepared.split.labeled},
+          {"unlabeled_indices", prepared.split.unlabeled}};
+}
+
+void write_split_manifest(const std::filesystem::path& path, const nlohmann::json& manifest) {
+  write_file_atomic(path, manifest.dump(1) + "\n");
+}
+
+nlohmann::json read_split_manifest(const std::filesystem::path& path) {
+  const std::string text = read_file(path);
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(path.string() + " is not valid JSON (" + e.what() +
+                    "); it is not a crest split manifest or it was damaged");
+  }
+  if (!manifest.is_object() || manifest.value("format", "") != kManifestFormat) {
+    throw DataError(path.string() + " is not a crest split manifest (no \"format\": \"" +
+                    kManifestFormat + "\")");
+  }
+  if (manifest.value("version", 0) != kManifestVersion) {
+    throw DataError(path.string() + " has manifest version " +
+                    manifest.value("version", nlohmann::json(0)).dump() +
+                    "; this crest reads version " + std::to_string(kManifestVersion));
+  }
+  for (const char* key :
+       {"settings", "source", "classes", "labeled_indices", "unlabeled_indices"}) {
+    if (!manifest.contains(key)) {
+      throw DataError(path.string() + " lacks \"" + key + "\"; the manifest is incomplete");
+    }
+  }
+  return manifest;
+}
+
+}  // namespace crest

@@ -1,0 +1,207 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "crest/config/config.h"
+#include "crest/config/embedded.h"
+#include "crest/util/error.h"
+
+namespace crest {
+namespace {
+
+std::string source_path(const std::string& relative) {
+  return std::string(CREST_SOURCE_DIR) + "/" + relative;
+}
+
+// Runs `action`, expects a ConfigError whose message contains every one of `parts`.
+template <typename Action>
+void expect_config_error(Action action, const std::vector<std::string>& parts) {
+  try {
+    action();
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    for (const auto& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+    }
+  }
+}
+
+TEST(ConfigTest, EmptyTextGivesDefaults) {
+  const Config config = parse_config("", "empty.yaml");
+  EXPECT_EQ(config_to_yaml(config), config_to_yaml(Config{}));
+  EXPECT_EQ(config.data.dataset, "cifar10");
+  EXPECT_DOUBLE_EQ(config.crest.alpha, 1.0 / 3.0);
+  EXPECT_EQ(config.train.batch_size, 64);
+}
+
+TEST(ConfigTest, ParsesEveryType) {
+  const Config config = parse_config(
+      "data:\n  imbalance_ratio: 50\n  fold: 3\n  synthetic:\n    classes: 4\n"
+      "train:\n  nesterov: false\n  weight_decay: 1e-4\ncrest:\n  mode: fixmatch\n"
+      "run:\n  device: cuda:1\n",
+      "x.yaml");
+  EXPECT_DOUBLE_EQ(config.data.imbalance_ratio, 50.0);
+  EXPECT_EQ(config.data.fold, 3);
+  EXPECT_EQ(config.data.synthetic.classes, 4);
+  EXPECT_FALSE(config.train.nesterov);
+  EXPECT_DOUBLE_EQ(config.train.weight_decay, 1e-4);
+  EXPECT_EQ(config.crest.mode, "fixmatch");
+  EXPECT_EQ(config.run.device, "cuda:1");
+}
+
+TEST(ConfigTest, YamlRoundTripIsExact) {
+  Config config;
+  config.data.root = "with space/and: colon";
+  config.data.label_fraction = 0.3;
+  config.run.out_dir = "123";
+  config.train.lr = 0.1 + 0.2;  // not a short decimal
+  const std::string text = config_to_yaml(config);
+  const Config back = parse_config(text, "roundtrip");
+  EXPECT_EQ(config_to_yaml(back), text);
+  EXPECT_EQ(back.data.root, config.data.root);
+  EXPECT_EQ(back.run.out_dir, "123");
+  EXPECT_EQ(back.train.lr, config.train.lr);
+}
+
+TEST(ConfigTest, UnknownKeyNamesPathLineAndSuggestion) {
+  expect_config_error([] { parse_config("data:\n  fold: 1\n  imbalance: 10\n", "my.yaml"); },
+                      {"my.yaml:3", "unknown key 'data.imbalance'", "data.imbalance_ratio"});
+  expect_config_error([] { parse_config("dta:\n  fold: 1\n", "my.yaml"); },
+                      {"unknown key 'dta'"});
+}
+
+TEST(ConfigTest, WrongTypesNameKeyAndValue) {
+  expect_config_error([] { parse_config("data:\n  fold: abc\n", "t.yaml"); },
+                      {"t.yaml:2", "data.fold must be an integer", "'abc'"});
+  expect_config_error([] { parse_config("data:\n  fold: 1.5\n", "t.yaml"); },
+                      {"data.fold must be an integer", "'1.5'"});
+  expect_config_error([] { parse_config("train:\n  lr: fast\n", "t.yaml"); },
+                      {"train.lr must be a number", "'fast'"});
+  expect_config_error([] { parse_config("train:\n  nesterov: maybe\n", "t.yaml"); },
+                      {"train.nesterov must be true or false", "'maybe'"});
+  expect_config_error([] { parse_config("data:\n  fold: [1, 2]\n", "t.yaml"); },
+                      {"data.fold must be an integer, got a list"});
+  expect_config_error([] { parse_config("data: 5\n", "t.yaml"); },
+                      {"'data' is a section"});
+  expect_config_error([] { parse_config("data:\n  fold:\n", "t.yaml"); },
+                      {"data.fold has no value"});
+  expect_config_error([] { parse_config("- a\n- b\n", "t.yaml"); },
+                      {"must be a mapping of sections"});
+}
+
+TEST(ConfigTest, OutOfRangeValuesNameTheBound) {
+  expect_config_error([] { parse_config("data:\n  imbalance_ratio: 0.5\n", "r.yaml"); },
+                      {"r.yaml:2", "data.imbalance_ratio must be >= 1", "'0.5'"});
+  expect_config_error([] { parse_config("data:\n  label_fraction: 0\n", "r.yaml"); },
+                      {"data.label_fraction must be in (0, 1]", "'0'"});
+  expect_config_error([] { parse_config("data:\n  label_fraction: 1.2\n", "r.yaml"); },
+                      {"data.label_fraction must be in (0, 1]"});
+  expect_config_error([] { parse_config("crest:\n  alpha: -1\n", "r.yaml"); },
+                      {"crest.alpha must be >= 0", "'-1'"});
+  expect_config_error([] { parse_config("crest:\n  mode: crest++\n", "r.yaml"); },
+                      {"crest.mode must be one of fixmatch, crest or crest+", "'crest++'"});
+  expect_config_error([] { parse_config("run:\n  device: gpu\n", "r.yaml"); },
+                      {"run.device must be auto, cpu, cuda or cuda:N", "'gpu'"});
+  expect_config_error([] { parse_config("data:\n  dataset: imagenet\n", "r.yaml"); },
+                      {"data.dataset must be one of", "'imagenet'"});
+  expect_config_error([] { parse_config("train:\n  lr: .nan\n", "r.yaml"); },
+                      {"train.lr must be a"});
+  expect_config_error([] { parse_config("data:\n  fold: 99999999999999999999\n", "r.yaml"); },
+                      {"data.fold"});
+}
+
+TEST(ConfigTest, DuplicateKeysAndSyntaxErrors) {
+  expect_config_error([] { parse_config("data:\n  fold: 1\n  fold: 2\n", "d.yaml"); },
+                      {"d.yaml:3", "'data.fold' is given twice"});
+  expect_config_error([] { parse_config("data:\n  fold: [1\n", "s.yaml"); },
+                      {"s.yaml:", "YAML syntax error"});
+}
+
+TEST(ConfigTest, CrossKeyRules) {
+  expect_config_error(
+      [] { validate_config(parse_config("data:\n  dataset: cifar10\n  image_size: 64\n", "c")); },
+      {"data.image_size must be 32 for cifar10"});
+  expect_config_error([] { validate_config(parse_config("model:\n  depth: 27\n", "c")); },
+                      {"model.depth must be 6n + 4", "27"});
+  expect_config_error(
+      [] { validate_config(parse_config("data:\n  imbalance_ratio_unlabeled: 0.5\n", "c")); },
+      {"data.imbalance_ratio_unlabeled must be >= 1 or <= -1"});
+  expect_config_error([] { validate_config(parse_config("data:\n  root: ''\n", "c")); },
+                      {"data.root must name the folder"});
+}
+
+TEST(ConfigTest, OverridesFollowTheSameRules) {
+  Config config;
+  apply_override(config, "data.fold=4");
+  apply_override(config, "crest.mode=crest");
+  apply_override(config, "run.out_dir='my runs/a'");
+  apply_override(config, "data.imbalance_ratio=200");
+  EXPECT_EQ(config.data.fold, 4);
+  EXPECT_EQ(config.crest.mode, "crest");
+  EXPECT_EQ(config.run.out_dir, "my runs/a");
+  EXPECT_DOUBLE_EQ(config.data.imbalance_ratio, 200);
+  expect_config_error([&] { apply_override(config, "data.fold=x"); },
+                      {"--set data.fold=x", "data.fold must be an integer", "'x'"});
+  expect_config_error([&] { apply_override(config, "data.imbalanceratio=3"); },
+                      {"--set data.imbalanceratio=3", "unknown key", "data.imbalance_ratio"});
+  expect_config_error([&] { apply_override(config, "data=3"); }, {"is a section"});
+  expect_config_error([&] { apply_override(config, "nokey"); }, {"expected KEY=VALUE"});
+  expect_config_error([&] { apply_override(config, "data.fold="); }, {"has no value"});
+  expect_config_error([&] { apply_override(config, "data.label_fraction=2"); },
+                      {"must be in (0, 1]"});
+  expect_config_error([&] { apply_override(config, "data.fold=[1,2]"); }, {"got a list"});
+}
+
+TEST(ConfigTest, MissingFileIsAConfigError) {
+  expect_config_error([] { load_config_file("/nonexistent/crest.yaml"); },
+                      {"cannot read config file '/nonexistent/crest.yaml'"});
+}
+
+TEST(ConfigTest, PresetsParseAndValidate) {
+  for (const char* preset : {"configs/cifar10lt.yaml", "configs/cifar100lt.yaml",
+                             "configs/quickstart.yaml", "configs/defaults.yaml"}) {
+    SCOPED_TRACE(preset);
+    const Config config = load_config_file(source_path(preset));
+    EXPECT_NO_THROW(validate_config(config));
+  }
+  const Config c10 = load_config_file(source_path("configs/cifar10lt.yaml"));
+  EXPECT_EQ(c10.data.dataset, "cifar10");
+  EXPECT_DOUBLE_EQ(c10.data.imbalance_ratio, 100);
+  EXPECT_DOUBLE_EQ(c10.data.label_fraction, 0.1);
+  EXPECT_EQ(c10.model.depth, 28);
+  EXPECT_EQ(c10.model.width, 2);
+  EXPECT_EQ(c10.train.unlabeled_ratio, 7);
+  EXPECT_EQ(c10.train.steps_per_epoch * c10.train.epochs, 65536);
+  EXPECT_EQ(c10.crest.generations, 6);
+  const Config c100 = load_config_file(source_path("configs/cifar100lt.yaml"));
+  EXPECT_EQ(c100.data.dataset, "cifar100");
+}
+
+TEST(ConfigTest, EmbeddedQuickstartIsTheFileInConfigs) {
+  std::ifstream in(source_path("configs/quickstart.yaml"));
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), embedded_quickstart_yaml());
+  const Config config = resolve_config("", {});
+  EXPECT_EQ(config.data.dataset, "synthetic");
+  EXPECT_EQ(config.run.device, "cpu");
+}
+
+TEST(ConfigTest, DefaultsFileIsGeneratedFromTheSchema) {
+  std::ifstream in(source_path("configs/defaults.yaml"));
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), documented_defaults_yaml())
+      << "configs/defaults.yaml is stale: regenerate it with "
+         "`build/crest print-config --defaults > configs/defaults.yaml`";
+  // Every key is documented in it.
+  for (const std::string& key : config_keys()) {
+    const std::string leaf = key.substr(key.rfind('.') + 1) + ":";
+    EXPECT_NE(text.str().find(leaf), std::string::npos) << key;
+  }
+}
+
+}  // namespace
+}  // namespace crest

@@ -1,0 +1,342 @@
+#include "crest/data/folder.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "crest/util/error.h"
+#include "crest/util/fs.h"
+
+// The test binary does not get OpenCV's include folder (crest_core links it privately), so the
+// images are encoded here: PNG with uncompressed deflate blocks, and binary PPM/PGM. Both are
+// lossless, so decoded pixels must match exactly.
+
+namespace crest {
+namespace {
+
+namespace fs = std::filesystem;
+
+template <typename Fn>
+void expect_data_error(Fn&& fn, std::initializer_list<std::string> needles) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected crest::DataError, nothing was thrown";
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    for (const auto& needle : needles) {
+      EXPECT_NE(message.find(needle), std::string::npos)
+          << "message lacks '" << needle << "':\n  " << message;
+    }
+  }
+}
+
+// An 8-bit image in memory, interleaved rows (RGB or grey), as it is stored in a file.
+struct Pixels {
+  int width = 0;
+  int height = 0;
+  int channels = 3;
+  std::vector<std::uint8_t> data;  // height * width * channels
+
+  std::uint8_t at(int y, int x, int c) const {
+    return data[static_cast<std::size_t>((y * width + x) * channels + c)];
+  }
+};
+
+// Every pixel and channel distinct (mod 256), so any mix-up of order shows.
+Pixels pattern(int size, int channels, int seed) {
+  Pixels p{size, size, channels, {}};
+  for (int i = 0; i < size * size * channels; ++i) {
+    p.data.push_back(static_cast<std::uint8_t>((i * 37 + seed * 11 + i / 3) % 256));
+  }
+  return p;
+}
+
+std::uint32_t crc32(const std::string& bytes) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (const unsigned char byte : bytes) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+void put_be32(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xFF);
+}
+
+void put_chunk(std::string& out, const std::string& type, const std::string& data) {
+  put_be32(out, static_cast<std::uint32_t>(data.size()));
+  out += type + data;
+  put_be32(out, crc32(type + data));
+}
+
+std::string encode_png(const Pixels& p) {
+  std::string raw;  // each row: filter type 0, then the samples
+  for (int y = 0; y < p.height; ++y) {
+    raw += '\0';
+    const auto* row = p.data.data() + static_cast<std::size_t>(y * p.width * p.channels);
+    raw.append(reinterpret_cast<const char*>(row), static_cast<std::size_t>(p.width * p.channels));
+  }
+  std::string zlib = "\x78\x01";
+  for (std::size_t pos = 0; pos < raw.size() || pos == 0; pos += 65535) {
+    const std::size_t len = std::min<std::size_t>(65535, raw.size() - pos);
+    zlib += static_cast<char>(pos + len >= raw.size() ? 1 : 0);  // stored block, final flag
+    zlib += static_cast<char>(len & 0xFF);
+    zlib += static_cast<char>(len >> 8);
+    zlib += static_cast<char>(~len & 0xFF);
+    zlib += static_cast<char>((~len >> 8) & 0xFF);
+    zlib += raw.substr(pos, len);
+  }
+  std::uint32_t a = 1;
+  std::uint32_t b = 0;
+  for (const unsigned char byte : raw) {
+    a = (a + byte) % 65521;
+    b = (b + a) % 65521;
+  }
+  put_be32(zlib, (b << 16) | a);
+
+  std::string header;
+  put_be32(header, static_cast<std::uint32_t>(p.width));
+  put_be32(header, static_cast<std::uint32_t>(p.height));
+  header += '\x08';                                      // bit depth
+  header += static_cast<char>(p.channels == 1 ? 0 : 2);  // grey or RGB
+  header += std::string(3, '\0');                        // compression, filter, interlace
+  std::string png = "\x89PNG\r\n\x1a\n";
+  put_chunk(png, "IHDR", header);
+  put_chunk(png, "IDAT", zlib);
+  put_chunk(png, "IEND", "");
+  return png;
+}
+
+// Binary PPM (RGB) or PGM (grey).
+std::string encode_pnm(const Pixels& p) {
+  std::string out = (p.channels == 1 ? "P5\n" : "P6\n") + std::to_string(p.width) + " " +
+                    std::to_string(p.height) + "\n255\n";
+  out.append(p.data.begin(), p.data.end());
+  return out;
+}
+
+void write_png(const fs::path& file, const Pixels& p) { write_file_atomic(file, encode_png(p)); }
+
+// Checks image `index` of `images` (uint8 [N, 3, H, W], RGB) against `expected`; grey
+// images must appear in all three channels.
+void expect_image(const at::Tensor& images, std::int64_t index, const Pixels& expected) {
+  const at::Tensor image = images[index].contiguous();
+  ASSERT_EQ(image.size(1), expected.height);
+  ASSERT_EQ(image.size(2), expected.width);
+  const auto* data = image.data_ptr<std::uint8_t>();
+  const std::int64_t plane = expected.height * expected.width;
+  int mismatches = 0;
+  for (int c = 0; c < 3; ++c) {
+    for (int y = 0; y < expected.height; ++y) {
+      for (int x = 0; x < expected.width; ++x) {
+        const int want = expected.at(y, x, expected.channels == 1 ? 0 : c);
+        const int got = data[c * plane + y * expected.width + x];
+        if (want != got && ++mismatches <= 5) {
+          ADD_FAILURE() << "image " << index << " channel " << c << " at (" << y << ", " << x
+                        << "): expected " << want << ", got " << got;
+        }
+      }
+    }
+  }
+}
+
+class FolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = fs::temp_directory_path() /
+            ("crest-folder-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(root_, ignored);
+  }
+
+  // train/ and test/ with one 4x4 PNG per class.
+  void write_minimal(const std::vector<std::string>& classes) {
+    int seed = 0;
+    for (const char* split : {"train", "test"}) {
+      for (const auto& name : classes) {
+        write_png(root_ / split / name / "a.png", pattern(4, 3, seed++));
+      }
+    }
+  }
+
+  fs::path root_;
+};
+
+#define SKIP_WITHOUT_OPENCV()                                                \
+  if (!folder_datasets_available()) {                                        \
+    GTEST_SKIP() << "built without OpenCV: image folders cannot be decoded"; \
+  }
+
+TEST_F(FolderTest, AvailabilityMatchesBuild) {
+#ifdef CREST_WITH_OPENCV
+  EXPECT_TRUE(folder_datasets_available());
+#else
+  EXPECT_FALSE(folder_datasets_available());
+#endif
+}
+
+TEST_F(FolderTest, WithoutOpenCvSaysSo) {
+  if (folder_datasets_available()) GTEST_SKIP() << "this build has OpenCV";
+  write_minimal({"cat", "dog"});
+  expect_data_error(
+      [&] { read_image_folder(root_, 4); },
+      {"built without OpenCV", "CREST_WITH_OPENCV=OFF", "libopencv-dev", "CIFAR binary layout"});
+}
+
+TEST_F(FolderTest, PngRoundTripKeepsRgbOrder) {
+  SKIP_WITHOUT_OPENCV();
+  const Pixels train0 = pattern(5, 3, 1);
+  const Pixels train1 = pattern(5, 3, 2);
+  const Pixels test0 = pattern(5, 3, 3);
+  write_png(root_ / "train" / "only" / "0.png", train0);
+  write_png(root_ / "train" / "only" / "1.png", train1);
+  write_png(root_ / "test" / "only" / "0.png", test0);
+  const DatasetPair data = read_image_folder(root_, 5);
+  ASSERT_EQ(data.train.images.sizes().vec(), (std::vector<std::int64_t>{2, 3, 5, 5}));
+  EXPECT_EQ(data.train.images.scalar_type(), at::kByte);
+  EXPECT_EQ(data.train.labels.scalar_type(), at::kLong);
+  EXPECT_EQ(data.train.class_names, std::vector<std::string>{"only"});
+  expect_image(data.train.images, 0, train0);
+  expect_image(data.train.images, 1, train1);
+  expect_image(data.test.images, 0, test0);
+
+  // A pure red pixel must land in channel 0.
+  Pixels red{1, 1, 3, {255, 0, 0}};
+  Pixels blue{1, 1, 3, {0, 0, 255}};
+  write_png(root_ / "train" / "only" / "0.png", red);
+  write_png(root_ / "train" / "only" / "1.png", blue);
+  write_png(root_ / "test" / "only" / "0.png", red);
+  const DatasetPair tiny = read_image_folder(root_, 1);
+  EXPECT_EQ(tiny.train.images.flatten().to(at::kLong).sum().item<std::int64_t>(), 510);
+  EXPECT_EQ(tiny.train.images[0][0][0][0].item<std::int64_t>(), 255);  // red in R
+  EXPECT_EQ(tiny.train.images[1][2][0][0].item<std::int64_t>(), 255);  // blue in B
+}
+
+TEST_F(FolderTest, PpmAndUpperCaseExtension) {
+  SKIP_WITHOUT_OPENCV();
+  const Pixels colour = pattern(6, 3, 4);
+  write_file_atomic(root_ / "train" / "x" / "a.PPM", encode_pnm(colour));
+  write_file_atomic(root_ / "test" / "x" / "a.Png", encode_png(colour));
+  const DatasetPair data = read_image_folder(root_, 6);
+  expect_image(data.train.images, 0, colour);
+  expect_image(data.test.images, 0, colour);
+}
+
+TEST_F(FolderTest, SortedClassesAndFilesHiddenSkipped) {
+  SKIP_WITHOUT_OPENCV();
+  // Created out of order; std::sort puts upper case first.
+  const std::vector<std::string> classes = {"zebra", "apple", "Mango"};
+  std::vector<Pixels> images;
+  for (int i = 0; i < 6; ++i) images.push_back(pattern(4, 3, 10 + i));
+  for (const char* split : {"train", "test"}) {
+    write_png(root_ / split / "zebra" / "b.png", images[0]);
+    write_png(root_ / split / "zebra" / "a.png", images[1]);
+    write_png(root_ / split / "apple" / "img10.png", images[2]);
+    write_png(root_ / split / "apple" / "img02.png", images[3]);
+    write_png(root_ / split / "Mango" / "only.png", images[4]);
+    write_file_atomic(root_ / split / "apple" / ".DS_Store", "not an image");
+    write_file_atomic(root_ / split / ".cache" / "junk.txt", "not a class");
+  }
+  const DatasetPair data = read_image_folder(root_, 4);
+  const std::vector<std::string> expected_names = {"Mango", "apple", "zebra"};
+  EXPECT_EQ(data.train.class_names, expected_names);
+  EXPECT_EQ(data.test.class_names, expected_names);
+  ASSERT_EQ(data.train.size(), 5);
+  EXPECT_TRUE(data.train.labels.equal(at::tensor({0, 1, 1, 2, 2}, at::kLong)));
+  expect_image(data.train.images, 0, images[4]);  // Mango/only.png
+  expect_image(data.train.images, 1, images[3]);  // apple/img02.png
+  expect_image(data.train.images, 2, images[2]);  // apple/img10.png
+  expect_image(data.train.images, 3, images[1]);  // zebra/a.png
+  expect_image(data.train.images, 4, images[0]);  // zebra/b.png
+  EXPECT_TRUE(data.test.labels.equal(data.train.labels));
+}
+
+TEST_F(FolderTest, GreyExpandedToRgb) {
+  SKIP_WITHOUT_OPENCV();
+  const Pixels grey_png = pattern(4, 1, 5);
+  const Pixels grey_pgm = pattern(4, 1, 6);
+  write_png(root_ / "train" / "g" / "a.png", grey_png);
+  write_file_atomic(root_ / "train" / "g" / "b.pgm", encode_pnm(grey_pgm));
+  write_png(root_ / "test" / "g" / "a.png", pattern(4, 3, 7));
+  const DatasetPair data = read_image_folder(root_, 4);
+  ASSERT_EQ(data.train.images.size(1), 3);
+  expect_image(data.train.images, 0, grey_png);
+  expect_image(data.train.images, 1, grey_pgm);
+}
+
+TEST_F(FolderTest, MissingRootAndSplits) {
+  SKIP_WITHOUT_OPENCV();
+  const fs::path missing = root_ / "nowhere";
+  expect_data_error([&] { read_image_folder(missing); },
+                    {missing.string(), "does not exist", "ROOT/train/<class>/<image>"});
+  fs::create_directories(root_ / "train" / "a");
+  write_png(root_ / "train" / "a" / "x.png", pattern(32, 3, 0));
+  expect_data_error([&] { read_image_folder(root_); },
+                    {(root_ / "test").string(), "does not exist", "ROOT/test/<class>/<image>"});
+  fs::create_directories(root_ / "test");
+  expect_data_error([&] { read_image_folder(root_); },
+                    {(root_ / "test").string(), "no class folders"});
+}
+
+TEST_F(FolderTest, EmptyClassFolder) {
+  SKIP_WITHOUT_OPENCV();
+  write_minimal({"cat", "dog"});
+  fs::remove(root_ / "test" / "dog" / "a.png");
+  write_file_atomic(root_ / "test" / "dog" / ".hidden.png", "hidden files do not count");
+  expect_data_error([&] { read_image_folder(root_, 4); },
+                    {(root_ / "test" / "dog").string(), "holds no images"});
+}
+
+TEST_F(FolderTest, UndecodableFile) {
+  SKIP_WITHOUT_OPENCV();
+  write_minimal({"cat", "dog"});
+  const fs::path bad = root_ / "train" / "dog" / "broken.png";
+  write_file_atomic(bad, "this is not a PNG at all");
+  expect_data_error([&] { read_image_folder(root_, 4); }, {bad.string(), "cannot decode"});
+  write_file_atomic(bad, "");
+  expect_data_error([&] { read_image_folder(root_, 4); }, {bad.string(), "empty"});
+}
+
+TEST_F(FolderTest, WrongImageSize) {
+  SKIP_WITHOUT_OPENCV();
+  write_minimal({"cat", "dog"});
+  const fs::path big = root_ / "test" / "cat" / "big.png";
+  write_png(big, Pixels{8, 6, 3, std::vector<std::uint8_t>(8 * 6 * 3, 9)});
+  expect_data_error([&] { read_image_folder(root_, 4); },
+                    {big.string(), "8x6", "expected 4x4", "resize"});
+  // The default size is 32, which the 4x4 images do not have either.
+  fs::remove(big);
+  expect_data_error([&] { read_image_folder(root_); }, {"a.png", "4x4", "expected 32x32"});
+}
+
+TEST_F(FolderTest, NonImageExtension) {
+  SKIP_WITHOUT_OPENCV();
+  write_minimal({"cat", "dog"});
+  const fs::path notes = root_ / "train" / "cat" / "notes.txt";
+  write_file_atomic(notes, "labels were checked by hand");
+  expect_data_error([&] { read_image_folder(root_, 4); }, {notes.string(), "not an image"});
+}
+
+TEST_F(FolderTest, MismatchedTrainAndTestClasses) {
+  SKIP_WITHOUT_OPENCV();
+  write_minimal({"cat", "dog"});
+  write_png(root_ / "train" / "bird" / "a.png", pattern(4, 3, 1));
+  write_png(root_ / "test" / "fish" / "a.png", pattern(4, 3, 2));
+  expect_data_error([&] { read_image_folder(root_, 4); },
+                    {"differ", "only in train: bird", "only in test: fish"});
+}
+
+}  // namespace
+}  // namespace crest
