@@ -10,6 +10,7 @@
 
 #include "crest/app/commands.h"
 #include "crest/config/config.h"
+#include "crest/selftrain/loop.h"
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
 
@@ -18,6 +19,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitBadInput = 2;
+constexpr int kExitInterrupted = 130;
 
 struct ConfigArgs {
   std::string path;
@@ -52,6 +54,19 @@ int main(int argc, char** argv) {
   add_config_options(print_config, print_args);
   print_config->add_flag("--defaults", print_defaults,
                          "Print every key with its default and documentation instead");
+
+  // crest train
+  ConfigArgs train_args;
+  std::string train_out;
+  std::string train_device;
+  crest::TrainOptions train_options;
+  CLI::App* train = app.add_subcommand(
+      "train", "Train: FixMatch generation 0, then the CReST/CReST+ generations as configured");
+  add_config_options(train, train_args);
+  train->add_option("--out", train_out, "Run folder (overrides run.out_dir)");
+  train->add_option("--device", train_device, "auto, cpu, cuda or cuda:N (overrides run.device)");
+  train->add_flag("--resume", train_options.resume,
+                  "Continue the run in the run folder at its exact generation and step");
 
   // crest data prepare | synth
   CLI::App* data = app.add_subcommand("data", "Dataset tools");
@@ -103,12 +118,21 @@ int main(int argc, char** argv) {
         std::cout << crest::config_to_yaml(
             crest::resolve_config(print_args.path, print_args.overrides));
       }
+    } else if (train->parsed()) {
+      std::vector<std::string> overrides = train_args.overrides;
+      if (!train_out.empty()) overrides.push_back("run.out_dir=" + train_out);
+      if (!train_device.empty()) overrides.push_back("run.device=" + train_device);
+      const crest::Config config = crest::resolve_config(train_args.path, overrides);
+      crest::run_training(config, train_options, std::cout);
     } else if (prepare->parsed()) {
       const crest::Config config = crest::resolve_config(prepare_args.path, prepare_args.overrides);
       crest::data_prepare(config, prepare_options, std::cout);
     } else if (synth->parsed()) {
       crest::data_synth(synth_options, std::cout);
     }
+  } catch (const crest::Interrupted& e) {
+    spdlog::warn("{}", e.what());
+    return kExitInterrupted;
   } catch (const crest::InputError& e) {
     spdlog::error("{}", e.what());
     return kExitBadInput;

@@ -192,6 +192,11 @@ const std::vector<Field>& fields() {
                 between(10, 1000)),
       CREST_KEY("model.width", model.width, "Wide ResNet widening factor (WRN-28-2: 2).",
                 between(1, 64)),
+      CREST_KEY("model.bn_momentum", model.bn_momentum,
+                "BatchNorm running-statistics momentum in PyTorch terms (the reference's Keras "
+                "0.999 is 0.001). Schedules of a few hundred steps need more (e.g. 0.01), or "
+                "evaluation sees statistics that have barely moved from their initial values.",
+                [] { Rule r = between(0, 1); r.lo_open = true; return r; }()),
 
       CREST_KEY("train.batch_size", train.batch_size, "Labeled images per step (B).",
                 between(1, 1 << 20)),
@@ -256,6 +261,16 @@ const std::vector<Field>& fields() {
       CREST_KEY("crest.p_model_momentum", crest.p_model_momentum,
                 "CReST+: momentum of the ema estimate.",
                 [] { Rule r = between(0, 1); r.hi_open = true; return r; }()),
+      CREST_KEY("crest.select_on", crest.select_on,
+                "How the best generation is chosen, never from the test set: last (the final "
+                "generation, as the paper reports) | val (highest mean per-class recall on a "
+                "validation slice held out of the labeled set in every generation).",
+                one_of({"last", "val"})),
+      CREST_KEY("crest.val_fraction", crest.val_fraction,
+                "select_on val: share of each class's labeled images held out, floor(share * "
+                "n_c) but at least 1 for classes with 2 or more labeled images (drawn with "
+                "RandomState(fold + 1000)).",
+                [] { Rule r = between(0, 0.5); r.lo_open = true; return r; }()),
 
       CREST_KEY("run.seed", run.seed,
                 "Seed of model initialisation, sampling and augmentation.", at_least(0)),
@@ -695,6 +710,10 @@ void validate_config(const Config& config) {
                       "the unlabeled distribution), got " +
                       format_double(data.imbalance_ratio_unlabeled));
   }
+  if (config.train.nesterov && config.train.momentum <= 0.0) {
+    throw ConfigError("train.nesterov needs train.momentum > 0, got " +
+                      format_double(config.train.momentum) + " (set train.nesterov=false)");
+  }
   if ((config.model.depth - 4) % 6 != 0) {
     throw ConfigError("model.depth must be 6n + 4 (10, 16, 22, 28, ...), got " +
                       std::to_string(config.model.depth));
@@ -717,6 +736,20 @@ std::string documented_defaults_yaml() {
          "# the code. A config file only needs the keys it changes; unknown keys are errors.\n"
          "# Override any key on the command line with --set KEY=VALUE.\n\n" +
          emit(Config{}, true);
+}
+
+std::vector<std::string> config_differences(const Config& a, const Config& b) {
+  std::vector<std::string> keys;
+  for (const Field& field : fields()) {
+    if (field.read(a) != field.read(b)) keys.push_back(field.path);
+  }
+  return keys;
+}
+
+std::string config_value(const Config& config, const std::string& key) {
+  const Field* field = find_field(key);
+  if (field == nullptr) throw ConfigError(unknown_key_message(key));
+  return yaml_value(*field, field->read(config));
 }
 
 std::vector<std::string> config_keys() {

@@ -12,9 +12,16 @@
 
 #include "crest/util/error.h"
 
-// Everything random here comes from our own generator and our own conversions to floats, and the
-// only maths functions used are sqrt and floor (exact in IEEE 754): the standard library's
-// distributions and sin/exp/log differ between implementations, and the images must not.
+// The images must be the same bytes wherever they are made. So everything random comes from our
+// own generator and our own conversions to floats, the only maths functions used are sqrt and
+// floor (exact in IEEE 754; the standard library's distributions and sin/exp/log differ between
+// implementations), and no multiply-add is fused, as compilers otherwise do where the hardware
+// has FMA (ARM, x86 with -march=native): fused and unfused round differently.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace crest {
 namespace {
@@ -114,11 +121,6 @@ std::uint64_t image_key(std::uint64_t seed, std::uint64_t split, std::uint64_t i
 
 // --- Small vector maths -----------------------------------------------------------------------
 
-struct Vec2 {
-  float x;
-  float y;
-};
-
 struct Rgb {
   float r;
   float g;
@@ -127,6 +129,7 @@ struct Rgb {
 
 float clamp01(float v) { return std::min(1.0f, std::max(0.0f, v)); }
 float length(float x, float y) { return std::sqrt(x * x + y * y); }
+int floor_int(float v) { return static_cast<int>(std::floor(v)); }
 float fract(float v) { return v - std::floor(v); }
 // Triangle wave with period 1, in [0, 1]: a periodic pattern without sin.
 float tri(float v) { return std::fabs(fract(v) - 0.5f) * 2.0f; }
@@ -157,6 +160,17 @@ Rgb hsv(float h, float s, float v) {
     default:
       return {v, p, q};
   }
+}
+
+// A colour with hue in [hue_lo, hue_hi) (wrapping), saturation and value in their ranges. The
+// draws are separate statements: the order in which function arguments are evaluated is
+// unspecified, and differs between compilers.
+Rgb random_colour(Rng& rng, float hue_lo, float hue_hi, float sat_lo, float sat_hi, float val_lo,
+                  float val_hi) {
+  const float h = rng.uniform(hue_lo, hue_hi);
+  const float s = rng.uniform(sat_lo, sat_hi);
+  const float v = rng.uniform(val_lo, val_hi);
+  return hsv(h, s, v);
 }
 
 // --- Signed distances, in the shape's own units (the shape fits the unit disc) -------------------
@@ -237,8 +251,7 @@ float shape_distance(int shape, float x, float y) {
       constexpr float kCell = 0.5f;
       const float ux = (x + 0.75f) / kCell;
       const float uy = (y + 0.75f) / kCell;
-      const bool on =
-          ((static_cast<int>(std::floor(ux)) + static_cast<int>(std::floor(uy))) & 1) == 0;
+      const bool on = ((floor_int(ux) + floor_int(uy)) & 1) == 0;
       const float fx = fract(ux);
       const float fy = fract(uy);
       const float edge = std::min(std::min(fx, 1.0f - fx), std::min(fy, 1.0f - fy)) * kCell;
@@ -306,10 +319,10 @@ Placement random_placement(Rng& rng, float size, float min_radius, float max_rad
 template <typename Fn>
 void for_pixels_near(const Placement& p, int size, float reach, Fn&& fn) {
   const float extent = p.radius * reach * 1.15f + 1.0f;
-  const int r0 = std::max(0, static_cast<int>(std::floor(p.cy - extent)));
-  const int r1 = std::min(size - 1, static_cast<int>(std::floor(p.cy + extent)));
-  const int c0 = std::max(0, static_cast<int>(std::floor(p.cx - extent)));
-  const int c1 = std::min(size - 1, static_cast<int>(std::floor(p.cx + extent)));
+  const int r0 = std::max(0, floor_int(p.cy - extent));
+  const int r1 = std::min(size - 1, floor_int(p.cy + extent));
+  const int c0 = std::max(0, floor_int(p.cx - extent));
+  const int c1 = std::min(size - 1, floor_int(p.cx + extent));
   const float inv_x = 1.0f / (p.radius * p.stretch_x);
   const float inv_y = 1.0f / (p.radius * p.stretch_y);
   for (int row = r0; row <= r1; ++row) {
@@ -327,8 +340,8 @@ float coverage(float distance, float radius) { return clamp01(0.5f - distance * 
 void draw_background(Canvas& canvas, Rng& rng) {
   const int size = canvas.size();
   const float inv = 1.0f / static_cast<float>(size);
-  const Rgb a = hsv(rng.uniform(), rng.uniform(0.0f, 0.7f), rng.uniform(0.1f, 0.95f));
-  const Rgb b = hsv(rng.uniform(), rng.uniform(0.0f, 0.7f), rng.uniform(0.1f, 0.95f));
+  const Rgb a = random_colour(rng, 0.0f, 1.0f, 0.0f, 0.7f, 0.1f, 0.95f);
+  const Rgb b = random_colour(rng, 0.0f, 1.0f, 0.0f, 0.7f, 0.1f, 0.95f);
   const int kind = rng.below(4);
   float dir_x = 0.0f;
   float dir_y = 0.0f;
@@ -380,7 +393,7 @@ void draw_clutter(Canvas& canvas, Rng& rng, int count) {
   const float size = static_cast<float>(canvas.size());
   for (int i = 0; i < count; ++i) {
     const Placement p = random_placement(rng, size, 0.05f, 0.13f, 0.0f);
-    const Rgb colour = hsv(rng.uniform(), rng.uniform(0.0f, 1.0f), rng.uniform(0.1f, 1.0f));
+    const Rgb colour = random_colour(rng, 0.0f, 1.0f, 0.0f, 1.0f, 0.1f, 1.0f);
     const float opacity = rng.uniform(0.5f, 1.0f);
     const int kind = rng.below(3);
     float reach = 1.0f;
@@ -420,9 +433,7 @@ float texture_weight(int texture, float x, float y, float distance, Rng& rng) {
     case 5:
       return clamp01(length(x, y));  // radial
     case 6:                          // fine checks
-      return ((static_cast<int>(std::floor(x * 3.0f)) + static_cast<int>(std::floor(y * 3.0f))) & 1)
-                 ? 1.0f
-                 : 0.0f;
+      return ((floor_int(x * 3.0f) + floor_int(y * 3.0f)) & 1) ? 1.0f : 0.0f;
     case 7:
       return (tri(x * 2.2f) > 0.6f || tri(y * 2.2f) > 0.6f) ? 1.0f : 0.0f;  // hatched
     case 8:
@@ -438,14 +449,15 @@ struct ClassLook {
   int texture;  // -1: random per image (10 classes or fewer)
 };
 
-// A bijection from [0, 1000) to shape x hue x texture, so that consecutive classes differ in
-// every factor; with 10 classes or fewer, class c is shape c in hue family c.
+// With 10 classes or fewer, class c is shape c in hue family c, in any texture. Beyond, a
+// bijection from the digits of the label to shape x hue x texture: consecutive classes differ in
+// every factor, and below 100 classes texture does not follow hue.
 ClassLook class_look(int label, int num_classes) {
   const int a = label % 10;
   const int b = (label / 10) % 10;
   const int d = label / 100;
   if (num_classes <= kNumShapes) return {a, a, -1};
-  return {a, (a + b) % kNumHues, (a + b + d) % kNumTextures};
+  return {a, (a + b) % kNumHues, (a + 3 * b + d) % kNumTextures};
 }
 
 void draw_image(Canvas& canvas, Rng& rng, const ClassLook& look, std::uint8_t* out) {
@@ -461,9 +473,10 @@ void draw_image(Canvas& canvas, Rng& rng, const ClassLook& look, std::uint8_t* o
   // families touch and colour alone does not settle the class.
   const Placement p = random_placement(rng, fsize, 0.24f, 0.42f, 0.75f);
   const float hue = (static_cast<float>(look.hue) + rng.uniform(-0.7f, 0.7f)) / kNumHues;
-  const Rgb main = hsv(hue, rng.uniform(0.5f, 1.0f), rng.uniform(0.55f, 1.0f));
-  const Rgb second = rng.chance(0.5f) ? hsv(hue, rng.uniform(0.1f, 0.5f), rng.uniform(0.8f, 1.0f))
-                                      : hsv(hue, rng.uniform(0.6f, 1.0f), rng.uniform(0.1f, 0.4f));
+  const Rgb main = random_colour(rng, hue, hue, 0.5f, 1.0f, 0.55f, 1.0f);
+  // The second colour of the texture: a pale or a dark shade of the same hue.
+  const Rgb second = rng.chance(0.5f) ? random_colour(rng, hue, hue, 0.1f, 0.5f, 0.8f, 1.0f)
+                                      : random_colour(rng, hue, hue, 0.6f, 1.0f, 0.1f, 0.4f);
   const int texture = look.texture >= 0 ? look.texture : rng.below(kNumTextures);
   for_pixels_near(p, size, 1.0f, [&](int row, int col, float x, float y) {
     const float d = shape_distance(look.shape, x, y);

@@ -1,8 +1,10 @@
 #include "crest/data/synthetic.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <set>
@@ -120,6 +122,17 @@ TEST(SyntheticTest, ImagesDoNotDependOnHowManyOthersAreMade) {
   EXPECT_FALSE(at::equal(few.train.images[0], few.test.images[0]));
 }
 
+TEST(SyntheticTest, ImagesDoNotDependOnTheThreadCount) {
+  const SyntheticOptions options = small_options(10, 30, 1, 11);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const DatasetPair one = make_synthetic(options);
+  at::set_num_threads(std::max(2, threads));
+  const DatasetPair several = make_synthetic(options);
+  at::set_num_threads(threads);
+  EXPECT_TRUE(at::equal(one.train.images, several.train.images));
+}
+
 TEST(SyntheticTest, PixelValuesUseTheRange) {
   const DatasetPair data = make_synthetic(small_options(10, 20, 1, 3));
   const at::Tensor images = data.train.images;
@@ -172,8 +185,8 @@ const DatasetPair& learnability_data() {
   return data;
 }
 
-// Class means of raw pixels catch the colour schemes but not the shapes, which move, turn and
-// change size. Measured: 0.24 (chance 0.10).
+// Class means of raw pixels catch some of the colour schemes but not the shapes, which move, turn
+// and change size. Measured: 0.30 (0.26 to 0.31 over seeds 0 to 5); chance is 0.10.
 TEST(SyntheticTest, NearestClassMeanBeatsChance) {
   const DatasetPair& data = learnability_data();
   const at::Tensor train = features(data.train);
@@ -181,13 +194,16 @@ TEST(SyntheticTest, NearestClassMeanBeatsChance) {
       at::zeros({10, train.size(1)}).index_add_(0, data.train.labels, train).div_(200.0);
   const at::Tensor distances = at::cdist(features(data.test), means);
   const double acc = accuracy(distances.argmin(1), data.test.labels);
-  EXPECT_GT(acc, 0.18);
+  // Recorded so that --gtest_output=xml shows the figure.
+  ::testing::Test::RecordProperty("accuracy", std::to_string(acc));
+  EXPECT_GT(acc, 0.2);
   EXPECT_LT(acc, 0.6);
 }
 
 // A linear softmax classifier on 8x8-pooled pixels, standardised, 300 full-batch Adam steps with
-// a hand-written gradient. Measured: test 0.50, train 0.79: well above chance (0.10), far from
-// perfect, so the shapes still have to be learnt by a convolutional model.
+// a hand-written gradient. Measured: test 0.51, train 0.80 (test 0.51 to 0.53, train 0.78 to 0.82
+// over seeds 0 to 5): well above chance, far from perfect. A small CNN trained for a minute on the
+// CPU reaches about 0.8, so the rest is in the shapes.
 TEST(SyntheticTest, LinearClassifierLearnsButNotPerfectly) {
   const DatasetPair& data = learnability_data();
   constexpr int kClasses = 10;
@@ -224,6 +240,8 @@ TEST(SyntheticTest, LinearClassifierLearnsButNotPerfectly) {
   }
   const double train_acc = accuracy(at::addmm(bias, train, weight), labels);
   const double test_acc = accuracy(at::addmm(bias, test, weight), data.test.labels);
+  ::testing::Test::RecordProperty("test_accuracy", std::to_string(test_acc));
+  ::testing::Test::RecordProperty("train_accuracy", std::to_string(train_acc));
   EXPECT_GT(test_acc, 0.3);
   EXPECT_LT(test_acc, 0.85);
   EXPECT_LT(train_acc, 0.97);

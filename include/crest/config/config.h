@@ -39,6 +39,7 @@ struct DataConfig {
 struct ModelConfig {
   int depth = 28;
   int width = 2;
+  double bn_momentum = 0.001;
 };
 
 struct TrainConfig {
@@ -68,6 +69,8 @@ struct CrestConfig {
   std::string p_model = "buffer";     // buffer | ema
   int p_model_buffer = 128;
   double p_model_momentum = 0.999;
+  std::string select_on = "last";  // last | val
+  double val_fraction = 0.1;
 };
 
 struct RunConfig {
@@ -109,6 +112,12 @@ std::string config_to_yaml(const Config& config);
 // Every key with its default and a comment saying what it means and what it accepts: the text
 // of configs/defaults.yaml.
 std::string documented_defaults_yaml();
+
+// The keys whose values differ between two configs, in documentation order.
+std::vector<std::string> config_differences(const Config& a, const Config& b);
+
+// The value of one key as it would appear in YAML (for messages).
+std::string config_value(const Config& config, const std::string& key);
 
 // All key paths, in documentation order ("data.dataset", ...).
 std::vector<std::string> config_keys();

@@ -20,7 +20,8 @@ struct SyntheticOptions {
 
 // Train and test sets, uint8 [N, 3, S, S]; images ordered class-interleaved (one of each class,
 // then the next), like the CIFAR batches. Class names "class_0", ... unless 10 classes or
-// fewer, which get descriptive names. Throws InputError for non-positive sizes.
+// fewer, which get descriptive names. Throws InputError unless num_classes is in [2, 1000],
+// both per-class counts are at least 1 and image_size is in [8, 256].
 DatasetPair make_synthetic(const SyntheticOptions& options);
 
 }  // namespace crest

@@ -27,3 +27,19 @@ class DataError : public InputError {
 };
 
 }  // namespace crest
+
+namespace crest {
+
+// The user asked the run to stop (SIGINT/SIGTERM); a checkpoint was written. Exit code 130.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Training produced a non-finite loss; the last good checkpoint is kept. Exit code 1.
+class TrainingDiverged : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace crest

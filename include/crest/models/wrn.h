@@ -1,0 +1,74 @@
+// Wide ResNet (pre-activation), as the CReST reference builds it (model/resnet_util.py,
+// WideResNet + block3):
+//   stem: conv3x3, 16 channels, no bias;
+//   3 stages of n = (depth - 4) / 6 blocks, widths 16k, 32k, 64k (k = width), strides 1, 2, 2;
+//   block: preact = LeakyReLU(BN(x)); out = conv3x3(stride)(preact) -> BN -> LeakyReLU -> conv3x3;
+//          shortcut = x, except the first block of a stage, which takes it from preact through a
+//          1x1 conv (with the stage's stride) when the channel count changes;
+//   head: BN -> LeakyReLU -> global average pool -> linear.
+// BatchNorm momentum 0.001 in PyTorch terms (Keras 0.999), epsilon 1e-3; leaky slope 0.1;
+// conv weights He-normal with fan_out, truncated at 2 sigma (Keras VarianceScaling(2.0,
+// 'fan_out')), linear
+// Glorot-uniform with zero bias (Keras Dense defaults), BN weight 1 and bias 0.
+// WRN-28-2 with 10 classes has 1,467,610 parameters.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+
+namespace crest {
+
+struct WideResNetOptions {
+  int depth = 28;
+  int width = 2;
+  int num_classes = 10;
+  double leaky_slope = 0.1;
+  double bn_momentum = 0.001;
+  double bn_eps = 1e-3;
+};
+
+class WideResNetBlockImpl : public torch::nn::Module {
+ public:
+  WideResNetBlockImpl(int in_channels, int out_channels, int stride, bool first_of_stage,
+                      const WideResNetOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  double slope_;
+  bool shortcut_from_preact_;
+  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, shortcut_{nullptr};
+};
+TORCH_MODULE(WideResNetBlock);
+
+class WideResNetImpl : public torch::nn::Module {
+ public:
+  explicit WideResNetImpl(const WideResNetOptions& options);
+
+  // x: float [N, 3, H, W] in [-1, 1]. Returns logits [N, num_classes].
+  at::Tensor forward(const at::Tensor& x);
+
+  const WideResNetOptions& options() const { return options_; }
+
+ private:
+  WideResNetOptions options_;
+  torch::nn::Conv2d stem_{nullptr};
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::BatchNorm2d bn_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+};
+TORCH_MODULE(WideResNet);
+
+// Number of trainable parameters.
+std::int64_t parameter_count(const torch::nn::Module& module);
+
+// Re-applies the reference initialisation to every parameter, drawing from `generator`.
+void initialize_wide_resnet(WideResNetImpl& model, at::Generator& generator);
+
+}  // namespace crest

@@ -1,0 +1,39 @@
+// CReST's class-rebalancing selection (Wei et al. 2021, section 3.2; reference
+// semisup.get_pseudo_label_list + cifar.get_split):
+//   rank the classes by frequency, l = 1 the most frequent; the class ranked l keeps
+//   mu_l = (N_{L+1-l} / N_1)^alpha of the unlabeled images predicted as it, the most confident
+//   first: floor(n_l * mu_l) of them. The rarest class keeps everything, the head class
+//   (N_L / N_1)^alpha.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace crest {
+
+// mu_c for each class index c, from the class profile N (counts or an ideal profile, by class
+// index). Classes are ranked by N descending, ties by class index.
+std::vector<double> crest_rates(const std::vector<double>& profile, double alpha);
+
+// The ideal long-tailed profile by class index: N_c proportional to (1/gamma)^(c/(L-1)).
+std::vector<double> ideal_profile(int num_classes, double gamma);
+
+struct Selection {
+  // Per selected image, in selection order (class by class, most confident first):
+  std::vector<std::int64_t> rows;  // row of the image in the predictions
+  std::vector<std::int64_t> labels;  // predicted class (the pseudo-label)
+  std::vector<double> confidences;   // max softmax probability
+  // Per class:
+  std::vector<double> rates;                // mu_c used
+  std::vector<std::int64_t> predicted;      // images predicted as the class
+  std::vector<std::int64_t> selected;       // floor(predicted * mu_c)
+};
+
+// Selects from `probs` [M, C] (softmax outputs of the EMA model, any device). Within a class,
+// images are ordered by confidence descending and ties by row ascending, so the selection is
+// deterministic. Classes nobody predicted select nothing.
+Selection select_pseudo_labels(const at::Tensor& probs, const std::vector<double>& rates);
+
+}  // namespace crest

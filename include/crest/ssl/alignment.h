@@ -1,0 +1,49 @@
+// Progressive distribution alignment (CReST+): before argmax and threshold, the weak-view
+// probabilities of the unlabeled batch are re-weighted toward a target class distribution,
+//   p~ = normalise(p * (1e-6 + target) / (1e-6 + p_model)),   target = normalise(p_data^t_g),
+// where p_model is the running estimate of the model's class distribution on unlabeled data.
+// Alignment only touches the training pseudo-labels.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+namespace crest {
+
+// t_g for generation g of G: linear from 1 at g = 0 to t_min at g = G - 1 (G = 1: 1 when
+// linear), or t_min throughout ("constant").
+double alignment_temperature(int generation, int generations, double t_min,
+                             const std::string& schedule);
+
+// normalise(p_data^t).
+std::vector<double> tempered_target(const std::vector<double>& p_data, double t);
+
+class DistributionAligner {
+ public:
+  // mode "buffer": p_model is the mean of the last `buffer_size` batch means (reference;
+  // starts uniform); "ema": p_model = m * p_model + (1 - m) * batch mean (USB; starts uniform).
+  DistributionAligner(const std::vector<double>& target, const std::string& mode,
+                      int buffer_size, double momentum, at::Device device);
+
+  // Aligned probabilities for `probs` [B, C] (float, no grad).
+  at::Tensor align(const at::Tensor& probs) const;
+  // Feeds the raw probabilities of one batch into p_model.
+  void observe(const at::Tensor& probs);
+  // Current p_model [C] (normalised).
+  at::Tensor p_model() const;
+
+  // Checkpoint state: the buffer (or the EMA vector) and the ring position.
+  at::Tensor state() const;
+  void restore(const at::Tensor& state);
+
+ private:
+  std::string mode_;
+  double momentum_;
+  at::Tensor target_;  // [C]
+  at::Tensor buffer_;  // [buffer_size, C] ring of batch means, or [1, C] for ema
+  std::int64_t next_ = 0;
+};
+
+}  // namespace crest

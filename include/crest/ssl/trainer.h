@@ -1,0 +1,95 @@
+// FixMatch training of one generation: the step (one forward pass over labeled-weak,
+// unlabeled-weak and unlabeled-strong), evaluation every epoch, the outputs people read
+// (metrics.jsonl, per_class.csv, confusion.csv, summary.json), checkpoints and exact resume.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crest/config/config.h"
+#include "crest/metrics/metrics.h"
+#include "crest/models/wrn.h"
+
+namespace crest {
+
+// Everything a generation trains and evaluates on, resident on the training device.
+struct TrainingData {
+  at::Tensor images;            // uint8 [N, 3, H, W]: every image the generation touches
+  at::Tensor labeled_index;     // int64 [L]: positions in `images` of the labeled set
+  at::Tensor labeled_targets;   // int64 [L]: their labels (true, or pseudo for CReST)
+  at::Tensor unlabeled_index;   // int64 [U]: positions of the unlabeled stream
+  at::Tensor unlabeled_truth;   // int64 [U]: true labels of that stream, for monitoring only
+  at::Tensor test_images;       // uint8 [T, 3, H, W]
+  at::Tensor test_labels;       // int64 [T]
+  std::vector<std::string> class_names;
+  std::vector<double> class_prior;  // labeled class distribution (logit adjustment)
+};
+
+// Aligns the weak-view probabilities of the unlabeled batch before pseudo-labelling (CReST+);
+// given the raw probabilities (no grad), returns the aligned ones. Its state, if any, must be
+// saved and restored through the two callbacks so that resume is exact.
+struct PseudoLabelAlignment {
+  std::function<at::Tensor(const at::Tensor& probs)> align;
+  std::function<void(const at::Tensor& probs)> observe;  // called with the raw probabilities
+  std::function<at::Tensor()> state;                     // tensor to checkpoint
+  std::function<void(const at::Tensor&)> restore;
+};
+
+struct TrainerSettings {
+  ModelConfig model;
+  TrainConfig train;
+  std::int64_t seed = 0;         // the run seed; with `generation` it derives every generator
+  int generation = 0;
+  int checkpoint_every = 0;      // steps; 0 = only at the end
+  std::string label = "train";   // progress label, e.g. "gen 2"
+};
+
+struct GenerationOutcome {
+  Evaluation final_ema;          // EMA model on the test set after the last step
+  AccuracySummary ema_summary;   // over the per-epoch EMA accuracies
+  std::int64_t steps = 0;
+  double seconds = 0.0;          // wall time of this process's share of the training
+};
+
+class FixMatchTrainer {
+ public:
+  FixMatchTrainer(TrainerSettings settings, at::Device device, TrainingData data,
+                  std::filesystem::path out_dir,
+                  std::shared_ptr<PseudoLabelAlignment> alignment = nullptr);
+
+  // Trains from the checkpoint in out_dir when `resume` and one exists, else from scratch.
+  // Throws Interrupted after checkpointing when a stop was requested, TrainingDiverged on a
+  // non-finite loss (keeping the last good checkpoint).
+  GenerationOutcome run(bool resume);
+
+  WideResNet& model() { return model_; }
+  WideResNet& ema_model() { return ema_model_; }
+
+  std::int64_t total_steps() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+  WideResNet model_{nullptr};
+  WideResNet ema_model_{nullptr};
+};
+
+// Logits of `model` (eval mode, no grad) for uint8 images, in batches, as float32 on the
+// model's device.
+at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size,
+                          bool bf16);
+
+// uint8 [N, 3, H, W] -> float in [-1, 1] (the reference's x * 2/255 - 1).
+at::Tensor normalize_images(const at::Tensor& images);
+
+// A seed for one purpose of one generation, derived from the run seed (splitmix64).
+std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t generation, std::uint64_t purpose);
+
+}  // namespace crest

@@ -1,0 +1,65 @@
+#include "crest/io/run_dir.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "crest/util/error.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+std::string current_command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (char& c : raw) {
+    if (c == '\0') c = ' ';
+  }
+  while (!raw.empty() && raw.back() == ' ') raw.pop_back();
+  return raw;
+}
+
+RunLock::RunLock(const fs::path& run_dir) {
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) {
+    throw InputError("cannot create the run folder " + run_dir.string() + ": " + ec.message());
+  }
+  const fs::path lock_path = run_dir / ".lock";
+  fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    throw InputError("cannot open " + lock_path.string() + ": " + std::strerror(errno));
+  }
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    std::ifstream in(lock_path);
+    std::string holder((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(fd_);
+    fd_ = -1;
+    throw InputError("the run folder " + run_dir.string() + " is in use by another process (" +
+                     (holder.empty() ? std::string("unknown") : holder) +
+                     "); wait for it to finish, stop it, or choose another run.out_dir");
+  }
+  std::ostringstream holder;
+  holder << "pid " << ::getpid() << ": " << current_command_line() << "\n";
+  const std::string text = holder.str();
+  if (::ftruncate(fd_, 0) == 0) {
+    const ssize_t written = ::pwrite(fd_, text.data(), text.size(), 0);
+    (void)written;  // the lock itself is what matters; the text only helps people
+  }
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+}
+
+}  // namespace crest

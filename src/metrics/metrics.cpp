@@ -1,0 +1,322 @@
+#include "crest/metrics/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <sstream>
+
+#include "crest/util/error.h"
+#include "crest/util/fs.h"
+
+namespace crest {
+
+namespace {
+
+std::string shape_of(const at::Tensor& t) {
+  std::ostringstream out;
+  out << t.sizes();
+  return out.str();
+}
+
+void check_class_indices(const at::Tensor& t, const char* what) {
+  if (t.dim() != 1) {
+    throw InputError(std::string(what) + " must be a 1-D tensor of class indices [N], got shape " +
+                     shape_of(t));
+  }
+  if (!at::isIntegralType(t.scalar_type(), /*includeBool=*/false)) {
+    throw InputError(std::string(what) + " must hold integer class indices, got dtype " +
+                     std::string(c10::toString(t.scalar_type())) +
+                     " (take the argmax of logits over the class dimension first)");
+  }
+}
+
+void check_range(const at::Tensor& t, const char* what, int num_classes) {
+  const std::int64_t lo = t.min().item<std::int64_t>();
+  const std::int64_t hi = t.max().item<std::int64_t>();
+  const std::int64_t bad = lo < 0 ? lo : hi;
+  if (lo < 0 || hi >= num_classes) {
+    throw InputError(std::string(what) + " contain " + std::to_string(bad) + ", outside [0, " +
+                     std::to_string(num_classes) +
+                     ") for num_classes = " + std::to_string(num_classes));
+  }
+}
+
+double ratio(std::int64_t numerator, std::int64_t denominator) {
+  return denominator == 0 ? 0.0 : static_cast<double>(numerator) / static_cast<double>(denominator);
+}
+
+// k of minority_classes/majority_classes.
+std::size_t class_quota(std::size_t num_classes, double fraction, const char* who) {
+  if (num_classes == 0) throw InputError(std::string(who) + ": train_counts is empty");
+  if (!(fraction > 0.0 && fraction <= 1.0)) {
+    throw InputError(std::string(who) + ": fraction must be in (0, 1], got " +
+                     std::to_string(fraction));
+  }
+  const auto k =
+      static_cast<std::size_t>(std::floor(fraction * static_cast<double>(num_classes) + 1e-9));
+  return std::clamp<std::size_t>(k, 1, num_classes);
+}
+
+std::vector<int> first_classes(std::vector<int> order, std::size_t k) {
+  order.resize(k);
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+std::vector<int> class_order(std::size_t num_classes) {
+  std::vector<int> order(num_classes);
+  std::iota(order.begin(), order.end(), 0);
+  return order;
+}
+
+std::string format_ratio(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.6f", value);
+  return buffer;
+}
+
+// Median of the last k values of `series` (all of them when fewer than k).
+double median_last(const std::vector<double>& series, std::size_t k) {
+  const std::size_t n = std::min(k, series.size());
+  std::vector<double> tail(series.end() - static_cast<std::ptrdiff_t>(n), series.end());
+  std::sort(tail.begin(), tail.end());
+  if (n % 2 == 1) return tail[n / 2];
+  return 0.5 * (tail[n / 2 - 1] + tail[n / 2]);
+}
+
+}  // namespace
+
+at::Tensor confusion_matrix(const at::Tensor& predictions, const at::Tensor& labels,
+                            int num_classes) {
+  if (num_classes < 1) {
+    throw InputError("num_classes must be >= 1, got " + std::to_string(num_classes));
+  }
+  check_class_indices(predictions, "predictions");
+  check_class_indices(labels, "labels");
+  if (predictions.numel() != labels.numel()) {
+    throw InputError("predictions and labels must have the same length, got " +
+                     std::to_string(predictions.numel()) + " predictions and " +
+                     std::to_string(labels.numel()) + " labels");
+  }
+  const std::int64_t c = num_classes;
+  if (labels.numel() == 0) return at::zeros({c, c}, at::kLong);
+  const at::Tensor truth = labels.to(at::kLong);
+  const at::Tensor predicted = predictions.to(labels.device(), at::kLong);
+  check_range(truth, "labels", num_classes);
+  check_range(predicted, "predictions", num_classes);
+  // One pass for the whole batch: each pair (t, p) is the bin t * C + p.
+  return at::bincount(truth * c + predicted, /*weights=*/{}, /*minlength=*/c * c)
+      .reshape({c, c})
+      .to(at::kCPU);
+}
+
+Evaluation evaluate_confusion(const at::Tensor& confusion) {
+  if (confusion.dim() != 2 || confusion.size(0) != confusion.size(1) || confusion.size(0) < 1) {
+    throw InputError("a confusion matrix must be square [C, C] with C >= 1, got shape " +
+                     shape_of(confusion));
+  }
+  const at::Tensor counts = confusion.to(at::kCPU, at::kLong).contiguous();
+  const auto matrix = counts.accessor<std::int64_t, 2>();
+  const auto c = static_cast<std::size_t>(counts.size(0));
+
+  Evaluation eval;
+  eval.confusion = counts;
+  ClassMetrics& m = eval.per_class;
+  m.precision.assign(c, 0.0);
+  m.recall.assign(c, 0.0);
+  m.f1.assign(c, 0.0);
+  m.support.assign(c, 0);
+  m.predicted.assign(c, 0);
+  std::int64_t correct = 0;
+  for (std::size_t t = 0; t < c; ++t) {
+    for (std::size_t p = 0; p < c; ++p) {
+      const std::int64_t n = matrix[static_cast<std::int64_t>(t)][static_cast<std::int64_t>(p)];
+      if (n < 0) {
+        throw InputError("a confusion matrix holds counts, got " + std::to_string(n) + " at [" +
+                         std::to_string(t) + ", " + std::to_string(p) + "]");
+      }
+      m.support[t] += n;
+      m.predicted[p] += n;
+      eval.count += n;
+      if (t == p) correct += n;
+    }
+  }
+  if (eval.count == 0) throw InputError("cannot evaluate an empty set of predictions");
+
+  double recall_sum = 0.0, precision_sum = 0.0;
+  int recall_classes = 0, precision_classes = 0;
+  for (std::size_t k = 0; k < c; ++k) {
+    const std::int64_t hits = matrix[static_cast<std::int64_t>(k)][static_cast<std::int64_t>(k)];
+    m.precision[k] = ratio(hits, m.predicted[k]);
+    m.recall[k] = ratio(hits, m.support[k]);
+    const double sum = m.precision[k] + m.recall[k];
+    m.f1[k] = sum > 0.0 ? 2.0 * m.precision[k] * m.recall[k] / sum : 0.0;
+    if (m.support[k] > 0) {
+      recall_sum += m.recall[k];
+      ++recall_classes;
+    }
+    if (m.support[k] > 0 || m.predicted[k] > 0) {
+      precision_sum += m.precision[k];
+      ++precision_classes;
+    }
+  }
+  // count > 0 guarantees at least one class with support (and so with support or predictions).
+  eval.accuracy = ratio(correct, eval.count);
+  eval.mean_recall = recall_sum / recall_classes;
+  eval.mean_precision = precision_sum / precision_classes;
+  return eval;
+}
+
+Evaluation evaluate_predictions(const at::Tensor& predictions, const at::Tensor& labels,
+                                int num_classes) {
+  return evaluate_confusion(confusion_matrix(predictions, labels, num_classes));
+}
+
+double mean_over(const std::vector<double>& values, const std::vector<int>& classes) {
+  if (classes.empty()) throw InputError("mean_over: no classes to average over");
+  double sum = 0.0;
+  for (int k : classes) {
+    if (k < 0 || static_cast<std::size_t>(k) >= values.size()) {
+      throw InputError("mean_over: class " + std::to_string(k) + " is outside [0, " +
+                       std::to_string(values.size()) + ")");
+    }
+    sum += values[static_cast<std::size_t>(k)];
+  }
+  return sum / static_cast<double>(classes.size());
+}
+
+std::vector<int> minority_classes(const std::vector<std::int64_t>& train_counts, double fraction) {
+  const std::size_t k = class_quota(train_counts.size(), fraction, "minority_classes");
+  std::vector<int> order = class_order(train_counts.size());
+  // Smallest count first; among equals the higher index (nearer the tail) first.
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    const auto ca = train_counts[static_cast<std::size_t>(a)];
+    const auto cb = train_counts[static_cast<std::size_t>(b)];
+    return ca != cb ? ca < cb : a > b;
+  });
+  return first_classes(std::move(order), k);
+}
+
+std::vector<int> majority_classes(const std::vector<std::int64_t>& train_counts, double fraction) {
+  const std::size_t k = class_quota(train_counts.size(), fraction, "majority_classes");
+  std::vector<int> order = class_order(train_counts.size());
+  // Largest count first; among equals the lower index (nearer the head) first.
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    const auto ca = train_counts[static_cast<std::size_t>(a)];
+    const auto cb = train_counts[static_cast<std::size_t>(b)];
+    return ca != cb ? ca > cb : a < b;
+  });
+  return first_classes(std::move(order), k);
+}
+
+at::Tensor logit_adjust(const at::Tensor& logits, const at::Tensor& class_prior, double tau) {
+  if (logits.dim() < 1) {
+    throw InputError("logit_adjust: logits must have a class dimension [..., C], got a scalar");
+  }
+  if (class_prior.dim() != 1 || class_prior.size(0) != logits.size(-1)) {
+    throw InputError("logit_adjust: class_prior must have shape [" +
+                     std::to_string(logits.size(-1)) + "] to match logits of shape " +
+                     shape_of(logits) + ", got shape " + shape_of(class_prior));
+  }
+  // The prior is tiny ([C]): normalise it in double on the CPU, where the checks are cheap.
+  const at::Tensor prior = class_prior.to(at::kCPU, at::kDouble);
+  if (!prior.isfinite().all().item<bool>() || (prior < 0).any().item<bool>()) {
+    throw InputError("logit_adjust: class_prior entries must be finite and >= 0");
+  }
+  const double total = prior.sum().item<double>();
+  if (!(total > 0.0)) throw InputError("logit_adjust: class_prior sums to 0");
+  const at::Tensor log_prior = (prior / total).clamp_min(kPriorEpsilon).log();
+  return logits - tau * log_prior.to(logits.device(), logits.scalar_type());
+}
+
+std::string csv_field(const std::string& value) {
+  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
+  std::string quoted = "\"";
+  for (char ch : value) {
+    if (ch == '"') quoted += '"';
+    quoted += ch;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+void write_per_class_csv(const std::filesystem::path& file, const Evaluation& eval,
+                         const std::vector<std::string>& class_names) {
+  const ClassMetrics& m = eval.per_class;
+  const std::size_t c = m.precision.size();
+  if (m.recall.size() != c || m.f1.size() != c || m.support.size() != c ||
+      m.predicted.size() != c) {
+    throw InputError("write_per_class_csv: the per-class vectors of the evaluation differ in size");
+  }
+  if (class_names.size() != c) {
+    throw InputError("write_per_class_csv: " + std::to_string(class_names.size()) +
+                     " class names for " + std::to_string(c) + " classes (" + file.string() + ")");
+  }
+  std::string out = "class,name,precision,recall,f1,support,predicted\n";
+  for (std::size_t k = 0; k < c; ++k) {
+    out += std::to_string(k) + ',' + csv_field(class_names[k]) + ',' +
+           format_ratio(m.precision[k]) + ',' + format_ratio(m.recall[k]) + ',' +
+           format_ratio(m.f1[k]) + ',' + std::to_string(m.support[k]) + ',' +
+           std::to_string(m.predicted[k]) + '\n';
+  }
+  write_file_atomic(file, out);
+}
+
+void write_confusion_csv(const std::filesystem::path& file, const at::Tensor& confusion,
+                         const std::vector<std::string>& class_names) {
+  if (confusion.dim() != 2 || confusion.size(0) != confusion.size(1)) {
+    throw InputError("write_confusion_csv: the confusion matrix must be square [C, C], got shape " +
+                     shape_of(confusion));
+  }
+  const auto c = static_cast<std::size_t>(confusion.size(0));
+  if (class_names.size() != c) {
+    throw InputError("write_confusion_csv: " + std::to_string(class_names.size()) +
+                     " class names for " + std::to_string(c) + " classes (" + file.string() + ")");
+  }
+  const at::Tensor counts = confusion.to(at::kCPU, at::kLong).contiguous();
+  const auto matrix = counts.accessor<std::int64_t, 2>();
+  std::string out = "true\\predicted";
+  for (const auto& name : class_names) out += ',' + csv_field(name);
+  out += '\n';
+  for (std::size_t t = 0; t < c; ++t) {
+    out += csv_field(class_names[t]);
+    for (std::size_t p = 0; p < c; ++p) {
+      out +=
+          ',' + std::to_string(matrix[static_cast<std::int64_t>(t)][static_cast<std::int64_t>(p)]);
+    }
+    out += '\n';
+  }
+  write_file_atomic(file, out);
+}
+
+nlohmann::json evaluation_json(const Evaluation& eval) {
+  return {{"accuracy", eval.accuracy},
+          {"mean_recall", eval.mean_recall},
+          {"mean_precision", eval.mean_precision},
+          {"per_class_recall", eval.per_class.recall},
+          {"per_class_precision", eval.per_class.precision}};
+}
+
+AccuracySummary summarize_accuracies(const std::vector<double>& series) {
+  if (series.empty()) throw InputError("summarize_accuracies: the accuracy series is empty");
+  AccuracySummary summary;
+  summary.final_acc = series.back();
+  const auto best = std::max_element(series.begin(), series.end());  // the first maximum
+  summary.best = *best;
+  summary.best_index = static_cast<std::int64_t>(best - series.begin());
+  summary.median_last_1 = median_last(series, 1);
+  summary.median_last_10 = median_last(series, 10);
+  summary.median_last_20 = median_last(series, 20);
+  summary.median_last_50 = median_last(series, 50);
+  return summary;
+}
+
+nlohmann::json accuracy_summary_json(const AccuracySummary& summary) {
+  return {{"final_acc", summary.final_acc},           {"best", summary.best},
+          {"best_index", summary.best_index},         {"median_last_1", summary.median_last_1},
+          {"median_last_10", summary.median_last_10}, {"median_last_20", summary.median_last_20},
+          {"median_last_50", summary.median_last_50}};
+}
+
+}  // namespace crest

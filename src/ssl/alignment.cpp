@@ -1,0 +1,80 @@
+#include "crest/ssl/alignment.h"
+
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "crest/util/error.h"
+
+namespace crest {
+
+double alignment_temperature(int generation, int generations, double t_min,
+                             const std::string& schedule) {
+  if (schedule == "constant") return t_min;
+  if (generations <= 1) return 1.0;  // the guard: one generation never reaches t_min
+  const double progress = static_cast<double>(generation) / (generations - 1);
+  return (1.0 - progress) * 1.0 + progress * t_min;
+}
+
+std::vector<double> tempered_target(const std::vector<double>& p_data, double t) {
+  std::vector<double> out(p_data.size());
+  double sum = 0.0;
+  for (std::size_t c = 0; c < p_data.size(); ++c) {
+    out[c] = std::pow(p_data[c], t);
+    sum += out[c];
+  }
+  if (!(sum > 0.0)) throw InputError("the alignment target has no mass");
+  for (double& v : out) v /= sum;
+  return out;
+}
+
+DistributionAligner::DistributionAligner(const std::vector<double>& target,
+                                         const std::string& mode, int buffer_size,
+                                         double momentum, at::Device device)
+    : mode_(mode), momentum_(momentum) {
+  if (target.empty()) throw InputError("the alignment target is empty");
+  const auto classes = static_cast<std::int64_t>(target.size());
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
+  target_ = at::tensor(target, at::TensorOptions().dtype(at::kDouble)).to(options);
+  const std::int64_t rows = mode == "ema" ? 1 : buffer_size;
+  buffer_ = at::full({rows, classes}, 1.0 / static_cast<double>(classes), options);
+}
+
+at::Tensor DistributionAligner::p_model() const {
+  const at::Tensor mean = buffer_.mean(0);
+  return mean / mean.sum();
+}
+
+at::Tensor DistributionAligner::align(const at::Tensor& probs) const {
+  at::Tensor aligned = probs * (target_ + 1e-6) / (p_model() + 1e-6);
+  return aligned / aligned.sum(1, /*keepdim=*/true);
+}
+
+void DistributionAligner::observe(const at::Tensor& probs) {
+  const at::Tensor batch_mean = probs.mean(0);
+  if (mode_ == "ema") {
+    buffer_[0].mul_(momentum_).add_(batch_mean, 1.0 - momentum_);
+  } else {
+    // A ring instead of the reference's shift-and-append: the mean over it is the same.
+    buffer_[next_].copy_(batch_mean);
+    next_ = (next_ + 1) % buffer_.size(0);
+  }
+}
+
+at::Tensor DistributionAligner::state() const {
+  // The ring position rides along as an extra row so one tensor holds everything.
+  at::Tensor position = at::full({1, buffer_.size(1)}, static_cast<double>(next_), buffer_.options());
+  return at::cat({buffer_, position});
+}
+
+void DistributionAligner::restore(const at::Tensor& state) {
+  if (state.dim() != 2 || state.size(0) != buffer_.size(0) + 1 ||
+      state.size(1) != buffer_.size(1)) {
+    throw DataError("the checkpoint's alignment state does not fit this config (crest.p_model / "
+                    "crest.p_model_buffer changed?)");
+  }
+  buffer_.copy_(state.narrow(0, 0, buffer_.size(0)));
+  next_ = static_cast<std::int64_t>(state[buffer_.size(0)][0].item<double>());
+}
+
+}  // namespace crest

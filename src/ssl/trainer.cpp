@@ -1,0 +1,536 @@
+#include "crest/ssl/trainer.h"
+
+#include <ATen/Context.h>
+#include <spdlog/spdlog.h>
+#include <torch/optim/sgd.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+#include "crest/augment/augment.h"
+#include "crest/ssl/ema.h"
+#include "crest/ssl/fixmatch.h"
+#include "crest/ssl/sampler.h"
+#include "crest/util/device.h"
+#include "crest/util/error.h"
+#include "crest/util/fs.h"
+#include "crest/util/progress.h"
+#include "crest/util/signals.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCheckpointFile = "checkpoint.pt";
+constexpr const char* kMetricsFile = "metrics.jsonl";
+constexpr int kCheckpointVersion = 1;
+
+// Seed purposes.
+constexpr std::uint64_t kSeedInit = 1;
+constexpr std::uint64_t kSeedData = 2;
+
+// Per-step statistics summed on the device and read only when shown or logged.
+enum Stat : int64_t {
+  kLoss,
+  kLossX,
+  kLossU,
+  kMask,
+  kPseudoCorrect,  // kept pseudo-labels that match the hidden true label
+  kPseudoKept,
+  kSteps,
+  kStatCount
+};
+
+at::Generator make_generator(at::Device device, std::uint64_t seed) {
+  at::Generator generator = at::globalContext().defaultGenerator(device).clone();
+  generator.set_current_seed(seed);
+  return generator;
+}
+
+at::Tensor generator_state(at::Generator& generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_generator_state(at::Generator& generator, const at::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+at::Tensor scalar_tensor(std::int64_t value) { return at::tensor(value, at::kLong); }
+
+void save_archive_atomic(torch::serialize::OutputArchive& archive, const fs::path& path) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  archive.save_to(tmp.string());
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    throw std::runtime_error("cannot move " + tmp.string() + " to " + path.string() + ": " +
+                             ec.message());
+  }
+}
+
+}  // namespace
+
+std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t generation, std::uint64_t purpose) {
+  // splitmix64 over a mix of the three, so nearby inputs give unrelated streams.
+  std::uint64_t z = run_seed * 0x9E3779B97F4A7C15ULL + generation * 0xBF58476D1CE4E5B9ULL +
+                    purpose * 0x94D049BB133111EBULL + 0x2545F4914F6CDD1DULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFULL;
+}
+
+at::Tensor normalize_images(const at::Tensor& images) {
+  return images.to(at::kFloat).mul_(2.0 / 255.0).sub_(1.0);
+}
+
+at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size,
+                          bool bf16) {
+  at::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  const at::Device device = model->parameters().front().device();
+  std::vector<at::Tensor> outputs;
+  for (std::int64_t start = 0; start < images.size(0); start += batch_size) {
+    const std::int64_t count = std::min<std::int64_t>(batch_size, images.size(0) - start);
+    const at::Tensor batch = normalize_images(images.narrow(0, start, count).to(device));
+    AutocastGuard autocast(bf16, device);
+    outputs.push_back(model->forward(batch).to(at::kFloat));
+  }
+  model->train(was_training);
+  if (outputs.empty()) {
+    return at::empty({0, model->options().num_classes},
+                     at::TensorOptions().dtype(at::kFloat).device(device));
+  }
+  return at::cat(outputs);
+}
+
+struct FixMatchTrainer::Impl {
+  TrainerSettings settings;
+  at::Device device;
+  TrainingData data;
+  fs::path out_dir;
+  std::shared_ptr<PseudoLabelAlignment> alignment;
+  bool bf16 = false;
+
+  std::unique_ptr<torch::optim::SGD> optimizer;
+  std::unique_ptr<WeightEma> ema;
+  at::Generator generator;  // sampling and augmentation, on the training device
+  IndexStream labeled_stream;
+  IndexStream unlabeled_stream;
+  std::int64_t step = 0;
+  at::Tensor stats;      // float64 [kStatCount] on the device, since the last evaluation
+  at::Tensor nonfinite;  // bool scalar on the device: a non-finite loss has been seen
+  std::vector<double> ema_accuracies;  // one per evaluation, for summary.json
+  AugmentOptions augment;
+
+  Impl(TrainerSettings s, at::Device d, TrainingData td, fs::path out,
+       std::shared_ptr<PseudoLabelAlignment> align)
+      : settings(std::move(s)),
+        device(d),
+        data(std::move(td)),
+        out_dir(std::move(out)),
+        alignment(std::move(align)) {}
+
+  std::int64_t total_steps() const {
+    return static_cast<std::int64_t>(settings.train.steps_per_epoch) * settings.train.epochs;
+  }
+  std::int64_t unlabeled_batch() const {
+    return static_cast<std::int64_t>(settings.train.batch_size) * settings.train.unlabeled_ratio;
+  }
+};
+
+FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, TrainingData data,
+                                 fs::path out_dir, std::shared_ptr<PseudoLabelAlignment> alignment)
+    : impl_(std::make_shared<Impl>(std::move(settings), device, std::move(data),
+                                   std::move(out_dir), std::move(alignment))) {
+  Impl& s = *impl_;
+  if (s.data.labeled_index.numel() == 0) {
+    throw InputError("the labeled set is empty: raise data.label_fraction or check the data");
+  }
+  if (s.unlabeled_batch() > 0 && s.data.unlabeled_index.numel() == 0) {
+    throw InputError("train.unlabeled_ratio is " + std::to_string(s.settings.train.unlabeled_ratio) +
+                     " but the unlabeled stream is empty; set train.unlabeled_ratio=0 for "
+                     "supervised training");
+  }
+  WideResNetOptions options;
+  options.depth = s.settings.model.depth;
+  options.width = s.settings.model.width;
+  options.bn_momentum = s.settings.model.bn_momentum;
+  options.num_classes = static_cast<int>(s.data.class_names.size());
+  model_ = WideResNet(options);
+  ema_model_ = WideResNet(options);
+  // Initialise on the CPU from the run seed, so that a seed gives the same start on any device.
+  at::Generator init = make_generator(at::kCPU, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
+                                             static_cast<std::uint64_t>(s.settings.generation), kSeedInit));
+  initialize_wide_resnet(*model_, init);
+  model_->to(device);
+  ema_model_->to(device);
+  model_->train();
+  ema_model_->eval();
+  s.ema = std::make_unique<WeightEma>(*ema_model_, *model_);
+
+  // Coupled L2 weight decay on every weight but BatchNorm's (reference: util.loss_wd skips
+  // variables named 'bn'). PyTorch's Nesterov SGD keeps the learning rate outside the momentum
+  // buffer while Keras' keeps it inside; with the slowly varying halfcos rate the two differ
+  // by far less than run-to-run noise.
+  std::unordered_set<const void*> bn_params;
+  for (const auto& module : model_->modules(/*include_self=*/false)) {
+    if (module->as<torch::nn::BatchNorm2dImpl>() != nullptr) {
+      for (const auto& p : module->parameters(/*recurse=*/false)) bn_params.insert(p.unsafeGetTensorImpl());
+    }
+  }
+  std::vector<at::Tensor> decay, no_decay;
+  for (const auto& p : model_->parameters()) {
+    (bn_params.count(p.unsafeGetTensorImpl()) ? no_decay : decay).push_back(p);
+  }
+  const TrainConfig& t = s.settings.train;
+  auto options_with = [&](double weight_decay) {
+    return std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(t.lr)
+                                                          .momentum(t.momentum)
+                                                          .nesterov(t.nesterov)
+                                                          .weight_decay(weight_decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, options_with(t.weight_decay));
+  groups.emplace_back(no_decay, options_with(0.0));
+  s.optimizer = std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(t.lr));
+
+  s.generator = make_generator(device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
+                                         static_cast<std::uint64_t>(s.settings.generation), kSeedData));
+  s.labeled_stream = IndexStream(s.data.labeled_index.numel(), device);
+  if (s.data.unlabeled_index.numel() > 0) {
+    s.unlabeled_stream = IndexStream(s.data.unlabeled_index.numel(), device);
+  }
+  s.bf16 = use_bf16_autocast(t.amp, device);
+  s.stats = at::zeros({kStatCount}, at::TensorOptions().dtype(at::kDouble).device(device));
+  s.nonfinite = at::zeros({}, at::TensorOptions().dtype(at::kBool).device(device));
+}
+
+std::int64_t FixMatchTrainer::total_steps() const { return impl_->total_steps(); }
+
+namespace {
+
+void set_learning_rate(torch::optim::SGD& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) {
+    static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+  }
+}
+
+}  // namespace
+
+GenerationOutcome FixMatchTrainer::run(bool resume) {
+  Impl& s = *impl_;
+  const TrainConfig& t = s.settings.train;
+  const fs::path checkpoint_path = s.out_dir / kCheckpointFile;
+  const fs::path metrics_path = s.out_dir / kMetricsFile;
+  fs::create_directories(s.out_dir);
+  const int num_classes = static_cast<int>(s.data.class_names.size());
+  const at::Tensor prior =
+      at::tensor(s.data.class_prior, at::TensorOptions().dtype(at::kDouble));
+
+  // ---- checkpoint I/O -------------------------------------------------------------------
+  auto save_checkpoint = [&]() {
+    if (s.nonfinite.item<bool>()) return false;  // never overwrite a good checkpoint with NaNs
+    torch::serialize::OutputArchive archive;
+    archive.write("version", scalar_tensor(kCheckpointVersion));
+    archive.write("step", scalar_tensor(s.step));
+    archive.write("total_steps", scalar_tensor(s.total_steps()));
+    torch::serialize::OutputArchive model_archive, ema_archive, optimizer_archive;
+    model_->save(model_archive);
+    ema_model_->save(ema_archive);
+    s.optimizer->save(optimizer_archive);
+    archive.write("model", model_archive);
+    archive.write("ema", ema_archive);
+    archive.write("optimizer", optimizer_archive);
+    archive.write("generator", generator_state(s.generator));
+    archive.write("labeled_perm", s.labeled_stream.permutation().defined()
+                                      ? s.labeled_stream.permutation().cpu()
+                                      : at::empty({0}, at::kLong));
+    archive.write("labeled_offset", scalar_tensor(s.labeled_stream.offset()));
+    archive.write("unlabeled_perm", s.unlabeled_stream.permutation().defined()
+                                        ? s.unlabeled_stream.permutation().cpu()
+                                        : at::empty({0}, at::kLong));
+    archive.write("unlabeled_offset", scalar_tensor(s.unlabeled_stream.offset()));
+    archive.write("stats", s.stats.cpu());
+    if (s.alignment && s.alignment->state) archive.write("alignment", s.alignment->state().cpu());
+    save_archive_atomic(archive, checkpoint_path);
+    spdlog::debug("checkpoint at step {} -> {}", s.step, checkpoint_path.string());
+    return true;
+  };
+
+  auto load_checkpoint = [&]() {
+    torch::serialize::InputArchive archive;
+    try {
+      archive.load_from(checkpoint_path.string(), s.device);
+    } catch (const c10::Error& e) {
+      throw DataError("cannot read the checkpoint " + checkpoint_path.string() +
+                      " (damaged or from another program): " + e.what_without_backtrace());
+    }
+    at::Tensor value;
+    archive.read("version", value);
+    if (value.item<std::int64_t>() != kCheckpointVersion) {
+      throw DataError(checkpoint_path.string() + " has checkpoint version " +
+                      std::to_string(value.item<std::int64_t>()) + "; this crest reads version " +
+                      std::to_string(kCheckpointVersion));
+    }
+    archive.read("total_steps", value);
+    if (value.item<std::int64_t>() != s.total_steps()) {
+      throw InputError(checkpoint_path.string() + " was written for " +
+                       std::to_string(value.item<std::int64_t>()) + " steps, the config asks for " +
+                       std::to_string(s.total_steps()) + "; resume with the run's own config");
+    }
+    archive.read("step", value);
+    s.step = value.item<std::int64_t>();
+    torch::serialize::InputArchive model_archive, ema_archive, optimizer_archive;
+    archive.read("model", model_archive);
+    archive.read("ema", ema_archive);
+    archive.read("optimizer", optimizer_archive);
+    model_->load(model_archive);
+    ema_model_->load(ema_archive);
+    s.optimizer->load(optimizer_archive);
+    at::Tensor state;
+    archive.read("generator", state);
+    set_generator_state(s.generator, state.cpu());
+    at::Tensor perm, offset;
+    archive.read("labeled_perm", perm);
+    archive.read("labeled_offset", offset);
+    s.labeled_stream.restore(perm, offset.item<std::int64_t>());
+    archive.read("unlabeled_perm", perm);
+    archive.read("unlabeled_offset", offset);
+    if (s.unlabeled_stream.size() > 0) s.unlabeled_stream.restore(perm, offset.item<std::int64_t>());
+    archive.read("stats", state);
+    s.stats.copy_(state);
+    if (s.alignment && s.alignment->restore) {
+      archive.read("alignment", state);
+      s.alignment->restore(state.to(s.device));
+    }
+  };
+
+  // metrics.jsonl keeps the lines up to the checkpoint's step; later ones are redone.
+  auto restore_metrics = [&]() {
+    s.ema_accuracies.clear();
+    std::string kept;
+    std::ifstream in(metrics_path);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      nlohmann::json entry;
+      try {
+        entry = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::exception&) {
+        break;  // a line cut short by a crash ends the usable history
+      }
+      if (entry.value("step", std::int64_t{0}) > s.step) break;
+      s.ema_accuracies.push_back(entry.value("acc_ema", 0.0));
+      kept += line + "\n";
+    }
+    write_file_atomic(metrics_path, kept);
+  };
+
+  const bool resumed = resume && fs::exists(checkpoint_path);
+  if (resumed) {
+    load_checkpoint();
+    restore_metrics();
+    spdlog::info("{}: resuming at step {} of {}", s.settings.label, s.step, s.total_steps());
+  } else {
+    write_file_atomic(metrics_path, "");
+  }
+
+  // ---- evaluation -----------------------------------------------------------------------
+  auto evaluate = [&](WideResNet& net, bool adjust) {
+    at::Tensor logits = predict_logits(net, s.data.test_images, t.eval_batch_size, s.bf16);
+    if (adjust) logits = logit_adjust(logits, prior);
+    return evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes);
+  };
+
+  const auto start_time = std::chrono::steady_clock::now();
+  const std::int64_t first_step = s.step;
+  auto log_evaluation = [&](double lr) {
+    const at::Tensor stats = s.stats.cpu();
+    const auto* st = stats.data_ptr<double>();
+    const double steps = std::max(1.0, st[kSteps]);
+    const Evaluation raw = evaluate(model_, false);
+    const Evaluation raw_la = evaluate(model_, true);
+    const Evaluation ema = evaluate(ema_model_, false);
+    const Evaluation ema_la = evaluate(ema_model_, true);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+    nlohmann::json line = {
+        {"step", s.step},
+        {"epoch", s.step / t.steps_per_epoch},
+        {"lr", lr},
+        {"loss", st[kLoss] / steps},
+        {"loss_x", st[kLossX] / steps},
+        {"loss_u", st[kLossU] / steps},
+        {"mask_rate", st[kMask] / steps},
+        {"pseudo_label_acc", st[kPseudoKept] > 0 ? st[kPseudoCorrect] / st[kPseudoKept] : 0.0},
+        {"acc_raw", raw.accuracy},
+        {"acc_ema", ema.accuracy},
+        {"acc_raw_la", raw_la.accuracy},
+        {"acc_ema_la", ema_la.accuracy},
+        {"mean_recall_ema", ema.mean_recall},
+        {"per_class_recall_ema", ema.per_class.recall},
+        {"per_class_recall_raw", raw.per_class.recall},
+        {"steps_per_sec", elapsed > 0 ? static_cast<double>(s.step - first_step) / elapsed : 0.0}};
+    std::ofstream out(metrics_path, std::ios::app);
+    out << line.dump() << "\n";
+    out.flush();
+    s.ema_accuracies.push_back(ema.accuracy);
+    s.stats.zero_();
+    return line;
+  };
+
+  // ---- the step ---------------------------------------------------------------------------
+  const std::int64_t batch = t.batch_size;
+  const std::int64_t unlabeled = s.unlabeled_batch();
+  auto train_step = [&](double lr) {
+    set_learning_rate(*s.optimizer, lr);
+    const at::Tensor pos_l = s.labeled_stream.next(batch, s.generator);
+    const at::Tensor labels_l = s.data.labeled_targets.index_select(0, pos_l);
+    const at::Tensor images_l =
+        s.data.images.index_select(0, s.data.labeled_index.index_select(0, pos_l));
+    std::vector<at::Tensor> views = {weak_augment(images_l, s.generator, s.augment)};
+    at::Tensor pos_u;
+    if (unlabeled > 0) {
+      pos_u = s.unlabeled_stream.next(unlabeled, s.generator);
+      const at::Tensor images_u =
+          s.data.images.index_select(0, s.data.unlabeled_index.index_select(0, pos_u));
+      views.push_back(weak_augment(images_u, s.generator, s.augment));
+      views.push_back(strong_augment(images_u, s.generator, s.augment));
+    }
+    // One forward pass over all views: BatchNorm sees the concatenated batch, as in the
+    // reference.
+    const at::Tensor inputs = normalize_images(at::cat(views));
+    s.optimizer->zero_grad();
+    at::Tensor logits;
+    {
+      AutocastGuard autocast(s.bf16, s.device);
+      logits = model_->forward(inputs);
+    }
+    const at::Tensor logits_l = logits.narrow(0, 0, batch);
+    at::Tensor total;
+    at::Tensor step_stats = at::zeros({kStatCount}, s.stats.options());
+    if (unlabeled > 0) {
+      const at::Tensor logits_w = logits.narrow(0, batch, unlabeled);
+      const at::Tensor logits_s = logits.narrow(0, batch + unlabeled, unlabeled);
+      // Pseudo-labels come from the raw model's weak view, without gradient.
+      const at::Tensor probs = at::softmax(logits_w.detach().to(at::kFloat), 1);
+      const at::Tensor target_probs =
+          (s.alignment && s.alignment->align) ? s.alignment->align(probs) : probs;
+      FixMatchLoss loss =
+          fixmatch_loss(logits_l, labels_l, target_probs, logits_s, t.threshold, t.lambda_u);
+      total = loss.total;
+      // p_model sees the raw probabilities after the loss, as the reference updates it.
+      if (s.alignment && s.alignment->observe) s.alignment->observe(probs);
+      at::Tensor correct = loss.mask;
+      if (s.data.unlabeled_truth.defined()) {
+        const at::Tensor truth = s.data.unlabeled_truth.index_select(0, pos_u);
+        correct = loss.mask * loss.pseudo_labels.eq(truth).to(at::kFloat);
+      }
+      step_stats = at::stack({loss.total.detach().to(at::kDouble),
+                              loss.loss_x.detach().to(at::kDouble),
+                              loss.loss_u.detach().to(at::kDouble),
+                              loss.mask.mean().to(at::kDouble), correct.sum().to(at::kDouble),
+                              loss.mask.sum().to(at::kDouble),
+                              at::ones({}, s.stats.options())});
+    } else {
+      total = at::cross_entropy_loss(logits_l.to(at::kFloat), labels_l);
+      const at::Tensor zero = at::zeros({}, s.stats.options());
+      step_stats = at::stack({total.detach().to(at::kDouble), total.detach().to(at::kDouble),
+                              zero, zero, zero, zero, at::ones({}, s.stats.options())});
+    }
+    total.backward();
+    s.optimizer->step();
+    s.ema->update(t.ema_decay);
+    s.stats.add_(step_stats);
+    s.nonfinite.logical_or_(total.detach().isfinite().logical_not());
+    ++s.step;
+  };
+
+  // ---- the loop -------------------------------------------------------------------------
+  const std::int64_t total_steps = s.total_steps();
+  Progress progress(s.settings.label, total_steps, s.step);
+  auto check_finite = [&]() {
+    if (s.nonfinite.item<bool>()) {
+      progress.finish();
+      throw TrainingDiverged(
+          s.settings.label + ": the loss became non-finite (NaN or inf) before step " +
+          std::to_string(s.step) + "; training stopped and the last good checkpoint (" +
+          checkpoint_path.string() + ") was kept. Lower train.lr or check the data");
+    }
+  };
+  double lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
+  while (s.step < total_steps) {
+    lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
+    train_step(lr);
+    const bool epoch_end = s.step % t.steps_per_epoch == 0 || s.step == total_steps;
+    const bool checkpoint_due =
+        s.settings.checkpoint_every > 0 && s.step % s.settings.checkpoint_every == 0;
+    auto shown_fields = [&](bool with_accuracy, const nlohmann::json& line) {
+      const at::Tensor stats = s.stats.cpu();
+      const auto* st = stats.data_ptr<double>();
+      const double steps = std::max(1.0, st[kSteps]);
+      char fields[192];
+      if (with_accuracy) {
+        std::snprintf(fields, sizeof(fields),
+                      "loss %.4f | mask %.3f | lr %.5f | acc raw %.4f ema %.4f (la %.4f)",
+                      line["loss"].get<double>(), line["mask_rate"].get<double>(), lr,
+                      line["acc_raw"].get<double>(), line["acc_ema"].get<double>(),
+                      line["acc_ema_la"].get<double>());
+      } else {
+        std::snprintf(fields, sizeof(fields), "loss %.4f | mask %.3f | lr %.5f",
+                      st[kLoss] / steps, st[kMask] / steps, lr);
+      }
+      return std::string(fields);
+    };
+    if (epoch_end) {
+      check_finite();
+      const nlohmann::json line = log_evaluation(lr);
+      progress.update(s.step, shown_fields(true, line));
+      progress.finish();  // on a terminal, each evaluation stays on screen as a line
+    } else if (progress.due()) {
+      progress.update(s.step, shown_fields(false, nullptr));
+    }
+    if (checkpoint_due || s.step == total_steps) {
+      check_finite();
+      save_checkpoint();
+    }
+    if (stop_requested()) {
+      progress.finish();
+      check_finite();
+      save_checkpoint();
+      throw Interrupted(s.settings.label + ": stopped at step " + std::to_string(s.step) +
+                        "; checkpoint written to " + checkpoint_path.string() +
+                        ". Continue with --resume");
+    }
+  }
+  progress.finish();
+
+  // ---- final outputs ----------------------------------------------------------------------
+  GenerationOutcome outcome;
+  outcome.final_ema = evaluate(ema_model_, false);
+  if (s.ema_accuracies.empty()) s.ema_accuracies.push_back(outcome.final_ema.accuracy);
+  outcome.ema_summary = summarize_accuracies(s.ema_accuracies);
+  outcome.steps = s.step;
+  outcome.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  write_per_class_csv(s.out_dir / "per_class.csv", outcome.final_ema, s.data.class_names);
+  write_confusion_csv(s.out_dir / "confusion.csv", outcome.final_ema.confusion, s.data.class_names);
+  nlohmann::json summary = {{"steps", s.step},
+                            {"evaluations", s.ema_accuracies.size()},
+                            {"ema_accuracy", accuracy_summary_json(outcome.ema_summary)},
+                            {"final_ema", evaluation_json(outcome.final_ema)}};
+  write_file_atomic(s.out_dir / "summary.json", summary.dump(2) + "\n");
+  return outcome;
+}
+
+}  // namespace crest

@@ -1,0 +1,467 @@
+// Metrics against hand-computed values (the arithmetic is in the comments), the empty-class
+// conventions, the minority/majority selection, logit adjustment, and the exact bytes the
+// writers produce.
+#include "crest/metrics/metrics.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "crest/data/split.h"
+#include "crest/util/error.h"
+#include "crest/util/fs.h"
+
+namespace crest {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kTol = 1e-12;
+
+at::Tensor longs(std::vector<std::int64_t> values) {
+  return at::tensor(values, at::TensorOptions().dtype(at::kLong));
+}
+
+at::Tensor doubles(std::vector<double> values) {
+  return at::tensor(values, at::TensorOptions().dtype(at::kDouble));
+}
+
+std::vector<std::int64_t> to_vector(const at::Tensor& t) {
+  const at::Tensor flat = t.to(at::kCPU, at::kLong).contiguous().reshape({-1});
+  return {flat.data_ptr<std::int64_t>(), flat.data_ptr<std::int64_t>() + flat.numel()};
+}
+
+// Runs `fn`, which must throw InputError whose message contains every one of `needles`.
+template <typename Fn>
+void expect_input_error(Fn&& fn, std::initializer_list<std::string> needles) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected crest::InputError, nothing was thrown";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    for (const auto& needle : needles) {
+      EXPECT_NE(message.find(needle), std::string::npos)
+          << "message lacks '" << needle << "':\n  " << message;
+    }
+  }
+}
+
+void expect_near_all(const std::vector<double>& actual, const std::vector<double>& expected,
+                     double tol = kTol) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_NEAR(actual[i], expected[i], tol) << "at index " << i;
+  }
+}
+
+// CIFAR-10-LT at gamma = 100 (N_max = 5000).
+const std::vector<std::int64_t> kCifar10LtCounts = {5000, 2997, 1796, 1077, 645,
+                                                    387,  232,  139,  83,   50};
+
+class MetricsTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (!dir_.empty()) {
+      std::error_code ignored;
+      fs::remove_all(dir_, ignored);
+    }
+  }
+
+  // A fresh per-test folder, created on first use.
+  fs::path dir() {
+    if (dir_.empty()) {
+      const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+      dir_ = fs::temp_directory_path() /
+             ("crest-metrics-" + std::to_string(::getpid()) + "-" + info->name());
+      fs::remove_all(dir_);
+      fs::create_directories(dir_);
+    }
+    return dir_;
+  }
+
+ private:
+  fs::path dir_;
+};
+
+// labels      0 0 0 0 1 1 1 2 2 2
+// predictions 0 0 0 1 1 1 2 2 0 0
+// confusion (rows true, columns predicted):
+//   [[3, 1, 0],
+//    [0, 2, 1],
+//    [2, 0, 1]]
+// support = row sums [4, 3, 3]; predicted = column sums [5, 3, 2]; correct = 3 + 2 + 1 = 6.
+// precision = [3/5, 2/3, 1/2]; recall = [3/4, 2/3, 1/3]
+// F1: class 0: 2 * 0.6 * 0.75 / 1.35 = 0.9 / 1.35 = 2/3; class 1: 2/3;
+//     class 2: 2 * (1/2)(1/3) / (5/6) = (1/3) / (5/6) = 2/5.
+// accuracy = 6/10; mean_recall = (3/4 + 2/3 + 1/3) / 3 = 7/12;
+// mean_precision = (3/5 + 2/3 + 1/2) / 3 = (53/30) / 3 = 53/90.
+const std::vector<std::int64_t> kLabels3 = {0, 0, 0, 0, 1, 1, 1, 2, 2, 2};
+const std::vector<std::int64_t> kPredictions3 = {0, 0, 0, 1, 1, 1, 2, 2, 0, 0};
+
+TEST_F(MetricsTest, ConfusionMatrixRowsTrueColumnsPredicted) {
+  const at::Tensor confusion = confusion_matrix(longs(kPredictions3), longs(kLabels3), 3);
+  EXPECT_EQ(confusion.scalar_type(), at::kLong);
+  EXPECT_EQ(confusion.device(), at::Device(at::kCPU));
+  EXPECT_EQ(confusion.sizes(), (std::vector<std::int64_t>{3, 3}));
+  EXPECT_EQ(to_vector(confusion), (std::vector<std::int64_t>{3, 1, 0, 0, 2, 1, 2, 0, 1}));
+}
+
+TEST_F(MetricsTest, ConfusionMatrixAcceptsMixedIntegerDtypes) {
+  const at::Tensor predictions = longs(kPredictions3).to(at::kInt);
+  const at::Tensor labels = longs(kLabels3).to(at::kByte);
+  EXPECT_EQ(to_vector(confusion_matrix(predictions, labels, 3)),
+            (std::vector<std::int64_t>{3, 1, 0, 0, 2, 1, 2, 0, 1}));
+}
+
+TEST_F(MetricsTest, ConfusionMatrixOfNothingIsZeros) {
+  const at::Tensor confusion = confusion_matrix(longs({}), longs({}), 4);
+  EXPECT_EQ(confusion.sizes(), (std::vector<std::int64_t>{4, 4}));
+  EXPECT_EQ(confusion.sum().item<std::int64_t>(), 0);
+}
+
+TEST_F(MetricsTest, ConfusionMatrixOnCudaComesBackToCpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  const at::Tensor confusion =
+      confusion_matrix(longs(kPredictions3).cuda(), longs(kLabels3).cuda(), 3);
+  EXPECT_EQ(confusion.device(), at::Device(at::kCPU));
+  EXPECT_EQ(to_vector(confusion), (std::vector<std::int64_t>{3, 1, 0, 0, 2, 1, 2, 0, 1}));
+  // Predictions on the CPU, labels on the GPU: counted on the labels' device.
+  EXPECT_EQ(to_vector(confusion_matrix(longs(kPredictions3), longs(kLabels3).cuda(), 3)),
+            (std::vector<std::int64_t>{3, 1, 0, 0, 2, 1, 2, 0, 1}));
+}
+
+TEST_F(MetricsTest, PrecisionRecallF1ByHand) {
+  const Evaluation eval = evaluate_predictions(longs(kPredictions3), longs(kLabels3), 3);
+  EXPECT_EQ(eval.count, 10);
+  EXPECT_NEAR(eval.accuracy, 0.6, kTol);
+  EXPECT_NEAR(eval.mean_recall, 7.0 / 12.0, kTol);
+  EXPECT_NEAR(eval.mean_precision, 53.0 / 90.0, kTol);
+  expect_near_all(eval.per_class.precision, {3.0 / 5.0, 2.0 / 3.0, 1.0 / 2.0});
+  expect_near_all(eval.per_class.recall, {3.0 / 4.0, 2.0 / 3.0, 1.0 / 3.0});
+  expect_near_all(eval.per_class.f1, {2.0 / 3.0, 2.0 / 3.0, 2.0 / 5.0});
+  EXPECT_EQ(eval.per_class.support, (std::vector<std::int64_t>{4, 3, 3}));
+  EXPECT_EQ(eval.per_class.predicted, (std::vector<std::int64_t>{5, 3, 2}));
+  EXPECT_EQ(to_vector(eval.confusion), (std::vector<std::int64_t>{3, 1, 0, 0, 2, 1, 2, 0, 1}));
+  // Imbalanced support: accuracy and mean recall differ.
+  EXPECT_GT(std::fabs(eval.accuracy - eval.mean_recall), 0.01);
+}
+
+TEST_F(MetricsTest, EvaluateConfusionMatchesEvaluatePredictions) {
+  const Evaluation direct = evaluate_predictions(longs(kPredictions3), longs(kLabels3), 3);
+  const Evaluation from_matrix =
+      evaluate_confusion(longs({3, 1, 0, 0, 2, 1, 2, 0, 1}).view({3, 3}));
+  EXPECT_EQ(from_matrix.count, direct.count);
+  EXPECT_DOUBLE_EQ(from_matrix.accuracy, direct.accuracy);
+  EXPECT_DOUBLE_EQ(from_matrix.mean_recall, direct.mean_recall);
+  EXPECT_DOUBLE_EQ(from_matrix.mean_precision, direct.mean_precision);
+  EXPECT_EQ(from_matrix.per_class.f1, direct.per_class.f1);
+}
+
+// Five classes:
+//   labels      0 0 1 1 3
+//   predictions 0 2 1 1 0
+// class 0: support 2, predicted 2 (positions 0, 4), 1 hit  -> P = 1/2, R = 1/2, F1 = 1/2
+// class 1: support 2, predicted 2, 2 hits                  -> P = 1,   R = 1,   F1 = 1
+// class 2: no support, predicted once (wrongly)            -> P = 0,   R = 0 (no support), F1 = 0
+// class 3: support 1, never predicted                      -> P = 0 (never predicted), R = 0
+// class 4: no support, never predicted                     -> all 0, left out of both means
+// accuracy = 3/5; mean_recall over {0, 1, 3} = (1/2 + 1 + 0) / 3 = 1/2;
+// mean_precision over {0, 1, 2, 3} = (1/2 + 1 + 0 + 0) / 4 = 3/8.
+TEST_F(MetricsTest, EmptyClassConventions) {
+  const Evaluation eval = evaluate_predictions(longs({0, 2, 1, 1, 0}), longs({0, 0, 1, 1, 3}), 5);
+  EXPECT_NEAR(eval.accuracy, 0.6, kTol);
+  EXPECT_NEAR(eval.mean_recall, 0.5, kTol);
+  EXPECT_NEAR(eval.mean_precision, 0.375, kTol);
+  expect_near_all(eval.per_class.precision, {0.5, 1.0, 0.0, 0.0, 0.0});
+  expect_near_all(eval.per_class.recall, {0.5, 1.0, 0.0, 0.0, 0.0});
+  expect_near_all(eval.per_class.f1, {0.5, 1.0, 0.0, 0.0, 0.0});
+  EXPECT_EQ(eval.per_class.support, (std::vector<std::int64_t>{2, 2, 0, 1, 0}));
+  // `predicted` tells "never predicted" (class 3: 0) from "always wrong" (class 2: 1).
+  EXPECT_EQ(eval.per_class.predicted, (std::vector<std::int64_t>{2, 2, 1, 0, 0}));
+  for (double v : eval.per_class.f1) EXPECT_FALSE(std::isnan(v));
+}
+
+TEST_F(MetricsTest, BalancedAccuracyEqualsMeanRecall) {
+  // Four examples of each of three classes, like the balanced CIFAR test sets.
+  // labels      0 0 0 0 1 1 1 1 2 2 2 2
+  // predictions 0 1 2 0 1 1 1 0 2 0 0 0
+  // recall = [2/4, 3/4, 1/4]; mean = (6/4) / 3 = 1/2; accuracy = 6/12 = 1/2.
+  const Evaluation eval = evaluate_predictions(longs({0, 1, 2, 0, 1, 1, 1, 0, 2, 0, 0, 0}),
+                                               longs({0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2}), 3);
+  EXPECT_NEAR(eval.accuracy, 0.5, kTol);
+  EXPECT_NEAR(eval.mean_recall, 0.5, kTol);
+  EXPECT_NEAR(eval.accuracy, eval.mean_recall, kTol);
+
+  // And on a larger random balanced set.
+  at::manual_seed(3);
+  const at::Tensor labels = at::arange(1000, at::kLong).remainder(10);
+  const at::Tensor predictions = at::randint(0, 10, {1000}, at::kLong);
+  const Evaluation random = evaluate_predictions(predictions, labels, 10);
+  EXPECT_NEAR(random.accuracy, random.mean_recall, 1e-12);
+}
+
+TEST_F(MetricsTest, Cifar10LtMinorityAndMajority) {
+  EXPECT_EQ(minority_classes(kCifar10LtCounts, 0.3), (std::vector<int>{7, 8, 9}));
+  EXPECT_EQ(majority_classes(kCifar10LtCounts, 0.3), (std::vector<int>{0, 1, 2}));
+  // At least one class.
+  EXPECT_EQ(minority_classes(kCifar10LtCounts, 0.01), (std::vector<int>{9}));
+  EXPECT_EQ(majority_classes(kCifar10LtCounts, 0.01), (std::vector<int>{0}));
+  EXPECT_EQ(minority_classes(kCifar10LtCounts, 1.0).size(), 10u);
+  // The order of the counts matters, not the class index (reversed long tail).
+  const std::vector<std::int64_t> reversed(kCifar10LtCounts.rbegin(), kCifar10LtCounts.rend());
+  EXPECT_EQ(minority_classes(reversed, 0.3), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(majority_classes(reversed, 0.3), (std::vector<int>{7, 8, 9}));
+}
+
+TEST_F(MetricsTest, Cifar100LtMinorityIsTheLastThirty) {
+  // CIFAR-100-LT's tail counts repeat (..., 5, 5, 5); ties go to the higher index.
+  const std::vector<std::int64_t> counts = crest_lt_counts(500, 100, 100);
+  std::vector<int> tail, head;
+  for (int c = 70; c < 100; ++c) tail.push_back(c);
+  for (int c = 0; c < 30; ++c) head.push_back(c);
+  EXPECT_EQ(minority_classes(counts, 0.3), tail);
+  EXPECT_EQ(majority_classes(counts, 0.3), head);
+}
+
+TEST_F(MetricsTest, TiesFollowTheHeadToTailConvention) {
+  const std::vector<std::int64_t> balanced = {7, 7, 7, 7, 7};
+  EXPECT_EQ(minority_classes(balanced, 0.4), (std::vector<int>{3, 4}));
+  EXPECT_EQ(majority_classes(balanced, 0.4), (std::vector<int>{0, 1}));
+  // Ties among the smallest only: {1, 3} tie at 2, the higher index wins the single slot.
+  EXPECT_EQ(minority_classes({9, 2, 5, 2}, 0.25), (std::vector<int>{3}));
+  EXPECT_EQ(majority_classes({9, 2, 9, 2}, 0.25), (std::vector<int>{0}));
+}
+
+TEST_F(MetricsTest, MinorityMajorityValidation) {
+  expect_input_error([] { minority_classes({}, 0.3); }, {"minority_classes", "empty"});
+  expect_input_error([] { majority_classes({1, 2}, 0.0); }, {"fraction", "(0, 1]"});
+  expect_input_error([] { minority_classes({1, 2}, 1.5); }, {"fraction", "1.5"});
+}
+
+TEST_F(MetricsTest, MeanOverClasses) {
+  const std::vector<double> recall = {0.9, 0.8, 0.5, 0.25};
+  EXPECT_NEAR(mean_over(recall, {2, 3}), 0.375, kTol);
+  EXPECT_NEAR(mean_over(recall, {0}), 0.9, kTol);
+  const Evaluation eval = evaluate_predictions(longs(kPredictions3), longs(kLabels3), 3);
+  // Minority {2} of counts [10, 10, 1] -> recall 1/3.
+  EXPECT_NEAR(mean_over(eval.per_class.recall, minority_classes({10, 10, 1}, 0.34)), 1.0 / 3.0,
+              kTol);
+  expect_input_error([&] { mean_over(recall, {}); }, {"no classes"});
+  expect_input_error([&] { mean_over(recall, {4}); }, {"class 4", "[0, 4)"});
+  expect_input_error([&] { mean_over(recall, {-1}); }, {"class -1"});
+}
+
+TEST_F(MetricsTest, LogitAdjustmentArithmetic) {
+  // prior counts [6, 3, 1] -> pi = [0.6, 0.3, 0.1]; tau = 2:
+  // [1 - 2 ln 0.6, 2 - 2 ln 0.3, 0.5 - 2 ln 0.1]
+  const at::Tensor logits = doubles({1.0, 2.0, 0.5}).view({1, 3});
+  const at::Tensor adjusted = logit_adjust(logits, longs({6, 3, 1}), 2.0);
+  EXPECT_EQ(adjusted.sizes(), logits.sizes());
+  EXPECT_EQ(adjusted.scalar_type(), at::kDouble);
+  EXPECT_NEAR(adjusted[0][0].item<double>(), 1.0 - 2.0 * std::log(0.6), kTol);
+  EXPECT_NEAR(adjusted[0][1].item<double>(), 2.0 - 2.0 * std::log(0.3), kTol);
+  EXPECT_NEAR(adjusted[0][2].item<double>(), 0.5 - 2.0 * std::log(0.1), kTol);
+  // tau = 0 leaves the logits alone; a float prior that already sums to 1 gives the same result.
+  EXPECT_TRUE(logit_adjust(logits, longs({6, 3, 1}), 0.0).equal(logits));
+  EXPECT_TRUE(at::allclose(logit_adjust(logits, doubles({0.6, 0.3, 0.1}), 2.0), adjusted));
+  // float logits stay float.
+  EXPECT_EQ(logit_adjust(logits.to(at::kFloat), longs({6, 3, 1})).scalar_type(), at::kFloat);
+}
+
+TEST_F(MetricsTest, LogitAdjustmentFlipsTheArgmax) {
+  // [2, 1] favours class 0; with pi = [0.9, 0.1] and tau = 1:
+  // [2 - ln 0.9, 1 - ln 0.1] = [2.105, 3.303] favours class 1.
+  const at::Tensor logits = doubles({2.0, 1.0, 0.0, 3.0}).view({2, 2});
+  const at::Tensor prior = longs({900, 100});
+  EXPECT_EQ(to_vector(logits.argmax(1)), (std::vector<std::int64_t>{0, 1}));
+  EXPECT_EQ(to_vector(logit_adjust(logits, prior).argmax(1)), (std::vector<std::int64_t>{1, 1}));
+}
+
+TEST_F(MetricsTest, LogitAdjustmentOfAnEmptyClassIsFinite) {
+  const at::Tensor adjusted = logit_adjust(doubles({0.0, 0.0}), longs({5, 0}));
+  EXPECT_NEAR(adjusted[0].item<double>(), 0.0, kTol);
+  EXPECT_NEAR(adjusted[1].item<double>(), -std::log(kPriorEpsilon), 1e-9);
+  EXPECT_TRUE(adjusted.isfinite().all().item<bool>());
+}
+
+TEST_F(MetricsTest, LogitAdjustmentValidation) {
+  const at::Tensor logits = doubles({1.0, 2.0, 3.0}).view({1, 3});
+  expect_input_error([&] { logit_adjust(logits, longs({1, 2})); }, {"class_prior", "[3]", "[2]"});
+  expect_input_error([&] { logit_adjust(logits, doubles({1.0, -1.0, 1.0})); }, {">= 0"});
+  expect_input_error([&] { logit_adjust(logits, longs({0, 0, 0})); }, {"sums to 0"});
+  expect_input_error([&] { logit_adjust(doubles({1.0}).sum(), longs({1})); }, {"scalar"});
+}
+
+TEST_F(MetricsTest, ConfusionMatrixValidation) {
+  const at::Tensor labels = longs({0, 1, 2});
+  expect_input_error(
+      [&] {
+        confusion_matrix(at::zeros({3, 3}, at::kLong), labels, 3);
+      },
+      {"predictions", "1-D", "[3, 3]"});
+  expect_input_error([&] { confusion_matrix(at::zeros({3}, at::kFloat), labels, 3); },
+                     {"predictions", "integer", "argmax"});
+  expect_input_error(
+      [&] {
+        confusion_matrix(longs({0, 1}), labels, 3);
+      },
+      {"same length", "2 predictions", "3 labels"});
+  expect_input_error(
+      [&] {
+        confusion_matrix(longs({0, 1, 2}), labels, 2);
+      },
+      {"labels contain 2", "[0, 2)"});
+  expect_input_error(
+      [&] {
+        confusion_matrix(longs({0, -1, 2}), labels, 3);
+      },
+      {"predictions contain -1", "[0, 3)"});
+  expect_input_error([&] { confusion_matrix(labels, labels, 0); }, {"num_classes", "got 0"});
+  expect_input_error([&] { evaluate_predictions(longs({}), longs({}), 3); }, {"empty"});
+  expect_input_error(
+      [&] {
+        evaluate_confusion(at::zeros({2, 3}, at::kLong));
+      },
+      {"square", "[2, 3]"});
+}
+
+TEST_F(MetricsTest, CsvFieldQuoting) {
+  EXPECT_EQ(csv_field("airplane"), "airplane");
+  EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
+}
+
+// labels [0, 0, 1], predictions [0, 1, 1]: confusion [[1, 1], [0, 1]];
+// class 0: P = 1/1, R = 1/2, F1 = 2/3, support 2, predicted 1;
+// class 1: P = 1/2, R = 1/1, F1 = 2/3, support 1, predicted 2.
+TEST_F(MetricsTest, PerClassAndConfusionCsvExactly) {
+  const Evaluation eval = evaluate_predictions(longs({0, 1, 1}), longs({0, 0, 1}), 2);
+  const std::vector<std::string> names = {"cat", "big, \"fluffy\" dog"};
+  const fs::path per_class = dir() / "nested" / "per_class.csv";
+  const fs::path confusion = dir() / "confusion.csv";
+  write_per_class_csv(per_class, eval, names);
+  write_confusion_csv(confusion, eval.confusion, names);
+  EXPECT_EQ(read_file(per_class),
+            "class,name,precision,recall,f1,support,predicted\n"
+            "0,cat,1.000000,0.500000,0.666667,2,1\n"
+            "1,\"big, \"\"fluffy\"\" dog\",0.500000,1.000000,0.666667,1,2\n");
+  EXPECT_EQ(read_file(confusion),
+            "true\\predicted,cat,\"big, \"\"fluffy\"\" dog\"\n"
+            "cat,1,1\n"
+            "\"big, \"\"fluffy\"\" dog\",0,1\n");
+  // Nothing but the two files (no temporaries left behind).
+  std::size_t files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir()))
+    files += entry.is_regular_file();
+  EXPECT_EQ(files, 2u);
+}
+
+TEST_F(MetricsTest, CsvWritersCheckTheNames) {
+  const Evaluation eval = evaluate_predictions(longs({0, 1, 1}), longs({0, 0, 1}), 2);
+  expect_input_error([&] { write_per_class_csv(dir() / "a.csv", eval, {"only one"}); },
+                     {"1 class names for 2 classes", "a.csv"});
+  expect_input_error(
+      [&] {
+        write_confusion_csv(dir() / "b.csv", eval.confusion, {"x", "y", "z"});
+      },
+      {"3 class names for 2 classes", "b.csv"});
+  expect_input_error(
+      [&] {
+        write_confusion_csv(dir() / "c.csv", at::zeros({2}, at::kLong), {"x", "y"});
+      },
+      {"square"});
+  EXPECT_FALSE(fs::exists(dir() / "a.csv"));
+}
+
+TEST_F(MetricsTest, EvaluationJson) {
+  const Evaluation eval = evaluate_predictions(longs(kPredictions3), longs(kLabels3), 3);
+  const nlohmann::json json = nlohmann::json::parse(evaluation_json(eval).dump());
+  EXPECT_NEAR(json.at("accuracy").get<double>(), 0.6, kTol);
+  EXPECT_NEAR(json.at("mean_recall").get<double>(), 7.0 / 12.0, kTol);
+  EXPECT_NEAR(json.at("mean_precision").get<double>(), 53.0 / 90.0, kTol);
+  expect_near_all(json.at("per_class_recall").get<std::vector<double>>(),
+                  {3.0 / 4.0, 2.0 / 3.0, 1.0 / 3.0});
+  expect_near_all(json.at("per_class_precision").get<std::vector<double>>(),
+                  {3.0 / 5.0, 2.0 / 3.0, 1.0 / 2.0});
+  EXPECT_EQ(json.size(), 5u);
+}
+
+TEST_F(MetricsTest, SummaryOfAnEmptySeriesThrows) {
+  expect_input_error([] { summarize_accuracies({}); }, {"empty"});
+}
+
+TEST_F(MetricsTest, SummaryOfOneEvaluation) {
+  const AccuracySummary s = summarize_accuracies({0.42});
+  EXPECT_DOUBLE_EQ(s.final_acc, 0.42);
+  EXPECT_DOUBLE_EQ(s.best, 0.42);
+  EXPECT_EQ(s.best_index, 0);
+  EXPECT_DOUBLE_EQ(s.median_last_1, 0.42);
+  EXPECT_DOUBLE_EQ(s.median_last_10, 0.42);
+  EXPECT_DOUBLE_EQ(s.median_last_20, 0.42);
+  EXPECT_DOUBLE_EQ(s.median_last_50, 0.42);
+}
+
+TEST_F(MetricsTest, SummaryOfFiveEvaluations) {
+  // Fewer than 10: every median is over all five, sorted [0.1, 0.2, 0.3, 0.5, 0.5] -> 0.3.
+  // The best 0.5 is reached first at index 1.
+  const AccuracySummary s = summarize_accuracies({0.1, 0.5, 0.3, 0.5, 0.2});
+  EXPECT_DOUBLE_EQ(s.final_acc, 0.2);
+  EXPECT_DOUBLE_EQ(s.best, 0.5);
+  EXPECT_EQ(s.best_index, 1);
+  EXPECT_DOUBLE_EQ(s.median_last_1, 0.2);
+  EXPECT_DOUBLE_EQ(s.median_last_10, 0.3);
+  EXPECT_DOUBLE_EQ(s.median_last_20, 0.3);
+  EXPECT_DOUBLE_EQ(s.median_last_50, 0.3);
+}
+
+TEST_F(MetricsTest, SummaryOfTwentyFiveEvaluations) {
+  // series[i] = i for i = 0..24.
+  // last 10 = 15..24 -> (19 + 20) / 2 = 19.5; last 20 = 5..24 -> (14 + 15) / 2 = 14.5;
+  // last 50 = all 25 (odd) -> the 13th value, 12.
+  std::vector<double> series;
+  for (int i = 0; i < 25; ++i) series.push_back(i);
+  const AccuracySummary s = summarize_accuracies(series);
+  EXPECT_DOUBLE_EQ(s.final_acc, 24.0);
+  EXPECT_DOUBLE_EQ(s.best, 24.0);
+  EXPECT_EQ(s.best_index, 24);
+  EXPECT_DOUBLE_EQ(s.median_last_1, 24.0);
+  EXPECT_DOUBLE_EQ(s.median_last_10, 19.5);
+  EXPECT_DOUBLE_EQ(s.median_last_20, 14.5);
+  EXPECT_DOUBLE_EQ(s.median_last_50, 12.0);
+}
+
+TEST_F(MetricsTest, SummaryOfSixtyEvaluations) {
+  // series[i] = 60 - i for i = 0..59 (falling): the tails hold the small values.
+  // last 10 = 10..1 -> 5.5; last 20 = 20..1 -> 10.5; last 50 = 50..1 -> 25.5.
+  std::vector<double> series;
+  for (int i = 0; i < 60; ++i) series.push_back(60 - i);
+  const AccuracySummary s = summarize_accuracies(series);
+  EXPECT_DOUBLE_EQ(s.final_acc, 1.0);
+  EXPECT_DOUBLE_EQ(s.best, 60.0);
+  EXPECT_EQ(s.best_index, 0);
+  EXPECT_DOUBLE_EQ(s.median_last_1, 1.0);
+  EXPECT_DOUBLE_EQ(s.median_last_10, 5.5);
+  EXPECT_DOUBLE_EQ(s.median_last_20, 10.5);
+  EXPECT_DOUBLE_EQ(s.median_last_50, 25.5);
+
+  const nlohmann::json json = accuracy_summary_json(s);
+  EXPECT_EQ(json.at("best_index").get<std::int64_t>(), 0);
+  EXPECT_DOUBLE_EQ(json.at("final_acc").get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(json.at("best").get<double>(), 60.0);
+  EXPECT_DOUBLE_EQ(json.at("median_last_1").get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(json.at("median_last_10").get<double>(), 5.5);
+  EXPECT_DOUBLE_EQ(json.at("median_last_20").get<double>(), 10.5);
+  EXPECT_DOUBLE_EQ(json.at("median_last_50").get<double>(), 25.5);
+  EXPECT_EQ(json.size(), 7u);
+}
+
+}  // namespace
+}  // namespace crest

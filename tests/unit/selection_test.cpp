@@ -1,0 +1,98 @@
+// CReST's selection rates and selection, and CReST+'s alignment arithmetic.
+#include <gtest/gtest.h>
+
+#include "crest/selftrain/selection.h"
+#include "crest/ssl/alignment.h"
+#include "crest/util/error.h"
+
+namespace crest {
+namespace {
+
+TEST(SelectionTest, RatesForCifar10Gamma100AlphaOneThird) {
+  const std::vector<double> rates = crest_rates(ideal_profile(10, 100), 1.0 / 3.0);
+  const std::vector<double> expected = {0.2154, 0.2555, 0.3030, 0.3594, 0.4262,
+                                        0.5055, 0.5995, 0.7110, 0.8432, 1.0};
+  ASSERT_EQ(rates.size(), expected.size());
+  for (std::size_t c = 0; c < rates.size(); ++c) EXPECT_NEAR(rates[c], expected[c], 5e-5) << c;
+}
+
+TEST(SelectionTest, RatesFollowFrequencyRankNotClassIndex) {
+  // Counts out of index order: class 2 is the head, class 0 the tail.
+  const std::vector<double> rates = crest_rates({10, 40, 80, 20}, 1.0);
+  // Ranks: 2 (80), 1 (40), 3 (20), 0 (10); mu_l = N_{L+1-l} / N_1.
+  EXPECT_DOUBLE_EQ(rates[2], 10.0 / 80);
+  EXPECT_DOUBLE_EQ(rates[1], 20.0 / 80);
+  EXPECT_DOUBLE_EQ(rates[3], 40.0 / 80);
+  EXPECT_DOUBLE_EQ(rates[0], 80.0 / 80);
+  // alpha = 0 keeps everything.
+  for (double r : crest_rates({10, 40, 80, 20}, 0.0)) EXPECT_DOUBLE_EQ(r, 1.0);
+  EXPECT_THROW(crest_rates({10, 0, 5}, 1.0), InputError);
+}
+
+TEST(SelectionTest, SelectsTopConfidenceWithFloorCounts) {
+  // 7 images, 3 classes. Class 0 predicted 4 times, class 2 three times, class 1 never.
+  const at::Tensor probs = at::tensor({0.90, 0.05, 0.05,   // row 0: class 0, 0.90
+                                       0.60, 0.30, 0.10,   // row 1: class 0, 0.60
+                                       0.10, 0.10, 0.80,   // row 2: class 2, 0.80
+                                       0.95, 0.00, 0.05,   // row 3: class 0, 0.95
+                                       0.20, 0.10, 0.70,   // row 4: class 2, 0.70
+                                       0.70, 0.20, 0.10,   // row 5: class 0, 0.70
+                                       0.05, 0.05, 0.90})  // row 6: class 2, 0.90
+                               .view({7, 3});
+  const Selection s = select_pseudo_labels(probs, {0.5, 1.0, 0.7});
+  EXPECT_EQ(s.predicted, (std::vector<std::int64_t>{4, 0, 3}));
+  // floor(4 * 0.5) = 2, floor(0 * 1) = 0, floor(3 * 0.7) = 2.
+  EXPECT_EQ(s.selected, (std::vector<std::int64_t>{2, 0, 2}));
+  EXPECT_EQ(s.rows, (std::vector<std::int64_t>{3, 0, 6, 2}));
+  EXPECT_EQ(s.labels, (std::vector<std::int64_t>{0, 0, 2, 2}));
+  EXPECT_NEAR(s.confidences[0], 0.95, 1e-12);
+}
+
+TEST(SelectionTest, TiesAreBrokenByRowDeterministically) {
+  const at::Tensor probs = at::tensor({0.8, 0.2, 0.8, 0.2, 0.8, 0.2, 0.9, 0.1}).view({4, 2});
+  const Selection s = select_pseudo_labels(probs, {0.75, 1.0});
+  EXPECT_EQ(s.rows, (std::vector<std::int64_t>{3, 0, 1}));
+}
+
+TEST(SelectionTest, TemperatureScheduleAndGuard) {
+  const std::vector<double> expected = {1.0, 0.9, 0.8, 0.7, 0.6, 0.5};
+  for (int g = 0; g < 6; ++g) {
+    EXPECT_NEAR(alignment_temperature(g, 6, 0.5, "linear"), expected[static_cast<std::size_t>(g)],
+                1e-12);
+  }
+  EXPECT_DOUBLE_EQ(alignment_temperature(0, 1, 0.5, "linear"), 1.0);  // G = 1
+  EXPECT_DOUBLE_EQ(alignment_temperature(3, 6, 0.5, "constant"), 0.5);
+}
+
+TEST(SelectionTest, AlignmentArithmetic) {
+  // target = normalise(p_data^t).
+  const std::vector<double> target = tempered_target({0.8, 0.2}, 0.5);
+  EXPECT_NEAR(target[0], std::sqrt(0.8) / (std::sqrt(0.8) + std::sqrt(0.2)), 1e-12);
+  // p_model starts uniform: aligned = normalise(p * (1e-6 + target) / (1e-6 + 0.5)).
+  DistributionAligner aligner({0.75, 0.25}, "buffer", 4, 0.999, at::kCPU);
+  const at::Tensor p = at::tensor({0.5f, 0.5f, 0.9f, 0.1f}).view({2, 2});
+  at::Tensor aligned = aligner.align(p);
+  EXPECT_NEAR(aligned[0][0].item<float>(), 0.75, 1e-5);
+  const double a = 0.9 * 0.750001 / 0.500001, b = 0.1 * 0.250001 / 0.500001;
+  EXPECT_NEAR(aligned[1][0].item<float>(), a / (a + b), 1e-5);
+  // After observing batches, p_model is the mean of the buffer (uniform rows pushed out).
+  for (int k = 0; k < 4; ++k) aligner.observe(at::tensor({0.8f, 0.2f, 0.8f, 0.2f}).view({2, 2}));
+  EXPECT_NEAR(aligner.p_model()[0].item<float>(), 0.8, 1e-6);
+  aligned = aligner.align(at::tensor({0.8f, 0.2f}).view({1, 2}));
+  EXPECT_NEAR(aligned[0][0].item<float>(), 0.75, 1e-4);  // a model matching p_model maps to target
+  // The ema estimate moves by (1 - m) per batch.
+  DistributionAligner ema({0.5, 0.5}, "ema", 0, 0.9, at::kCPU);
+  ema.observe(at::tensor({1.0f, 0.0f}).view({1, 2}));
+  EXPECT_NEAR(ema.p_model()[0].item<float>(), 0.9 * 0.5 + 0.1, 1e-6);
+  // State round trip.
+  DistributionAligner restored({0.75, 0.25}, "buffer", 4, 0.999, at::kCPU);
+  aligner.observe(at::tensor({0.1f, 0.9f}).view({1, 2}));
+  restored.restore(aligner.state());
+  EXPECT_TRUE(at::allclose(restored.p_model(), aligner.p_model()));
+  aligner.observe(at::tensor({0.3f, 0.7f}).view({1, 2}));
+  restored.observe(at::tensor({0.3f, 0.7f}).view({1, 2}));
+  EXPECT_TRUE(at::allclose(restored.p_model(), aligner.p_model()));
+}
+
+}  // namespace
+}  // namespace crest

@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "crest/models/wrn.h"
+#include "crest/util/error.h"
+
+namespace crest {
+namespace {
+
+TEST(WideResNetTest, Wrn28x2HasThePublishedParameterCount) {
+  WideResNetOptions options;  // depth 28, width 2, 10 classes
+  WideResNet model(options);
+  EXPECT_EQ(parameter_count(*model), 1467610);
+}
+
+TEST(WideResNetTest, TinyVariantShapesAndCount) {
+  WideResNetOptions options;
+  options.depth = 10;
+  options.width = 1;
+  options.num_classes = 7;
+  WideResNet model(options);
+  const at::Tensor logits = model->forward(at::randn({5, 3, 32, 32}));
+  EXPECT_EQ(logits.sizes(), (at::IntArrayRef{5, 7}));
+  // stem 432; stage widths 16, 32, 64 with one block each (+ 1x1 shortcuts where channels
+  // change: only stages 2 and 3); final BN 128; fc 64*7 + 7.
+  const std::int64_t stage1 = 32 + 2304 + 32 + 2304;
+  const std::int64_t stage2 = 32 + 4608 + 64 + 9216 + 512;
+  const std::int64_t stage3 = 64 + 18432 + 128 + 36864 + 2048;
+  EXPECT_EQ(parameter_count(*model), 432 + stage1 + stage2 + stage3 + 128 + 64 * 7 + 7);
+}
+
+TEST(WideResNetTest, BatchNormAndActivationSettings) {
+  WideResNet model(WideResNetOptions{});
+  int batchnorms = 0;
+  for (const auto& module : model->modules(false)) {
+    if (const auto* bn = module->as<torch::nn::BatchNorm2dImpl>()) {
+      EXPECT_DOUBLE_EQ(bn->options.momentum().value(), 0.001);
+      EXPECT_DOUBLE_EQ(bn->options.eps(), 1e-3);
+      ++batchnorms;
+    }
+  }
+  EXPECT_EQ(batchnorms, 2 * 12 + 1);
+}
+
+TEST(WideResNetTest, InitialisationFollowsTheReference) {
+  WideResNetOptions options;
+  WideResNet model(options);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(3);
+  initialize_wide_resnet(*model, generator);
+  for (const auto& item : model->named_parameters()) {
+    const at::Tensor& p = item.value();
+    if (item.key().find("conv") != std::string::npos && p.dim() == 4 && p.size(2) == 3 &&
+        p.size(0) == 128 && p.size(1) == 128) {
+      // Truncated normal, variance 2 / fan_out, cut at 2 sigma.
+      const double fan_out = 128.0 * 9.0;
+      const double sigma = std::sqrt(2.0 / fan_out) / 0.87962566103423978;
+      EXPECT_NEAR(p.std().item<double>(), std::sqrt(2.0 / fan_out), 0.02 * std::sqrt(2.0 / fan_out));
+      EXPECT_LE(p.abs().max().item<double>(), 2.0 * sigma + 1e-6);
+    }
+    if (item.key().find("fc.bias") != std::string::npos) {
+      EXPECT_EQ(p.abs().sum().item<double>(), 0.0);
+    }
+    if (item.key().find("fc.weight") != std::string::npos) {
+      EXPECT_LE(p.abs().max().item<double>(), std::sqrt(6.0 / (128 + 10)) + 1e-6);
+    }
+  }
+  // Same generator seed, same weights.
+  WideResNet other(options);
+  at::Generator again = at::make_generator<at::CPUGeneratorImpl>(3);
+  initialize_wide_resnet(*other, again);
+  const auto a = model->parameters();
+  const auto b = other->parameters();
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].equal(b[i]));
+}
+
+TEST(WideResNetTest, BadOptionsAreInputErrors) {
+  WideResNetOptions options;
+  options.depth = 27;
+  EXPECT_THROW(WideResNet{options}, InputError);
+  options.depth = 28;
+  options.num_classes = 1;
+  EXPECT_THROW(WideResNet{options}, InputError);
+}
+
+}  // namespace
+}  // namespace crest
