@@ -292,6 +292,10 @@ const std::vector<Field>& fields() {
                 }()),
       CREST_KEY("run.checkpoint_every", run.checkpoint_every,
                 "Steps between checkpoints (0 = only at the end of a generation).", at_least(0)),
+      CREST_KEY("run.threads", run.threads,
+                "CPU threads for tensor operations (0 = every core). Results are bit-identical "
+                "only for the same thread count.",
+                between(0, 1024)),
   };
   return kFields;
 }

@@ -236,6 +236,7 @@ CarriedSelection read_pseudo_labels(const fs::path& file,
 void run_training(const Config& config, const TrainOptions& options, std::ostream& out) {
   const fs::path run_dir = config.run.out_dir;
   const at::Device device = resolve_device(config.run.device);
+  set_cpu_threads(config.run.threads);
   RunLock lock(run_dir);
   check_existing_run(run_dir, config, options.resume);
   add_log_file(run_dir / "crest.log");

@@ -78,6 +78,19 @@ void save_archive_atomic(torch::serialize::OutputArchive& archive, const fs::pat
   }
 }
 
+// FNV-1a over every parameter and buffer, in registration order: equal fingerprints mean
+// bit-identical weights (used to check that a resumed run ends where an uninterrupted one does).
+std::string weights_fingerprint(torch::nn::Module& module) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  auto mix = [&hash](const at::Tensor& t) {
+    const at::Tensor cpu = t.detach().to(at::kCPU).contiguous();
+    hash = fnv1a64(cpu.data_ptr(), static_cast<std::size_t>(cpu.nbytes()), hash);
+  };
+  for (const auto& p : module.parameters()) mix(p);
+  for (const auto& b : module.buffers()) mix(b);
+  return hex64(hash);
+}
+
 }  // namespace
 
 std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t generation, std::uint64_t purpose) {
@@ -276,21 +289,26 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
       throw DataError("cannot read the checkpoint " + checkpoint_path.string() +
                       " (damaged or from another program): " + e.what_without_backtrace());
     }
-    at::Tensor value;
-    archive.read("version", value);
-    if (value.item<std::int64_t>() != kCheckpointVersion) {
+    // InputArchive::read re-points a defined tensor at the stored data (Tensor::set_), which
+    // would alias every tensor read through one variable: each read gets a fresh tensor.
+    auto read = [&archive](const char* key) {
+      at::Tensor value;
+      archive.read(key, value);
+      return value;
+    };
+    const std::int64_t version = read("version").item<std::int64_t>();
+    if (version != kCheckpointVersion) {
       throw DataError(checkpoint_path.string() + " has checkpoint version " +
-                      std::to_string(value.item<std::int64_t>()) + "; this crest reads version " +
+                      std::to_string(version) + "; this crest reads version " +
                       std::to_string(kCheckpointVersion));
     }
-    archive.read("total_steps", value);
-    if (value.item<std::int64_t>() != s.total_steps()) {
+    const std::int64_t stored_total = read("total_steps").item<std::int64_t>();
+    if (stored_total != s.total_steps()) {
       throw InputError(checkpoint_path.string() + " was written for " +
-                       std::to_string(value.item<std::int64_t>()) + " steps, the config asks for " +
+                       std::to_string(stored_total) + " steps, the config asks for " +
                        std::to_string(s.total_steps()) + "; resume with the run's own config");
     }
-    archive.read("step", value);
-    s.step = value.item<std::int64_t>();
+    s.step = read("step").item<std::int64_t>();
     torch::serialize::InputArchive model_archive, ema_archive, optimizer_archive;
     archive.read("model", model_archive);
     archive.read("ema", ema_archive);
@@ -298,22 +316,15 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     model_->load(model_archive);
     ema_model_->load(ema_archive);
     s.optimizer->load(optimizer_archive);
-    at::Tensor state;
-    archive.read("generator", state);
-    set_generator_state(s.generator, state.cpu());
-    at::Tensor perm, offset;
-    archive.read("labeled_perm", perm);
-    archive.read("labeled_offset", offset);
-    s.labeled_stream.restore(perm, offset.item<std::int64_t>());
-    archive.read("unlabeled_perm", perm);
-    archive.read("unlabeled_offset", offset);
-    if (s.unlabeled_stream.size() > 0) s.unlabeled_stream.restore(perm, offset.item<std::int64_t>());
-    archive.read("stats", state);
-    s.stats.copy_(state);
-    if (s.alignment && s.alignment->restore) {
-      archive.read("alignment", state);
-      s.alignment->restore(state.to(s.device));
+    set_generator_state(s.generator, read("generator").cpu());
+    s.labeled_stream.restore(read("labeled_perm").clone(),
+                             read("labeled_offset").item<std::int64_t>());
+    if (s.unlabeled_stream.size() > 0) {
+      s.unlabeled_stream.restore(read("unlabeled_perm").clone(),
+                                 read("unlabeled_offset").item<std::int64_t>());
     }
+    s.stats.copy_(read("stats"));
+    if (s.alignment && s.alignment->restore) s.alignment->restore(read("alignment").to(s.device));
   };
 
   // metrics.jsonl keeps the lines up to the checkpoint's step; later ones are redone.
@@ -528,7 +539,9 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
   nlohmann::json summary = {{"steps", s.step},
                             {"evaluations", s.ema_accuracies.size()},
                             {"ema_accuracy", accuracy_summary_json(outcome.ema_summary)},
-                            {"final_ema", evaluation_json(outcome.final_ema)}};
+                            {"final_ema", evaluation_json(outcome.final_ema)},
+                            {"model_fingerprint", weights_fingerprint(*model_)},
+                            {"ema_fingerprint", weights_fingerprint(*ema_model_)}};
   write_file_atomic(s.out_dir / "summary.json", summary.dump(2) + "\n");
   return outcome;
 }

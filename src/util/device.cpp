@@ -6,7 +6,9 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <regex>
+#include <thread>
 
 #include "crest/util/error.h"
 
@@ -40,6 +42,12 @@ c10::Device resolve_device(const std::string& spec) {
                      " GPU(s) are visible");
   }
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+void set_cpu_threads(int threads) {
+  const int count = threads > 0 ? threads
+                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(count);
 }
 
 std::string describe_device(const c10::Device& device) {

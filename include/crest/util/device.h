@@ -11,6 +11,9 @@ namespace crest {
 // "cpu"; "cuda" / "cuda:N" -> that GPU, or an InputError saying why it cannot be used.
 c10::Device resolve_device(const std::string& spec);
 
+// Sets the CPU threads of tensor operations: `threads`, or every core when 0.
+void set_cpu_threads(int threads);
+
 // A short description for logs ("cpu (2 threads)", "cuda:0 NVIDIA H100 ...").
 std::string describe_device(const c10::Device& device);
 
