@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "crest/app/bench.h"
 #include "crest/app/commands.h"
 #include "crest/config/config.h"
 #include "crest/selftrain/loop.h"
@@ -68,6 +69,21 @@ int main(int argc, char** argv) {
   train->add_flag("--resume", train_options.resume,
                   "Continue the run in the run folder at its exact generation and step");
 
+  // crest bench
+  ConfigArgs bench_args;
+  std::string bench_device;
+  crest::BenchOptions bench_options;
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Measure the training step, the full step, pseudo-labelling and peak memory");
+  add_config_options(bench, bench_args);
+  bench->add_option("--steps", bench_options.steps, "Timed steps")->capture_default_str();
+  bench->add_option("--warmup", bench_options.warmup, "Untimed warm-up steps")
+      ->capture_default_str();
+  bench->add_option("--windows", bench_options.windows, "Timed windows (the median is reported)")
+      ->capture_default_str();
+  bench->add_option("--device", bench_device, "auto, cpu, cuda or cuda:N (overrides run.device)");
+  bench->add_flag("--json", bench_options.json, "Print one JSON object instead of the table");
+
   // crest data prepare | synth
   CLI::App* data = app.add_subcommand("data", "Dataset tools");
   data->require_subcommand(1);
@@ -124,6 +140,12 @@ int main(int argc, char** argv) {
       if (!train_device.empty()) overrides.push_back("run.device=" + train_device);
       const crest::Config config = crest::resolve_config(train_args.path, overrides);
       crest::run_training(config, train_options, std::cout);
+    } else if (bench->parsed()) {
+      std::vector<std::string> overrides = bench_args.overrides;
+      if (!bench_device.empty()) overrides.push_back("run.device=" + bench_device);
+      const crest::Config config = crest::resolve_config(bench_args.path, overrides);
+      const nlohmann::json result = crest::run_bench(config, bench_options);
+      std::cout << (bench_options.json ? result.dump() + "\n" : crest::bench_table(result));
     } else if (prepare->parsed()) {
       const crest::Config config = crest::resolve_config(prepare_args.path, prepare_args.overrides);
       crest::data_prepare(config, prepare_options, std::cout);

@@ -15,6 +15,7 @@
 #include "crest/data/prepare.h"
 #include "crest/io/run_dir.h"
 #include "crest/metrics/metrics.h"
+#include "crest/selftrain/run_data.h"
 #include "crest/selftrain/selection.h"
 #include "crest/ssl/alignment.h"
 #include "crest/ssl/trainer.h"
@@ -191,16 +192,6 @@ std::vector<std::int64_t> carve_validation(std::vector<std::int64_t>& labeled_po
   return val;
 }
 
-at::Tensor long_tensor(const std::vector<std::int64_t>& values, at::Device device) {
-  return at::tensor(values, at::TensorOptions().dtype(at::kLong)).to(device);
-}
-
-std::vector<std::int64_t> count_by_class(const std::vector<std::int64_t>& labels, int classes) {
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(classes), 0);
-  for (std::int64_t y : labels) ++counts[static_cast<std::size_t>(y)];
-  return counts;
-}
-
 CarriedSelection read_pseudo_labels(const fs::path& file,
                                     const std::vector<std::int64_t>& lt_indices) {
   std::ifstream in(file);
@@ -258,25 +249,13 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   }
   write_split_manifest(manifest_path, manifest);
 
-  const Dataset& train = prepared.source.train;
   const Split& split = prepared.split;
-  const int num_classes = train.num_classes();
-  const std::vector<std::int64_t>& lt = split.lt_indices;
-  auto position_of = [&](std::int64_t source) {
-    return static_cast<std::int64_t>(std::lower_bound(lt.begin(), lt.end(), source) - lt.begin());
-  };
-  const at::Tensor lt_index = long_tensor(lt, at::kCPU);
-  const at::Tensor lt_labels_t = train.labels.index_select(0, lt_index).contiguous();
-  const std::vector<std::int64_t> lt_labels(lt_labels_t.data_ptr<std::int64_t>(),
-                                            lt_labels_t.data_ptr<std::int64_t>() + lt_labels_t.numel());
-  const at::Tensor images = train.images.index_select(0, lt_index).to(device);
-  const at::Tensor lt_labels_device = lt_labels_t.to(device);
-  const at::Tensor test_images = prepared.source.test.images.to(device);
-  const at::Tensor test_labels = prepared.source.test.labels.to(device);
-
-  std::vector<std::int64_t> labeled_positions, unlabeled_only;
-  for (std::int64_t s : split.labeled) labeled_positions.push_back(position_of(s));
-  for (std::int64_t s : split.unlabeled) unlabeled_only.push_back(position_of(s));
+  const RunData run = make_run_data(prepared, device);
+  const int num_classes = run.num_classes();
+  const std::vector<std::int64_t>& lt = run.lt;
+  const std::vector<std::int64_t>& lt_labels = run.lt_labels;
+  const std::vector<std::int64_t>& unlabeled_only = run.unlabeled_only;
+  std::vector<std::int64_t> labeled_positions = run.labeled_positions;
   const CrestConfig& cc = config.crest;
   std::vector<std::int64_t> val_positions;
   if (cc.select_on == "val") {
@@ -311,7 +290,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
                describe_device(device), config.data.dataset, num_classes, lt.size(),
                labeled_positions.size(),
                val_positions.empty() ? "" : " (+" + std::to_string(val_positions.size()) + " val)",
-               unlabeled_only.size(), test_labels.size(0));
+               unlabeled_only.size(), run.test_labels.size(0));
   spdlog::info("WRN-{}-{} | {} x {} steps x {} generation(s) | mode {} | batch {} + {} x {}",
                config.model.depth, config.model.width, config.train.epochs,
                config.train.steps_per_epoch, cc.generations, cc.mode, config.train.batch_size,
@@ -320,8 +299,13 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   // ---- generations -------------------------------------------------------------------------
   std::vector<GenerationRow> rows;
   CarriedSelection carried;  // selection of the previous generation
-  out << table_header();
-  out.flush();
+  // After each generation the whole table so far is printed again, so it reads as one table
+  // even with progress output in between.
+  auto print_table = [&]() {
+    out << table_header();
+    for (const auto& r : rows) out << table_row(r);
+    out.flush();
+  };
   for (int g = 0; g < cc.generations; ++g) {
     const fs::path gen_dir = run_dir / ("gen_" + std::to_string(g));
     const fs::path done_path = gen_dir / "generation.json";
@@ -335,8 +319,9 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
       carried = selecting && g + 1 < cc.generations
                     ? read_pseudo_labels(gen_dir / "pseudo_labels.csv", lt)
                     : CarriedSelection{};
-      out << table_row(rows.back());
-      out.flush();
+      if (g + 1 == cc.generations || !fs::exists(run_dir / ("gen_" + std::to_string(g + 1)) / "generation.json")) {
+        print_table();
+      }
       continue;
     }
     fs::create_directories(gen_dir);
@@ -352,7 +337,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
       std::ostringstream csv;
       csv << "class,name,labeled,pseudo_labeled,total\n";
       for (int c = 0; c < num_classes; ++c) {
-        csv << c << "," << csv_field(train.class_names[static_cast<std::size_t>(c)]) << ","
+        csv << c << "," << csv_field(run.class_names[static_cast<std::size_t>(c)]) << ","
             << labeled_counts[static_cast<std::size_t>(c)] << ","
             << pseudo_counts[static_cast<std::size_t>(c)] << ","
             << target_counts[static_cast<std::size_t>(c)] << "\n";
@@ -360,20 +345,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
       write_file_atomic(gen_dir / "labeled_distribution.csv", csv.str());
     }
 
-    TrainingData data;
-    data.images = images;
-    data.labeled_index = long_tensor(positions, device);
-    data.labeled_targets = long_tensor(targets, device);
-    // FixMatch's unlabeled stream is the whole long-tailed set, labeled images included.
-    data.unlabeled_index = at::arange(static_cast<std::int64_t>(lt.size()),
-                                      at::TensorOptions().dtype(at::kLong).device(device));
-    data.unlabeled_truth = lt_labels_device;
-    data.test_images = test_images;
-    data.test_labels = test_labels;
-    data.class_names = train.class_names;
-    for (std::int64_t n : target_counts) {
-      data.class_prior.push_back(static_cast<double>(n) / static_cast<double>(targets.size()));
-    }
+    const TrainingData data = generation_data(run, positions, targets);
 
     // 2. Train, with alignment toward normalise(p_data^t_g) for CReST+.
     std::shared_ptr<PseudoLabelAlignment> alignment;
@@ -411,10 +383,10 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
 
     if (!val_positions.empty()) {
       const at::Tensor val_index = long_tensor(val_positions, device);
-      const at::Tensor logits = predict_logits(trainer.ema_model(), images.index_select(0, val_index),
+      const at::Tensor logits = predict_logits(trainer.ema_model(), run.images.index_select(0, val_index),
                                                config.train.eval_batch_size, bf16);
       row.val_mean_recall =
-          evaluate_predictions(logits.argmax(1), lt_labels_device.index_select(0, val_index), num_classes)
+          evaluate_predictions(logits.argmax(1), run.labels.index_select(0, val_index), num_classes)
               .mean_recall;
     }
 
@@ -424,7 +396,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     if (selecting && !unlabeled_only.empty()) {
       const at::Tensor pool = long_tensor(unlabeled_only, device);
       const at::Tensor probs = at::softmax(
-          predict_logits(trainer.ema_model(), images.index_select(0, pool),
+          predict_logits(trainer.ema_model(), run.images.index_select(0, pool),
                          config.train.eval_batch_size, bf16), 1);
       const Selection selection = select_pseudo_labels(probs, rates);
       std::ostringstream csv;
@@ -467,7 +439,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
                         {"pool", unlabeled_only.size()},
                         {"alpha", cc.alpha},
                         {"rate_profile", cc.rate_profile},
-                        {"classes", train.class_names},
+                        {"classes", run.class_names},
                         {"rates", selection.rates},
                         {"predicted", selection.predicted},
                         {"selected", selection.selected},
@@ -489,8 +461,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     write_file_atomic(done_path, done.dump(2) + "\n");
     rows.push_back(row);
     write_generations_csv(run_dir / "generations.csv", rows);
-    out << table_row(row);
-    out.flush();
+    print_table();
     carried = std::move(next);
   }
   write_generations_csv(run_dir / "generations.csv", rows);

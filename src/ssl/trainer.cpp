@@ -241,6 +241,86 @@ void set_learning_rate(torch::optim::SGD& optimizer, double lr) {
 
 }  // namespace
 
+StepBatch FixMatchTrainer::draw_batch() {
+  Impl& s = *impl_;
+  const std::int64_t batch = s.settings.train.batch_size;
+  const std::int64_t unlabeled = s.unlabeled_batch();
+  StepBatch out;
+  const at::Tensor pos_l = s.labeled_stream.next(batch, s.generator);
+  out.labels = s.data.labeled_targets.index_select(0, pos_l);
+  const at::Tensor images_l =
+      s.data.images.index_select(0, s.data.labeled_index.index_select(0, pos_l));
+  std::vector<at::Tensor> views = {weak_augment(images_l, s.generator, s.augment)};
+  if (unlabeled > 0) {
+    const at::Tensor pos_u = s.unlabeled_stream.next(unlabeled, s.generator);
+    const at::Tensor images_u =
+        s.data.images.index_select(0, s.data.unlabeled_index.index_select(0, pos_u));
+    views.push_back(weak_augment(images_u, s.generator, s.augment));
+    views.push_back(strong_augment(images_u, s.generator, s.augment));
+    if (s.data.unlabeled_truth.defined()) {
+      out.unlabeled_truth = s.data.unlabeled_truth.index_select(0, pos_u);
+    }
+  }
+  out.inputs = normalize_images(at::cat(views));
+  return out;
+}
+
+void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
+  Impl& s = *impl_;
+  const TrainConfig& t = s.settings.train;
+  const std::int64_t batch = t.batch_size;
+  const std::int64_t unlabeled = s.unlabeled_batch();
+  set_learning_rate(*s.optimizer, lr);
+  s.optimizer->zero_grad();
+  // One forward pass over all views: BatchNorm sees the concatenated batch, as in the
+  // reference.
+  at::Tensor logits;
+  {
+    AutocastGuard autocast(s.bf16, s.device);
+    logits = model_->forward(input.inputs);
+  }
+  const at::Tensor logits_l = logits.narrow(0, 0, batch);
+  at::Tensor total;
+  at::Tensor step_stats;
+  if (unlabeled > 0) {
+    const at::Tensor logits_w = logits.narrow(0, batch, unlabeled);
+    const at::Tensor logits_s = logits.narrow(0, batch + unlabeled, unlabeled);
+    // Pseudo-labels come from the raw model's weak view, without gradient.
+    const at::Tensor probs = at::softmax(logits_w.detach().to(at::kFloat), 1);
+    const at::Tensor target_probs =
+        (s.alignment && s.alignment->align) ? s.alignment->align(probs) : probs;
+    FixMatchLoss loss =
+        fixmatch_loss(logits_l, input.labels, target_probs, logits_s, t.threshold, t.lambda_u);
+    total = loss.total;
+    // p_model sees the raw probabilities after the loss, as the reference updates it.
+    if (s.alignment && s.alignment->observe) s.alignment->observe(probs);
+    at::Tensor correct = loss.mask;
+    if (input.unlabeled_truth.defined()) {
+      correct = loss.mask * loss.pseudo_labels.eq(input.unlabeled_truth).to(at::kFloat);
+    }
+    step_stats = at::stack({loss.total.detach().to(at::kDouble), loss.loss_x.detach().to(at::kDouble),
+                            loss.loss_u.detach().to(at::kDouble), loss.mask.mean().to(at::kDouble),
+                            correct.sum().to(at::kDouble), loss.mask.sum().to(at::kDouble),
+                            at::ones({}, s.stats.options())});
+  } else {
+    total = at::cross_entropy_loss(logits_l.to(at::kFloat), input.labels);
+    const at::Tensor zero = at::zeros({}, s.stats.options());
+    step_stats = at::stack({total.detach().to(at::kDouble), total.detach().to(at::kDouble), zero,
+                            zero, zero, zero, at::ones({}, s.stats.options())});
+  }
+  total.backward();
+  s.optimizer->step();
+  s.ema->update(t.ema_decay);
+  // Statistics stay on the device: no host synchronisation inside the step.
+  s.stats.add_(step_stats);
+  s.nonfinite.logical_or_(total.detach().isfinite().logical_not());
+}
+
+void FixMatchTrainer::step(double lr) {
+  optimize(draw_batch(), lr);
+  ++impl_->step;
+}
+
 GenerationOutcome FixMatchTrainer::run(bool resume) {
   Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
@@ -400,73 +480,6 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     return line;
   };
 
-  // ---- the step ---------------------------------------------------------------------------
-  const std::int64_t batch = t.batch_size;
-  const std::int64_t unlabeled = s.unlabeled_batch();
-  auto train_step = [&](double lr) {
-    set_learning_rate(*s.optimizer, lr);
-    const at::Tensor pos_l = s.labeled_stream.next(batch, s.generator);
-    const at::Tensor labels_l = s.data.labeled_targets.index_select(0, pos_l);
-    const at::Tensor images_l =
-        s.data.images.index_select(0, s.data.labeled_index.index_select(0, pos_l));
-    std::vector<at::Tensor> views = {weak_augment(images_l, s.generator, s.augment)};
-    at::Tensor pos_u;
-    if (unlabeled > 0) {
-      pos_u = s.unlabeled_stream.next(unlabeled, s.generator);
-      const at::Tensor images_u =
-          s.data.images.index_select(0, s.data.unlabeled_index.index_select(0, pos_u));
-      views.push_back(weak_augment(images_u, s.generator, s.augment));
-      views.push_back(strong_augment(images_u, s.generator, s.augment));
-    }
-    // One forward pass over all views: BatchNorm sees the concatenated batch, as in the
-    // reference.
-    const at::Tensor inputs = normalize_images(at::cat(views));
-    s.optimizer->zero_grad();
-    at::Tensor logits;
-    {
-      AutocastGuard autocast(s.bf16, s.device);
-      logits = model_->forward(inputs);
-    }
-    const at::Tensor logits_l = logits.narrow(0, 0, batch);
-    at::Tensor total;
-    at::Tensor step_stats = at::zeros({kStatCount}, s.stats.options());
-    if (unlabeled > 0) {
-      const at::Tensor logits_w = logits.narrow(0, batch, unlabeled);
-      const at::Tensor logits_s = logits.narrow(0, batch + unlabeled, unlabeled);
-      // Pseudo-labels come from the raw model's weak view, without gradient.
-      const at::Tensor probs = at::softmax(logits_w.detach().to(at::kFloat), 1);
-      const at::Tensor target_probs =
-          (s.alignment && s.alignment->align) ? s.alignment->align(probs) : probs;
-      FixMatchLoss loss =
-          fixmatch_loss(logits_l, labels_l, target_probs, logits_s, t.threshold, t.lambda_u);
-      total = loss.total;
-      // p_model sees the raw probabilities after the loss, as the reference updates it.
-      if (s.alignment && s.alignment->observe) s.alignment->observe(probs);
-      at::Tensor correct = loss.mask;
-      if (s.data.unlabeled_truth.defined()) {
-        const at::Tensor truth = s.data.unlabeled_truth.index_select(0, pos_u);
-        correct = loss.mask * loss.pseudo_labels.eq(truth).to(at::kFloat);
-      }
-      step_stats = at::stack({loss.total.detach().to(at::kDouble),
-                              loss.loss_x.detach().to(at::kDouble),
-                              loss.loss_u.detach().to(at::kDouble),
-                              loss.mask.mean().to(at::kDouble), correct.sum().to(at::kDouble),
-                              loss.mask.sum().to(at::kDouble),
-                              at::ones({}, s.stats.options())});
-    } else {
-      total = at::cross_entropy_loss(logits_l.to(at::kFloat), labels_l);
-      const at::Tensor zero = at::zeros({}, s.stats.options());
-      step_stats = at::stack({total.detach().to(at::kDouble), total.detach().to(at::kDouble),
-                              zero, zero, zero, zero, at::ones({}, s.stats.options())});
-    }
-    total.backward();
-    s.optimizer->step();
-    s.ema->update(t.ema_decay);
-    s.stats.add_(step_stats);
-    s.nonfinite.logical_or_(total.detach().isfinite().logical_not());
-    ++s.step;
-  };
-
   // ---- the loop -------------------------------------------------------------------------
   const std::int64_t total_steps = s.total_steps();
   Progress progress(s.settings.label, total_steps, s.step);
@@ -482,7 +495,7 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
   double lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
   while (s.step < total_steps) {
     lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
-    train_step(lr);
+    step(lr);
     const bool epoch_end = s.step % t.steps_per_epoch == 0 || s.step == total_steps;
     const bool checkpoint_due =
         s.settings.checkpoint_every > 0 && s.step % s.settings.checkpoint_every == 0;

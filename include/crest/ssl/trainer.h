@@ -58,6 +58,13 @@ struct GenerationOutcome {
   double seconds = 0.0;          // wall time of this process's share of the training
 };
 
+// The inputs of one step: the three views, augmented and normalised, on the device.
+struct StepBatch {
+  at::Tensor inputs;           // float [B + 2U, 3, H, W]: labeled weak, unlabeled weak, strong
+  at::Tensor labels;           // int64 [B]: targets of the labeled images
+  at::Tensor unlabeled_truth;  // int64 [U]: hidden true labels (monitoring), may be undefined
+};
+
 class FixMatchTrainer {
  public:
   FixMatchTrainer(TrainerSettings settings, at::Device device, TrainingData data,
@@ -68,6 +75,12 @@ class FixMatchTrainer {
   // Throws Interrupted after checkpointing when a stop was requested, TrainingDiverged on a
   // non-finite loss (keeping the last good checkpoint).
   GenerationOutcome run(bool resume);
+
+  // The step in two halves, public so that `crest bench` can time them apart:
+  // sampling and augmentation, then forward, loss, backward, optimiser and EMA.
+  StepBatch draw_batch();
+  void optimize(const StepBatch& batch, double lr);
+  void step(double lr);  // both, and the step counter
 
   WideResNet& model() { return model_; }
   WideResNet& ema_model() { return ema_model_; }

@@ -1,0 +1,153 @@
+#include "crest/app/bench.h"
+
+#include <sys/resource.h>
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+
+#include "crest/data/prepare.h"
+#include "crest/selftrain/run_data.h"
+#include "crest/ssl/trainer.h"
+#include "crest/util/device.h"
+#include "crest/util/error.h"
+
+#ifdef CREST_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace crest {
+
+namespace {
+
+void synchronize(const at::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+// Median of `windows` timings of `per_window` calls of `work`, as calls per second.
+double median_rate(const at::Device& device, int windows, int per_window,
+                   const std::function<void()>& work) {
+  std::vector<double> rates;
+  for (int w = 0; w < windows; ++w) {
+    synchronize(device);
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < per_window; ++i) work();
+    synchronize(device);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rates.push_back(per_window / seconds);
+  }
+  std::sort(rates.begin(), rates.end());
+  const std::size_t n = rates.size();
+  return n % 2 ? rates[n / 2] : 0.5 * (rates[n / 2 - 1] + rates[n / 2]);
+}
+
+std::int64_t peak_memory_bytes(const at::Device& device) {
+#ifdef CREST_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return stats.allocated_bytes[static_cast<std::size_t>(
+                                     c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
+        .peak;
+  }
+#else
+  (void)device;
+#endif
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+}  // namespace
+
+nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
+  if (options.steps < 1 || options.windows < 1 || options.warmup < 0) {
+    throw InputError("bench needs --steps >= 1, --windows >= 1 and --warmup >= 0");
+  }
+  const at::Device device = resolve_device(config.run.device);
+  set_cpu_threads(config.run.threads);
+  const PreparedData prepared = prepare_data(config.data);
+  const RunData run = make_run_data(prepared, device);
+  std::vector<std::int64_t> targets;
+  for (std::int64_t p : run.labeled_positions) {
+    targets.push_back(run.lt_labels[static_cast<std::size_t>(p)]);
+  }
+  TrainerSettings settings;
+  settings.model = config.model;
+  settings.train = config.train;
+  settings.seed = config.run.seed;
+  settings.label = "bench";
+  FixMatchTrainer trainer(settings, device, generation_data(run, run.labeled_positions, targets),
+                          std::filesystem::path());
+  const int per_window = std::max(1, options.steps / options.windows);
+  const double lr = config.train.lr;
+
+  spdlog::info("bench on {}: WRN-{}-{}, {} labeled + 2 x {} unlabeled images a step",
+               describe_device(device), config.model.depth, config.model.width,
+               config.train.batch_size,
+               config.train.batch_size * config.train.unlabeled_ratio);
+  // (a) the model's share: the same augmented batch each time, already on the device.
+  const StepBatch fixed = trainer.draw_batch();
+  for (int i = 0; i < options.warmup; ++i) trainer.optimize(fixed, lr);
+  const double train_step = median_rate(device, options.windows, per_window,
+                                        [&] { trainer.optimize(fixed, lr); });
+  // (b) the full step.
+  for (int i = 0; i < options.warmup; ++i) trainer.step(lr);
+  const double full_step =
+      median_rate(device, options.windows, per_window, [&] { trainer.step(lr); });
+  // (c) pseudo-labelling of the unlabeled-only pool with the EMA model (as at a generation's
+  // end), in batches of train.eval_batch_size.
+  std::vector<std::int64_t> pool = run.unlabeled_only;
+  if (pool.empty()) pool = run.labeled_positions;
+  const at::Tensor pool_images = run.images.index_select(0, long_tensor(pool, device));
+  const bool bf16 = use_bf16_autocast(config.train.amp, device);
+  auto label_pool = [&] {
+    const at::Tensor probs = at::softmax(
+        predict_logits(trainer.ema_model(), pool_images, config.train.eval_batch_size, bf16), 1);
+    (void)probs.max(1);
+  };
+  label_pool();
+  const double pools_per_second = median_rate(device, options.windows, 1, label_pool);
+
+  return {{"device", describe_device(device)},
+          {"torch", CREST_TORCH_VERSION},
+          {"model", "WRN-" + std::to_string(config.model.depth) + "-" +
+                        std::to_string(config.model.width)},
+          {"batch_labeled", config.train.batch_size},
+          {"batch_unlabeled", config.train.batch_size * config.train.unlabeled_ratio},
+          {"amp_bf16", bf16},
+          {"steps_per_window", per_window},
+          {"windows", options.windows},
+          {"train_step_per_sec", train_step},
+          {"full_step_per_sec", full_step},
+          {"pseudo_label_images_per_sec", pools_per_second * static_cast<double>(pool.size())},
+          {"pseudo_label_pool", pool.size()},
+          {"peak_memory_bytes", peak_memory_bytes(device)},
+          {"peak_memory_kind", device.is_cuda() ? "cuda allocator peak" : "process max RSS"}};
+}
+
+std::string bench_table(const nlohmann::json& r) {
+  char text[1024];
+  std::snprintf(
+      text, sizeof(text),
+      "device                     %s\n"
+      "model                      %s, %d + 2 x %d images a step%s\n"
+      "(a) training step          %.2f steps/s   (inputs on the device)\n"
+      "(b) full step              %.2f steps/s   (sampling and augmentation included)\n"
+      "(c) pseudo-labelling       %.0f images/s  (pool of %d)\n"
+      "(d) peak memory            %.1f MiB       (%s)\n",
+      r["device"].get<std::string>().c_str(), r["model"].get<std::string>().c_str(),
+      r["batch_labeled"].get<int>(), r["batch_unlabeled"].get<int>(),
+      r["amp_bf16"].get<bool>() ? ", bf16 autocast" : "", r["train_step_per_sec"].get<double>(),
+      r["full_step_per_sec"].get<double>(), r["pseudo_label_images_per_sec"].get<double>(),
+      r["pseudo_label_pool"].get<int>(),
+      static_cast<double>(r["peak_memory_bytes"].get<std::int64_t>()) / (1024.0 * 1024.0),
+      r["peak_memory_kind"].get<std::string>().c_str());
+  return text;
+}
+
+}  // namespace crest

@@ -1,0 +1,23 @@
+# crest bench on the CPU with a tiny config: the table, the JSON, and bad options.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+TINY="$SRC/tests/cli/tiny.yaml"
+
+run -q bench --config "$TINY" --steps 4 --warmup 1 --windows 2
+expect_code 0 "bench table"
+expect_out "(a) training step" "table row (a)"
+expect_out "(b) full step" "table row (b)"
+expect_out "(c) pseudo-labelling" "table row (c)"
+expect_out "(d) peak memory" "table row (d)"
+
+run -q bench --config "$TINY" --steps 4 --warmup 1 --windows 2 --json
+expect_code 0 "bench json"
+[ "$(wc -l <"$OUT")" -eq 1 ] || fail "--json prints one line"
+for key in train_step_per_sec full_step_per_sec pseudo_label_images_per_sec peak_memory_bytes; do
+  grep -q "\"$key\":[0-9]" "$OUT" || fail "JSON lacks a positive $key"
+done
+
+run -q bench --config "$TINY" --steps 0
+expect_code 2 "--steps 0"
+expect_err "--steps >= 1" "--steps 0 message"
+
+finish
