@@ -10,27 +10,13 @@
 #include <vector>
 
 #include "crest/util/error.h"
+#include "test_util.h"
 #include "crest/util/fs.h"
 
 namespace crest {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Runs `fn`, which must throw DataError whose message contains every one of `needles`.
-template <typename Fn>
-void expect_data_error(Fn&& fn, std::initializer_list<std::string> needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected crest::DataError, nothing was thrown";
-  } catch (const DataError& e) {
-    const std::string message = e.what();
-    for (const auto& needle : needles) {
-      EXPECT_NE(message.find(needle), std::string::npos)
-          << "message lacks '" << needle << "':\n  " << message;
-    }
-  }
-}
 
 // A deterministic dataset with `count` 3x32x32 images whose pixels differ per image.
 Dataset make_dataset(std::int64_t count, int num_classes, std::int64_t seed = 0) {
@@ -57,28 +43,14 @@ void expect_same(const Dataset& actual, const Dataset& expected) {
 
 std::uint64_t size_of(const fs::path& file) { return fs::file_size(file); }
 
-class CifarTest : public ::testing::Test {
+class CifarTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("crest-cifar-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
   // A CIFAR-10 folder with 23 training images (not a multiple of 5) and 7 test images.
   DatasetPair write_cifar10_sample(const fs::path& root) {
     DatasetPair data{make_dataset(23, 10, 1), make_dataset(7, 10, 2)};
     write_cifar10_folder(root, data);
     return data;
   }
-
-  fs::path dir_;
 };
 
 TEST_F(CifarTest, Cifar10FolderRoundTrip) {

@@ -6,26 +6,13 @@
 #include "crest/config/config.h"
 #include "crest/config/embedded.h"
 #include "crest/util/error.h"
+#include "test_util.h"
 
 namespace crest {
 namespace {
 
 std::string source_path(const std::string& relative) {
   return std::string(CREST_SOURCE_DIR) + "/" + relative;
-}
-
-// Runs `action`, expects a ConfigError whose message contains every one of `parts`.
-template <typename Action>
-void expect_config_error(Action action, const std::vector<std::string>& parts) {
-  try {
-    action();
-    FAIL() << "expected a ConfigError";
-  } catch (const ConfigError& e) {
-    const std::string message = e.what();
-    for (const auto& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
-  }
 }
 
 TEST(ConfigTest, EmptyTextGivesDefaults) {

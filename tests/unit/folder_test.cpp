@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crest/util/error.h"
+#include "test_util.h"
 #include "crest/util/fs.h"
 
 // The test binary does not get OpenCV's include folder (crest_core links it privately), so the
@@ -21,20 +22,6 @@ namespace crest {
 namespace {
 
 namespace fs = std::filesystem;
-
-template <typename Fn>
-void expect_data_error(Fn&& fn, std::initializer_list<std::string> needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected crest::DataError, nothing was thrown";
-  } catch (const DataError& e) {
-    const std::string message = e.what();
-    for (const auto& needle : needles) {
-      EXPECT_NE(message.find(needle), std::string::npos)
-          << "message lacks '" << needle << "':\n  " << message;
-    }
-  }
-}
 
 // An 8-bit image in memory, interleaved rows (RGB or grey), as it is stored in a file.
 struct Pixels {
@@ -147,31 +134,18 @@ void expect_image(const at::Tensor& images, std::int64_t index, const Pixels& ex
   }
 }
 
-class FolderTest : public ::testing::Test {
+class FolderTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::temp_directory_path() /
-            ("crest-folder-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-
   // train/ and test/ with one 4x4 PNG per class.
   void write_minimal(const std::vector<std::string>& classes) {
     int seed = 0;
     for (const char* split : {"train", "test"}) {
       for (const auto& name : classes) {
-        write_png(root_ / split / name / "a.png", pattern(4, 3, seed++));
+        write_png(dir_ / split / name / "a.png", pattern(4, 3, seed++));
       }
     }
   }
 
-  fs::path root_;
 };
 
 #define SKIP_WITHOUT_OPENCV()                                                \
@@ -191,7 +165,7 @@ TEST_F(FolderTest, WithoutOpenCvSaysSo) {
   if (folder_datasets_available()) GTEST_SKIP() << "this build has OpenCV";
   write_minimal({"cat", "dog"});
   expect_data_error(
-      [&] { read_image_folder(root_, 4); },
+      [&] { read_image_folder(dir_, 4); },
       {"built without OpenCV", "CREST_WITH_OPENCV=OFF", "libopencv-dev", "CIFAR binary layout"});
 }
 
@@ -200,10 +174,10 @@ TEST_F(FolderTest, PngRoundTripKeepsRgbOrder) {
   const Pixels train0 = pattern(5, 3, 1);
   const Pixels train1 = pattern(5, 3, 2);
   const Pixels test0 = pattern(5, 3, 3);
-  write_png(root_ / "train" / "only" / "0.png", train0);
-  write_png(root_ / "train" / "only" / "1.png", train1);
-  write_png(root_ / "test" / "only" / "0.png", test0);
-  const DatasetPair data = read_image_folder(root_, 5);
+  write_png(dir_ / "train" / "only" / "0.png", train0);
+  write_png(dir_ / "train" / "only" / "1.png", train1);
+  write_png(dir_ / "test" / "only" / "0.png", test0);
+  const DatasetPair data = read_image_folder(dir_, 5);
   ASSERT_EQ(data.train.images.sizes().vec(), (std::vector<std::int64_t>{2, 3, 5, 5}));
   EXPECT_EQ(data.train.images.scalar_type(), at::kByte);
   EXPECT_EQ(data.train.labels.scalar_type(), at::kLong);
@@ -215,10 +189,10 @@ TEST_F(FolderTest, PngRoundTripKeepsRgbOrder) {
   // A pure red pixel must land in channel 0.
   Pixels red{1, 1, 3, {255, 0, 0}};
   Pixels blue{1, 1, 3, {0, 0, 255}};
-  write_png(root_ / "train" / "only" / "0.png", red);
-  write_png(root_ / "train" / "only" / "1.png", blue);
-  write_png(root_ / "test" / "only" / "0.png", red);
-  const DatasetPair tiny = read_image_folder(root_, 1);
+  write_png(dir_ / "train" / "only" / "0.png", red);
+  write_png(dir_ / "train" / "only" / "1.png", blue);
+  write_png(dir_ / "test" / "only" / "0.png", red);
+  const DatasetPair tiny = read_image_folder(dir_, 1);
   EXPECT_EQ(tiny.train.images.flatten().to(at::kLong).sum().item<std::int64_t>(), 510);
   EXPECT_EQ(tiny.train.images[0][0][0][0].item<std::int64_t>(), 255);  // red in R
   EXPECT_EQ(tiny.train.images[1][2][0][0].item<std::int64_t>(), 255);  // blue in B
@@ -227,9 +201,9 @@ TEST_F(FolderTest, PngRoundTripKeepsRgbOrder) {
 TEST_F(FolderTest, PpmAndUpperCaseExtension) {
   SKIP_WITHOUT_OPENCV();
   const Pixels colour = pattern(6, 3, 4);
-  write_file_atomic(root_ / "train" / "x" / "a.PPM", encode_pnm(colour));
-  write_file_atomic(root_ / "test" / "x" / "a.Png", encode_png(colour));
-  const DatasetPair data = read_image_folder(root_, 6);
+  write_file_atomic(dir_ / "train" / "x" / "a.PPM", encode_pnm(colour));
+  write_file_atomic(dir_ / "test" / "x" / "a.Png", encode_png(colour));
+  const DatasetPair data = read_image_folder(dir_, 6);
   expect_image(data.train.images, 0, colour);
   expect_image(data.test.images, 0, colour);
 }
@@ -241,15 +215,15 @@ TEST_F(FolderTest, SortedClassesAndFilesHiddenSkipped) {
   std::vector<Pixels> images;
   for (int i = 0; i < 6; ++i) images.push_back(pattern(4, 3, 10 + i));
   for (const char* split : {"train", "test"}) {
-    write_png(root_ / split / "zebra" / "b.png", images[0]);
-    write_png(root_ / split / "zebra" / "a.png", images[1]);
-    write_png(root_ / split / "apple" / "img10.png", images[2]);
-    write_png(root_ / split / "apple" / "img02.png", images[3]);
-    write_png(root_ / split / "Mango" / "only.png", images[4]);
-    write_file_atomic(root_ / split / "apple" / ".DS_Store", "not an image");
-    write_file_atomic(root_ / split / ".cache" / "junk.txt", "not a class");
+    write_png(dir_ / split / "zebra" / "b.png", images[0]);
+    write_png(dir_ / split / "zebra" / "a.png", images[1]);
+    write_png(dir_ / split / "apple" / "img10.png", images[2]);
+    write_png(dir_ / split / "apple" / "img02.png", images[3]);
+    write_png(dir_ / split / "Mango" / "only.png", images[4]);
+    write_file_atomic(dir_ / split / "apple" / ".DS_Store", "not an image");
+    write_file_atomic(dir_ / split / ".cache" / "junk.txt", "not a class");
   }
-  const DatasetPair data = read_image_folder(root_, 4);
+  const DatasetPair data = read_image_folder(dir_, 4);
   const std::vector<std::string> expected_names = {"Mango", "apple", "zebra"};
   EXPECT_EQ(data.train.class_names, expected_names);
   EXPECT_EQ(data.test.class_names, expected_names);
@@ -267,10 +241,10 @@ TEST_F(FolderTest, GreyExpandedToRgb) {
   SKIP_WITHOUT_OPENCV();
   const Pixels grey_png = pattern(4, 1, 5);
   const Pixels grey_pgm = pattern(4, 1, 6);
-  write_png(root_ / "train" / "g" / "a.png", grey_png);
-  write_file_atomic(root_ / "train" / "g" / "b.pgm", encode_pnm(grey_pgm));
-  write_png(root_ / "test" / "g" / "a.png", pattern(4, 3, 7));
-  const DatasetPair data = read_image_folder(root_, 4);
+  write_png(dir_ / "train" / "g" / "a.png", grey_png);
+  write_file_atomic(dir_ / "train" / "g" / "b.pgm", encode_pnm(grey_pgm));
+  write_png(dir_ / "test" / "g" / "a.png", pattern(4, 3, 7));
+  const DatasetPair data = read_image_folder(dir_, 4);
   ASSERT_EQ(data.train.images.size(1), 3);
   expect_image(data.train.images, 0, grey_png);
   expect_image(data.train.images, 1, grey_pgm);
@@ -278,63 +252,63 @@ TEST_F(FolderTest, GreyExpandedToRgb) {
 
 TEST_F(FolderTest, MissingRootAndSplits) {
   SKIP_WITHOUT_OPENCV();
-  const fs::path missing = root_ / "nowhere";
+  const fs::path missing = dir_ / "nowhere";
   expect_data_error([&] { read_image_folder(missing); },
                     {missing.string(), "does not exist", "ROOT/train/<class>/<image>"});
-  fs::create_directories(root_ / "train" / "a");
-  write_png(root_ / "train" / "a" / "x.png", pattern(32, 3, 0));
-  expect_data_error([&] { read_image_folder(root_); },
-                    {(root_ / "test").string(), "does not exist", "ROOT/test/<class>/<image>"});
-  fs::create_directories(root_ / "test");
-  expect_data_error([&] { read_image_folder(root_); },
-                    {(root_ / "test").string(), "no class folders"});
+  fs::create_directories(dir_ / "train" / "a");
+  write_png(dir_ / "train" / "a" / "x.png", pattern(32, 3, 0));
+  expect_data_error([&] { read_image_folder(dir_); },
+                    {(dir_ / "test").string(), "does not exist", "ROOT/test/<class>/<image>"});
+  fs::create_directories(dir_ / "test");
+  expect_data_error([&] { read_image_folder(dir_); },
+                    {(dir_ / "test").string(), "no class folders"});
 }
 
 TEST_F(FolderTest, EmptyClassFolder) {
   SKIP_WITHOUT_OPENCV();
   write_minimal({"cat", "dog"});
-  fs::remove(root_ / "test" / "dog" / "a.png");
-  write_file_atomic(root_ / "test" / "dog" / ".hidden.png", "hidden files do not count");
-  expect_data_error([&] { read_image_folder(root_, 4); },
-                    {(root_ / "test" / "dog").string(), "holds no images"});
+  fs::remove(dir_ / "test" / "dog" / "a.png");
+  write_file_atomic(dir_ / "test" / "dog" / ".hidden.png", "hidden files do not count");
+  expect_data_error([&] { read_image_folder(dir_, 4); },
+                    {(dir_ / "test" / "dog").string(), "holds no images"});
 }
 
 TEST_F(FolderTest, UndecodableFile) {
   SKIP_WITHOUT_OPENCV();
   write_minimal({"cat", "dog"});
-  const fs::path bad = root_ / "train" / "dog" / "broken.png";
+  const fs::path bad = dir_ / "train" / "dog" / "broken.png";
   write_file_atomic(bad, "this is not a PNG at all");
-  expect_data_error([&] { read_image_folder(root_, 4); }, {bad.string(), "cannot decode"});
+  expect_data_error([&] { read_image_folder(dir_, 4); }, {bad.string(), "cannot decode"});
   write_file_atomic(bad, "");
-  expect_data_error([&] { read_image_folder(root_, 4); }, {bad.string(), "empty"});
+  expect_data_error([&] { read_image_folder(dir_, 4); }, {bad.string(), "empty"});
 }
 
 TEST_F(FolderTest, WrongImageSize) {
   SKIP_WITHOUT_OPENCV();
   write_minimal({"cat", "dog"});
-  const fs::path big = root_ / "test" / "cat" / "big.png";
+  const fs::path big = dir_ / "test" / "cat" / "big.png";
   write_png(big, Pixels{8, 6, 3, std::vector<std::uint8_t>(8 * 6 * 3, 9)});
-  expect_data_error([&] { read_image_folder(root_, 4); },
+  expect_data_error([&] { read_image_folder(dir_, 4); },
                     {big.string(), "8x6", "expected 4x4", "resize"});
   // The default size is 32, which the 4x4 images do not have either.
   fs::remove(big);
-  expect_data_error([&] { read_image_folder(root_); }, {"a.png", "4x4", "expected 32x32"});
+  expect_data_error([&] { read_image_folder(dir_); }, {"a.png", "4x4", "expected 32x32"});
 }
 
 TEST_F(FolderTest, NonImageExtension) {
   SKIP_WITHOUT_OPENCV();
   write_minimal({"cat", "dog"});
-  const fs::path notes = root_ / "train" / "cat" / "notes.txt";
+  const fs::path notes = dir_ / "train" / "cat" / "notes.txt";
   write_file_atomic(notes, "labels were checked by hand");
-  expect_data_error([&] { read_image_folder(root_, 4); }, {notes.string(), "not an image"});
+  expect_data_error([&] { read_image_folder(dir_, 4); }, {notes.string(), "not an image"});
 }
 
 TEST_F(FolderTest, MismatchedTrainAndTestClasses) {
   SKIP_WITHOUT_OPENCV();
   write_minimal({"cat", "dog"});
-  write_png(root_ / "train" / "bird" / "a.png", pattern(4, 3, 1));
-  write_png(root_ / "test" / "fish" / "a.png", pattern(4, 3, 2));
-  expect_data_error([&] { read_image_folder(root_, 4); },
+  write_png(dir_ / "train" / "bird" / "a.png", pattern(4, 3, 1));
+  write_png(dir_ / "test" / "fish" / "a.png", pattern(4, 3, 2));
+  expect_data_error([&] { read_image_folder(dir_, 4); },
                     {"differ", "only in train: bird", "only in test: fish"});
 }
 

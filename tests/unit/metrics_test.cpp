@@ -16,6 +16,7 @@
 
 #include "crest/data/split.h"
 #include "crest/util/error.h"
+#include "test_util.h"
 #include "crest/util/fs.h"
 
 namespace crest {
@@ -36,21 +37,6 @@ at::Tensor doubles(std::vector<double> values) {
 std::vector<std::int64_t> to_vector(const at::Tensor& t) {
   const at::Tensor flat = t.to(at::kCPU, at::kLong).contiguous().reshape({-1});
   return {flat.data_ptr<std::int64_t>(), flat.data_ptr<std::int64_t>() + flat.numel()};
-}
-
-// Runs `fn`, which must throw InputError whose message contains every one of `needles`.
-template <typename Fn>
-void expect_input_error(Fn&& fn, std::initializer_list<std::string> needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected crest::InputError, nothing was thrown";
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    for (const auto& needle : needles) {
-      EXPECT_NE(message.find(needle), std::string::npos)
-          << "message lacks '" << needle << "':\n  " << message;
-    }
-  }
 }
 
 void expect_near_all(const std::vector<double>& actual, const std::vector<double>& expected,

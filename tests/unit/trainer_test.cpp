@@ -12,19 +12,17 @@
 #include "crest/util/error.h"
 #include "crest/util/fs.h"
 #include "crest/util/signals.h"
+#include "test_util.h"
 
 namespace crest {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public TempDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("crest-trainer-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    TempDirTest::SetUp();
     DataConfig data;
     data.dataset = "synthetic";
     data.imbalance_ratio = 4;
@@ -49,7 +47,7 @@ class TrainerTest : public ::testing::Test {
   }
   void TearDown() override {
     reset_stop_request();
-    fs::remove_all(dir_);
+    TempDirTest::TearDown();
   }
 
   GenerationOutcome train(const std::string& name, bool resume = false) {
@@ -61,7 +59,6 @@ class TrainerTest : public ::testing::Test {
     return nlohmann::json::parse(read_file(dir_ / name / "summary.json"));
   }
 
-  fs::path dir_;
   RunData run_;
   std::vector<std::int64_t> targets_;
   TrainerSettings settings_;
