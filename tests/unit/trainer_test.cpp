@@ -2,6 +2,7 @@
 // round trip (stop after one step, resume, same weights as an uninterrupted run), divergence.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -120,6 +121,16 @@ TEST_F(TrainerTest, DamagedCheckpointIsADataError) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("checkpoint.pt"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(TrainerTest, Bf16AutocastPathRunsOnCpu) {
+  // The CUDA default (train.amp auto) is bf16 autocast; the same code path runs on the CPU.
+  settings_.train.amp = "bf16";
+  settings_.train.epochs = 1;
+  const GenerationOutcome outcome = train("bf16");
+  EXPECT_EQ(outcome.steps, 3);
+  const auto line = nlohmann::json::parse(read_file(dir_ / "bf16" / "metrics.jsonl"));
+  EXPECT_TRUE(std::isfinite(line["loss"].get<double>()));
 }
 
 TEST_F(TrainerTest, NonFiniteLossStopsTraining) {
