@@ -3,7 +3,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
-#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -36,7 +36,7 @@ c10::Device resolve_device(const std::string& spec) {
                      "--device cpu, or rebuild against a CUDA LibTorch (see README)");
   }
   const int index = match[2].matched ? std::stoi(match[2].str()) : 0;
-  const int count = static_cast<int>(at::detail::getCUDAHooks().getNumGPUs());
+  const int count = static_cast<int>(torch::cuda::device_count());
   if (index >= count) {
     throw InputError("run.device is '" + spec + "' but only " + std::to_string(count) +
                      " GPU(s) are visible");
