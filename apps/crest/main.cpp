@@ -10,7 +10,10 @@
 
 #include "crest/app/bench.h"
 #include "crest/app/commands.h"
+#include "crest/app/summarize.h"
+#include "crest/app/sweep.h"
 #include "crest/config/config.h"
+#include "crest/report/report.h"
 #include "crest/selftrain/loop.h"
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
@@ -114,6 +117,60 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", synth_options.seed, "Generator seed")->capture_default_str();
   synth->add_flag("--force", synth_options.force, "Overwrite a dataset already in --out");
 
+  // crest sweep
+  crest::SweepOptions sweep_options;
+  CLI::App* sweep = app.add_subcommand(
+      "sweep", "Run every point of a grid of configs, locally or as a Slurm job array");
+  sweep->add_option("--grid", sweep_options.grid, "Grid file (base config, out_dir, grid, set)");
+  sweep->add_option("--points", sweep_options.points,
+                    "A sweep.json written earlier (instead of --grid)");
+  sweep->add_option("--out", sweep_options.out, "Sweep folder (overrides the grid's out_dir)");
+  sweep->add_option("--launcher", sweep_options.launcher, "local or slurm");
+  sweep->add_flag("--dry-run", sweep_options.dry_run,
+                  "local: print what would run; slurm: write the job script, do not submit");
+  sweep->add_option("--only", sweep_options.only, "Only this point, by name or index (repeatable)")
+      ->allow_extra_args(false);
+  sweep->add_option("--array-indices", sweep_options.array_indices,
+                    "Only these point indices, e.g. 3,7 or 0-4,9");
+  sweep->add_flag("--unfinished", sweep_options.unfinished, "Only points not finished yet");
+  sweep->add_option("--run-index", sweep_options.run_index,
+                    "Run this one point (what each Slurm array task does)");
+  sweep->add_option("--gpus", sweep_options.gpus, "local: GPUs to use, one process each, e.g. 0,1");
+  sweep->add_option("--slots", sweep_options.slots,
+                    "local: CPU processes at a time (default 1; run.threads is divided among them)");
+  sweep->add_option("--partition", sweep_options.partition, "slurm: partition");
+  sweep->add_option("--account", sweep_options.account, "slurm: account");
+  sweep->add_option("--time", sweep_options.time, "slurm: time limit per task, e.g. 24:00:00");
+  sweep->add_option("--mem", sweep_options.mem, "slurm: memory per node, e.g. 32G");
+  sweep->add_option("--job-name", sweep_options.job_name, "slurm: job name (default crest-OUT)");
+  sweep->add_option("--gpus-per-task", sweep_options.gpus_per_task, "slurm: GPUs per task");
+  sweep->add_option("--cpus-per-task", sweep_options.cpus_per_task, "slurm: CPUs per task");
+  sweep->add_option("--max-parallel", sweep_options.max_parallel,
+                    "slurm: array tasks running at once (--array=...%N)");
+  sweep->add_option("--sbatch-arg", sweep_options.sbatch_args,
+                    "slurm: another sbatch option for the script, e.g. --sbatch-arg=--qos=high")
+      ->allow_extra_args(false);
+
+  // crest summarize
+  crest::SummarizeOptions summarize_options;
+  CLI::App* summarize = app.add_subcommand(
+      "summarize", "Mean (std) over folds of accuracy and minority recall per dataset, method, "
+                   "gamma and beta, as the paper's Table 1");
+  summarize->add_option("runs", summarize_options.paths,
+                        "Run folders, or folders holding them (e.g. a sweep's folder)")
+      ->required();
+  summarize->add_option("--format", summarize_options.format, "md (Markdown) or csv")
+      ->check(CLI::IsMember({"md", "csv"}))
+      ->capture_default_str();
+
+  // crest report
+  std::string report_run;
+  std::string report_out;
+  CLI::App* report = app.add_subcommand(
+      "report", "Write one self-contained HTML page with the figures of a run folder");
+  report->add_option("RUN_DIR", report_run, "Run folder written by `crest train`")->required();
+  report->add_option("--out", report_out, "HTML file to write (default: RUN_DIR/report.html)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -151,6 +208,12 @@ int main(int argc, char** argv) {
       crest::data_prepare(config, prepare_options, std::cout);
     } else if (synth->parsed()) {
       crest::data_synth(synth_options, std::cout);
+    } else if (sweep->parsed()) {
+      crest::run_sweep(sweep_options, std::cout);
+    } else if (summarize->parsed()) {
+      crest::summarize(summarize_options, std::cout);
+    } else if (report->parsed()) {
+      std::cout << crest::write_report(report_run, report_out).string() << "\n";
     }
   } catch (const crest::Interrupted& e) {
     spdlog::warn("{}", e.what());

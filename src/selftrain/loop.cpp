@@ -150,9 +150,12 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
   } catch (const ConfigError& e) {
     throw InputError(std::string("cannot resume: ") + e.what());
   }
+  // Where and how fast a run computes may change on resume; what it computes may not. (A
+  // different thread count still gives a valid run, though not a bit-identical one.)
   Config mine = config;
   mine.run.device = stored.run.device;
   mine.run.out_dir = stored.run.out_dir;
+  mine.run.threads = stored.run.threads;
   const auto differences = config_differences(stored, mine);
   if (!differences.empty()) {
     std::string list;
@@ -233,6 +236,8 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   add_log_file(run_dir / "crest.log");
   install_stop_handlers();
   spdlog::info("run folder {} ({})", run_dir.string(), current_command_line());
+  spdlog::info("crest {} | LibTorch {} | device {}", CREST_VERSION, CREST_TORCH_VERSION,
+               describe_device(device));
   write_file_atomic(run_dir / "config.yaml", config_to_yaml(config));
 
   // ---- data ------------------------------------------------------------------------------

@@ -1,0 +1,549 @@
+#include "crest/app/summarize.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <system_error>
+#include <tuple>
+
+#include "crest/config/config.h"
+#include "crest/metrics/metrics.h"
+#include "crest/util/error.h"
+#include "crest/util/fs.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Run folders nested deeper than this under a given path are not looked for (a guard against
+// symlink loops; a sweep's folder holds its runs one level down).
+constexpr int kMaxSearchDepth = 8;
+
+// Keys allowed to differ between the runs of one group without a note: the fold is what the
+// group averages over, the rest does not change what is measured.
+const std::set<std::string>& keys_free_within_group() {
+  static const std::set<std::string> keys = {"data.fold",
+                                             "data.root",
+                                             "run.seed",
+                                             "run.out_dir",
+                                             "run.device",
+                                             "run.threads",
+                                             "run.checkpoint_every",
+                                             "train.eval_batch_size"};
+  return keys;
+}
+
+int method_rank(const std::string& mode) {
+  if (mode == "fixmatch") return 0;
+  if (mode == "crest") return 1;
+  if (mode == "crest+") return 2;
+  return 3;
+}
+
+std::string method_label(const std::string& mode) {
+  if (mode == "fixmatch") return "FixMatch";
+  if (mode == "crest") return "CReST";
+  if (mode == "crest+") return "CReST+";
+  return mode;
+}
+
+std::string format(const char* pattern, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), pattern, value);
+  return buffer;
+}
+
+// Splits one CSV line written by csv_field (fields may be quoted, quotes doubled inside).
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+// Per-class names and recalls from a per_class.csv. Throws std::runtime_error saying what is
+// wrong with the file.
+void read_per_class(const fs::path& file, std::map<int, std::pair<std::string, double>>& rows) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(file.string() + " is missing");
+  std::string line;
+  std::getline(in, line);
+  const std::vector<std::string> header = split_csv_line(line);
+  const auto column = [&](const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) {
+      throw std::runtime_error(file.string() + " has no '" + name + "' column");
+    }
+    return static_cast<std::size_t>(it - header.begin());
+  };
+  const std::size_t class_column = column("class");
+  const std::size_t name_column = column("name");
+  const std::size_t recall_column = column("recall");
+  for (int number = 2; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    const std::vector<std::string> fields = split_csv_line(line);
+    try {
+      rows[std::stoi(fields.at(class_column))] = {fields.at(name_column),
+                                                  std::stod(fields.at(recall_column))};
+    } catch (const std::exception&) {
+      throw std::runtime_error(file.string() + ":" + std::to_string(number) +
+                               ": not a per-class row ('" + line + "')");
+    }
+  }
+}
+
+// One run folder as the summary sees it.
+struct RunRecord {
+  fs::path dir;
+  Config config;
+  bool complete = false;
+  std::string problem;
+  double final_accuracy = 0.0;
+  double best_accuracy = 0.0;
+  std::vector<int> minority;
+  std::vector<std::string> minority_names;
+  std::vector<double> minority_recall;  // per minority class
+};
+
+// Reads the results of a complete run; a damaged file makes the run incomplete with a reason.
+void read_results(RunRecord& run) {
+  try {
+    const nlohmann::json summary = nlohmann::json::parse(read_file(run.dir / "summary.json"));
+    run.final_accuracy = summary.at("final").at("accuracy").get<double>();
+    run.best_accuracy = summary.at("best").at("accuracy").get<double>();
+    run.minority = summary.at("minority_classes").get<std::vector<int>>();
+    const int last = summary.at("final").at("generation").get<int>();
+    const fs::path per_class_file = run.dir / ("gen_" + std::to_string(last)) / "per_class.csv";
+    std::map<int, std::pair<std::string, double>> per_class;
+    read_per_class(per_class_file, per_class);
+    for (int c : run.minority) {
+      const auto it = per_class.find(c);
+      if (it == per_class.end()) {
+        throw std::runtime_error(per_class_file.string() + " has no row for minority class " +
+                                 std::to_string(c));
+      }
+      run.minority_names.push_back(it->second.first);
+      run.minority_recall.push_back(it->second.second);
+    }
+  } catch (const std::exception& e) {
+    run.complete = false;
+    run.problem = std::string("damaged results: ") + e.what();
+  }
+}
+
+// dataset, mode, gamma, beta
+using GroupKey = std::tuple<std::string, std::string, double, double>;
+
+// Collects run folders below `dir` (which is not one itself) and the sweep points that never
+// wrote config.yaml.
+void collect(const fs::path& dir, int depth, std::vector<fs::path>& runs,
+             std::vector<SkippedRun>& not_started) {
+  std::error_code ec;
+  if (fs::exists(dir / "sweep.json", ec)) {
+    try {
+      const nlohmann::json plan = nlohmann::json::parse(read_file(dir / "sweep.json"));
+      for (const auto& point : plan.at("points")) {
+        const fs::path folder = dir / point.at("folder").get<std::string>();
+        if (fs::exists(folder / "config.yaml", ec)) continue;  // found by the walk below
+        const bool failed = fs::exists(folder / "stderr.log", ec);
+        not_started.push_back({folder.string(), failed ? "failed before training started: see " +
+                                                             (folder / "stderr.log").string()
+                                                       : "not started (no config.yaml)"});
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("ignoring {}: {}", (dir / "sweep.json").string(), e.what());
+    }
+  }
+  if (depth >= kMaxSearchDepth) return;
+  std::vector<fs::path> children;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.' || !entry.is_directory(ec)) continue;
+    children.push_back(entry.path());
+  }
+  std::sort(children.begin(), children.end());
+  for (const fs::path& child : children) {
+    if (fs::exists(child / "config.yaml", ec)) {
+      runs.push_back(child);
+    } else {
+      collect(child, depth + 1, runs, not_started);
+    }
+  }
+}
+
+std::string folds_text(std::vector<std::int64_t> folds) {
+  std::sort(folds.begin(), folds.end());
+  folds.erase(std::unique(folds.begin(), folds.end()), folds.end());
+  std::string text;
+  for (std::size_t i = 0; i < folds.size();) {
+    std::size_t j = i;
+    while (j + 1 < folds.size() && folds[j + 1] == folds[j] + 1) ++j;
+    if (!text.empty()) text += ",";
+    text += std::to_string(folds[i]);
+    if (j > i) text += (j == i + 1 ? "," : "-") + std::to_string(folds[j]);
+    i = j + 1;
+  }
+  return text;
+}
+
+// "77.7 (1.22)": percent, mean with one decimal and std with two; "-" for what is undefined.
+std::string percent_cell(const MeanStd& value) {
+  if (value.n == 0) return "-";
+  return format("%.1f", 100.0 * value.mean) + " (" +
+         (std::isnan(value.std) ? std::string("-") : format("%.2f", 100.0 * value.std)) + ")";
+}
+
+std::string number_field(double value, const char* pattern) {
+  return std::isnan(value) ? std::string() : format(pattern, value);
+}
+
+std::string markdown_text(std::string text) {
+  std::string escaped;
+  for (char c : text) {
+    if (c == '|') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
+}
+
+std::string group_title(const SummaryGroup& g) {
+  return g.dataset + ", beta " + format("%g", 100.0 * g.beta) + "%, gamma " +
+         format("%g", g.gamma) + ", " + method_label(g.method);
+}
+
+}  // namespace
+
+RunState inspect_run(const fs::path& run_dir, int expected_generations) {
+  RunState state;
+  std::error_code ec;
+  if (!fs::exists(run_dir / "config.yaml", ec)) {
+    state.problem = "not started (no config.yaml)";
+    return state;
+  }
+  state.started = true;
+  if (expected_generations < 0) {
+    try {
+      expected_generations = load_config_file((run_dir / "config.yaml").string()).crest.generations;
+    } catch (const std::exception& e) {
+      state.problem = std::string("unreadable config.yaml: ") + e.what();
+      return state;
+    }
+  }
+  const fs::path summary_path = run_dir / "summary.json";
+  if (!fs::exists(summary_path, ec)) {
+    state.problem = "unfinished: no summary.json (failed, stopped or still running; see " +
+                    (run_dir / "crest.log").string() + ")";
+    return state;
+  }
+  try {
+    const nlohmann::json summary = nlohmann::json::parse(read_file(summary_path));
+    const std::size_t done = summary.at("generations").size();
+    if (done < static_cast<std::size_t>(expected_generations)) {
+      state.problem = "unfinished: summary.json has " + std::to_string(done) + " of " +
+                      std::to_string(expected_generations) + " generations";
+      return state;
+    }
+  } catch (const std::exception& e) {
+    state.problem = "damaged summary.json: " + std::string(e.what());
+    return state;
+  }
+  state.complete = true;
+  return state;
+}
+
+MeanStd mean_std(const std::vector<double>& values) {
+  MeanStd result;
+  result.n = values.size();
+  if (values.empty()) {
+    result.mean = kNaN;
+    result.std = kNaN;
+    return result;
+  }
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  result.mean = sum / static_cast<double>(values.size());
+  if (values.size() < 2) {
+    result.std = kNaN;
+    return result;
+  }
+  double squares = 0.0;
+  for (double v : values) squares += (v - result.mean) * (v - result.mean);
+  // The sample standard deviation (n - 1), as the paper's mean (std) over 5 folds.
+  result.std = std::sqrt(squares / static_cast<double>(values.size() - 1));
+  return result;
+}
+
+Summary summarize_runs(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw InputError("summarize: give at least one run folder or sweep folder");
+  Summary summary;
+  std::vector<fs::path> run_dirs;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    const fs::path dir(path);
+    if (!fs::exists(dir, ec)) throw InputError("summarize: " + path + " does not exist");
+    if (fs::exists(dir / "config.yaml", ec)) {
+      run_dirs.push_back(dir);
+      continue;
+    }
+    if (!fs::is_directory(dir, ec)) {
+      throw InputError("summarize: " + path + " is not a run folder (a folder with config.yaml)");
+    }
+    const std::size_t runs_before = run_dirs.size();
+    const std::size_t skipped_before = summary.skipped.size();
+    collect(dir, 0, run_dirs, summary.skipped);
+    if (run_dirs.size() == runs_before && summary.skipped.size() == skipped_before) {
+      throw InputError("summarize: " + path +
+                       " is not a run folder (no config.yaml) and holds none; give run folders "
+                       "or folders containing them, such as a sweep's output folder");
+    }
+  }
+
+  // A folder reached through two of the paths counts once.
+  std::set<fs::path> seen;
+  std::map<GroupKey, std::vector<RunRecord>> complete_runs;
+  std::map<GroupKey, SummaryGroup> groups;
+  for (const fs::path& dir : run_dirs) {
+    std::error_code ec;
+    const fs::path canonical = fs::weakly_canonical(dir, ec);
+    if (!seen.insert(ec ? dir : canonical).second) continue;
+    RunRecord run;
+    run.dir = dir;
+    try {
+      run.config = load_config_file((dir / "config.yaml").string());
+    } catch (const std::exception& e) {
+      summary.skipped.push_back({dir.string(), std::string("unreadable config.yaml: ") + e.what()});
+      continue;
+    }
+    const RunState state = inspect_run(dir, run.config.crest.generations);
+    run.complete = state.complete;
+    run.problem = state.problem;
+    if (run.complete) read_results(run);
+
+    const GroupKey key{run.config.data.dataset, run.config.crest.mode,
+                       run.config.data.imbalance_ratio, run.config.data.label_fraction};
+    SummaryGroup& group = groups[key];
+    group.dataset = run.config.data.dataset;
+    group.method = run.config.crest.mode;
+    group.gamma = run.config.data.imbalance_ratio;
+    group.beta = run.config.data.label_fraction;
+    if (!run.complete) {
+      ++group.excluded;
+      summary.skipped.push_back({dir.string(), run.problem});
+      continue;
+    }
+    complete_runs[key].push_back(std::move(run));
+  }
+
+  for (auto& [key, group] : groups) {
+    const std::vector<RunRecord>& runs = complete_runs[key];
+    std::vector<double> final_acc, best_acc, minority;
+    std::set<std::string> differing;
+    std::map<std::int64_t, int> fold_count;
+    if (!runs.empty()) {
+      group.minority_classes = runs.front().minority;
+      group.minority_names = runs.front().minority_names;
+    }
+    std::vector<std::vector<double>> per_class(group.minority_classes.size());
+    for (const RunRecord& run : runs) {
+      group.runs.push_back(run.dir.string());
+      group.folds.push_back(run.config.data.fold);
+      ++fold_count[run.config.data.fold];
+      final_acc.push_back(run.final_accuracy);
+      best_acc.push_back(run.best_accuracy);
+      double sum = 0.0;
+      for (double r : run.minority_recall) sum += r;
+      minority.push_back(run.minority_recall.empty()
+                             ? kNaN
+                             : sum / static_cast<double>(run.minority_recall.size()));
+      if (run.minority != group.minority_classes) {
+        group.notes.push_back(run.dir.string() + " has other minority classes than " +
+                              runs.front().dir.string() + "; its per-class recall is left out");
+      } else {
+        for (std::size_t i = 0; i < per_class.size(); ++i) {
+          per_class[i].push_back(run.minority_recall[i]);
+        }
+      }
+      for (const std::string& k : config_differences(runs.front().config, run.config)) {
+        if (keys_free_within_group().count(k) == 0) differing.insert(k);
+      }
+    }
+    group.final_accuracy = mean_std(final_acc);
+    group.best_accuracy = mean_std(best_acc);
+    group.minority_recall = mean_std(minority);
+    for (const auto& values : per_class) group.minority_class_recall.push_back(mean_std(values));
+    if (!differing.empty()) {
+      std::string list;
+      for (const std::string& k : differing) list += (list.empty() ? "" : ", ") + k;
+      group.notes.push_back("its runs differ in " + list + " (averaged together all the same)");
+    }
+    for (const auto& [fold, count] : fold_count) {
+      if (count > 1) {
+        group.notes.push_back("fold " + std::to_string(fold) + " counts " + std::to_string(count) +
+                              " times");
+      }
+    }
+    summary.groups.push_back(group);
+  }
+  std::sort(summary.groups.begin(), summary.groups.end(),
+            [](const SummaryGroup& a, const SummaryGroup& b) {
+              return std::make_tuple(a.dataset, a.beta, a.gamma, method_rank(a.method), a.method) <
+                     std::make_tuple(b.dataset, b.beta, b.gamma, method_rank(b.method), b.method);
+            });
+  return summary;
+}
+
+std::string summary_markdown(const Summary& summary) {
+  std::ostringstream out;
+  out << "Top-1 accuracy and recall on the test set, in percent: mean (std) over the runs of\n"
+         "each group (one run per fold); std = sample standard deviation (n - 1), '-' when\n"
+         "n < 2. final = the last generation; best = the generation crest.select_on chose;\n"
+         "minority recall = the final generation's recall of the minority classes (their mean,\n"
+         "then each class).\n\n";
+  out << "| dataset | beta | gamma | method | n | folds | final acc | best acc | "
+         "minority recall | minority recall per class |\n";
+  out << "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const SummaryGroup& g : summary.groups) {
+    std::string per_class;
+    for (std::size_t i = 0; i < g.minority_class_recall.size(); ++i) {
+      if (!per_class.empty()) per_class += ", ";
+      per_class +=
+          markdown_text(g.minority_names[i]) + " " + percent_cell(g.minority_class_recall[i]);
+    }
+    std::string n = std::to_string(g.folds.size());
+    if (g.excluded > 0) n += " (+" + std::to_string(g.excluded) + " left out)";
+    out << "| " << markdown_text(g.dataset) << " | " << format("%g", 100.0 * g.beta) << "% | "
+        << format("%g", g.gamma) << " | " << method_label(g.method) << " | " << n << " | "
+        << (g.folds.empty() ? "-" : folds_text(g.folds)) << " | " << percent_cell(g.final_accuracy)
+        << " | " << percent_cell(g.best_accuracy) << " | " << percent_cell(g.minority_recall)
+        << " | " << (per_class.empty() ? "-" : per_class) << " |\n";
+  }
+
+  // The paper's Table 1 layout: methods down, gamma across, one table per dataset and beta.
+  std::map<std::pair<std::string, double>, std::vector<const SummaryGroup*>> tables;
+  for (const SummaryGroup& g : summary.groups) tables[{g.dataset, g.beta}].push_back(&g);
+  for (const auto& [dataset_beta, members] : tables) {
+    std::set<double> gammas;
+    std::vector<std::string> methods;
+    for (const SummaryGroup* g : members) {
+      gammas.insert(g->gamma);
+      if (std::find(methods.begin(), methods.end(), g->method) == methods.end()) {
+        methods.push_back(g->method);
+      }
+    }
+    out << "\nFinal accuracy, " << markdown_text(dataset_beta.first)
+        << ", beta = " << format("%g", 100.0 * dataset_beta.second)
+        << "% (Table 1 layout):\n\n| method |";
+    for (double gamma : gammas) out << " gamma = " << format("%g", gamma) << " |";
+    out << "\n|---|";
+    for (std::size_t i = 0; i < gammas.size(); ++i) out << "---|";
+    out << "\n";
+    for (const std::string& method : methods) {
+      out << "| " << method_label(method) << " |";
+      for (double gamma : gammas) {
+        std::string cell;
+        for (const SummaryGroup* g : members) {
+          if (g->method == method && g->gamma == gamma) cell = percent_cell(g->final_accuracy);
+        }
+        out << " " << cell << " |";
+      }
+      out << "\n";
+    }
+  }
+
+  bool any_notes = false;
+  for (const SummaryGroup& g : summary.groups) {
+    for (const std::string& note : g.notes) {
+      if (!any_notes) out << "\nNotes:\n\n";
+      any_notes = true;
+      out << "- " << group_title(g) << ": " << markdown_text(note) << "\n";
+    }
+  }
+  if (!summary.skipped.empty()) {
+    out << "\nNot averaged in (" << summary.skipped.size() << "):\n\n";
+    for (const SkippedRun& s : summary.skipped) {
+      out << "- `" << s.path << "`: " << markdown_text(s.reason) << "\n";
+    }
+  }
+  return out.str();
+}
+
+std::string summary_csv(const Summary& summary) {
+  std::ostringstream out;
+  out << "dataset,method,imbalance_ratio,label_fraction,n,excluded,folds,"
+         "final_accuracy_mean_pct,final_accuracy_std_pct,best_accuracy_mean_pct,"
+         "best_accuracy_std_pct,minority_recall_mean_pct,minority_recall_std_pct,"
+         "minority_classes,minority_class_names,minority_class_recall_mean_pct,"
+         "minority_class_recall_std_pct\n";
+  const auto pct = [](double v) { return number_field(100.0 * v, "%.4f"); };
+  for (const SummaryGroup& g : summary.groups) {
+    std::string folds, classes, names, means, stds;
+    for (std::size_t i = 0; i < g.folds.size(); ++i) {
+      folds += (i ? ";" : "") + std::to_string(g.folds[i]);
+    }
+    for (std::size_t i = 0; i < g.minority_class_recall.size(); ++i) {
+      const char* sep = i ? ";" : "";
+      classes += sep + std::to_string(g.minority_classes[i]);
+      names += sep + g.minority_names[i];
+      means += sep + pct(g.minority_class_recall[i].mean);
+      stds += sep + pct(g.minority_class_recall[i].std);
+    }
+    out << csv_field(g.dataset) << "," << g.method << "," << format("%g", g.gamma) << ","
+        << format("%g", g.beta) << "," << g.folds.size() << "," << g.excluded << "," << folds << ","
+        << pct(g.final_accuracy.mean) << "," << pct(g.final_accuracy.std) << ","
+        << pct(g.best_accuracy.mean) << "," << pct(g.best_accuracy.std) << ","
+        << pct(g.minority_recall.mean) << "," << pct(g.minority_recall.std) << "," << classes << ","
+        << csv_field(names) << "," << means << "," << stds << "\n";
+  }
+  return out.str();
+}
+
+void summarize(const SummarizeOptions& options, std::ostream& out) {
+  if (options.format != "md" && options.format != "csv") {
+    throw InputError("summarize: --format must be md or csv, got '" + options.format + "'");
+  }
+  const Summary summary = summarize_runs(options.paths);
+  if (options.format == "md") {
+    out << summary_markdown(summary);
+  } else {
+    out << summary_csv(summary);
+    for (const SummaryGroup& g : summary.groups) {
+      for (const std::string& note : g.notes) spdlog::warn("{}: {}", group_title(g), note);
+    }
+    for (const SkippedRun& s : summary.skipped) {
+      spdlog::warn("not averaged in: {}: {}", s.path, s.reason);
+    }
+  }
+  out.flush();
+}
+
+}  // namespace crest
