@@ -20,30 +20,9 @@ packages=(cmake make g++ libtorch-dev libcli11-dev libspdlog-dev nlohmann-json3-
           libyaml-cpp-dev libgtest-dev)
 if [ "$with_opencv" != "OFF" ]; then packages+=(libopencv-dev); fi
 
-if [ "${CREST_NO_APT:-0}" != "1" ] && command -v dpkg-query >/dev/null 2>&1; then
-  missing=()
-  for package in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-      missing+=("$package")
-    fi
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    echo "setup: installing ${missing[*]}"
-    sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-      if command -v sudo >/dev/null 2>&1; then
-        sudo=(sudo)
-      else
-        echo "setup: these packages are missing and this user cannot install them:" >&2
-        echo "  ${missing[*]}" >&2
-        echo "  run as root, or install them, or set CREST_NO_APT=1 and CMAKE_PREFIX_PATH" >&2
-        exit 1
-      fi
-    fi
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-fi
+# shellcheck source=scripts/apt.sh
+source scripts/apt.sh
+apt_install_missing "${packages[@]}"
 
 jobs=$(nproc 2>/dev/null || echo 2)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then

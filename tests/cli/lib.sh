@@ -47,3 +47,22 @@ finish() {
   echo "all checks passed"
   exit 0
 }
+
+# kill_in_generation_1 DIR ARGS...: starts `crest ARGS... --out DIR` in the background, SIGKILLs
+# it once generation 1 has written its first checkpoint, and checks the kill came before
+# generation 1 finished.
+kill_in_generation_1() {
+  local dir=$1
+  shift
+  "$CREST" "$@" --out "$dir" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 1500); do
+    [ -f "$dir/gen_1/checkpoint.pt" ] && break
+    sleep 0.01
+  done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  [ -f "$dir/gen_1/checkpoint.pt" ] || fail "the run never reached a checkpoint in generation 1"
+  [ -f "$dir/gen_1/generation.json" ] && fail "killed too late: generation 1 had already finished"
+  return 0
+}

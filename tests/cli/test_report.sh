@@ -134,15 +134,7 @@ figure_drawn fm/report.html per-class-recall "$BAR"
 figure_drawn fm/report.html curves-accuracy "$LINE"
 
 # ---- an interrupted run: SIGKILL in generation 1 -----------------------------------------------
-"$CREST" -q train --config "$TINY" --out killed >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 1500); do
-  [ -f killed/gen_1/checkpoint.pt ] && break
-  sleep 0.01
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-[ -f killed/gen_1/generation.json ] && fail "killed too late: generation 1 had already finished"
+kill_in_generation_1 killed -q train --config "$TINY"
 run report killed
 expect_code 0 "report of an interrupted run"
 expect_err "incomplete run" "the report warns about an interrupted run"

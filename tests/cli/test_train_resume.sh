@@ -6,16 +6,7 @@ TINY="$SRC/tests/cli/tiny.yaml"
 run -q train --config "$TINY" --out whole
 expect_code 0 "uninterrupted run"
 
-"$CREST" -q train --config "$TINY" --out killed >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 1500); do
-  [ -f killed/gen_1/checkpoint.pt ] && break
-  sleep 0.01
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-[ -f killed/gen_1/checkpoint.pt ] || fail "the run never reached a checkpoint in generation 1"
-[ -f killed/gen_1/generation.json ] && fail "killed too late: generation 1 had already finished"
+kill_in_generation_1 killed -q train --config "$TINY"
 
 run -q train --config "$TINY" --out killed --resume
 expect_code 0 "resumed run"
