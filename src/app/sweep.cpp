@@ -11,7 +11,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -30,6 +29,7 @@
 #include "crest/config/config.h"
 #include "crest/io/run_dir.h"
 #include "crest/util/error.h"
+#include "crest/util/signals.h"
 #include "crest/util/fs.h"
 #include "crest/util/logging.h"
 
@@ -276,28 +276,6 @@ std::string seconds_text(double seconds) {
   return buffer;
 }
 
-// ---- stopping --------------------------------------------------------------------------------
-
-std::atomic<int> g_signal_count{0};
-std::atomic<int> g_first_signal{0};
-
-extern "C" void on_sweep_signal(int signal_number) {
-  int none = 0;
-  g_first_signal.compare_exchange_strong(none, signal_number);
-  if (g_signal_count.fetch_add(1) >= 1) _exit(128 + signal_number);  // asked twice: leave now
-}
-
-// The sweep stays alive while its children stop: a Slurm step or a terminal that loses its
-// parent process kills what is left, and the children need time to write a checkpoint.
-void install_sweep_signal_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_sweep_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
-
 // ---- running points -----------------------------------------------------------------------
 
 struct Outcome {
@@ -468,12 +446,14 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
   std::size_t done = 0;
   for (const Outcome& o : outcomes) report(out, plan, o, ++done, total);
 
-  install_sweep_signal_handlers();
+  // A stop signal leaves the sweep alive while its children write their checkpoints (a Slurm
+  // step or a terminal that loses the parent kills what is left); a second one exits at once.
+  install_stop_handlers();
   std::vector<Running> running;
   std::vector<int> free_gpus = gpus;
   bool forwarded = false;
   while (!queue.empty() || !running.empty()) {
-    const bool stopping = g_signal_count.load() > 0;
+    const bool stopping = stop_requested();
     while (!stopping && !queue.empty() && static_cast<int>(running.size()) < processes) {
       const std::size_t i = queue.front();
       queue.pop_front();
@@ -505,7 +485,7 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
     }
     if (stopping && !forwarded) {
       forwarded = true;
-      const int signal_number = g_first_signal.load() != 0 ? g_first_signal.load() : SIGTERM;
+      const int signal_number = stop_signal() != 0 ? stop_signal() : SIGTERM;
       for (const Running& r : running) ::kill(r.pid, signal_number);
       spdlog::warn("stopping: waiting for {} running point(s) to write a checkpoint",
                    running.size());
@@ -550,7 +530,7 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
                              "\nfix the cause and run the same command again: finished points "
                              "are skipped, the others resumed");
   }
-  if (g_signal_count.load() > 0) {
+  if (stop_requested()) {
     throw Interrupted("sweep stopped: " + std::to_string(stopped + queue.size()) +
                       " point(s) left; run the same command again to resume");
   }
@@ -571,7 +551,7 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
   }
   const bool resume = inspect_run(p.folder, 0).started;
   const int threads = point_threads(config, p.folder, 1, cores);
-  install_sweep_signal_handlers();
+  install_stop_handlers();
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("point {} {}{}: {} ({})", index, p.name, resume ? " (resume)" : "",
                p.folder.string(), (p.folder / "stderr.log").string());

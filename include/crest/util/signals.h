@@ -10,6 +10,9 @@ void install_stop_handlers();
 // True once SIGINT or SIGTERM has arrived.
 bool stop_requested();
 
+// The first stop signal received (SIGINT or SIGTERM), 0 before any.
+int stop_signal();
+
 // For tests: clears the flag.
 void reset_stop_request();
 
