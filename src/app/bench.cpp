@@ -50,9 +50,9 @@ std::int64_t peak_memory_bytes(const at::Device& device) {
 #ifdef CREST_WITH_CUDA
   if (device.is_cuda()) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-    return stats.allocated_bytes[static_cast<std::size_t>(
-                                     c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
-        .peak;
+    // Index 0 is StatType::AGGREGATE in every LibTorch; the enum itself moved namespace in 2.x
+    // (c10::CachingAllocator / c10::CachingDeviceAllocator), so it is not named here.
+    return stats.allocated_bytes[0].peak;
   }
 #else
   (void)device;
@@ -113,7 +113,7 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
   label_pool();
   const double pools_per_second = median_rate(device, options.windows, 1, label_pool);
 
-  return {{"device", describe_device(device)},
+  nlohmann::json result = {{"device", describe_device(device)},
           {"torch", CREST_TORCH_VERSION},
           {"model", "WRN-" + std::to_string(config.model.depth) + "-" +
                         std::to_string(config.model.width)},
@@ -128,21 +128,33 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
           {"pseudo_label_pool", pool.size()},
           {"peak_memory_bytes", peak_memory_bytes(device)},
           {"peak_memory_kind", device.is_cuda() ? "cuda allocator peak" : "process max RSS"}};
+  result["fast_path"] = trainer.fast_path();
+  return result;
 }
 
 std::string bench_table(const nlohmann::json& r) {
+  std::string fast_path;
+  if (r.contains("fast_path")) {
+    const nlohmann::json& f = r["fast_path"];
+    fast_path = std::string("sgd ") + f.value("sgd", "?") +
+                ", channels_last " + (f.value("channels_last", false) ? "on" : "off") +
+                ", cuda graph " + (f.value("cuda_graph", false) ? "on" : "off") +
+                ", cudnn benchmark " + (f.value("cudnn_benchmark", false) ? "on" : "off");
+  }
   char text[1024];
   std::snprintf(
       text, sizeof(text),
       "device                     %s\n"
       "model                      %s, %d + 2 x %d images a step%s\n"
+      "step                       %s\n"
       "(a) training step          %.2f steps/s   (inputs on the device)\n"
       "(b) full step              %.2f steps/s   (sampling and augmentation included)\n"
       "(c) pseudo-labelling       %.0f images/s  (pool of %d)\n"
       "(d) peak memory            %.1f MiB       (%s)\n",
       r["device"].get<std::string>().c_str(), r["model"].get<std::string>().c_str(),
       r["batch_labeled"].get<int>(), r["batch_unlabeled"].get<int>(),
-      r["amp_bf16"].get<bool>() ? ", bf16 autocast" : "", r["train_step_per_sec"].get<double>(),
+      r["amp_bf16"].get<bool>() ? ", bf16 autocast" : "", fast_path.c_str(),
+      r["train_step_per_sec"].get<double>(),
       r["full_step_per_sec"].get<double>(), r["pseudo_label_images_per_sec"].get<double>(),
       r["pseudo_label_pool"].get<int>(),
       static_cast<double>(r["peak_memory_bytes"].get<std::int64_t>()) / (1024.0 * 1024.0),

@@ -229,6 +229,24 @@ const std::vector<Field>& fields() {
                 one_of({"auto", "bf16", "off"})),
       CREST_KEY("train.eval_batch_size", train.eval_batch_size,
                 "Images per batch when evaluating and pseudo-labelling.", between(1, 1 << 20)),
+      CREST_KEY("train.channels_last", train.channels_last,
+                "NHWC memory layout for the model and its inputs: auto (on for CUDA, off on "
+                "CPU) | on | off.",
+                one_of({"auto", "on", "off"})),
+      CREST_KEY("train.cudnn_benchmark", train.cudnn_benchmark,
+                "Let cuDNN time its convolution algorithms once per shape and keep the "
+                "fastest (CUDA only).",
+                any()),
+      CREST_KEY("train.sgd", train.sgd,
+                "SGD kernels: auto (fused on CUDA with LibTorch >= 2.3, else foreach) | foreach "
+                "(multi-tensor) | fused (one CUDA kernel per group) | loop (per parameter, "
+                "as torch.optim.SGD without foreach). Same update rule in every case.",
+                one_of({"auto", "foreach", "fused", "loop"})),
+      CREST_KEY("train.cuda_graph", train.cuda_graph,
+                "Capture forward, loss, backward, SGD and EMA as one CUDA graph after a few "
+                "eager steps and replay it: auto (on for CUDA builds that support it) | on | "
+                "off.",
+                one_of({"auto", "on", "off"})),
 
       CREST_KEY("crest.mode", crest.mode,
                 "fixmatch (no self-training) | crest (class-rebalancing selection each "

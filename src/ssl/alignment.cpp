@@ -38,6 +38,7 @@ DistributionAligner::DistributionAligner(const std::vector<double>& target,
   target_ = at::tensor(target, at::TensorOptions().dtype(at::kDouble)).to(options);
   const std::int64_t rows = mode == "ema" ? 1 : buffer_size;
   buffer_ = at::full({rows, classes}, 1.0 / static_cast<double>(classes), options);
+  next_ = at::zeros({1}, at::TensorOptions().dtype(at::kLong).device(device));
 }
 
 at::Tensor DistributionAligner::p_model() const {
@@ -55,15 +56,16 @@ void DistributionAligner::observe(const at::Tensor& probs) {
   if (mode_ == "ema") {
     buffer_[0].mul_(momentum_).add_(batch_mean, 1.0 - momentum_);
   } else {
-    // A ring instead of the reference's shift-and-append: the mean over it is the same.
-    buffer_[next_].copy_(batch_mean);
-    next_ = (next_ + 1) % buffer_.size(0);
+    // A ring instead of the reference's shift-and-append: the mean over it is the same. The
+    // position lives on the device, so observing needs no host value (CUDA-graph safe).
+    buffer_.index_copy_(0, next_, batch_mean.unsqueeze(0));
+    next_.add_(1).remainder_(buffer_.size(0));
   }
 }
 
 at::Tensor DistributionAligner::state() const {
   // The ring position rides along as an extra row so one tensor holds everything.
-  at::Tensor position = at::full({1, buffer_.size(1)}, static_cast<double>(next_), buffer_.options());
+  const at::Tensor position = next_.to(buffer_.scalar_type()).view({1, 1}).expand({1, buffer_.size(1)});
   return at::cat({buffer_, position});
 }
 
@@ -74,7 +76,8 @@ void DistributionAligner::restore(const at::Tensor& state) {
                     "crest.p_model_buffer changed?)");
   }
   buffer_.copy_(state.narrow(0, 0, buffer_.size(0)));
-  next_ = static_cast<std::int64_t>(state[buffer_.size(0)][0].item<double>());
+  const at::Tensor position = state.narrow(0, buffer_.size(0), 1).narrow(1, 0, 1).reshape({1});
+  next_.copy_(position.round().to(at::kLong));
 }
 
 }  // namespace crest

@@ -1,8 +1,9 @@
 #include "crest/ssl/trainer.h"
 
 #include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
-#include <torch/optim/sgd.h>
+#include <torch/cuda.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
@@ -16,11 +17,19 @@
 #include "crest/ssl/ema.h"
 #include "crest/ssl/fixmatch.h"
 #include "crest/ssl/sampler.h"
+#include "crest/ssl/sgd.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
 #include "crest/util/fs.h"
 #include "crest/util/progress.h"
 #include "crest/util/signals.h"
+#include "crest/util/torch_version.h"
+
+#if CREST_HAS_CUDA_GRAPHS
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 namespace crest {
 
@@ -30,7 +39,11 @@ namespace {
 
 constexpr const char* kCheckpointFile = "checkpoint.pt";
 constexpr const char* kMetricsFile = "metrics.jsonl";
-constexpr int kCheckpointVersion = 1;
+// 2: momentum buffers as "optimizer/momentum.K" (crest's own SGD), instead of
+// torch::optim::SGD's archive (version 1).
+constexpr int kCheckpointVersion = 2;
+// Eager steps before a CUDA graph is captured (lazy initialisations, cuDNN autotuning).
+constexpr int kGraphWarmupSteps = 3;
 
 // Seed purposes.
 constexpr std::uint64_t kSeedInit = 1;
@@ -106,16 +119,34 @@ at::Tensor normalize_images(const at::Tensor& images) {
   return images.to(at::kFloat).mul_(2.0 / 255.0).sub_(1.0);
 }
 
+void to_channels_last(torch::nn::Module& module) {
+  at::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
+bool is_channels_last(torch::nn::Module& module) {
+  for (const auto& p : module.parameters()) {
+    if (p.dim() == 4) {
+      return !p.is_contiguous() && p.is_contiguous(at::MemoryFormat::ChannelsLast);
+    }
+  }
+  return false;
+}
+
 at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size,
                           bool bf16) {
   at::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
   const at::Device device = model->parameters().front().device();
+  const bool channels_last = is_channels_last(*model);
   std::vector<at::Tensor> outputs;
   for (std::int64_t start = 0; start < images.size(0); start += batch_size) {
     const std::int64_t count = std::min<std::int64_t>(batch_size, images.size(0) - start);
-    const at::Tensor batch = normalize_images(images.narrow(0, start, count).to(device));
+    at::Tensor batch = normalize_images(images.narrow(0, start, count).to(device));
+    if (channels_last) batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
     AutocastGuard autocast(bf16, device);
     outputs.push_back(model->forward(batch).to(at::kFloat));
   }
@@ -134,8 +165,10 @@ struct FixMatchTrainer::Impl {
   fs::path out_dir;
   std::shared_ptr<PseudoLabelAlignment> alignment;
   bool bf16 = false;
+  bool channels_last = false;
+  bool cuda_graph = false;
 
-  std::unique_ptr<torch::optim::SGD> optimizer;
+  std::unique_ptr<Sgd> optimizer;
   std::unique_ptr<WeightEma> ema;
   at::Generator generator;  // sampling and augmentation, on the training device
   IndexStream labeled_stream;
@@ -145,6 +178,14 @@ struct FixMatchTrainer::Impl {
   at::Tensor nonfinite;  // bool scalar on the device: a non-finite loss has been seen
   std::vector<double> ema_accuracies;  // one per evaluation, for summary.json
   AugmentOptions augment;
+
+  // CUDA graph of optimize(): the inputs are copied into `graph_batch`, whose memory the graph
+  // reads on every replay.
+  int eager_steps = 0;
+  StepBatch graph_batch;
+#if CREST_HAS_CUDA_GRAPHS
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+#endif
 
   Impl(TrainerSettings s, at::Device d, TrainingData td, fs::path out,
        std::shared_ptr<PseudoLabelAlignment> align)
@@ -188,35 +229,47 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   initialize_wide_resnet(*model_, init);
   model_->to(device);
   ema_model_->to(device);
+  const TrainConfig& t = s.settings.train;
+  s.channels_last = t.channels_last == "on" || (t.channels_last == "auto" && device.is_cuda());
+  if (s.channels_last) {
+    to_channels_last(*model_);
+    to_channels_last(*ema_model_);
+  }
+  if (device.is_cuda() && t.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
   model_->train();
   ema_model_->eval();
   s.ema = std::make_unique<WeightEma>(*ema_model_, *model_);
 
   // Coupled L2 weight decay on every weight but BatchNorm's (reference: util.loss_wd skips
-  // variables named 'bn'). PyTorch's Nesterov SGD keeps the learning rate outside the momentum
-  // buffer while Keras' keeps it inside; with the slowly varying halfcos rate the two differ
-  // by far less than run-to-run noise.
+  // variables named 'bn'). PyTorch's Nesterov SGD (the rule of Sgd) keeps the learning rate
+  // outside the momentum buffer while Keras' keeps it inside; with the slowly varying halfcos
+  // rate the two differ by far less than run-to-run noise.
   std::unordered_set<const void*> bn_params;
   for (const auto& module : model_->modules(/*include_self=*/false)) {
     if (module->as<torch::nn::BatchNorm2dImpl>() != nullptr) {
       for (const auto& p : module->parameters(/*recurse=*/false)) bn_params.insert(p.unsafeGetTensorImpl());
     }
   }
-  std::vector<at::Tensor> decay, no_decay;
+  std::vector<SgdGroup> groups(2);
+  groups[0].weight_decay = t.weight_decay;
   for (const auto& p : model_->parameters()) {
-    (bn_params.count(p.unsafeGetTensorImpl()) ? no_decay : decay).push_back(p);
+    groups[bn_params.count(p.unsafeGetTensorImpl()) ? 1 : 0].params.push_back(p);
   }
-  const TrainConfig& t = s.settings.train;
-  auto options_with = [&](double weight_decay) {
-    return std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(t.lr)
-                                                          .momentum(t.momentum)
-                                                          .nesterov(t.nesterov)
-                                                          .weight_decay(weight_decay));
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, options_with(t.weight_decay));
-  groups.emplace_back(no_decay, options_with(0.0));
-  s.optimizer = std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(t.lr));
+  s.optimizer = std::make_unique<Sgd>(std::move(groups), t.momentum, t.nesterov,
+                                      resolve_sgd_kernels(t.sgd, device));
+  s.optimizer->set_lr(t.lr);
+
+  if (t.cuda_graph == "on") {
+    if (!device.is_cuda()) {
+      throw InputError("train.cuda_graph=on needs a CUDA device (run.device is " + device.str() +
+                       "); use auto or off");
+    }
+    if (!CREST_HAS_CUDA_GRAPHS) {
+      throw InputError("train.cuda_graph=on needs a CUDA build of crest against LibTorch >= 2.3 "
+                       "(this one: LibTorch " + std::string(TORCH_VERSION) + "); use auto or off");
+    }
+  }
+  s.cuda_graph = t.cuda_graph != "off" && device.is_cuda() && CREST_HAS_CUDA_GRAPHS;
 
   s.generator = make_generator(device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
                                          static_cast<std::uint64_t>(s.settings.generation), kSeedData));
@@ -231,15 +284,14 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
 
 std::int64_t FixMatchTrainer::total_steps() const { return impl_->total_steps(); }
 
-namespace {
-
-void set_learning_rate(torch::optim::SGD& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) {
-    static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-  }
+nlohmann::json FixMatchTrainer::fast_path() const {
+  const Impl& s = *impl_;
+  return {{"amp_bf16", s.bf16},
+          {"channels_last", s.channels_last},
+          {"cudnn_benchmark", s.device.is_cuda() && s.settings.train.cudnn_benchmark},
+          {"sgd", sgd_kernels_name(s.optimizer->kernels())},
+          {"cuda_graph", s.cuda_graph}};
 }
-
-}  // namespace
 
 StepBatch FixMatchTrainer::draw_batch() {
   Impl& s = *impl_;
@@ -262,15 +314,73 @@ StepBatch FixMatchTrainer::draw_batch() {
     }
   }
   out.inputs = normalize_images(at::cat(views));
+  if (s.channels_last) out.inputs = out.inputs.contiguous(at::MemoryFormat::ChannelsLast);
   return out;
 }
 
 void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
   Impl& s = *impl_;
+  s.optimizer->set_lr(lr);
+  if (!s.cuda_graph) {
+    run_step(input, /*device_lr=*/false);
+    return;
+  }
+#if CREST_HAS_CUDA_GRAPHS
+  StepBatch& fixed = s.graph_batch;
+  if (!fixed.inputs.defined()) {
+    fixed.inputs = at::empty_like(input.inputs);
+    fixed.labels = at::empty_like(input.labels);
+    if (input.unlabeled_truth.defined()) fixed.unlabeled_truth = at::empty_like(input.unlabeled_truth);
+  }
+  if (!fixed.inputs.sizes().equals(input.inputs.sizes()) ||
+      fixed.unlabeled_truth.defined() != input.unlabeled_truth.defined()) {
+    throw std::logic_error("CUDA graph step: the batch changed shape between steps");
+  }
+  fixed.inputs.copy_(input.inputs);
+  fixed.labels.copy_(input.labels);
+  if (fixed.unlabeled_truth.defined()) fixed.unlabeled_truth.copy_(input.unlabeled_truth);
+  if (s.graph) {
+    s.graph->replay();
+    return;
+  }
+  // Warm-up steps and the capture run on a side stream (capture cannot use the default one);
+  // the device is synchronised around them, a handful of times per generation.
+  torch::cuda::synchronize();
+  {
+    c10::cuda::CUDAStreamGuard side(at::cuda::getStreamFromPool());
+    if (s.eager_steps < kGraphWarmupSteps) {
+      run_step(fixed, /*device_lr=*/true);
+      ++s.eager_steps;
+    } else {
+      // Autocast's cast cache would hold tensors made during capture; PyTorch disables it for
+      // graphs too.
+      const bool cache = at::autocast::is_autocast_cache_enabled();
+      at::autocast::set_autocast_cache_enabled(false);
+      auto graph = std::make_unique<at::cuda::CUDAGraph>();
+      try {
+        graph->capture_begin();
+        run_step(fixed, /*device_lr=*/true);
+        graph->capture_end();
+      } catch (const std::exception& e) {
+        at::autocast::set_autocast_cache_enabled(cache);
+        throw std::runtime_error(std::string("capturing the training step as a CUDA graph "
+                                             "failed; rerun with --set train.cuda_graph=off: ") +
+                                 e.what());
+      }
+      at::autocast::set_autocast_cache_enabled(cache);
+      s.graph = std::move(graph);
+    }
+  }
+  torch::cuda::synchronize();
+  if (s.graph) s.graph->replay();  // capturing recorded the step without running it
+#endif
+}
+
+void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
+  Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
   const std::int64_t batch = t.batch_size;
   const std::int64_t unlabeled = s.unlabeled_batch();
-  set_learning_rate(*s.optimizer, lr);
   s.optimizer->zero_grad();
   // One forward pass over all views: BatchNorm sees the concatenated batch, as in the
   // reference.
@@ -309,7 +419,7 @@ void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
                             zero, zero, zero, at::ones({}, s.stats.options())});
   }
   total.backward();
-  s.optimizer->step();
+  s.optimizer->step(device_lr);
   s.ema->update(t.ema_decay);
   // Statistics stay on the device: no host synchronisation inside the step.
   s.stats.add_(step_stats);
@@ -341,7 +451,10 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     torch::serialize::OutputArchive model_archive, ema_archive, optimizer_archive;
     model_->save(model_archive);
     ema_model_->save(ema_archive);
-    s.optimizer->save(optimizer_archive);
+    const std::vector<at::Tensor> momentum = s.optimizer->buffers();
+    for (std::size_t k = 0; k < momentum.size(); ++k) {
+      optimizer_archive.write("momentum." + std::to_string(k), momentum[k]);
+    }
     archive.write("model", model_archive);
     archive.write("ema", ema_archive);
     archive.write("optimizer", optimizer_archive);
@@ -380,7 +493,9 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     if (version != kCheckpointVersion) {
       throw DataError(checkpoint_path.string() + " has checkpoint version " +
                       std::to_string(version) + "; this crest reads version " +
-                      std::to_string(kCheckpointVersion));
+                      std::to_string(kCheckpointVersion) +
+                      ". Finish the run with the crest that wrote it, or move the file away "
+                      "to retrain this generation from its start");
     }
     const std::int64_t stored_total = read("total_steps").item<std::int64_t>();
     if (stored_total != s.total_steps()) {
@@ -395,7 +510,21 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     archive.read("optimizer", optimizer_archive);
     model_->load(model_archive);
     ema_model_->load(ema_archive);
-    s.optimizer->load(optimizer_archive);
+    // Loading re-points the weights at the stored tensors: restore the memory format.
+    if (s.channels_last) {
+      to_channels_last(*model_);
+      to_channels_last(*ema_model_);
+    }
+    std::vector<at::Tensor> momentum;
+    for (std::size_t k = 0; k < s.optimizer->buffers().size(); ++k) {
+      at::Tensor value;
+      if (!optimizer_archive.try_read("momentum." + std::to_string(k), value)) {
+        throw DataError(checkpoint_path.string() + " lacks the SGD momentum buffer " +
+                        std::to_string(k) + " (damaged, or written for another model)");
+      }
+      momentum.push_back(value);
+    }
+    s.optimizer->load_buffers(momentum);
     set_generator_state(s.generator, read("generator").cpu());
     s.labeled_stream.restore(read("labeled_perm").clone(),
                              read("labeled_offset").item<std::int64_t>());

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <torch/serialize/output-archive.h>
+
 #include "crest/data/prepare.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/ssl/trainer.h"
@@ -31,6 +33,7 @@ class TrainerTest : public TempDirTest {
     data.synthetic.classes = 3;
     data.synthetic.train_per_class = 40;
     data.synthetic.test_per_class = 10;
+    data_ = data;
     run_ = make_run_data(prepare_data(data), at::kCPU);
     for (std::int64_t p : run_.labeled_positions) {
       targets_.push_back(run_.lt_labels[static_cast<std::size_t>(p)]);
@@ -60,6 +63,7 @@ class TrainerTest : public TempDirTest {
     return nlohmann::json::parse(read_file(dir_ / name / "summary.json"));
   }
 
+  DataConfig data_;
   RunData run_;
   std::vector<std::int64_t> targets_;
   TrainerSettings settings_;
@@ -137,6 +141,101 @@ TEST_F(TrainerTest, NonFiniteLossStopsTraining) {
   settings_.train.lr = 1e30;
   EXPECT_THROW(train("nan"), TrainingDiverged);
   EXPECT_FALSE(fs::exists(dir_ / "nan" / "summary.json"));
+}
+
+TEST_F(TrainerTest, SgdKernelVariantsTrainToTheSameWeights) {
+  // foreach (the default here) and per-parameter loops apply the same rule bit for bit.
+  train("foreach");
+  settings_.train.sgd = "loop";
+  train("loop");
+  EXPECT_EQ(summary("foreach")["model_fingerprint"], summary("loop")["model_fingerprint"]);
+  EXPECT_EQ(summary("foreach")["ema_fingerprint"], summary("loop")["ema_fingerprint"]);
+}
+
+TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
+  settings_.train.epochs = 1;
+  train("contiguous");
+  settings_.train.channels_last = "on";
+  {
+    FixMatchTrainer trainer(settings_, at::kCPU,
+                            generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
+    EXPECT_TRUE(trainer.fast_path()["channels_last"].get<bool>());
+    EXPECT_TRUE(is_channels_last(*trainer.model()));
+    EXPECT_TRUE(is_channels_last(*trainer.ema_model()));
+  }
+  train("nhwc");
+  const auto a = nlohmann::json::parse(read_file(dir_ / "contiguous" / "metrics.jsonl"));
+  const auto b = nlohmann::json::parse(read_file(dir_ / "nhwc" / "metrics.jsonl"));
+  // Only the order of floating-point sums differs.
+  EXPECT_NEAR(a["loss"].get<double>(), b["loss"].get<double>(),
+              1e-4 * std::abs(a["loss"].get<double>()));
+  // Resume restores the layout the checkpoint dropped and continues bit for bit.
+  settings_.train.epochs = 2;
+  train("whole");
+  install_stop_handlers();
+  std::raise(SIGINT);
+  EXPECT_THROW(train("stopped"), Interrupted);
+  reset_stop_request();
+  train("stopped", /*resume=*/true);
+  EXPECT_EQ(summary("whole")["model_fingerprint"], summary("stopped")["model_fingerprint"]);
+}
+
+TEST_F(TrainerTest, FastPathSettingsResolveForTheCpu) {
+  FixMatchTrainer trainer(settings_, at::kCPU,
+                          generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
+  const nlohmann::json f = trainer.fast_path();
+  EXPECT_EQ(f["sgd"], "foreach");
+  EXPECT_FALSE(f["channels_last"].get<bool>());  // auto: CUDA only
+  EXPECT_FALSE(f["cuda_graph"].get<bool>());
+  EXPECT_FALSE(f["cudnn_benchmark"].get<bool>());
+  settings_.train.cuda_graph = "on";
+  expect_input_error([&] { train("graph"); }, {"train.cuda_graph=on", "CUDA device", "off"});
+  settings_.train.cuda_graph = "auto";
+  settings_.train.sgd = "fused";
+  expect_input_error([&] { train("fused"); }, {"train.sgd=fused", "CUDA"});
+}
+
+TEST_F(TrainerTest, CheckpointOfAnotherVersionIsRefusedAndKept) {
+  fs::create_directories(dir_ / "old");
+  torch::serialize::OutputArchive archive;
+  archive.write("version", at::tensor(std::int64_t{1}));
+  archive.save_to((dir_ / "old" / "checkpoint.pt").string());
+  const std::string before = read_file(dir_ / "old" / "checkpoint.pt");
+  expect_data_error([&] { train("old", /*resume=*/true); },
+                    {"checkpoint.pt", "version 1", "reads version 2", "move the file away"});
+  EXPECT_EQ(read_file(dir_ / "old" / "checkpoint.pt"), before);
+}
+
+TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  settings_.train.amp = "off";
+  settings_.train.epochs = 3;  // 9 steps: 3 eager warm-up steps, a capture, replays
+  settings_.train.cuda_graph = "off";
+  FixMatchTrainer eager(settings_, at::kCUDA,
+                        generation_data(make_run_data(prepare_data(data_), at::kCUDA),
+                                        run_.labeled_positions, targets_),
+                        dir_ / "eager");
+  eager.run(false);
+  settings_.train.cuda_graph = "on";
+  FixMatchTrainer graph(settings_, at::kCUDA,
+                        generation_data(make_run_data(prepare_data(data_), at::kCUDA),
+                                        run_.labeled_positions, targets_),
+                        dir_ / "graph");
+  EXPECT_TRUE(graph.fast_path()["cuda_graph"].get<bool>());
+  graph.run(false);
+  const auto a = eager.model()->parameters();
+  const auto b = graph.model()->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(at::allclose(a[i], b[i], 1e-3, 1e-4))
+        << "parameter " << i << " differs by " << (a[i] - b[i]).abs().max().item<double>();
+  }
+  // Both trained: the weights moved away from the shared start.
+  FixMatchTrainer fresh(settings_, at::kCUDA,
+                        generation_data(make_run_data(prepare_data(data_), at::kCUDA),
+                                        run_.labeled_positions, targets_),
+                        dir_ / "fresh");
+  EXPECT_FALSE(at::allclose(fresh.model()->parameters()[0], b[0]));
 }
 
 }  // namespace

@@ -57,6 +57,11 @@ struct TrainConfig {
   double ema_decay = 0.999;
   std::string amp = "auto";  // auto | bf16 | off
   int eval_batch_size = 1000;
+  // The fast path (issue: speed on the GPU). Numerically these only reorder floating point.
+  std::string channels_last = "auto";  // auto (on for CUDA) | on | off
+  bool cudnn_benchmark = true;         // cuDNN autotuning on CUDA
+  std::string sgd = "auto";            // auto | foreach | fused | loop
+  std::string cuda_graph = "auto";     // auto | on | off
 };
 
 struct CrestConfig {

@@ -43,7 +43,7 @@ class DistributionAligner {
   double momentum_;
   at::Tensor target_;  // [C]
   at::Tensor buffer_;  // [buffer_size, C] ring of batch means, or [1, C] for ema
-  std::int64_t next_ = 0;
+  at::Tensor next_;    // int64 [1] on the device: the ring row written next
 };
 
 }  // namespace crest

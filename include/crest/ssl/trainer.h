@@ -87,7 +87,15 @@ class FixMatchTrainer {
 
   std::int64_t total_steps() const;
 
+  // How the step runs here: {"amp_bf16", "channels_last", "cudnn_benchmark", "sgd",
+  // "cuda_graph"}, after resolving the train.* settings for the device.
+  nlohmann::json fast_path() const;
+
  private:
+  // Forward, loss, backward, SGD, EMA and statistics on `batch`; with `device_lr` the SGD reads
+  // the rate from device memory (the CUDA graph path).
+  void run_step(const StepBatch& batch, bool device_lr);
+
   struct Impl;
   std::shared_ptr<Impl> impl_;
   WideResNet model_{nullptr};
@@ -101,6 +109,11 @@ at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch
 
 // uint8 [N, 3, H, W] -> float in [-1, 1] (the reference's x * 2/255 - 1).
 at::Tensor normalize_images(const at::Tensor& images);
+
+// Converts the 4-D weights (convolutions) of `module` to channels-last memory in place; and
+// whether they are in it (predict_logits then feeds it channels-last batches).
+void to_channels_last(torch::nn::Module& module);
+bool is_channels_last(torch::nn::Module& module);
 
 // A seed for one purpose of one generation, derived from the run seed (splitmix64).
 std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t generation, std::uint64_t purpose);
