@@ -566,9 +566,16 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
   }
 
   // ---- evaluation -----------------------------------------------------------------------
-  auto evaluate = [&](WideResNet& net, bool adjust) {
-    at::Tensor logits = predict_logits(net, s.data.test_images, t.eval_batch_size, s.bf16);
-    if (adjust) logits = logit_adjust(logits, prior);
+  // Plain and logit-adjusted predictions from one forward pass over the test set.
+  auto evaluate_both = [&](WideResNet& net) {
+    const at::Tensor logits = predict_logits(net, s.data.test_images, t.eval_batch_size, s.bf16);
+    return std::make_pair(
+        evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes),
+        evaluate_predictions(logit_adjust(logits, prior).argmax(1), s.data.test_labels,
+                             num_classes));
+  };
+  auto evaluate = [&](WideResNet& net) {
+    const at::Tensor logits = predict_logits(net, s.data.test_images, t.eval_batch_size, s.bf16);
     return evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes);
   };
 
@@ -578,10 +585,8 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     const at::Tensor stats = s.stats.cpu();
     const auto* st = stats.data_ptr<double>();
     const double steps = std::max(1.0, st[kSteps]);
-    const Evaluation raw = evaluate(model_, false);
-    const Evaluation raw_la = evaluate(model_, true);
-    const Evaluation ema = evaluate(ema_model_, false);
-    const Evaluation ema_la = evaluate(ema_model_, true);
+    const auto [raw, raw_la] = evaluate_both(model_);
+    const auto [ema, ema_la] = evaluate_both(ema_model_);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
     nlohmann::json line = {
@@ -670,7 +675,7 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
 
   // ---- final outputs ----------------------------------------------------------------------
   GenerationOutcome outcome;
-  outcome.final_ema = evaluate(ema_model_, false);
+  outcome.final_ema = evaluate(ema_model_);
   if (s.ema_accuracies.empty()) s.ema_accuracies.push_back(outcome.final_ema.accuracy);
   outcome.ema_summary = summarize_accuracies(s.ema_accuracies);
   outcome.steps = s.step;
