@@ -22,6 +22,8 @@ import shlex
 import subprocess
 import sys
 
+from argtypes import at_least, device_name
+
 PROG = "compare.py"
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -173,32 +175,16 @@ def table(result):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
 
-    def positive(low):
-        def parse(text):
-            try:
-                value = int(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError("expected an integer, got %r" % text)
-            if value < low:
-                raise argparse.ArgumentTypeError("must be >= %d, got %d" % (low, value))
-            return value
-        return parse
-
-    def device_name(text):
-        if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
-            return text
-        raise argparse.ArgumentTypeError("expected auto, cpu, cuda or cuda:N, got %r" % text)
-
     parser.add_argument("config", metavar="CONFIG", help="crest YAML config")
     parser.add_argument("--device", type=device_name,
                         help="auto, cpu, cuda or cuda:N, for both (default: run.device)")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override, passed to crest and read for the baseline")
-    parser.add_argument("--steps", type=positive(1), default=30,
+    parser.add_argument("--steps", type=at_least(1), default=30,
                         help="timed steps of each program, split over the windows")
-    parser.add_argument("--warmup", type=positive(0), default=5)
-    parser.add_argument("--windows", type=positive(1), default=5)
-    parser.add_argument("--workers", type=positive(0),
+    parser.add_argument("--warmup", type=at_least(0), default=5)
+    parser.add_argument("--windows", type=at_least(1), default=5)
+    parser.add_argument("--workers", type=at_least(0),
                         help="baseline DataLoader workers per stream (default: min(8, cores))")
     parser.add_argument("--baseline-amp", choices=["off", "bf16", "match"], default="off",
                         help="off: fp32 as the public ports; match: whatever crest used")

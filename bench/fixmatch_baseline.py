@@ -28,6 +28,8 @@ import statistics
 import sys
 import time
 
+from argtypes import at_least, device_name
+
 try:
     import numpy as np
     from PIL import Image, ImageEnhance, ImageOps
@@ -528,24 +530,6 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog=PROG, description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-
-    def at_least(low):
-        def parse(text):
-            try:
-                value = int(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError("expected an integer, got %r" % text)
-            if value < low:
-                raise argparse.ArgumentTypeError("must be >= %d, got %d" % (low, value))
-            return value
-        return parse
-
-    def device_name(text):
-        if text in ("auto", "cpu", "cuda"):
-            return text
-        if text.startswith("cuda:") and text[5:].isdigit():
-            return text
-        raise argparse.ArgumentTypeError("expected auto, cpu, cuda or cuda:N, got %r" % text)
 
     def probability(text):
         try:
