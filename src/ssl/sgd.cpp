@@ -40,9 +40,12 @@ SgdKernels resolve_sgd_kernels(const std::string& name, const at::Device& device
 
 const char* sgd_kernels_name(SgdKernels kernels) {
   switch (kernels) {
-    case SgdKernels::kForeach: return "foreach";
-    case SgdKernels::kFused: return "fused";
-    case SgdKernels::kLoop: return "loop";
+    case SgdKernels::kForeach:
+      return "foreach";
+    case SgdKernels::kFused:
+      return "fused";
+    case SgdKernels::kLoop:
+      return "loop";
   }
   return "?";
 }
@@ -109,8 +112,8 @@ void Sgd::step(bool device_lr) {
       case SgdKernels::kFused: {
 #if CREST_TORCH_AT_LEAST(2, 3)
         if (device_lr) {
-          at::_fused_sgd_(group.params, g, group.buffers, wd, momentum_, lr_tensor_, 0.0,
-                          nesterov_, /*maximize=*/false, /*is_first_step=*/false);
+          at::_fused_sgd_(group.params, g, group.buffers, wd, momentum_, lr_tensor_, 0.0, nesterov_,
+                          /*maximize=*/false, /*is_first_step=*/false);
         } else {
           at::_fused_sgd_(group.params, g, group.buffers, wd, momentum_, lr_, 0.0, nesterov_,
                           /*maximize=*/false, /*is_first_step=*/false);
@@ -154,7 +157,8 @@ void Sgd::step(bool device_lr) {
 
 std::vector<at::Tensor> Sgd::buffers() const {
   std::vector<at::Tensor> out;
-  for (const auto& group : groups_) out.insert(out.end(), group.buffers.begin(), group.buffers.end());
+  for (const auto& group : groups_)
+    out.insert(out.end(), group.buffers.begin(), group.buffers.end());
   return out;
 }
 

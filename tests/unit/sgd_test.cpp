@@ -1,11 +1,12 @@
 // crest's SGD against torch::optim::SGD (the rule it reimplements), in each of its kernel
 // variants, plus its checkpoint state and the choice of kernels.
+#include "crest/ssl/sgd.h"
+
 #include <gtest/gtest.h>
 #include <torch/optim/sgd.h>
 
 #include <vector>
 
-#include "crest/ssl/sgd.h"
 #include "crest/util/error.h"
 #include "test_util.h"
 
@@ -51,14 +52,18 @@ const double kLrs[] = {0.03, 0.029, 0.027, 0.02, 0.01, 0.005};
 std::vector<at::Tensor> run_torch(const Problem& start, double momentum, bool nesterov) {
   Problem p = start.copy();
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(p.decay, std::make_unique<torch::optim::SGDOptions>(
-                                   torch::optim::SGDOptions(0.1).momentum(momentum).nesterov(nesterov).weight_decay(5e-4)));
-  groups.emplace_back(p.no_decay, std::make_unique<torch::optim::SGDOptions>(
-                                      torch::optim::SGDOptions(0.1).momentum(momentum).nesterov(nesterov)));
+  groups.emplace_back(
+      p.decay,
+      std::make_unique<torch::optim::SGDOptions>(
+          torch::optim::SGDOptions(0.1).momentum(momentum).nesterov(nesterov).weight_decay(5e-4)));
+  groups.emplace_back(p.no_decay,
+                      std::make_unique<torch::optim::SGDOptions>(
+                          torch::optim::SGDOptions(0.1).momentum(momentum).nesterov(nesterov)));
   torch::optim::SGD sgd(std::move(groups), torch::optim::SGDOptions(0.1));
   int step = 0;
   for (double lr : kLrs) {
-    for (auto& group : sgd.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+    for (auto& group : sgd.param_groups())
+      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
     set_grads(p.all(), step++);
     sgd.step();
   }
@@ -81,8 +86,8 @@ std::vector<at::Tensor> run_crest(const Problem& start, double momentum, bool ne
 void expect_same(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
-    EXPECT_TRUE(at::equal(a[i], b[i])) << "parameter " << i << " differs by "
-                                       << (a[i] - b[i]).abs().max().item<double>();
+    EXPECT_TRUE(at::equal(a[i], b[i]))
+        << "parameter " << i << " differs by " << (a[i] - b[i]).abs().max().item<double>();
   }
 }
 
