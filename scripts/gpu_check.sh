@@ -4,7 +4,15 @@
 # fast path on and with each part of it off, and run the eager-PyTorch baseline side by side.
 #
 #   source .gpu/env.sh && scripts/gpu_check.sh [--steps N] [--skip-tests] [--skip-baseline]
-#       [--config FILE] [--device DEV] [--no-build]
+#       [--config FILE] [--device DEV] [--no-build] [--variants fast_path,all_off,...]
+#
+# A device command may run 10 minutes and the machine keeps nothing between calls, so each call
+# rebuilds (a few minutes). If one call cannot hold everything, split it, e.g.
+#   scripts/gpu_check.sh --variants fast_path,all_off --skip-baseline
+#   scripts/gpu_check.sh --skip-tests --variants no_cuda_graph,no_channels_last,sgd_foreach,sgd_loop
+#   scripts/gpu_check.sh --skip-tests --variants no_cudnn_benchmark,fp32
+# Variants: fast_path no_cuda_graph no_channels_last sgd_foreach sgd_loop no_cudnn_benchmark fp32
+# all_off.
 #
 # --no-build reuses the binaries in $CREST_GPU_BUILD; --config/--device exist so that the script
 # itself can be tried on a CPU with a tiny config before a GPU session spends time on it.
@@ -20,6 +28,7 @@ device=cuda
 run_build=1
 run_tests=1
 run_baseline=1
+variants=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps) steps=$2; shift 2 ;;
@@ -28,8 +37,9 @@ while [ $# -gt 0 ]; do
     --config) config=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --no-build) run_build=0; shift ;;
+    --variants) variants=$2; shift 2 ;;
     *) echo "gpu_check.sh: unknown argument '$1' (--steps N, --skip-tests, --skip-baseline," \
-            "--config FILE, --device DEV, --no-build)" >&2
+            "--config FILE, --device DEV, --no-build, --variants LIST)" >&2
        exit 2 ;;
   esac
 done
@@ -54,19 +64,23 @@ fi
 crest=$build/crest
 
 if [ "$run_tests" = 1 ]; then
+  # The unit tests, one process each and in parallel (the CLI tests need Chromium and Slurm,
+  # which the GPU machine lacks).
   stamp "unit tests"
-  "$build/tests/crest_tests" --gtest_brief=1 >"$out/unit.log" 2>&1
-  echo "unit tests: exit $? ($(grep -c '^\[  FAILED' "$out/unit.log") failed lines)"
-  grep -E "^\[  (FAILED|SKIPPED) " "$out/unit.log" | head -20
+  (cd "$build" && timeout 300 ctest -j "$(nproc)" -E '^cli\.' --output-on-failure) \
+    >"$out/unit.log" 2>&1
+  echo "unit tests: exit $?"
+  grep -E "tests passed|tests failed|\(Failed\)|\(Skipped\)|Timeout" "$out/unit.log" | head -20
 fi
 
 : >"$out/bench.jsonl"
 bench() {
   local name=$1
   shift
+  case ",$variants," in *",$name,"* | ",all,") ;; *) return 0 ;; esac
   stamp "bench $name"
   local json
-  if json=$("$crest" bench --config "$config" --device "$device" \
+  if json=$(timeout 150 "$crest" bench --config "$config" --device "$device" \
               --set "data.root=$CREST_CIFAR10_DIR" --steps "$steps" --warmup "$(( steps / 10 > 0 ? steps / 10 : 1 ))" --windows 5 \
               --json "$@" 2>>"$out/bench.log"); then
     python3 -c 'import json,sys; d=json.loads(sys.argv[2]); d["variant"]=sys.argv[1]; print(json.dumps(d))' \
@@ -87,7 +101,7 @@ bench all_off --set train.cuda_graph=off --set train.channels_last=off --set tra
 
 if [ "$run_baseline" = 1 ]; then
   stamp "eager PyTorch baseline"
-  python3 bench/compare.py "$config" --device "$device" \
+  timeout 240 python3 bench/compare.py "$config" --device "$device" \
     --set "data.root=$CREST_CIFAR10_DIR" --out "$out/baseline.json" >>"$out/bench.log" 2>&1 ||
     echo "baseline: failed (see bench.log)"
 fi
@@ -111,7 +125,11 @@ if rows and not rows[0].get("failed"):
 path = os.path.join(out, "baseline.json")
 if os.path.exists(path):
     b = json.load(open(path))
-    print("baseline: " + json.dumps({k: v for k, v in b.items() if not isinstance(v, dict)}))
+    c, e = b["crest"], b["baseline"]
+    print("crest vs eager baseline (%s, %d workers, amp %s):" % (e["device"], e["workers"], e["amp"]))
+    print("  train step %.1f vs %.1f steps/s (%.2fx); full step %.1f vs %.1f steps/s (%.2fx)" % (
+        c["train_step_per_sec"], e["baseline_train_step_per_sec"], b["ratio_train_step"],
+        c["full_step_per_sec"], e["baseline_full_step_per_sec"], b["ratio_full_step"]))
 PY
 cat "$out/summary.txt"
 stamp "done"
