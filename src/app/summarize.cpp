@@ -14,6 +14,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "crest/app/sweep.h"
 #include "crest/config/config.h"
 #include "crest/metrics/metrics.h"
 #include "crest/util/error.h"
@@ -201,19 +202,9 @@ void collect(const fs::path& dir, int depth, std::vector<fs::path>& runs,
   }
 }
 
-std::string folds_text(std::vector<std::int64_t> folds) {
-  std::sort(folds.begin(), folds.end());
-  folds.erase(std::unique(folds.begin(), folds.end()), folds.end());
-  std::string text;
-  for (std::size_t i = 0; i < folds.size();) {
-    std::size_t j = i;
-    while (j + 1 < folds.size() && folds[j + 1] == folds[j] + 1) ++j;
-    if (!text.empty()) text += ",";
-    text += std::to_string(folds[i]);
-    if (j > i) text += (j == i + 1 ? "," : "-") + std::to_string(folds[j]);
-    i = j + 1;
-  }
-  return text;
+// Folds are >= 0 (data.fold's rule), so Slurm's array syntax writes them: "1-5", "1,3".
+std::string folds_text(const std::vector<std::int64_t>& folds) {
+  return index_list_text(std::vector<std::size_t>(folds.begin(), folds.end()));
 }
 
 // "77.7 (1.22)": percent, mean with one decimal and std with two; "-" for what is undefined.

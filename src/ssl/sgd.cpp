@@ -165,8 +165,7 @@ std::vector<at::Tensor> Sgd::buffers() const {
 void Sgd::load_buffers(const std::vector<at::Tensor>& values) {
   at::NoGradGuard no_grad;
   std::size_t k = 0;
-  std::size_t expected = 0;
-  for (const auto& group : groups_) expected += group.buffers.size();
+  const std::size_t expected = buffers().size();
   if (values.size() != expected) {
     throw DataError("the checkpoint holds " + std::to_string(values.size()) +
                     " momentum buffers, the model needs " + std::to_string(expected));

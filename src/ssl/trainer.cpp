@@ -516,7 +516,8 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
       to_channels_last(*ema_model_);
     }
     std::vector<at::Tensor> momentum;
-    for (std::size_t k = 0; k < s.optimizer->buffers().size(); ++k) {
+    const std::size_t buffer_count = s.optimizer->buffers().size();
+    for (std::size_t k = 0; k < buffer_count; ++k) {
       at::Tensor value;
       if (!optimizer_archive.try_read("momentum." + std::to_string(k), value)) {
         throw DataError(checkpoint_path.string() + " lacks the SGD momentum buffer " +
@@ -574,11 +575,6 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
         evaluate_predictions(logit_adjust(logits, prior).argmax(1), s.data.test_labels,
                              num_classes));
   };
-  auto evaluate = [&](WideResNet& net) {
-    const at::Tensor logits = predict_logits(net, s.data.test_images, t.eval_batch_size, s.bf16);
-    return evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes);
-  };
-
   const auto start_time = std::chrono::steady_clock::now();
   const std::int64_t first_step = s.step;
   auto log_evaluation = [&](double lr) {
@@ -675,7 +671,7 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
 
   // ---- final outputs ----------------------------------------------------------------------
   GenerationOutcome outcome;
-  outcome.final_ema = evaluate(ema_model_);
+  outcome.final_ema = evaluate_both(ema_model_).first;
   if (s.ema_accuracies.empty()) s.ema_accuracies.push_back(outcome.final_ema.accuracy);
   outcome.ema_summary = summarize_accuracies(s.ema_accuracies);
   outcome.steps = s.step;
