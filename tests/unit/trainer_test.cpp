@@ -206,6 +206,24 @@ TEST_F(TrainerTest, CheckpointOfAnotherVersionIsRefusedAndKept) {
   EXPECT_EQ(read_file(dir_ / "old" / "checkpoint.pt"), before);
 }
 
+TEST_F(TrainerTest, CheckpointWithoutMomentumBuffersIsADataError) {
+  FixMatchTrainer trainer(settings_, at::kCPU,
+                          generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
+  torch::serialize::OutputArchive archive, model, ema, optimizer;
+  archive.write("version", at::tensor(std::int64_t{2}));
+  archive.write("step", at::tensor(std::int64_t{1}));
+  archive.write("total_steps", at::tensor(std::int64_t{6}));
+  trainer.model()->save(model);
+  trainer.ema_model()->save(ema);
+  archive.write("model", model);
+  archive.write("ema", ema);
+  archive.write("optimizer", optimizer);
+  fs::create_directories(dir_ / "nomomentum");
+  archive.save_to((dir_ / "nomomentum" / "checkpoint.pt").string());
+  expect_data_error([&] { train("nomomentum", /*resume=*/true); },
+                    {"checkpoint.pt", "lacks the SGD momentum buffer 0"});
+}
+
 TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   settings_.train.amp = "off";
