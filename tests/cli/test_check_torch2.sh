@@ -1,5 +1,7 @@
 # scripts/check_torch2.py refuses, before fetching anything, a build folder without
-# compile_commands.json and a CUDA home without headers, naming what is missing.
+# compile_commands.json, a CUDA home without headers, and (with --link) a CUDA home without its
+# runtime library, a build folder without CMake's link lines or a list of files, naming what is
+# missing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 check() {
   python3 "$SRC/scripts/check_torch2.py" --cache "$WORK/cache" "$@" >"$OUT" 2>"$ERR"
@@ -15,6 +17,21 @@ mkdir -p "$WORK/b" && echo "[]" >"$WORK/b/compile_commands.json"
 check --build "$WORK/b" --cuda-home "$WORK/nocuda"
 [ "$CODE" -ne 0 ] || fail "a CUDA home without headers should fail"
 expect_err "no CUDA headers in $WORK/nocuda/include" "names the folder"
+
+mkdir -p "$WORK/cuda/include" && touch "$WORK/cuda/include/cuda_runtime_api.h"
+check --build "$WORK/b" --cuda-home "$WORK/cuda" --link
+[ "$CODE" -ne 0 ] || fail "--link without the CUDA runtime library should fail"
+expect_err "no CUDA runtime library $WORK/cuda/lib64/libcudart.so" "names the library"
+
+mkdir -p "$WORK/cuda/lib64" && touch "$WORK/cuda/lib64/libcudart.so"
+check --build "$WORK/b" --cuda-home "$WORK/cuda" --link
+[ "$CODE" -ne 0 ] || fail "--link without CMake's link lines should fail"
+expect_err "$WORK/b/CMakeFiles/crest.dir/link.txt not found" "names the missing link line"
+expect_err "generate the build first" "says what to do"
+
+check --build "$WORK/b" --cuda-home "$WORK/cuda" --link src/ssl/sgd.cpp
+[ "$CODE" -ne 0 ] || fail "--link with a list of files should fail"
+expect_err "--link needs every file: leave out src/ssl/sgd.cpp" "names the files to leave out"
 [ -e "$WORK/cache" ] && fail "nothing should be fetched before the inputs are checked"
 
 finish
