@@ -1,27 +1,35 @@
 #!/usr/bin/env python3
-"""Compile every crest source against LibTorch 2.x headers, CUDA parts included, on a CPU box.
+"""Check crest against LibTorch 2.x on a CPU box: compile, link against its CUDA build, run tests.
 
 The development machines have Debian 12's LibTorch 1.13 (CPU); the GPU machines build against a
-pip torch 2.x with CUDA. This check catches API drift between the two without a GPU: it fetches
-Debian 13's libtorch-dev and libtorch-cuda-dev (LibTorch 2.6, headers only; nothing is
-installed) into a cache folder and runs the compiler in syntax-only mode over each translation
-unit of build/compile_commands.json, with CREST_WITH_CUDA defined and the CUDA toolkit's headers
-(CUDA_HOME, default /usr/local/cuda) on the path.
+pip torch 2.x with CUDA. This script catches the drift between the two without a GPU, using
+Debian 13's LibTorch 2.6 packages, fetched into a cache folder (nothing is installed). Three
+depths:
 
-With --link it goes one step further: it also fetches libtorch-cuda-2.6 (the CUDA build's shared
-libraries, about 480 MB), compiles each file to an object (-O0) and links the `crest` and
-`crest_tests` executables as the build's own link lines do, with LibTorch 1.13 swapped for
-2.6's libtorch, libtorch_cpu, libtorch_cuda, libc10 and libc10_cuda. That proves every LibTorch
-symbol crest uses, CUDA graphs and the fused optimiser included, is exported by a CUDA
-LibTorch 2.x. The result cannot run here (those libraries need Debian 13's C library and the
-CUDA runtime), so what the libraries themselves need is not resolved (--allow-shlib-undefined).
+  (default)  fetches libtorch-dev and libtorch-cuda-dev (headers) and compiles each translation
+             unit of build/compile_commands.json in syntax-only mode, with CREST_WITH_CUDA defined
+             and the CUDA toolkit's headers (CUDA_HOME, default /usr/local/cuda) on the path.
+  --link     also fetches libtorch-cuda-2.6 (the CUDA build's shared libraries, 480 MB), compiles
+             each file to an object (-O0) and links `crest` and `crest_tests` with the build's own
+             link lines, LibTorch 1.13 swapped for 2.6's libtorch, libtorch_cpu, libc10,
+             libtorch_cuda and libc10_cuda, plus the toolkit's cudart. Every LibTorch symbol crest
+             uses, CUDA graphs and the fused optimiser included, must then be exported by a CUDA
+             LibTorch 2.x. The programs cannot run here (no GPU), so what those libraries need
+             themselves is left unresolved (--allow-shlib-undefined).
+  --run      builds the CPU variant the same way (no CREST_WITH_CUDA) against libtorch2.6 and
+             everything it depends on in Debian 13, its C library included (about 110 packages,
+             175 MB), with Debian 13's dynamic loader as the programs' interpreter and the
+             unpacked libraries on their rpath, so they run on this Debian 12 machine. Then runs
+             crest_tests and every tests/cli/test_*.sh with that crest: the whole suite, on
+             LibTorch 2.6.
 
-    scripts/check_torch2.py [--build build] [--cache /tmp/crest-torch2] [--jobs 2] [--link]
-                            [FILE ...]
+    scripts/check_torch2.py [--build build] [--cache /tmp/crest-torch2] [--jobs 2]
+                            [--link | --run] [FILE ...]
 
-Needs a configured build folder (compile_commands.json is written by default; --link also reads
-the link lines CMake wrote there), network access to deb.debian.org, and a CUDA toolkit's
-include folder. Exit code 0 when every file compiles (and, with --link, both programs link).
+Needs a configured build folder (compile_commands.json is written by default; --link and --run
+also read the link lines CMake wrote there), network access to deb.debian.org, and a CUDA
+toolkit's include folder. Exit code 0 when every file compiles and, with --link, both programs
+link, or with --run, every test passes.
 """
 import argparse
 import concurrent.futures
@@ -32,34 +40,58 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 
 SUITE = "deb http://deb.debian.org/debian trixie main contrib\n"
-PACKAGES = ["libtorch-dev", "libtorch-cuda-dev"]
-LIBRARY_PACKAGES = ["libtorch-cuda-2.6"]
+HEADER_PACKAGES = ["libtorch-dev", "libtorch-cuda-dev"]
+CUDA_PACKAGES = ["libtorch-cuda-2.6"]
+CPU_PACKAGE = "libtorch2.6"
 LIBDIR = os.path.join("usr", "lib", "x86_64-linux-gnu")
 # The libraries crest links, and those a CUDA build adds (linked whether used or not, as
 # TorchConfig.cmake does for libtorch_cuda).
 TORCH_LIBRARIES = ["libtorch", "libtorch_cpu", "libc10"]
 CUDA_LIBRARIES = ["libtorch_cuda", "libc10_cuda"]
+# Where Debian's alternatives would point libblas.so.3 and liblapack.so.3.
+ALTERNATIVE_DIRS = ["blas", "lapack", "openblas-pthread"]
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def fetch(cache, packages, stamp_name):
-    """Downloads and unpacks the packages into cache/root once; returns that root."""
-    root = os.path.join(cache, "root")
-    stamp = os.path.join(cache, stamp_name)
+def apt_options(cache):
+    for sub in ("lists/partial", "cache/archives/partial"):
+        os.makedirs(os.path.join(cache, sub), exist_ok=True)
+    with open(os.path.join(cache, "sources.list"), "w") as f:
+        f.write(SUITE)
+    return ["-oDir::Etc::SourceList=" + os.path.join(cache, "sources.list"),
+            "-oDir::Etc::SourceParts=/dev/null",
+            "-oDir::State::Lists=" + os.path.join(cache, "lists"),
+            "-oDir::State::Status=/dev/null",
+            "-oDir::Cache=" + os.path.join(cache, "cache"),
+            "-oAPT::Sandbox::User=root", "-qq"]
+
+
+def dependency_closure(apt, package):
+    """The package and everything it depends on, recursively, as apt-cache lists them."""
+    listing = subprocess.run(
+        ["apt-cache"] + apt + ["depends", "--recurse", "--no-recommends", "--no-suggests",
+                               "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances",
+                               package],
+        check=True, capture_output=True, text=True).stdout
+    return sorted({line for line in listing.splitlines()
+                   if line and not line.startswith((" ", "<"))})
+
+
+def fetch(cache, name, packages, closure=False):
+    """Downloads the packages (with their dependencies when closure) and unpacks them into
+    cache/root-NAME, once; returns that folder."""
+    root = os.path.join(cache, "root-" + name)
+    stamp = root + ".unpacked"
     if not os.path.exists(stamp):
-        debs = os.path.join(cache, "debs-" + stamp_name)
-        for sub in ("lists/partial", "cache/archives/partial"):
-            os.makedirs(os.path.join(cache, sub), exist_ok=True)
-        os.makedirs(debs, exist_ok=True)
-        with open(os.path.join(cache, "sources.list"), "w") as f:
-            f.write(SUITE)
-        apt = ["-oDir::Etc::SourceList=" + os.path.join(cache, "sources.list"),
-               "-oDir::Etc::SourceParts=/dev/null",
-               "-oDir::State::Lists=" + os.path.join(cache, "lists"),
-               "-oDir::Cache=" + os.path.join(cache, "cache"),
-               "-oAPT::Sandbox::User=root", "-qq"]
+        apt = apt_options(cache)
         subprocess.run(["apt-get"] + apt + ["update"], check=True)
+        if closure:
+            packages = sorted({p for package in packages for p in dependency_closure(apt, package)})
+        debs = os.path.join(cache, "debs-" + name)
+        os.makedirs(debs, exist_ok=True)
         subprocess.run(["apt-get"] + apt + ["download"] + packages, check=True, cwd=debs)
         for deb in glob.glob(os.path.join(debs, "*.deb")):
             subprocess.run(["dpkg", "-x", deb, root], check=True)
@@ -69,17 +101,16 @@ def fetch(cache, packages, stamp_name):
 
 def fetch_headers(cache):
     """The include folders of LibTorch 2.x, most specific first."""
-    include = os.path.join(fetch(cache, PACKAGES, "unpacked"), "usr", "include")
+    include = os.path.join(fetch(cache, "headers", HEADER_PACKAGES), "usr", "include")
     return [include, os.path.join(include, "torch", "csrc", "api", "include")]
 
 
-def fetch_libraries(cache):
-    """The folder holding LibTorch 2.x's CUDA build of the shared libraries."""
-    libdir = os.path.join(fetch(cache, LIBRARY_PACKAGES, "unpacked-libraries"), LIBDIR)
-    for name in TORCH_LIBRARIES + CUDA_LIBRARIES:
+def library_dir(root, names, packages, cache):
+    libdir = os.path.join(root, LIBDIR)
+    for name in names:
         if not glob.glob(os.path.join(libdir, name + ".so.*")):
             sys.exit("%s: no %s.so.* after unpacking %s; remove %s and retry"
-                     % (libdir, name, " ".join(LIBRARY_PACKAGES), cache))
+                     % (libdir, name, " ".join(packages), cache))
     return libdir
 
 
@@ -99,11 +130,11 @@ def output_of(command, directory):
     return os.path.normpath(os.path.join(directory, args[args.index("-o") + 1]))
 
 
-def rewrite(command, includes, cuda_include, version, obj=None):
+def rewrite(command, includes, cuda_include, version, obj=None, cuda=True):
     """The build's compile command, pointed at the other headers, without PCH; syntax only, or
     writing obj unoptimised when one is given."""
     args = shlex.split(command)
-    out = [args[0], "-DCREST_WITH_CUDA=1"]
+    out = [args[0]] + (["-DCREST_WITH_CUDA=1"] if cuda else [])
     i = 1
     while i < len(args):
         a = args[i]
@@ -114,7 +145,7 @@ def rewrite(command, includes, cuda_include, version, obj=None):
             i += 1
             continue
         if a == "-isystem" and args[i + 1].endswith("torch/csrc/api/include"):
-            for inc in includes + [cuda_include]:
+            for inc in includes + ([cuda_include] if cuda else []):
                 out += ["-isystem", inc]
             i += 2
             continue
@@ -136,9 +167,9 @@ def link_directory(link_txt):
     return os.path.abspath(os.path.dirname(os.path.dirname(os.path.dirname(link_txt))))
 
 
-def link_command(link_txt, objects, libdir, cudart, output):
+def link_command(link_txt, objects, libdir, output):
     """The build's link line (CMake's link.txt) with this check's objects for the build's, crest's
-    static library spelled out as its objects, and LibTorch 2.x's CUDA libraries for 1.13's."""
+    static library spelled out as its objects, and LibTorch 2.x's libraries for 1.13's."""
     directory = link_directory(link_txt)
     args = shlex.split(open(link_txt).read())
     core = sorted(o for source, o in objects.items() if "/crest_core.dir/" in source)
@@ -163,9 +194,70 @@ def link_command(link_txt, objects, libdir, cudart, output):
                            os.path.join(libdir, name + ".so.2.6"), a)
             out.append(a)
         i += 1
+    return out
+
+
+def cuda_link_flags(libdir, cudart):
+    # LibTorch's inline CUDA helpers call the CUDA runtime: a CUDA build links it (TorchConfig
+    # adds the toolkit's cudart), and so does this check.
     cuda = ",".join(os.path.join(libdir, name + ".so.2.6") for name in CUDA_LIBRARIES)
-    return out + ["-Wl,--no-as-needed," + cuda, "-Wl,--as-needed", cudart,
-                  "-Wl,--allow-shlib-undefined"]
+    return ["-Wl,--no-as-needed," + cuda, "-Wl,--as-needed", cudart,
+            "-Wl,--allow-shlib-undefined"]
+
+
+def run_flags(libdir):
+    """Debian 13's loader as the interpreter and its libraries on the rpath (DT_RPATH, which also
+    serves the libraries' own dependencies), ahead of this machine's. The linker sees this
+    machine's older C library, so what LibTorch 2.6 needs of Debian 13's is left to the loader."""
+    path = [libdir] + [os.path.join(libdir, d) for d in ALTERNATIVE_DIRS]
+    return ["-Wl,--dynamic-linker=" + os.path.join(libdir, "ld-linux-x86-64.so.2"),
+            "-Wl,--disable-new-dtags,-rpath," + ":".join(path), "-Wl,--allow-shlib-undefined"]
+
+
+def compile_all(jobs, count, title):
+    def check(job):
+        source, command, directory = job
+        result = subprocess.run(command + ["-c", source], cwd=directory, capture_output=True,
+                                text=True)
+        return source, result.returncode, result.stderr
+
+    failed = 0
+    print(title % len(jobs), flush=True)
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        for source, code, errors in pool.map(check, jobs):
+            print(("ok    " if code == 0 else "FAIL  ") + os.path.relpath(source), flush=True)
+            if code:
+                failed += 1
+                print(errors[:8000])
+    print("%d of %d files failed" % (failed, len(jobs)), flush=True)
+    return failed
+
+
+def run_tests(bin_dir, build):
+    """crest_tests, then every CLI test with the LibTorch 2.6 crest; returns the failures."""
+    failed = []
+    started = time.time()
+    env = dict(os.environ, CREST_SOURCE_DIR=SOURCE_DIR)
+    result = subprocess.run([os.path.join(bin_dir, "crest_tests"), "--gtest_brief=1"],
+                            cwd=os.path.join(build, "tests"), env=env, capture_output=True,
+                            text=True)
+    summary = [l for l in result.stdout.splitlines() if re.match(r"\[ *(PASSED|SKIPPED|FAILED) *\]", l)]
+    print(("ok    " if result.returncode == 0 else "FAIL  ") + "crest_tests (%.0f s): %s"
+          % (time.time() - started, "; ".join(summary[:3])), flush=True)
+    if result.returncode:
+        failed.append("crest_tests")
+        print(result.stdout[-8000:] + result.stderr[-4000:])
+    for script in sorted(glob.glob(os.path.join(SOURCE_DIR, "tests", "cli", "test_*.sh"))):
+        name = "cli." + os.path.basename(script)[len("test_"):-len(".sh")]
+        started = time.time()
+        result = subprocess.run(["bash", script, os.path.join(bin_dir, "crest"), SOURCE_DIR],
+                                capture_output=True, text=True)
+        print(("ok    " if result.returncode == 0 else "FAIL  ") + "%s (%.0f s)"
+              % (name, time.time() - started), flush=True)
+        if result.returncode:
+            failed.append(name)
+            print(result.stdout[-8000:] + result.stderr[-4000:])
+    return failed
 
 
 def main():
@@ -174,8 +266,13 @@ def main():
     parser.add_argument("--cache", default="/tmp/crest-torch2")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--cuda-home", default=os.environ.get("CUDA_HOME", "/usr/local/cuda"))
-    parser.add_argument("--link", action="store_true",
-                        help="also compile objects and link crest and crest_tests (fetches 480 MB)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--link", action="store_true",
+                      help="also compile objects and link crest and crest_tests against the CUDA "
+                           "build (fetches 480 MB)")
+    mode.add_argument("--run", action="store_true",
+                      help="build the CPU variant against LibTorch 2.6 and run the test suite "
+                           "with it (fetches 175 MB)")
     parser.add_argument("files", nargs="*", help="check only sources whose path contains one of these")
     args = parser.parse_args()
 
@@ -183,27 +280,34 @@ def main():
     if not os.path.exists(db):
         sys.exit("%s not found: configure first (cmake -S . -B %s)" % (db, args.build))
     cuda_include = os.path.join(args.cuda_home, "include")
-    if not os.path.exists(os.path.join(cuda_include, "cuda_runtime_api.h")):
+    if not args.run and not os.path.exists(os.path.join(cuda_include, "cuda_runtime_api.h")):
         sys.exit("no CUDA headers in %s: set --cuda-home or CUDA_HOME" % cuda_include)
     targets = {"crest": os.path.join(args.build, "CMakeFiles", "crest.dir", "link.txt"),
                "crest_tests": os.path.join(args.build, "tests", "CMakeFiles", "crest_tests.dir",
                                            "link.txt")}
-    # LibTorch's inline CUDA helpers call the CUDA runtime: a CUDA build links it (TorchConfig
-    # adds the toolkit's cudart), and so does this check.
     cudart = os.path.join(args.cuda_home, "lib64", "libcudart.so")
-    if args.link:
-        if not os.path.exists(cudart):
-            sys.exit("no CUDA runtime library %s: --link needs the toolkit's lib64 (set --cuda-home "
-                     "or CUDA_HOME)" % cudart)
+    building = args.link or args.run
+    if args.link and not os.path.exists(cudart):
+        sys.exit("no CUDA runtime library %s: --link needs the toolkit's lib64 (set --cuda-home "
+                 "or CUDA_HOME)" % cudart)
+    if building:
+        flag = "--link" if args.link else "--run"
         if args.files:
-            sys.exit("--link needs every file: leave out %s" % " ".join(args.files))
+            sys.exit("%s needs every file: leave out %s" % (flag, " ".join(args.files)))
         for link_txt in targets.values():
             if not os.path.exists(link_txt):
                 sys.exit("%s not found: generate the build first (cmake -S . -B %s)"
                          % (link_txt, args.build))
     includes = fetch_headers(args.cache)
-    libdir = fetch_libraries(args.cache) if args.link else None
     version = torch_version(includes[0])
+    variant = "cuda" if args.link else "cpu"
+    libdir = None
+    if args.link:
+        libdir = library_dir(fetch(args.cache, "cuda", CUDA_PACKAGES),
+                             TORCH_LIBRARIES + CUDA_LIBRARIES, CUDA_PACKAGES, args.cache)
+    elif args.run:
+        libdir = library_dir(fetch(args.cache, "cpu", [CPU_PACKAGE], closure=True),
+                             TORCH_LIBRARIES + ["libc", "libstdc++"], [CPU_PACKAGE], args.cache)
     objects = {}
     jobs = []
     for entry in json.load(open(db)):
@@ -212,44 +316,38 @@ def main():
             continue
         if source.endswith(".cpp") and "cmake_pch" not in source:
             obj = None
-            if args.link:
+            if building:
                 built = output_of(entry["command"], entry["directory"])
-                obj = os.path.join(args.cache, "objects",
+                obj = os.path.join(args.cache, "objects-" + variant,
                                    os.path.relpath(built, os.path.abspath(args.build)))
                 os.makedirs(os.path.dirname(obj), exist_ok=True)
                 objects[built] = obj
-            jobs.append((source, rewrite(entry["command"], includes, cuda_include, version, obj),
-                         entry["directory"]))
+            jobs.append((source, rewrite(entry["command"], includes, cuda_include, version, obj,
+                                         cuda=not args.run), entry["directory"]))
 
-    def check(job):
-        source, command, directory = job
-        result = subprocess.run(command + ["-c", source], cwd=directory, capture_output=True,
-                                text=True)
-        return source, result.returncode, result.stderr
-
-    failed = 0
-    print("checking %d files against LibTorch %s + CUDA headers" % (len(jobs), version))
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        for source, code, errors in pool.map(check, jobs):
-            print(("ok    " if code == 0 else "FAIL  ") + os.path.relpath(source), flush=True)
-            if code:
-                failed += 1
-                print(errors[:8000])
-    print("%d of %d files failed" % (failed, len(jobs)))
-    if failed or not args.link:
+    title = "compiling %%d files against LibTorch %s %s" % (
+        version, "(CPU) headers" if args.run else "+ CUDA headers")
+    failed = compile_all(jobs, args.jobs, title)
+    if failed or not building:
         return 1 if failed else 0
+    bin_dir = os.path.join(args.cache, "bin-" + variant)
+    os.makedirs(bin_dir, exist_ok=True)
     for name, link_txt in targets.items():
-        output = os.path.join(args.cache, "bin", name)
-        os.makedirs(os.path.dirname(output), exist_ok=True)
-        result = subprocess.run(link_command(link_txt, objects, libdir, cudart, output),
-                                cwd=link_directory(link_txt),
-                                capture_output=True, text=True)
+        command = link_command(link_txt, objects, libdir, os.path.join(bin_dir, name))
+        command += cuda_link_flags(libdir, cudart) if args.link else run_flags(libdir)
+        result = subprocess.run(command, cwd=link_directory(link_txt), capture_output=True,
+                                text=True)
         print(("linked " if result.returncode == 0 else "FAIL   ") + name +
-              " against LibTorch %s (CUDA) in %s" % (version, libdir), flush=True)
+              " against LibTorch %s (%s) in %s" % (version, variant.upper(), libdir), flush=True)
         if result.returncode:
             failed += 1
             print(result.stderr[:8000])
-    return 1 if failed else 0
+    if failed or not args.run:
+        return 1 if failed else 0
+    failures = run_tests(bin_dir, os.path.abspath(args.build))
+    print("LibTorch %s: %s" % (version, "every test passed" if not failures
+                               else "failed: " + " ".join(failures)))
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

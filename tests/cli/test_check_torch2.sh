@@ -1,7 +1,7 @@
 # scripts/check_torch2.py refuses, before fetching anything, a build folder without
 # compile_commands.json, a CUDA home without headers, and (with --link) a CUDA home without its
-# runtime library, a build folder without CMake's link lines or a list of files, naming what is
-# missing.
+# runtime library, a build folder without CMake's link lines or a list of files (also with --run),
+# naming what is missing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 check() {
   python3 "$SRC/scripts/check_torch2.py" --cache "$WORK/cache" "$@" >"$OUT" 2>"$ERR"
@@ -32,6 +32,17 @@ expect_err "generate the build first" "says what to do"
 check --build "$WORK/b" --cuda-home "$WORK/cuda" --link src/ssl/sgd.cpp
 [ "$CODE" -ne 0 ] || fail "--link with a list of files should fail"
 expect_err "--link needs every file: leave out src/ssl/sgd.cpp" "names the files to leave out"
+
+# --run builds the CPU variant: it needs no CUDA home, but the same link lines and every file.
+check --build "$WORK/b" --cuda-home "$WORK/nocuda" --run
+[ "$CODE" -ne 0 ] || fail "--run without CMake's link lines should fail"
+expect_err "$WORK/b/CMakeFiles/crest.dir/link.txt not found" "--run names the missing link line"
+check --build "$WORK/b" --run src/ssl/sgd.cpp
+[ "$CODE" -ne 0 ] || fail "--run with a list of files should fail"
+expect_err "--run needs every file: leave out src/ssl/sgd.cpp" "--run names the files to leave out"
+check --build "$WORK/b" --run --link
+expect_code 2 "--run with --link"
+expect_err "not allowed with argument" "says the two exclude each other"
 [ -e "$WORK/cache" ] && fail "nothing should be fetched before the inputs are checked"
 
 finish
