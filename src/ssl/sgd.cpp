@@ -68,9 +68,9 @@ Sgd::Sgd(std::vector<SgdGroup> groups, double momentum, bool nesterov, SgdKernel
   lr_tensor_ = at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(device));
 }
 
-void Sgd::set_lr(double lr) {
+void Sgd::set_lr(double lr, bool on_device) {
   lr_ = lr;
-  lr_tensor_.fill_(lr);
+  if (on_device) lr_tensor_.fill_(lr);
 }
 
 void Sgd::zero_grad() {

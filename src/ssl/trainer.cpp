@@ -320,7 +320,7 @@ StepBatch FixMatchTrainer::draw_batch() {
 
 void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
   Impl& s = *impl_;
-  s.optimizer->set_lr(lr);
+  s.optimizer->set_lr(lr, /*on_device=*/s.cuda_graph);
   if (!s.cuda_graph) {
     run_step(input, /*device_lr=*/false);
     return;

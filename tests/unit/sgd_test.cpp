@@ -76,7 +76,7 @@ std::vector<at::Tensor> run_crest(const Problem& start, double momentum, bool ne
   Sgd sgd({{p.decay, 5e-4}, {p.no_decay, 0.0}}, momentum, nesterov, kernels);
   int step = 0;
   for (double lr : kLrs) {
-    sgd.set_lr(lr);
+    sgd.set_lr(lr, device_lr);
     set_grads(p.all(), step++);
     sgd.step(device_lr);
   }

@@ -37,8 +37,9 @@ class Sgd {
  public:
   Sgd(std::vector<SgdGroup> groups, double momentum, bool nesterov, SgdKernels kernels);
 
-  // Sets the rate of the next steps (host value, and the device copy for the graph path).
-  void set_lr(double lr);
+  // Sets the rate of the next steps; with `on_device` also writes the device copy that
+  // step(true) and a replayed CUDA graph read (one small copy a step, so only when asked).
+  void set_lr(double lr, bool on_device = false);
   double lr() const { return lr_; }
 
   // Zeroes every gradient in place; allocates the missing ones (zeros like the parameter,
@@ -46,7 +47,8 @@ class Sgd {
   void zero_grad();
 
   // One update. With `device_lr` the rate is read from device memory (graph path; needs
-  // sgd_device_lr_supported()), otherwise it is passed to the kernels as a host scalar.
+  // sgd_device_lr_supported() and set_lr(lr, true) before it), otherwise it is passed to the
+  // kernels as a host scalar.
   void step(bool device_lr = false);
 
   SgdKernels kernels() const { return kernels_; }
