@@ -193,7 +193,7 @@ TEST(AugmentOpsTest, MatchPillowOnCpu) { compare_with_pillow(at::Device(at::kCPU
 
 TEST(AugmentOpsTest, MatchPillowOnCuda) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
-  compare_with_pillow(at::Device(at::kCUDA));
+  compare_with_pillow(at::Device(at::kCUDA, 0));  // outputs report their index: cuda:0
 }
 
 TEST(AugmentOpsTest, NeutralParametersAreIdentity) {
