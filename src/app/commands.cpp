@@ -54,8 +54,8 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
   add_log_file(run_dir / "crest.log");
 
   const auto start = std::chrono::steady_clock::now();
-  spdlog::info("loading {} data{}", config.data.dataset,
-               config.data.dataset == "synthetic" ? "" : " from " + config.data.root);
+  spdlog::info("loading {} data{}", to_string(config.data.dataset),
+               reads_files(config.data.dataset) ? " from " + config.data.root : "");
   const PreparedData prepared = prepare_data(config.data);
   spdlog::info("{} training and {} test images, {} classes; long-tailed set {} images ({:.2f}s)",
                prepared.source.train.size(), prepared.source.test.size(),

@@ -263,7 +263,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   std::vector<std::int64_t> labeled_positions = run.labeled_positions;
   const CrestConfig& cc = config.crest;
   std::vector<std::int64_t> val_positions;
-  if (cc.select_on == "val") {
+  if (uses_validation(cc.select_on)) {
     val_positions = carve_validation(labeled_positions, lt_labels, num_classes, cc.val_fraction,
                                      config.data.fold);
   }
@@ -274,14 +274,15 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   // The class profile behind mu_c and p_data: ideal from gamma where the data was built from
   // one, else the labeled counts.
   std::vector<double> profile;
-  if (cc.rate_profile == "ideal") {
-    const double gamma = config.data.protocol == "crest" ? config.data.imbalance_ratio
-                                                         : config.data.imbalance_ratio_labeled;
-    profile = ideal_profile(num_classes, gamma);
-  } else {
-    profile.assign(labeled_counts.begin(), labeled_counts.end());
+  switch (cc.rate_profile) {
+    case RateProfile::kIdeal:
+      profile = ideal_profile(num_classes, labeled_imbalance_ratio(config.data));
+      break;
+    case RateProfile::kLabeled:
+      profile.assign(labeled_counts.begin(), labeled_counts.end());
+      break;
   }
-  const bool selecting = cc.mode != "fixmatch";
+  const bool selecting = selects_pseudo_labels(cc.mode);
   const std::vector<double> rates = selecting ? crest_rates(profile, cc.alpha) : std::vector<double>();
   double profile_sum = 0.0;
   for (double v : profile) profile_sum += v;
@@ -292,13 +293,13 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   const bool bf16 = use_bf16_autocast(config.train.amp, device);
 
   spdlog::info("device {} | {} {} classes | LT set {} | labeled {}{} | unlabeled-only {} | test {}",
-               describe_device(device), config.data.dataset, num_classes, lt.size(),
+               describe_device(device), to_string(config.data.dataset), num_classes, lt.size(),
                labeled_positions.size(),
                val_positions.empty() ? "" : " (+" + std::to_string(val_positions.size()) + " val)",
                unlabeled_only.size(), run.test_labels.size(0));
   spdlog::info("WRN-{}-{} | {} x {} steps x {} generation(s) | mode {} | batch {} + {} x {}",
                config.model.depth, config.model.width, config.train.epochs,
-               config.train.steps_per_epoch, cc.generations, cc.mode, config.train.batch_size,
+               config.train.steps_per_epoch, cc.generations, to_string(cc.mode), config.train.batch_size,
                config.train.unlabeled_ratio, config.train.batch_size);
 
   // ---- generations -------------------------------------------------------------------------
@@ -315,7 +316,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     const fs::path gen_dir = run_dir / ("gen_" + std::to_string(g));
     const fs::path done_path = gen_dir / "generation.json";
     const double t_g =
-        cc.mode == "crest+" ? alignment_temperature(g, cc.generations, cc.t_min, cc.t_schedule) : 1.0;
+        aligns_distribution(cc.mode) ? alignment_temperature(g, cc.generations, cc.t_min, cc.t_schedule) : 1.0;
 
     if (options.resume && fs::exists(done_path)) {
       // A finished generation: its figures and its selection come from disk, never recomputed.
@@ -354,7 +355,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
 
     // 2. Train, with alignment toward normalise(p_data^t_g) for CReST+.
     std::shared_ptr<PseudoLabelAlignment> alignment;
-    if (cc.mode == "crest+") {
+    if (aligns_distribution(cc.mode)) {
       auto aligner = std::make_shared<DistributionAligner>(
           tempered_target(p_data, t_g), cc.p_model, cc.p_model_buffer, cc.p_model_momentum,
           device);
@@ -443,7 +444,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
       selection_json = {{"generation", g},
                         {"pool", unlabeled_only.size()},
                         {"alpha", cc.alpha},
-                        {"rate_profile", cc.rate_profile},
+                        {"rate_profile", to_string(cc.rate_profile)},
                         {"classes", run.class_names},
                         {"rates", selection.rates},
                         {"predicted", selection.predicted},
@@ -473,7 +474,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
 
   // ---- the run's summary ---------------------------------------------------------------------
   std::size_t best = rows.size() - 1;
-  if (cc.select_on == "val") {
+  if (uses_validation(cc.select_on)) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (rows[i].val_mean_recall > rows[best].val_mean_recall ||
           (rows[i].val_mean_recall == rows[best].val_mean_recall && i < best)) {
@@ -483,8 +484,8 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   }
   nlohmann::json generations = nlohmann::json::array();
   for (const auto& r : rows) generations.push_back(r.to_json());
-  const nlohmann::json summary = {{"mode", cc.mode},
-                                  {"select_on", cc.select_on},
+  const nlohmann::json summary = {{"mode", to_string(cc.mode)},
+                                  {"select_on", to_string(cc.select_on)},
                                   {"best_generation", rows[best].generation},
                                   {"best", rows[best].to_json()},
                                   {"final", rows.back().to_json()},
@@ -492,7 +493,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
                                   {"majority_classes", majority},
                                   {"generations", generations}};
   write_file_atomic(run_dir / "summary.json", summary.dump(2) + "\n");
-  out << "best generation " << rows[best].generation << " (select_on " << cc.select_on
+  out << "best generation " << rows[best].generation << " (select_on " << to_string(cc.select_on)
       << "): accuracy " << csv_number(rows[best].accuracy) << ", mean recall "
       << csv_number(rows[best].mean_recall) << "\n";
   out.flush();

@@ -230,7 +230,7 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   model_->to(device);
   ema_model_->to(device);
   const TrainConfig& t = s.settings.train;
-  s.channels_last = t.channels_last == "on" || (t.channels_last == "auto" && device.is_cuda());
+  s.channels_last = resolve_toggle(t.channels_last, device.is_cuda());
   if (s.channels_last) {
     to_channels_last(*model_);
     to_channels_last(*ema_model_);
@@ -259,7 +259,7 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
                                       resolve_sgd_kernels(t.sgd, device));
   s.optimizer->set_lr(t.lr);
 
-  if (t.cuda_graph == "on") {
+  if (t.cuda_graph == Toggle::kOn) {
     if (!device.is_cuda()) {
       throw InputError("train.cuda_graph=on needs a CUDA device (run.device is " + device.str() +
                        "); use auto or off");
@@ -269,7 +269,7 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
                        "(this one: LibTorch " + std::string(TORCH_VERSION) + "); use auto or off");
     }
   }
-  s.cuda_graph = t.cuda_graph != "off" && device.is_cuda() && CREST_HAS_CUDA_GRAPHS;
+  s.cuda_graph = resolve_toggle(t.cuda_graph, device.is_cuda() && CREST_HAS_CUDA_GRAPHS);
 
   s.generator = make_generator(device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
                                          static_cast<std::uint64_t>(s.settings.generation), kSeedData));

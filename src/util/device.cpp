@@ -55,10 +55,16 @@ std::string describe_device(const c10::Device& device) {
   return device.str();
 }
 
-bool use_bf16_autocast(const std::string& amp, const c10::Device& device) {
-  if (amp == "bf16") return true;
-  if (amp == "off") return false;
-  return device.is_cuda();  // auto
+bool use_bf16_autocast(Amp amp, const c10::Device& device) {
+  switch (amp) {
+    case Amp::kBf16:
+      return true;
+    case Amp::kOff:
+      return false;
+    case Amp::kAuto:
+      return device.is_cuda();
+  }
+  return false;
 }
 
 AutocastGuard::AutocastGuard(bool enabled, const c10::Device& device)

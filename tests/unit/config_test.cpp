@@ -18,7 +18,7 @@ std::string source_path(const std::string& relative) {
 TEST(ConfigTest, EmptyTextGivesDefaults) {
   const Config config = parse_config("", "empty.yaml");
   EXPECT_EQ(config_to_yaml(config), config_to_yaml(Config{}));
-  EXPECT_EQ(config.data.dataset, "cifar10");
+  EXPECT_EQ(config.data.dataset, DatasetKind::kCifar10);
   EXPECT_DOUBLE_EQ(config.crest.alpha, 1.0 / 3.0);
   EXPECT_EQ(config.train.batch_size, 64);
 }
@@ -34,7 +34,7 @@ TEST(ConfigTest, ParsesEveryType) {
   EXPECT_EQ(config.data.synthetic.classes, 4);
   EXPECT_FALSE(config.train.nesterov);
   EXPECT_DOUBLE_EQ(config.train.weight_decay, 1e-4);
-  EXPECT_EQ(config.crest.mode, "fixmatch");
+  EXPECT_EQ(config.crest.mode, CrestMode::kFixMatch);
   EXPECT_EQ(config.run.device, "cuda:1");
 }
 
@@ -126,7 +126,7 @@ TEST(ConfigTest, OverridesFollowTheSameRules) {
   apply_override(config, "run.out_dir='my runs/a'");
   apply_override(config, "data.imbalance_ratio=200");
   EXPECT_EQ(config.data.fold, 4);
-  EXPECT_EQ(config.crest.mode, "crest");
+  EXPECT_EQ(config.crest.mode, CrestMode::kCrest);
   EXPECT_EQ(config.run.out_dir, "my runs/a");
   EXPECT_DOUBLE_EQ(config.data.imbalance_ratio, 200);
   expect_config_error([&] { apply_override(config, "data.fold=x"); },
@@ -154,7 +154,7 @@ TEST(ConfigTest, PresetsParseAndValidate) {
     EXPECT_NO_THROW(validate_config(config));
   }
   const Config c10 = load_config_file(source_path("configs/cifar10lt.yaml"));
-  EXPECT_EQ(c10.data.dataset, "cifar10");
+  EXPECT_EQ(c10.data.dataset, DatasetKind::kCifar10);
   EXPECT_DOUBLE_EQ(c10.data.imbalance_ratio, 100);
   EXPECT_DOUBLE_EQ(c10.data.label_fraction, 0.1);
   EXPECT_EQ(c10.model.depth, 28);
@@ -163,7 +163,7 @@ TEST(ConfigTest, PresetsParseAndValidate) {
   EXPECT_EQ(c10.train.steps_per_epoch * c10.train.epochs, 65536);
   EXPECT_EQ(c10.crest.generations, 6);
   const Config c100 = load_config_file(source_path("configs/cifar100lt.yaml"));
-  EXPECT_EQ(c100.data.dataset, "cifar100");
+  EXPECT_EQ(c100.data.dataset, DatasetKind::kCifar100);
 }
 
 TEST(ConfigTest, EmbeddedQuickstartIsTheFileInConfigs) {
@@ -172,7 +172,7 @@ TEST(ConfigTest, EmbeddedQuickstartIsTheFileInConfigs) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), embedded_quickstart_yaml());
   const Config config = resolve_config("", {});
-  EXPECT_EQ(config.data.dataset, "synthetic");
+  EXPECT_EQ(config.data.dataset, DatasetKind::kSynthetic);
   EXPECT_EQ(config.run.device, "cpu");
 }
 

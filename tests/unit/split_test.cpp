@@ -133,7 +133,7 @@ TEST(SplitTest, DarpProtocolMatchesNumpyAndReversesUnlabeled) {
   // N_u = darp(8, 3, 2)[::-1] = [4, 5, 8]; per class shuffle, first N_l labeled, next N_u.
   at::Tensor labels = (at::arange(60, at::kLong) * 7).remainder(3);
   DataConfig data;
-  data.protocol = "darp";
+  data.protocol = SplitProtocol::kDarp;
   data.fold = 5;
   data.num_labeled_head = 6;
   data.num_unlabeled_head = 8;

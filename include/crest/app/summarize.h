@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "crest/config/choices.h"
+
 namespace crest {
 
 // What a run folder holds, as far as a summary or a sweep cares.
@@ -33,7 +35,7 @@ MeanStd mean_std(const std::vector<double>& values);
 
 struct SummaryGroup {
   std::string dataset;              // data.dataset
-  std::string method;               // crest.mode: fixmatch | crest | crest+
+  CrestMode method = CrestMode::kCrestPlus;  // crest.mode
   double gamma = 0.0;               // data.imbalance_ratio
   double beta = 0.0;                // data.label_fraction
   std::vector<std::int64_t> folds;  // data.fold of each run averaged in
