@@ -533,8 +533,8 @@ std::string summary_csv(const Summary& summary) {
 void summarize(const SummarizeOptions& options, std::ostream& out) {
   const std::optional<Format> format = value_named(options.format, format_name);
   if (!format) {
-    throw InputError("summarize: --format must be " + or_list(names_of(format_name)) +
-                     ", got '" + options.format + "'");
+    throw InputError("summarize: --format must be " + or_list(names_of(format_name)) + ", got '" +
+                     options.format + "'");
   }
   const Summary summary = summarize_runs(options.paths);
   switch (*format) {

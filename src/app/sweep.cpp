@@ -29,9 +29,9 @@
 #include "crest/config/config.h"
 #include "crest/io/run_dir.h"
 #include "crest/util/error.h"
-#include "crest/util/signals.h"
 #include "crest/util/fs.h"
 #include "crest/util/logging.h"
+#include "crest/util/signals.h"
 
 extern char** environ;
 
@@ -344,8 +344,8 @@ void report(std::ostream& out, const SweepPlan& plan, const Outcome& o, std::siz
             std::size_t total) {
   const SweepPoint& point = plan.points[o.index];
   const std::string line = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
-                           status_name(o.status) + " " + std::to_string(point.index) + " " + point.name +
-                           (o.detail.empty() ? "" : ": " + o.detail);
+                           status_name(o.status) + " " + std::to_string(point.index) + " " +
+                           point.name + (o.detail.empty() ? "" : ": " + o.detail);
   spdlog::debug("{}", line);  // for sweep.log; people read it on stdout
   out << line << "\n";
   out.flush();
@@ -600,7 +600,8 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
     case PointStatus::kFailed:
       break;
   }
-  throw std::runtime_error("point " + std::to_string(index) + " " + p.name + " failed: " + o.detail);
+  throw std::runtime_error("point " + std::to_string(index) + " " + p.name +
+                           " failed: " + o.detail);
 }
 
 // ---- Slurm ---------------------------------------------------------------------------------

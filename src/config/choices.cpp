@@ -221,7 +221,7 @@ E parse_choice(const std::string& text, const std::string& key) {
   throw ConfigError(key + " " + one_of_problem(choice_names<E>()) + ", got '" + text + "'");
 }
 
-#define CREST_CHOICE(E)                                   \
+#define CREST_CHOICE(E)                                \
   template std::vector<std::string> choice_names<E>(); \
   template E parse_choice<E>(const std::string&, const std::string&);
 CREST_CHOICE(DatasetKind)

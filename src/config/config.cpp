@@ -33,10 +33,14 @@ enum class Kind { kBool, kInt, kFloat, kString };
 
 const char* kind_name(Kind kind) {
   switch (kind) {
-    case Kind::kBool: return "true or false";
-    case Kind::kInt: return "an integer";
-    case Kind::kFloat: return "a number";
-    case Kind::kString: return "a string";
+    case Kind::kBool:
+      return "true or false";
+    case Kind::kInt:
+      return "an integer";
+    case Kind::kFloat:
+      return "a number";
+    case Kind::kString:
+      return "a string";
   }
   return "";
 }
@@ -52,9 +56,23 @@ struct Rule {
 };
 
 Rule any() { return {}; }
-Rule at_least(double lo) { Rule r; r.lo = lo; return r; }
-Rule above(double lo) { Rule r; r.lo = lo; r.lo_open = true; return r; }
-Rule between(double lo, double hi) { Rule r; r.lo = lo; r.hi = hi; return r; }
+Rule at_least(double lo) {
+  Rule r;
+  r.lo = lo;
+  return r;
+}
+Rule above(double lo) {
+  Rule r;
+  r.lo = lo;
+  r.lo_open = true;
+  return r;
+}
+Rule between(double lo, double hi) {
+  Rule r;
+  r.lo = lo;
+  r.hi = hi;
+  return r;
+}
 // A choice key: one of its enum's names (make_field fills them in from choices.h).
 Rule choice() { return {}; }
 
@@ -125,7 +143,8 @@ Field make_field(std::string path, Accessor accessor, std::string doc, Rule rule
 }
 
 #define CREST_KEY(path, member, doc, rule) \
-  make_field(path, [](Config& c) -> auto& { return c.member; }, doc, rule)
+  make_field(                              \
+      path, [](Config & c) -> auto& { return c.member; }, doc, rule)
 
 std::string check_device(const std::string& device) {
   static const std::regex kDevice("auto|cpu|cuda|cuda:[0-9]+");
@@ -154,7 +173,11 @@ const std::vector<Field>& fields() {
                 at_least(1)),
       CREST_KEY("data.label_fraction", data.label_fraction,
                 "beta, the fraction of each class that is labeled (crest protocol).",
-                [] { Rule r = between(0, 1); r.lo_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.lo_open = true;
+                  return r;
+                }()),
       CREST_KEY("data.fold", data.fold,
                 "Split seed: the labeled/unlabeled split of fold k shuffles each class with "
                 "NumPy's legacy RandomState(k), as the reference does; the paper averages "
@@ -206,7 +229,11 @@ const std::vector<Field>& fields() {
                 "BatchNorm running-statistics momentum in PyTorch terms (the reference's Keras "
                 "0.999 is 0.001). Schedules of a few hundred steps need more (e.g. 0.01), or "
                 "evaluation sees statistics that have barely moved from their initial values.",
-                [] { Rule r = between(0, 1); r.lo_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.lo_open = true;
+                  return r;
+                }()),
 
       CREST_KEY("train.batch_size", train.batch_size, "Labeled images per step (B).",
                 between(1, 1 << 20)),
@@ -223,7 +250,11 @@ const std::vector<Field>& fields() {
       CREST_KEY("train.lambda_u", train.lambda_u, "Weight of the unlabeled loss.", at_least(0)),
       CREST_KEY("train.lr", train.lr, "Initial SGD learning rate.", above(0)),
       CREST_KEY("train.momentum", train.momentum, "SGD momentum.",
-                [] { Rule r = between(0, 1); r.hi_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.hi_open = true;
+                  return r;
+                }()),
       CREST_KEY("train.nesterov", train.nesterov, "Nesterov momentum.", any()),
       CREST_KEY("train.weight_decay", train.weight_decay,
                 "Coupled L2 weight decay on all weights but BatchNorm's.", at_least(0)),
@@ -233,7 +264,11 @@ const std::vector<Field>& fields() {
                 between(0, 8)),
       CREST_KEY("train.ema_decay", train.ema_decay,
                 "Decay of the exponential moving average of the weights (0 = EMA off).",
-                [] { Rule r = between(0, 1); r.hi_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.hi_open = true;
+                  return r;
+                }()),
       CREST_KEY("train.amp", train.amp,
                 "Mixed precision: auto (bf16 autocast on CUDA, off on CPU) | bf16 | off.",
                 choice()),
@@ -275,7 +310,11 @@ const std::vector<Field>& fields() {
                 choice()),
       CREST_KEY("crest.t_min", crest.t_min,
                 "CReST+: final alignment temperature; target = normalise(p_data^t_g).",
-                [] { Rule r = between(0, 1); r.lo_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.lo_open = true;
+                  return r;
+                }()),
       CREST_KEY("crest.t_schedule", crest.t_schedule,
                 "CReST+: linear (t_g from 1 to t_min over the generations) | constant "
                 "(t_g = t_min in every generation).",
@@ -288,7 +327,11 @@ const std::vector<Field>& fields() {
                 "CReST+: batch means kept by the buffer estimate.", between(1, 1 << 20)),
       CREST_KEY("crest.p_model_momentum", crest.p_model_momentum,
                 "CReST+: momentum of the ema estimate.",
-                [] { Rule r = between(0, 1); r.hi_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.hi_open = true;
+                  return r;
+                }()),
       CREST_KEY("crest.select_on", crest.select_on,
                 "How the best generation is chosen, never from the test set: last (the final "
                 "generation, as the paper reports) | val (highest mean per-class recall on a "
@@ -298,10 +341,14 @@ const std::vector<Field>& fields() {
                 "select_on val: share of each class's labeled images held out, floor(share * "
                 "n_c) but at least 1 for classes with 2 or more labeled images (drawn with "
                 "RandomState(fold + 1000)).",
-                [] { Rule r = between(0, 0.5); r.lo_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 0.5);
+                  r.lo_open = true;
+                  return r;
+                }()),
 
-      CREST_KEY("run.seed", run.seed,
-                "Seed of model initialisation, sampling and augmentation.", at_least(0)),
+      CREST_KEY("run.seed", run.seed, "Seed of model initialisation, sampling and augmentation.",
+                at_least(0)),
       CREST_KEY("run.out_dir", run.out_dir,
                 "Run folder for outputs (config, split manifest, logs, metrics, checkpoints).",
                 [] {
@@ -427,8 +474,8 @@ std::string format_value(const Value& value) {
 
 // A string as a YAML scalar, quoted when a plain scalar would read back differently.
 std::string yaml_string(const std::string& s) {
-  static const std::set<std::string> kReserved = {"true", "false", "yes", "no",  "on",
-                                                  "off",  "null",  "~",   "y",   "n"};
+  static const std::set<std::string> kReserved = {"true", "false", "yes", "no", "on",
+                                                  "off",  "null",  "~",   "y",  "n"};
   bool quote = s.empty() || kReserved.count(lower(s)) > 0 ||
                s.find_first_of(":#{}[],&*!|>'\"%@`\\\t\n") != std::string::npos ||
                std::isspace(static_cast<unsigned char>(s.front())) ||
@@ -521,11 +568,9 @@ std::optional<Value> convert(const Field& field, const std::string& text, std::s
                   format_number(*rule.lo) + ", " + format_number(*rule.hi) +
                   (rule.hi_open ? ")" : "]");
       } else if (rule.lo) {
-        problem = std::string("must be ") + (rule.lo_open ? "> " : ">= ") +
-                  format_number(*rule.lo);
+        problem = std::string("must be ") + (rule.lo_open ? "> " : ">= ") + format_number(*rule.lo);
       } else {
-        problem = std::string("must be ") + (rule.hi_open ? "< " : "<= ") +
-                  format_number(*rule.hi);
+        problem = std::string("must be ") + (rule.hi_open ? "< " : "<= ") + format_number(*rule.hi);
       }
       return std::nullopt;
     }
@@ -559,10 +604,14 @@ void set_field(Config& config, const Field& field, const std::string& text,
 
 std::string node_kind(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Null: return "nothing";
-    default: return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "a scalar";
   }
 }
 
@@ -668,7 +717,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
   if (!root.IsMap()) {
     throw ConfigError(location(source, root) +
                       "a config must be a mapping of sections (data, model, train, crest, run), "
-                      "got " + node_kind(root));
+                      "got " +
+                      node_kind(root));
   }
   apply_node(config, root, "", source);
   return config;
@@ -697,13 +747,12 @@ void apply_override(Config& config, const std::string& assignment) {
   const Field* field = find_field(path);
   if (field == nullptr) {
     if (is_section(path)) {
-      throw ConfigError(where + "'" + path + "' is a section; set one of its keys, e.g. " +
-                        [&] {
-                          for (const Field& f : fields()) {
-                            if (f.path.compare(0, path.size() + 1, path + ".") == 0) return f.path;
-                          }
-                          return std::string();
-                        }());
+      throw ConfigError(where + "'" + path + "' is a section; set one of its keys, e.g. " + [&] {
+        for (const Field& f : fields()) {
+          if (f.path.compare(0, path.size() + 1, path + ".") == 0) return f.path;
+        }
+        return std::string();
+      }());
     }
     throw ConfigError(where + unknown_key_message(path));
   }
@@ -730,8 +779,8 @@ void validate_config(const Config& config) {
     case DatasetKind::kCifar10:
     case DatasetKind::kCifar100:
       if (data.image_size != 32) {
-        throw ConfigError("data.image_size must be 32 for " + to_string(data.dataset) +
-                          ", got " + std::to_string(data.image_size));
+        throw ConfigError("data.image_size must be 32 for " + to_string(data.dataset) + ", got " +
+                          std::to_string(data.image_size));
       }
       break;
     case DatasetKind::kFolder:
@@ -743,9 +792,10 @@ void validate_config(const Config& config) {
                       " data, got ''");
   }
   if (std::fabs(data.imbalance_ratio_unlabeled) < 1.0) {
-    throw ConfigError("data.imbalance_ratio_unlabeled must be >= 1 or <= -1 (negative reverses "
-                      "the unlabeled distribution), got " +
-                      format_double(data.imbalance_ratio_unlabeled));
+    throw ConfigError(
+        "data.imbalance_ratio_unlabeled must be >= 1 or <= -1 (negative reverses "
+        "the unlabeled distribution), got " +
+        format_double(data.imbalance_ratio_unlabeled));
   }
   if (config.train.nesterov && config.train.momentum <= 0.0) {
     throw ConfigError("train.nesterov needs train.momentum > 0, got " +

@@ -102,8 +102,8 @@ std::string dataset_fingerprint(const Dataset& dataset) {
 
 nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepared) {
   nlohmann::json settings = {{"dataset", to_string(data.dataset)},
-                              {"protocol", to_string(data.protocol)},
-                              {"fold", data.fold}};
+                             {"protocol", to_string(data.protocol)},
+                             {"fold", data.fold}};
   // The settings that decide the data: the root of files read, the size of images not fixed
   // by the format, the generator of synthetic ones.
   switch (data.dataset) {

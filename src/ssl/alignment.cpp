@@ -33,9 +33,8 @@ std::vector<double> tempered_target(const std::vector<double>& p_data, double t)
   return out;
 }
 
-DistributionAligner::DistributionAligner(const std::vector<double>& target,
-                                         PModelEstimate mode, int buffer_size,
-                                         double momentum, at::Device device)
+DistributionAligner::DistributionAligner(const std::vector<double>& target, PModelEstimate mode,
+                                         int buffer_size, double momentum, at::Device device)
     : mode_(mode), momentum_(momentum) {
   if (target.empty()) throw InputError("the alignment target is empty");
   const auto classes = static_cast<std::int64_t>(target.size());
@@ -80,15 +79,17 @@ void DistributionAligner::observe(const at::Tensor& probs) {
 
 at::Tensor DistributionAligner::state() const {
   // The ring position rides along as an extra row so one tensor holds everything.
-  const at::Tensor position = next_.to(buffer_.scalar_type()).view({1, 1}).expand({1, buffer_.size(1)});
+  const at::Tensor position =
+      next_.to(buffer_.scalar_type()).view({1, 1}).expand({1, buffer_.size(1)});
   return at::cat({buffer_, position});
 }
 
 void DistributionAligner::restore(const at::Tensor& state) {
   if (state.dim() != 2 || state.size(0) != buffer_.size(0) + 1 ||
       state.size(1) != buffer_.size(1)) {
-    throw DataError("the checkpoint's alignment state does not fit this config (crest.p_model / "
-                    "crest.p_model_buffer changed?)");
+    throw DataError(
+        "the checkpoint's alignment state does not fit this config (crest.p_model / "
+        "crest.p_model_buffer changed?)");
   }
   buffer_.copy_(state.narrow(0, 0, buffer_.size(0)));
   const at::Tensor position = state.narrow(0, buffer_.size(0), 1).narrow(1, 0, 1).reshape({1});

@@ -31,7 +31,8 @@ c10::Device resolve_device(const std::string& spec) {
     throw ConfigError("run.device must be auto, cpu, cuda or cuda:N, got '" + spec + "'");
   }
   if (!have_cuda) {
-    throw InputError("run.device is '" + spec + "' but this crest cannot use CUDA (it was built "
+    throw InputError("run.device is '" + spec +
+                     "' but this crest cannot use CUDA (it was built "
                      "against a CPU-only LibTorch, or no NVIDIA driver/GPU is visible); use "
                      "--device cpu, or rebuild against a CUDA LibTorch (see README)");
   }
@@ -45,8 +46,8 @@ c10::Device resolve_device(const std::string& spec) {
 }
 
 void set_cpu_threads(int threads) {
-  const int count = threads > 0 ? threads
-                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int count =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(count);
 }
 

@@ -54,9 +54,9 @@ TEST(ChoicesTest, ABadNameNamesTheKeyAndTheAllowedValues) {
                       {"crest.mode must be one of fixmatch, crest or crest+, got 'crest++'"});
   expect_config_error([] { parse_toggle("maybe", "train.cuda_graph"); },
                       {"train.cuda_graph must be one of auto, on or off, got 'maybe'"});
-  expect_config_error([] { parse_dataset("imagenet"); },
-                      {"data.dataset must be one of cifar10, cifar100, folder or synthetic",
-                       "'imagenet'"});
+  expect_config_error(
+      [] { parse_dataset("imagenet"); },
+      {"data.dataset must be one of cifar10, cifar100, folder or synthetic", "'imagenet'"});
   expect_config_error([] { parse_sgd("adam"); }, {"train.sgd", "auto, foreach, fused or loop"});
   // Names are exact: no case folding, no surrounding space.
   expect_config_error([] { parse_amp("BF16"); }, {"train.amp", "'BF16'"});
@@ -91,9 +91,9 @@ TEST(ChoicesTest, ConfigKeysTakeEveryName) {
       EXPECT_EQ(config_value(again, key), printed);
     }
     Config config;
-    expect_config_error([&] { apply_override(config, key + "=nope"); },
-                        {"--set " + key + "=nope: " + key + " " + one_of_problem(names),
-                         "got 'nope'"});
+    expect_config_error(
+        [&] { apply_override(config, key + "=nope"); },
+        {"--set " + key + "=nope: " + key + " " + one_of_problem(names), "got 'nope'"});
   }
 }
 

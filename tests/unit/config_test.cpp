@@ -1,9 +1,10 @@
+#include "crest/config/config.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "crest/config/config.h"
 #include "crest/config/embedded.h"
 #include "crest/util/error.h"
 #include "test_util.h"
@@ -55,8 +56,7 @@ TEST(ConfigTest, YamlRoundTripIsExact) {
 TEST(ConfigTest, UnknownKeyNamesPathLineAndSuggestion) {
   expect_config_error([] { parse_config("data:\n  fold: 1\n  imbalance: 10\n", "my.yaml"); },
                       {"my.yaml:3", "unknown key 'data.imbalance'", "data.imbalance_ratio"});
-  expect_config_error([] { parse_config("dta:\n  fold: 1\n", "my.yaml"); },
-                      {"unknown key 'dta'"});
+  expect_config_error([] { parse_config("dta:\n  fold: 1\n", "my.yaml"); }, {"unknown key 'dta'"});
 }
 
 TEST(ConfigTest, WrongTypesNameKeyAndValue) {
@@ -70,8 +70,7 @@ TEST(ConfigTest, WrongTypesNameKeyAndValue) {
                       {"train.nesterov must be true or false", "'maybe'"});
   expect_config_error([] { parse_config("data:\n  fold: [1, 2]\n", "t.yaml"); },
                       {"data.fold must be an integer, got a list"});
-  expect_config_error([] { parse_config("data: 5\n", "t.yaml"); },
-                      {"'data' is a section"});
+  expect_config_error([] { parse_config("data: 5\n", "t.yaml"); }, {"'data' is a section"});
   expect_config_error([] { parse_config("data:\n  fold:\n", "t.yaml"); },
                       {"data.fold has no value"});
   expect_config_error([] { parse_config("- a\n- b\n", "t.yaml"); },

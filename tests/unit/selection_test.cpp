@@ -1,7 +1,8 @@
 // CReST's selection rates and selection, and CReST+'s alignment arithmetic.
+#include "crest/selftrain/selection.h"
+
 #include <gtest/gtest.h>
 
-#include "crest/selftrain/selection.h"
 #include "crest/ssl/alignment.h"
 #include "crest/util/error.h"
 
@@ -57,8 +58,8 @@ TEST(SelectionTest, TiesAreBrokenByRowDeterministically) {
 TEST(SelectionTest, TemperatureScheduleAndGuard) {
   const std::vector<double> expected = {1.0, 0.9, 0.8, 0.7, 0.6, 0.5};
   for (int g = 0; g < 6; ++g) {
-    EXPECT_NEAR(alignment_temperature(g, 6, 0.5, TemperatureSchedule::kLinear), expected[static_cast<std::size_t>(g)],
-                1e-12);
+    EXPECT_NEAR(alignment_temperature(g, 6, 0.5, TemperatureSchedule::kLinear),
+                expected[static_cast<std::size_t>(g)], 1e-12);
   }
   EXPECT_DOUBLE_EQ(alignment_temperature(0, 1, 0.5, TemperatureSchedule::kLinear), 1.0);  // G = 1
   EXPECT_DOUBLE_EQ(alignment_temperature(3, 6, 0.5, TemperatureSchedule::kConstant), 0.5);

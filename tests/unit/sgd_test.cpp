@@ -167,7 +167,8 @@ TEST(SgdTest, KernelChoice) {
   EXPECT_STREQ(sgd_kernels_name(SgdKernels::kFused), "fused");
   expect_input_error([] { resolve_sgd_kernels(SgdChoice::kFused, at::kCPU); },
                      {"train.sgd=fused", "CUDA", "foreach"});
-  expect_input_error([] { resolve_sgd_kernels(parse_sgd("adam"), at::kCPU); }, {"train.sgd", "'adam'"});
+  expect_input_error([] { resolve_sgd_kernels(parse_sgd("adam"), at::kCPU); },
+                     {"train.sgd", "'adam'"});
 }
 
 }  // namespace

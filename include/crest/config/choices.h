@@ -18,7 +18,7 @@ namespace crest {
 enum class DatasetKind { kCifar10, kCifar100, kFolder, kSynthetic };  // data.dataset
 enum class SplitProtocol { kCrest, kDarp };                           // data.protocol
 enum class Amp { kAuto, kBf16, kOff };                                // train.amp
-enum class Toggle { kAuto, kOn, kOff };  // train.channels_last, train.cuda_graph
+enum class Toggle { kAuto, kOn, kOff };                   // train.channels_last, train.cuda_graph
 enum class SgdChoice { kAuto, kForeach, kFused, kLoop };  // train.sgd
 enum class CrestMode { kFixMatch, kCrest, kCrestPlus };   // crest.mode
 enum class RateProfile { kIdeal, kLabeled };              // crest.rate_profile

@@ -25,11 +25,11 @@ struct DataConfig {
   DatasetKind dataset = DatasetKind::kCifar10;
   std::string root = "data/cifar10";
   SplitProtocol protocol = SplitProtocol::kCrest;
-  double imbalance_ratio = 100.0;  // gamma = N_1 / N_L (crest protocol)
-  double label_fraction = 0.1;     // beta (crest protocol)
-  std::int64_t fold = 1;           // seeds the labeled/unlabeled split
-  std::int64_t lt_seed = 0;        // seeds which images of each class the LT set keeps
-  std::int64_t max_per_class = 0;  // N_max; 0 = the smallest class of the source
+  double imbalance_ratio = 100.0;            // gamma = N_1 / N_L (crest protocol)
+  double label_fraction = 0.1;               // beta (crest protocol)
+  std::int64_t fold = 1;                     // seeds the labeled/unlabeled split
+  std::int64_t lt_seed = 0;                  // seeds which images of each class the LT set keeps
+  std::int64_t max_per_class = 0;            // N_max; 0 = the smallest class of the source
   std::int64_t num_labeled_head = 1500;      // N_1 (darp protocol)
   std::int64_t num_unlabeled_head = 3000;    // M_1 (darp protocol)
   double imbalance_ratio_labeled = 100.0;    // gamma_l (darp protocol)
