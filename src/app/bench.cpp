@@ -1,7 +1,7 @@
 #include "crest/app/bench.h"
 
-#include <sys/resource.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -88,13 +88,12 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
 
   spdlog::info("bench on {}: WRN-{}-{}, {} labeled + 2 x {} unlabeled images a step",
                describe_device(device), config.model.depth, config.model.width,
-               config.train.batch_size,
-               config.train.batch_size * config.train.unlabeled_ratio);
+               config.train.batch_size, config.train.batch_size * config.train.unlabeled_ratio);
   // (a) the model's share: the same augmented batch each time, already on the device.
   const StepBatch fixed = trainer.draw_batch();
   for (int i = 0; i < options.warmup; ++i) trainer.optimize(fixed, lr);
-  const double train_step = median_rate(device, options.windows, per_window,
-                                        [&] { trainer.optimize(fixed, lr); });
+  const double train_step =
+      median_rate(device, options.windows, per_window, [&] { trainer.optimize(fixed, lr); });
   // (b) the full step.
   for (int i = 0; i < options.warmup; ++i) trainer.step(lr);
   const double full_step =
@@ -113,21 +112,22 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
   label_pool();
   const double pools_per_second = median_rate(device, options.windows, 1, label_pool);
 
-  nlohmann::json result = {{"device", describe_device(device)},
-          {"torch", CREST_TORCH_VERSION},
-          {"model", "WRN-" + std::to_string(config.model.depth) + "-" +
-                        std::to_string(config.model.width)},
-          {"batch_labeled", config.train.batch_size},
-          {"batch_unlabeled", config.train.batch_size * config.train.unlabeled_ratio},
-          {"amp_bf16", bf16},
-          {"steps_per_window", per_window},
-          {"windows", options.windows},
-          {"train_step_per_sec", train_step},
-          {"full_step_per_sec", full_step},
-          {"pseudo_label_images_per_sec", pools_per_second * static_cast<double>(pool.size())},
-          {"pseudo_label_pool", pool.size()},
-          {"peak_memory_bytes", peak_memory_bytes(device)},
-          {"peak_memory_kind", device.is_cuda() ? "cuda allocator peak" : "process max RSS"}};
+  nlohmann::json result = {
+      {"device", describe_device(device)},
+      {"torch", CREST_TORCH_VERSION},
+      {"model",
+       "WRN-" + std::to_string(config.model.depth) + "-" + std::to_string(config.model.width)},
+      {"batch_labeled", config.train.batch_size},
+      {"batch_unlabeled", config.train.batch_size * config.train.unlabeled_ratio},
+      {"amp_bf16", bf16},
+      {"steps_per_window", per_window},
+      {"windows", options.windows},
+      {"train_step_per_sec", train_step},
+      {"full_step_per_sec", full_step},
+      {"pseudo_label_images_per_sec", pools_per_second * static_cast<double>(pool.size())},
+      {"pseudo_label_pool", pool.size()},
+      {"peak_memory_bytes", peak_memory_bytes(device)},
+      {"peak_memory_kind", device.is_cuda() ? "cuda allocator peak" : "process max RSS"}};
   result["fast_path"] = trainer.fast_path();
   return result;
 }
@@ -136,29 +136,27 @@ std::string bench_table(const nlohmann::json& r) {
   std::string fast_path;
   if (r.contains("fast_path")) {
     const nlohmann::json& f = r["fast_path"];
-    fast_path = std::string("sgd ") + f.value("sgd", "?") +
-                ", channels_last " + (f.value("channels_last", false) ? "on" : "off") +
-                ", cuda graph " + (f.value("cuda_graph", false) ? "on" : "off") +
-                ", cudnn benchmark " + (f.value("cudnn_benchmark", false) ? "on" : "off");
+    fast_path = std::string("sgd ") + f.value("sgd", "?") + ", channels_last " +
+                (f.value("channels_last", false) ? "on" : "off") + ", cuda graph " +
+                (f.value("cuda_graph", false) ? "on" : "off") + ", cudnn benchmark " +
+                (f.value("cudnn_benchmark", false) ? "on" : "off");
   }
   char text[1024];
-  std::snprintf(
-      text, sizeof(text),
-      "device                     %s\n"
-      "model                      %s, %d + 2 x %d images a step%s\n"
-      "step                       %s\n"
-      "(a) training step          %.2f steps/s   (inputs on the device)\n"
-      "(b) full step              %.2f steps/s   (sampling and augmentation included)\n"
-      "(c) pseudo-labelling       %.0f images/s  (pool of %d)\n"
-      "(d) peak memory            %.1f MiB       (%s)\n",
-      r["device"].get<std::string>().c_str(), r["model"].get<std::string>().c_str(),
-      r["batch_labeled"].get<int>(), r["batch_unlabeled"].get<int>(),
-      r["amp_bf16"].get<bool>() ? ", bf16 autocast" : "", fast_path.c_str(),
-      r["train_step_per_sec"].get<double>(),
-      r["full_step_per_sec"].get<double>(), r["pseudo_label_images_per_sec"].get<double>(),
-      r["pseudo_label_pool"].get<int>(),
-      static_cast<double>(r["peak_memory_bytes"].get<std::int64_t>()) / (1024.0 * 1024.0),
-      r["peak_memory_kind"].get<std::string>().c_str());
+  std::snprintf(text, sizeof(text),
+                "device                     %s\n"
+                "model                      %s, %d + 2 x %d images a step%s\n"
+                "step                       %s\n"
+                "(a) training step          %.2f steps/s   (inputs on the device)\n"
+                "(b) full step              %.2f steps/s   (sampling and augmentation included)\n"
+                "(c) pseudo-labelling       %.0f images/s  (pool of %d)\n"
+                "(d) peak memory            %.1f MiB       (%s)\n",
+                r["device"].get<std::string>().c_str(), r["model"].get<std::string>().c_str(),
+                r["batch_labeled"].get<int>(), r["batch_unlabeled"].get<int>(),
+                r["amp_bf16"].get<bool>() ? ", bf16 autocast" : "", fast_path.c_str(),
+                r["train_step_per_sec"].get<double>(), r["full_step_per_sec"].get<double>(),
+                r["pseudo_label_images_per_sec"].get<double>(), r["pseudo_label_pool"].get<int>(),
+                static_cast<double>(r["peak_memory_bytes"].get<std::int64_t>()) / (1024.0 * 1024.0),
+                r["peak_memory_kind"].get<std::string>().c_str());
   return text;
 }
 

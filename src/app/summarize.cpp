@@ -46,18 +46,29 @@ const std::set<std::string>& keys_free_within_group() {
   return keys;
 }
 
-int method_rank(const std::string& mode) {
-  if (mode == "fixmatch") return 0;
-  if (mode == "crest") return 1;
-  if (mode == "crest+") return 2;
-  return 3;
+// --format.
+enum class Format { kMarkdown, kCsv };
+
+const char* format_name(Format format) {
+  switch (format) {
+    case Format::kMarkdown:
+      return "md";
+    case Format::kCsv:
+      return "csv";
+  }
+  return nullptr;
 }
 
-std::string method_label(const std::string& mode) {
-  if (mode == "fixmatch") return "FixMatch";
-  if (mode == "crest") return "CReST";
-  if (mode == "crest+") return "CReST+";
-  return mode;
+std::string method_label(CrestMode mode) {
+  switch (mode) {
+    case CrestMode::kFixMatch:
+      return "FixMatch";
+    case CrestMode::kCrest:
+      return "CReST";
+    case CrestMode::kCrestPlus:
+      return "CReST+";
+  }
+  return to_string(mode);
 }
 
 std::string format(const char* pattern, double value) {
@@ -163,7 +174,7 @@ void read_results(RunRecord& run) {
 }
 
 // dataset, mode, gamma, beta
-using GroupKey = std::tuple<std::string, std::string, double, double>;
+using GroupKey = std::tuple<std::string, CrestMode, double, double>;
 
 // Collects run folders below `dir` (which is not one itself) and the sweep points that never
 // wrote config.yaml.
@@ -340,10 +351,10 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
     run.problem = state.problem;
     if (run.complete) read_results(run);
 
-    const GroupKey key{run.config.data.dataset, run.config.crest.mode,
+    const GroupKey key{to_string(run.config.data.dataset), run.config.crest.mode,
                        run.config.data.imbalance_ratio, run.config.data.label_fraction};
     SummaryGroup& group = groups[key];
-    group.dataset = run.config.data.dataset;
+    group.dataset = to_string(run.config.data.dataset);
     group.method = run.config.crest.mode;
     group.gamma = run.config.data.imbalance_ratio;
     group.beta = run.config.data.label_fraction;
@@ -405,10 +416,11 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
     }
     summary.groups.push_back(group);
   }
+  // CrestMode's order is the paper's: FixMatch, CReST, CReST+.
   std::sort(summary.groups.begin(), summary.groups.end(),
             [](const SummaryGroup& a, const SummaryGroup& b) {
-              return std::make_tuple(a.dataset, a.beta, a.gamma, method_rank(a.method), a.method) <
-                     std::make_tuple(b.dataset, b.beta, b.gamma, method_rank(b.method), b.method);
+              return std::make_tuple(a.dataset, a.beta, a.gamma, a.method) <
+                     std::make_tuple(b.dataset, b.beta, b.gamma, b.method);
             });
   return summary;
 }
@@ -444,7 +456,7 @@ std::string summary_markdown(const Summary& summary) {
   for (const SummaryGroup& g : summary.groups) tables[{g.dataset, g.beta}].push_back(&g);
   for (const auto& [dataset_beta, members] : tables) {
     std::set<double> gammas;
-    std::vector<std::string> methods;
+    std::vector<CrestMode> methods;
     for (const SummaryGroup* g : members) {
       gammas.insert(g->gamma);
       if (std::find(methods.begin(), methods.end(), g->method) == methods.end()) {
@@ -458,7 +470,7 @@ std::string summary_markdown(const Summary& summary) {
     out << "\n|---|";
     for (std::size_t i = 0; i < gammas.size(); ++i) out << "---|";
     out << "\n";
-    for (const std::string& method : methods) {
+    for (const CrestMode method : methods) {
       out << "| " << method_label(method) << " |";
       for (double gamma : gammas) {
         std::string cell;
@@ -508,7 +520,7 @@ std::string summary_csv(const Summary& summary) {
       means += sep + pct(g.minority_class_recall[i].mean);
       stds += sep + pct(g.minority_class_recall[i].std);
     }
-    out << csv_field(g.dataset) << "," << g.method << "," << format("%g", g.gamma) << ","
+    out << csv_field(g.dataset) << "," << to_string(g.method) << "," << format("%g", g.gamma) << ","
         << format("%g", g.beta) << "," << g.folds.size() << "," << g.excluded << "," << folds << ","
         << pct(g.final_accuracy.mean) << "," << pct(g.final_accuracy.std) << ","
         << pct(g.best_accuracy.mean) << "," << pct(g.best_accuracy.std) << ","
@@ -519,20 +531,25 @@ std::string summary_csv(const Summary& summary) {
 }
 
 void summarize(const SummarizeOptions& options, std::ostream& out) {
-  if (options.format != "md" && options.format != "csv") {
-    throw InputError("summarize: --format must be md or csv, got '" + options.format + "'");
+  const std::optional<Format> format = value_named(options.format, format_name);
+  if (!format) {
+    throw InputError("summarize: --format must be " + or_list(names_of(format_name)) + ", got '" +
+                     options.format + "'");
   }
   const Summary summary = summarize_runs(options.paths);
-  if (options.format == "md") {
-    out << summary_markdown(summary);
-  } else {
-    out << summary_csv(summary);
-    for (const SummaryGroup& g : summary.groups) {
-      for (const std::string& note : g.notes) spdlog::warn("{}: {}", group_title(g), note);
-    }
-    for (const SkippedRun& s : summary.skipped) {
-      spdlog::warn("not averaged in: {}: {}", s.path, s.reason);
-    }
+  switch (*format) {
+    case Format::kMarkdown:
+      out << summary_markdown(summary);
+      break;
+    case Format::kCsv:
+      out << summary_csv(summary);
+      for (const SummaryGroup& g : summary.groups) {
+        for (const std::string& note : g.notes) spdlog::warn("{}: {}", group_title(g), note);
+      }
+      for (const SkippedRun& s : summary.skipped) {
+        spdlog::warn("not averaged in: {}: {}", s.path, s.reason);
+      }
+      break;
   }
   out.flush();
 }

@@ -29,9 +29,9 @@
 #include "crest/config/config.h"
 #include "crest/io/run_dir.h"
 #include "crest/util/error.h"
-#include "crest/util/signals.h"
 #include "crest/util/fs.h"
 #include "crest/util/logging.h"
+#include "crest/util/signals.h"
 
 extern char** environ;
 
@@ -278,9 +278,25 @@ std::string seconds_text(double seconds) {
 
 // ---- running points -----------------------------------------------------------------------
 
+enum class PointStatus { kFinished, kSkipped, kFailed, kStopped };
+
+const char* status_name(PointStatus status) {
+  switch (status) {
+    case PointStatus::kFinished:
+      return "finished";
+    case PointStatus::kSkipped:
+      return "skipped";
+    case PointStatus::kFailed:
+      return "failed";
+    case PointStatus::kStopped:
+      return "stopped";
+  }
+  return nullptr;
+}
+
 struct Outcome {
   std::size_t index = 0;
-  std::string status;  // finished | skipped | failed | stopped
+  PointStatus status = PointStatus::kFailed;
   std::string detail;
 };
 
@@ -310,14 +326,14 @@ Outcome finish_point(const SweepPoint& point, int status, double seconds) {
   Outcome outcome;
   outcome.index = point.index;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    outcome.status = "finished";
+    outcome.status = PointStatus::kFinished;
     outcome.detail = seconds_text(seconds);
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == 130) {
-    outcome.status = "stopped";
+    outcome.status = PointStatus::kStopped;
     outcome.detail = "checkpoint written; rerun to resume";
   } else {
     const fs::path log = point.folder / "stderr.log";
-    outcome.status = "failed";
+    outcome.status = PointStatus::kFailed;
     outcome.detail = describe_status(status) + " after " + seconds_text(seconds) + ": " +
                      last_line(log) + " (" + log.string() + ")";
   }
@@ -328,8 +344,8 @@ void report(std::ostream& out, const SweepPlan& plan, const Outcome& o, std::siz
             std::size_t total) {
   const SweepPoint& point = plan.points[o.index];
   const std::string line = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
-                           o.status + " " + std::to_string(point.index) + " " + point.name +
-                           (o.detail.empty() ? "" : ": " + o.detail);
+                           status_name(o.status) + " " + std::to_string(point.index) + " " +
+                           point.name + (o.detail.empty() ? "" : ": " + o.detail);
   spdlog::debug("{}", line);  // for sweep.log; people read it on stdout
   out << line << "\n";
   out.flush();
@@ -414,7 +430,7 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
     const SweepPoint& p = plan.points[i];
     if (inspect_run(p.folder, point_config(plan, p).crest.generations).complete) {
       ++finished_before;
-      outcomes.push_back({i, "skipped", "already finished"});
+      outcomes.push_back({i, PointStatus::kSkipped, "already finished"});
     } else {
       queue.push_back(i);
     }
@@ -473,7 +489,7 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
         r.pid = start_point(plan, p, resume, threads, r.gpu, true);
       } catch (const std::exception& e) {
         if (r.gpu >= 0) free_gpus.push_back(r.gpu);
-        const Outcome o{i, "failed", e.what()};
+        const Outcome o{i, PointStatus::kFailed, e.what()};
         outcomes.push_back(o);
         report(out, plan, o, ++done, total);
         continue;
@@ -511,9 +527,19 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
   std::size_t ran = 0, stopped = 0;
   std::vector<const Outcome*> failed;
   for (const Outcome& o : outcomes) {
-    if (o.status == "finished") ++ran;
-    if (o.status == "stopped") ++stopped;
-    if (o.status == "failed") failed.push_back(&o);
+    switch (o.status) {
+      case PointStatus::kFinished:
+        ++ran;
+        break;
+      case PointStatus::kStopped:
+        ++stopped;
+        break;
+      case PointStatus::kFailed:
+        failed.push_back(&o);
+        break;
+      case PointStatus::kSkipped:
+        break;
+    }
   }
   out << "sweep done: " << ran << " finished now, " << finished_before << " already finished, "
       << failed.size() << " failed, " << stopped << " stopped, " << queue.size()
@@ -562,13 +588,20 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
     if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
   }
   const Outcome o = finish_point(p, status, seconds_since(start));
-  out << "point " << index << " " << p.name << ": " << o.status << ": " << o.detail << "\n";
+  out << "point " << index << " " << p.name << ": " << status_name(o.status) << ": " << o.detail
+      << "\n";
   out.flush();
-  if (o.status == "stopped") throw Interrupted("point " + std::to_string(index) + " stopped");
-  if (o.status != "finished") {
-    throw std::runtime_error("point " + std::to_string(index) + " " + p.name +
-                             " failed: " + o.detail);
+  switch (o.status) {
+    case PointStatus::kFinished:
+      return;
+    case PointStatus::kStopped:
+      throw Interrupted("point " + std::to_string(index) + " stopped");
+    case PointStatus::kSkipped:
+    case PointStatus::kFailed:
+      break;
   }
+  throw std::runtime_error("point " + std::to_string(index) + " " + p.name +
+                           " failed: " + o.detail);
 }
 
 // ---- Slurm ---------------------------------------------------------------------------------
@@ -654,7 +687,20 @@ void run_slurm(const SweepPlan& plan, const std::vector<std::size_t>& selected,
   out.flush();
 }
 
-void check_options(const SweepOptions& o) {
+enum class Launcher { kLocal, kSlurm };
+
+const char* launcher_name(Launcher launcher) {
+  switch (launcher) {
+    case Launcher::kLocal:
+      return "local";
+    case Launcher::kSlurm:
+      return "slurm";
+  }
+  return nullptr;
+}
+
+// Checks the options; returns the launcher (none for --run-index).
+std::optional<Launcher> check_options(const SweepOptions& o) {
   if (o.grid.empty() == o.points.empty()) {
     throw InputError("crest sweep: give either --grid GRID.yaml or --points OUT/sweep.json");
   }
@@ -674,20 +720,28 @@ void check_options(const SweepOptions& o) {
           "--run-index runs one point by itself; it takes only --grid or --points "
           "(and --out)");
     }
-    return;
+    return std::nullopt;
   }
-  if (o.launcher != "local" && o.launcher != "slurm") {
-    throw InputError("crest sweep: --launcher must be local or slurm, got '" + o.launcher + "'");
+  const std::optional<Launcher> launcher = value_named(o.launcher, launcher_name);
+  if (!launcher) {
+    throw InputError("crest sweep: --launcher must be " + or_list(names_of(launcher_name)) +
+                     ", got '" + o.launcher + "'");
   }
-  if (o.launcher == "local" && slurm_flags) {
-    throw InputError(
-        "--partition, --account, --time, --mem, --job-name, --gpus-per-task, "
-        "--cpus-per-task, --max-parallel and --sbatch-arg go with --launcher slurm");
-  }
-  if (o.launcher == "slurm" && local_flags) {
-    throw InputError(
-        "--gpus and --slots go with --launcher local (with Slurm, use "
-        "--gpus-per-task and --cpus-per-task)");
+  switch (*launcher) {
+    case Launcher::kLocal:
+      if (slurm_flags) {
+        throw InputError(
+            "--partition, --account, --time, --mem, --job-name, --gpus-per-task, "
+            "--cpus-per-task, --max-parallel and --sbatch-arg go with --launcher slurm");
+      }
+      break;
+    case Launcher::kSlurm:
+      if (local_flags) {
+        throw InputError(
+            "--gpus and --slots go with --launcher local (with Slurm, use "
+            "--gpus-per-task and --cpus-per-task)");
+      }
+      break;
   }
   if (!o.gpus.empty() && o.slots != 0) {
     throw InputError(
@@ -697,6 +751,7 @@ void check_options(const SweepOptions& o) {
   if (o.slots < 0 || o.gpus_per_task < 0 || o.cpus_per_task < 0 || o.max_parallel < 0) {
     throw InputError("--slots, --gpus-per-task, --cpus-per-task and --max-parallel must be >= 0");
   }
+  return launcher;
 }
 
 }  // namespace
@@ -1102,7 +1157,7 @@ std::string slurm_script(const SweepPlan& plan, const SweepOptions& options,
 }
 
 void run_sweep(const SweepOptions& options, std::ostream& out) {
-  check_options(options);
+  const std::optional<Launcher> launcher = check_options(options);
   SweepPlan plan;
   if (!options.grid.empty()) {
     plan = load_grid(options.grid, options.out);
@@ -1121,13 +1176,15 @@ void run_sweep(const SweepOptions& options, std::ostream& out) {
     return;
   }
   // A local dry run leaves no trace; a Slurm one writes the plan its script refers to.
-  const bool writes = !(options.dry_run && options.launcher == "local");
-  if (!options.grid.empty()) write_or_check_plan(plan, writes);
-  const std::vector<std::size_t> selected = select_points(plan, options);
-  if (options.launcher == "local") {
-    run_local(plan, selected, options, out);
-  } else {
-    run_slurm(plan, selected, options, out);
+  switch (*launcher) {
+    case Launcher::kLocal:
+      if (!options.grid.empty()) write_or_check_plan(plan, !options.dry_run);
+      run_local(plan, select_points(plan, options), options, out);
+      break;
+    case Launcher::kSlurm:
+      if (!options.grid.empty()) write_or_check_plan(plan, true);
+      run_slurm(plan, select_points(plan, options), options, out);
+      break;
   }
 }
 

@@ -33,10 +33,14 @@ enum class Kind { kBool, kInt, kFloat, kString };
 
 const char* kind_name(Kind kind) {
   switch (kind) {
-    case Kind::kBool: return "true or false";
-    case Kind::kInt: return "an integer";
-    case Kind::kFloat: return "a number";
-    case Kind::kString: return "a string";
+    case Kind::kBool:
+      return "true or false";
+    case Kind::kInt:
+      return "an integer";
+    case Kind::kFloat:
+      return "a number";
+    case Kind::kString:
+      return "a string";
   }
   return "";
 }
@@ -46,16 +50,31 @@ struct Rule {
   std::optional<double> lo, hi;
   bool lo_open = false;
   bool hi_open = false;
-  std::vector<std::string> choices;
+  std::vector<std::string> choices;  // filled from the enum for choice keys
   // Extra check for strings: returns a problem ("must be ...") or "".
   std::function<std::string(const std::string&)> check;
 };
 
 Rule any() { return {}; }
-Rule at_least(double lo) { Rule r; r.lo = lo; return r; }
-Rule above(double lo) { Rule r; r.lo = lo; r.lo_open = true; return r; }
-Rule between(double lo, double hi) { Rule r; r.lo = lo; r.hi = hi; return r; }
-Rule one_of(std::vector<std::string> choices) { Rule r; r.choices = std::move(choices); return r; }
+Rule at_least(double lo) {
+  Rule r;
+  r.lo = lo;
+  return r;
+}
+Rule above(double lo) {
+  Rule r;
+  r.lo = lo;
+  r.lo_open = true;
+  return r;
+}
+Rule between(double lo, double hi) {
+  Rule r;
+  r.lo = lo;
+  r.hi = hi;
+  return r;
+}
+// A choice key: one of its enum's names (make_field fills them in from choices.h).
+Rule choice() { return {}; }
 
 struct Field {
   std::string path;
@@ -84,17 +103,24 @@ Field make_field(std::string path, Accessor accessor, std::string doc, Rule rule
     if (!field.rule.hi || *field.rule.hi > hi) field.rule.hi = hi;
   } else if constexpr (std::is_floating_point_v<T>) {
     field.kind = Kind::kFloat;
+  } else if constexpr (std::is_enum_v<T>) {
+    // A choice key: a string in YAML, one of the enum's names.
+    field.kind = Kind::kString;
+    field.rule.choices = choice_names<T>();
   } else {
-    static_assert(std::is_same_v<T, std::string>, "config fields are bool, integer, double or string");
+    static_assert(std::is_same_v<T, std::string>,
+                  "config fields are bool, integer, double, string or a choice enum");
     field.kind = Kind::kString;
   }
-  field.assign = [accessor](Config& config, const Value& value) {
+  field.assign = [accessor, path = field.path](Config& config, const Value& value) {
     if constexpr (std::is_same_v<T, bool>) {
       accessor(config) = std::get<bool>(value);
     } else if constexpr (std::is_integral_v<T>) {
       accessor(config) = static_cast<T>(std::get<std::int64_t>(value));
     } else if constexpr (std::is_floating_point_v<T>) {
       accessor(config) = std::get<double>(value);
+    } else if constexpr (std::is_enum_v<T>) {
+      accessor(config) = parse_choice<T>(std::get<std::string>(value), path);
     } else {
       accessor(config) = std::get<std::string>(value);
     }
@@ -107,6 +133,8 @@ Field make_field(std::string path, Accessor accessor, std::string doc, Rule rule
       return static_cast<std::int64_t>(v);
     } else if constexpr (std::is_floating_point_v<T>) {
       return static_cast<double>(v);
+    } else if constexpr (std::is_enum_v<T>) {
+      return to_string(v);
     } else {
       return v;
     }
@@ -115,7 +143,8 @@ Field make_field(std::string path, Accessor accessor, std::string doc, Rule rule
 }
 
 #define CREST_KEY(path, member, doc, rule) \
-  make_field(path, [](Config& c) -> auto& { return c.member; }, doc, rule)
+  make_field(                              \
+      path, [](Config & c) -> auto& { return c.member; }, doc, rule)
 
 std::string check_device(const std::string& device) {
   static const std::regex kDevice("auto|cpu|cuda|cuda:[0-9]+");
@@ -129,7 +158,7 @@ const std::vector<Field>& fields() {
       CREST_KEY("data.dataset", data.dataset,
                 "Source dataset: cifar10 | cifar100 | folder (ROOT/train/<class>/*, "
                 "ROOT/test/<class>/*) | synthetic (generated in memory, no files).",
-                one_of({"cifar10", "cifar100", "folder", "synthetic"})),
+                choice()),
       CREST_KEY("data.root", data.root,
                 "Folder holding the dataset (CIFAR binary files or image folders); relative "
                 "paths are taken from the working directory. Unused for synthetic.",
@@ -138,13 +167,17 @@ const std::vector<Field>& fields() {
                 "How the long-tailed labeled/unlabeled split is built: crest (CReST/Cui et al.: "
                 "N_c = int(N_max * gamma^(-c/(L-1))), ceil(N_c * beta) labeled) | darp (DARP/"
                 "DASO/USB: N_1 labeled and M_1 unlabeled head images, gamma_l and gamma_u).",
-                one_of({"crest", "darp"})),
+                choice()),
       CREST_KEY("data.imbalance_ratio", data.imbalance_ratio,
                 "gamma = N_1 / N_L, the imbalance ratio of the training set (crest protocol).",
                 at_least(1)),
       CREST_KEY("data.label_fraction", data.label_fraction,
                 "beta, the fraction of each class that is labeled (crest protocol).",
-                [] { Rule r = between(0, 1); r.lo_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.lo_open = true;
+                  return r;
+                }()),
       CREST_KEY("data.fold", data.fold,
                 "Split seed: the labeled/unlabeled split of fold k shuffles each class with "
                 "NumPy's legacy RandomState(k), as the reference does; the paper averages "
@@ -196,7 +229,11 @@ const std::vector<Field>& fields() {
                 "BatchNorm running-statistics momentum in PyTorch terms (the reference's Keras "
                 "0.999 is 0.001). Schedules of a few hundred steps need more (e.g. 0.01), or "
                 "evaluation sees statistics that have barely moved from their initial values.",
-                [] { Rule r = between(0, 1); r.lo_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.lo_open = true;
+                  return r;
+                }()),
 
       CREST_KEY("train.batch_size", train.batch_size, "Labeled images per step (B).",
                 between(1, 1 << 20)),
@@ -213,7 +250,11 @@ const std::vector<Field>& fields() {
       CREST_KEY("train.lambda_u", train.lambda_u, "Weight of the unlabeled loss.", at_least(0)),
       CREST_KEY("train.lr", train.lr, "Initial SGD learning rate.", above(0)),
       CREST_KEY("train.momentum", train.momentum, "SGD momentum.",
-                [] { Rule r = between(0, 1); r.hi_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.hi_open = true;
+                  return r;
+                }()),
       CREST_KEY("train.nesterov", train.nesterov, "Nesterov momentum.", any()),
       CREST_KEY("train.weight_decay", train.weight_decay,
                 "Coupled L2 weight decay on all weights but BatchNorm's.", at_least(0)),
@@ -223,16 +264,20 @@ const std::vector<Field>& fields() {
                 between(0, 8)),
       CREST_KEY("train.ema_decay", train.ema_decay,
                 "Decay of the exponential moving average of the weights (0 = EMA off).",
-                [] { Rule r = between(0, 1); r.hi_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.hi_open = true;
+                  return r;
+                }()),
       CREST_KEY("train.amp", train.amp,
                 "Mixed precision: auto (bf16 autocast on CUDA, off on CPU) | bf16 | off.",
-                one_of({"auto", "bf16", "off"})),
+                choice()),
       CREST_KEY("train.eval_batch_size", train.eval_batch_size,
                 "Images per batch when evaluating and pseudo-labelling.", between(1, 1 << 20)),
       CREST_KEY("train.channels_last", train.channels_last,
                 "NHWC memory layout for the model and its inputs: auto (on for CUDA, off on "
                 "CPU) | on | off.",
-                one_of({"auto", "on", "off"})),
+                choice()),
       CREST_KEY("train.cudnn_benchmark", train.cudnn_benchmark,
                 "Let cuDNN time its convolution algorithms once per shape and keep the "
                 "fastest (CUDA only).",
@@ -241,17 +286,17 @@ const std::vector<Field>& fields() {
                 "SGD kernels: auto (fused on CUDA with LibTorch >= 2.3, else foreach) | foreach "
                 "(multi-tensor) | fused (one CUDA kernel per group) | loop (per parameter, "
                 "as torch.optim.SGD without foreach). Same update rule in every case.",
-                one_of({"auto", "foreach", "fused", "loop"})),
+                choice()),
       CREST_KEY("train.cuda_graph", train.cuda_graph,
                 "Capture forward, loss, backward, SGD and EMA as one CUDA graph after a few "
                 "eager steps and replay it: auto (on for CUDA builds that support it) | on | "
                 "off.",
-                one_of({"auto", "on", "off"})),
+                choice()),
 
       CREST_KEY("crest.mode", crest.mode,
                 "fixmatch (no self-training) | crest (class-rebalancing selection each "
                 "generation) | crest+ (crest plus progressive distribution alignment).",
-                one_of({"fixmatch", "crest", "crest+"})),
+                choice()),
       CREST_KEY("crest.generations", crest.generations,
                 "Generations G; generation 0 is plain FixMatch on the labeled set.",
                 between(1, 1000)),
@@ -262,36 +307,48 @@ const std::vector<Field>& fields() {
       CREST_KEY("crest.rate_profile", crest.rate_profile,
                 "Class profile N behind mu_l: ideal (from gamma, as the reference) | labeled "
                 "(the labeled counts, for datasets not built from gamma).",
-                one_of({"ideal", "labeled"})),
+                choice()),
       CREST_KEY("crest.t_min", crest.t_min,
                 "CReST+: final alignment temperature; target = normalise(p_data^t_g).",
-                [] { Rule r = between(0, 1); r.lo_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.lo_open = true;
+                  return r;
+                }()),
       CREST_KEY("crest.t_schedule", crest.t_schedule,
                 "CReST+: linear (t_g from 1 to t_min over the generations) | constant "
                 "(t_g = t_min in every generation).",
-                one_of({"linear", "constant"})),
+                choice()),
       CREST_KEY("crest.p_model", crest.p_model,
                 "CReST+: estimate of the model's class distribution: buffer (mean of the last "
                 "p_model_buffer batch means, as the reference) | ema (USB).",
-                one_of({"buffer", "ema"})),
+                choice()),
       CREST_KEY("crest.p_model_buffer", crest.p_model_buffer,
                 "CReST+: batch means kept by the buffer estimate.", between(1, 1 << 20)),
       CREST_KEY("crest.p_model_momentum", crest.p_model_momentum,
                 "CReST+: momentum of the ema estimate.",
-                [] { Rule r = between(0, 1); r.hi_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 1);
+                  r.hi_open = true;
+                  return r;
+                }()),
       CREST_KEY("crest.select_on", crest.select_on,
                 "How the best generation is chosen, never from the test set: last (the final "
                 "generation, as the paper reports) | val (highest mean per-class recall on a "
                 "validation slice held out of the labeled set in every generation).",
-                one_of({"last", "val"})),
+                choice()),
       CREST_KEY("crest.val_fraction", crest.val_fraction,
                 "select_on val: share of each class's labeled images held out, floor(share * "
                 "n_c) but at least 1 for classes with 2 or more labeled images (drawn with "
                 "RandomState(fold + 1000)).",
-                [] { Rule r = between(0, 0.5); r.lo_open = true; return r; }()),
+                [] {
+                  Rule r = between(0, 0.5);
+                  r.lo_open = true;
+                  return r;
+                }()),
 
-      CREST_KEY("run.seed", run.seed,
-                "Seed of model initialisation, sampling and augmentation.", at_least(0)),
+      CREST_KEY("run.seed", run.seed, "Seed of model initialisation, sampling and augmentation.",
+                at_least(0)),
       CREST_KEY("run.out_dir", run.out_dir,
                 "Run folder for outputs (config, split manifest, logs, metrics, checkpoints).",
                 [] {
@@ -417,8 +474,8 @@ std::string format_value(const Value& value) {
 
 // A string as a YAML scalar, quoted when a plain scalar would read back differently.
 std::string yaml_string(const std::string& s) {
-  static const std::set<std::string> kReserved = {"true", "false", "yes", "no",  "on",
-                                                  "off",  "null",  "~",   "y",   "n"};
+  static const std::set<std::string> kReserved = {"true", "false", "yes", "no", "on",
+                                                  "off",  "null",  "~",   "y",  "n"};
   bool quote = s.empty() || kReserved.count(lower(s)) > 0 ||
                s.find_first_of(":#{}[],&*!|>'\"%@`\\\t\n") != std::string::npos ||
                std::isspace(static_cast<unsigned char>(s.front())) ||
@@ -511,11 +568,9 @@ std::optional<Value> convert(const Field& field, const std::string& text, std::s
                   format_number(*rule.lo) + ", " + format_number(*rule.hi) +
                   (rule.hi_open ? ")" : "]");
       } else if (rule.lo) {
-        problem = std::string("must be ") + (rule.lo_open ? "> " : ">= ") +
-                  format_number(*rule.lo);
+        problem = std::string("must be ") + (rule.lo_open ? "> " : ">= ") + format_number(*rule.lo);
       } else {
-        problem = std::string("must be ") + (rule.hi_open ? "< " : "<= ") +
-                  format_number(*rule.hi);
+        problem = std::string("must be ") + (rule.hi_open ? "< " : "<= ") + format_number(*rule.hi);
       }
       return std::nullopt;
     }
@@ -524,10 +579,7 @@ std::optional<Value> convert(const Field& field, const std::string& text, std::s
     const std::string& s = std::get<std::string>(value);
     if (!rule.choices.empty() &&
         std::find(rule.choices.begin(), rule.choices.end(), s) == rule.choices.end()) {
-      problem = "must be one of";
-      for (std::size_t i = 0; i < rule.choices.size(); ++i) {
-        problem += (i == 0 ? " " : i + 1 == rule.choices.size() ? " or " : ", ") + rule.choices[i];
-      }
+      problem = one_of_problem(rule.choices);
       return std::nullopt;
     }
     if (rule.check) {
@@ -552,10 +604,14 @@ void set_field(Config& config, const Field& field, const std::string& text,
 
 std::string node_kind(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Null: return "nothing";
-    default: return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "a scalar";
   }
 }
 
@@ -661,7 +717,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
   if (!root.IsMap()) {
     throw ConfigError(location(source, root) +
                       "a config must be a mapping of sections (data, model, train, crest, run), "
-                      "got " + node_kind(root));
+                      "got " +
+                      node_kind(root));
   }
   apply_node(config, root, "", source);
   return config;
@@ -690,13 +747,12 @@ void apply_override(Config& config, const std::string& assignment) {
   const Field* field = find_field(path);
   if (field == nullptr) {
     if (is_section(path)) {
-      throw ConfigError(where + "'" + path + "' is a section; set one of its keys, e.g. " +
-                        [&] {
-                          for (const Field& f : fields()) {
-                            if (f.path.compare(0, path.size() + 1, path + ".") == 0) return f.path;
-                          }
-                          return std::string();
-                        }());
+      throw ConfigError(where + "'" + path + "' is a section; set one of its keys, e.g. " + [&] {
+        for (const Field& f : fields()) {
+          if (f.path.compare(0, path.size() + 1, path + ".") == 0) return f.path;
+        }
+        return std::string();
+      }());
     }
     throw ConfigError(where + unknown_key_message(path));
   }
@@ -719,18 +775,27 @@ void apply_override(Config& config, const std::string& assignment) {
 
 void validate_config(const Config& config) {
   const DataConfig& data = config.data;
-  if ((data.dataset == "cifar10" || data.dataset == "cifar100") && data.image_size != 32) {
-    throw ConfigError("data.image_size must be 32 for " + data.dataset + ", got " +
-                      std::to_string(data.image_size));
+  switch (data.dataset) {
+    case DatasetKind::kCifar10:
+    case DatasetKind::kCifar100:
+      if (data.image_size != 32) {
+        throw ConfigError("data.image_size must be 32 for " + to_string(data.dataset) + ", got " +
+                          std::to_string(data.image_size));
+      }
+      break;
+    case DatasetKind::kFolder:
+    case DatasetKind::kSynthetic:
+      break;
   }
-  if (data.dataset != "synthetic" && data.root.empty()) {
-    throw ConfigError("data.root must name the folder holding the " + data.dataset +
+  if (reads_files(data.dataset) && data.root.empty()) {
+    throw ConfigError("data.root must name the folder holding the " + to_string(data.dataset) +
                       " data, got ''");
   }
   if (std::fabs(data.imbalance_ratio_unlabeled) < 1.0) {
-    throw ConfigError("data.imbalance_ratio_unlabeled must be >= 1 or <= -1 (negative reverses "
-                      "the unlabeled distribution), got " +
-                      format_double(data.imbalance_ratio_unlabeled));
+    throw ConfigError(
+        "data.imbalance_ratio_unlabeled must be >= 1 or <= -1 (negative reverses "
+        "the unlabeled distribution), got " +
+        format_double(data.imbalance_ratio_unlabeled));
   }
   if (config.train.nesterov && config.train.momentum <= 0.0) {
     throw ConfigError("train.nesterov needs train.momentum > 0, got " +

@@ -44,41 +44,36 @@ void check_dataset(const Dataset& dataset, const std::string& what) {
     const std::int64_t hi = dataset.labels.max().item<std::int64_t>();
     if (lo < 0 || hi >= dataset.num_classes()) {
       throw DataError(what + ": label " + std::to_string(lo < 0 ? lo : hi) +
-                      " is out of range for " + std::to_string(dataset.num_classes()) +
-                      " classes");
+                      " is out of range for " + std::to_string(dataset.num_classes()) + " classes");
     }
   }
 }
 
 const std::vector<std::string>& cifar10_class_names() {
-  static const std::vector<std::string> kNames = {"airplane", "automobile", "bird",  "cat",
-                                                  "deer",     "dog",        "frog",  "horse",
-                                                  "ship",     "truck"};
+  static const std::vector<std::string> kNames = {
+      "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
   return kNames;
 }
 
 const std::vector<std::string>& cifar100_class_names() {
   static const std::vector<std::string> kNames = {
-      "apple",        "aquarium_fish", "baby",        "bear",       "beaver",
-      "bed",          "bee",           "beetle",      "bicycle",    "bottle",
-      "bowl",         "boy",           "bridge",      "bus",        "butterfly",
-      "camel",        "can",           "castle",      "caterpillar", "cattle",
-      "chair",        "chimpanzee",    "clock",       "cloud",      "cockroach",
-      "couch",        "crab",          "crocodile",   "cup",        "dinosaur",
-      "dolphin",      "elephant",      "flatfish",    "forest",     "fox",
-      "girl",         "hamster",       "house",       "kangaroo",   "keyboard",
-      "lamp",         "lawn_mower",    "leopard",     "lion",       "lizard",
-      "lobster",      "man",           "maple_tree",  "motorcycle", "mountain",
-      "mouse",        "mushroom",      "oak_tree",    "orange",     "orchid",
-      "otter",        "palm_tree",     "pear",        "pickup_truck", "pine_tree",
-      "plain",        "plate",         "poppy",       "porcupine",  "possum",
-      "rabbit",       "raccoon",       "ray",         "road",       "rocket",
-      "rose",         "sea",           "seal",        "shark",      "shrew",
-      "skunk",        "skyscraper",    "snail",       "snake",      "spider",
-      "squirrel",     "streetcar",     "sunflower",   "sweet_pepper", "table",
-      "tank",         "telephone",     "television",  "tiger",      "tractor",
-      "train",        "tulip",         "turtle",      "wardrobe",   "whale",
-      "willow_tree",  "wolf",          "woman",       "worm"};
+      "apple",       "aquarium_fish", "baby",      "bear",       "beaver",       "bed",
+      "bee",         "beetle",        "bicycle",   "bottle",     "bowl",         "boy",
+      "bridge",      "bus",           "butterfly", "camel",      "can",          "castle",
+      "caterpillar", "cattle",        "chair",     "chimpanzee", "clock",        "cloud",
+      "cockroach",   "couch",         "crab",      "crocodile",  "cup",          "dinosaur",
+      "dolphin",     "elephant",      "flatfish",  "forest",     "fox",          "girl",
+      "hamster",     "house",         "kangaroo",  "keyboard",   "lamp",         "lawn_mower",
+      "leopard",     "lion",          "lizard",    "lobster",    "man",          "maple_tree",
+      "motorcycle",  "mountain",      "mouse",     "mushroom",   "oak_tree",     "orange",
+      "orchid",      "otter",         "palm_tree", "pear",       "pickup_truck", "pine_tree",
+      "plain",       "plate",         "poppy",     "porcupine",  "possum",       "rabbit",
+      "raccoon",     "ray",           "road",      "rocket",     "rose",         "sea",
+      "seal",        "shark",         "shrew",     "skunk",      "skyscraper",   "snail",
+      "snake",       "spider",        "squirrel",  "streetcar",  "sunflower",    "sweet_pepper",
+      "table",       "tank",          "telephone", "television", "tiger",        "tractor",
+      "train",       "tulip",         "turtle",    "wardrobe",   "whale",        "willow_tree",
+      "wolf",        "woman",         "worm"};
   return kNames;
 }
 

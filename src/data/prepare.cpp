@@ -21,26 +21,30 @@ constexpr int kManifestVersion = 1;
 
 DatasetPair load_source(const DataConfig& data) {
   DatasetPair pair;
-  if (data.dataset == "cifar10") {
-    pair = read_cifar10(data.root);
-  } else if (data.dataset == "cifar100") {
-    pair = read_cifar100(data.root);
-  } else if (data.dataset == "folder") {
-    pair = read_image_folder(data.root, data.image_size);
-  } else if (data.dataset == "synthetic") {
-    SyntheticOptions options;
-    options.num_classes = data.synthetic.classes;
-    options.train_per_class = data.synthetic.train_per_class;
-    options.test_per_class = data.synthetic.test_per_class;
-    options.seed = static_cast<std::uint64_t>(data.synthetic.seed);
-    options.image_size = data.image_size;
-    pair = make_synthetic(options);
-  } else {
-    throw ConfigError("data.dataset must be one of cifar10, cifar100, folder or synthetic, got '" +
-                      data.dataset + "'");
+  switch (data.dataset) {
+    case DatasetKind::kCifar10:
+      pair = read_cifar10(data.root);
+      break;
+    case DatasetKind::kCifar100:
+      pair = read_cifar100(data.root);
+      break;
+    case DatasetKind::kFolder:
+      pair = read_image_folder(data.root, data.image_size);
+      break;
+    case DatasetKind::kSynthetic: {
+      SyntheticOptions options;
+      options.num_classes = data.synthetic.classes;
+      options.train_per_class = data.synthetic.train_per_class;
+      options.test_per_class = data.synthetic.test_per_class;
+      options.seed = static_cast<std::uint64_t>(data.synthetic.seed);
+      options.image_size = data.image_size;
+      pair = make_synthetic(options);
+      break;
+    }
   }
-  check_dataset(pair.train, data.dataset + " training set");
-  check_dataset(pair.test, data.dataset + " test set");
+  const std::string name = to_string(data.dataset);
+  check_dataset(pair.train, name + " training set");
+  check_dataset(pair.test, name + " test set");
   return pair;
 }
 
@@ -97,28 +101,41 @@ std::string dataset_fingerprint(const Dataset& dataset) {
 }
 
 nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepared) {
-  nlohmann::json settings = {
-      {"dataset", data.dataset}, {"protocol", data.protocol}, {"fold", data.fold}};
-  if (data.dataset != "synthetic") settings["root"] = data.root;
-  if (data.dataset == "synthetic") {
-    settings["synthetic"] = {{"classes", data.synthetic.classes},
-                             {"train_per_class", data.synthetic.train_per_class},
-                             {"test_per_class", data.synthetic.test_per_class},
-                             {"seed", data.synthetic.seed}};
+  nlohmann::json settings = {{"dataset", to_string(data.dataset)},
+                             {"protocol", to_string(data.protocol)},
+                             {"fold", data.fold}};
+  // The settings that decide the data: the root of files read, the size of images not fixed
+  // by the format, the generator of synthetic ones.
+  switch (data.dataset) {
+    case DatasetKind::kCifar10:
+    case DatasetKind::kCifar100:
+      settings["root"] = data.root;
+      break;
+    case DatasetKind::kFolder:
+      settings["root"] = data.root;
+      settings["image_size"] = data.image_size;
+      break;
+    case DatasetKind::kSynthetic:
+      settings["synthetic"] = {{"classes", data.synthetic.classes},
+                               {"train_per_class", data.synthetic.train_per_class},
+                               {"test_per_class", data.synthetic.test_per_class},
+                               {"seed", data.synthetic.seed}};
+      settings["image_size"] = data.image_size;
+      break;
   }
-  if (data.dataset == "folder" || data.dataset == "synthetic") {
-    settings["image_size"] = data.image_size;
-  }
-  if (data.protocol == "crest") {
-    settings["imbalance_ratio"] = data.imbalance_ratio;
-    settings["label_fraction"] = data.label_fraction;
-    settings["lt_seed"] = data.lt_seed;
-    settings["max_per_class"] = data.max_per_class;
-  } else {
-    settings["num_labeled_head"] = data.num_labeled_head;
-    settings["num_unlabeled_head"] = data.num_unlabeled_head;
-    settings["imbalance_ratio_labeled"] = data.imbalance_ratio_labeled;
-    settings["imbalance_ratio_unlabeled"] = data.imbalance_ratio_unlabeled;
+  switch (data.protocol) {
+    case SplitProtocol::kCrest:
+      settings["imbalance_ratio"] = data.imbalance_ratio;
+      settings["label_fraction"] = data.label_fraction;
+      settings["lt_seed"] = data.lt_seed;
+      settings["max_per_class"] = data.max_per_class;
+      break;
+    case SplitProtocol::kDarp:
+      settings["num_labeled_head"] = data.num_labeled_head;
+      settings["num_unlabeled_head"] = data.num_unlabeled_head;
+      settings["imbalance_ratio_labeled"] = data.imbalance_ratio_labeled;
+      settings["imbalance_ratio_unlabeled"] = data.imbalance_ratio_unlabeled;
+      break;
   }
   const DatasetPair& source = prepared.source;
   return {{"format", kManifestFormat},

@@ -166,8 +166,23 @@ std::vector<std::int64_t> darp_counts(std::int64_t n_max, int num_classes, doubl
   return counts;
 }
 
+double labeled_imbalance_ratio(const DataConfig& data) {
+  switch (data.protocol) {
+    case SplitProtocol::kCrest:
+      return data.imbalance_ratio;
+    case SplitProtocol::kDarp:
+      return data.imbalance_ratio_labeled;
+  }
+  return data.imbalance_ratio;
+}
+
 Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data) {
-  if (data.protocol == "darp") return build_darp_split(labels, num_classes, data);
+  switch (data.protocol) {
+    case SplitProtocol::kCrest:
+      return build_crest_split(labels, num_classes, data);
+    case SplitProtocol::kDarp:
+      return build_darp_split(labels, num_classes, data);
+  }
   return build_crest_split(labels, num_classes, data);
 }
 

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "crest/config/choices.h"
 #include "crest/report/svg.h"
 #include "crest/util/error.h"
 #include "crest/util/fs.h"
@@ -809,7 +810,7 @@ std::string selection_section(const RunFolder& run) {
          "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
          "K+1 (gen_K/selection.json). Precision is measured against the hidden true "
          "labels.</p>\n";
-  if (run.mode == "fixmatch") {
+  if (run.mode == to_string(CrestMode::kFixMatch)) {
     out << empty_note("crest.mode is fixmatch: no pseudo-labels are selected.") << "</section>\n";
     return out.str();
   }
@@ -1099,7 +1100,7 @@ RunFolder load_run(const fs::path& dir) {
   }
 
   ClassCheck classes;
-  const bool selecting = run.mode != "fixmatch";
+  const bool selecting = run.mode != to_string(CrestMode::kFixMatch);
   for (const auto& [index, gen_dir] : generation_folders(dir)) {
     GenerationFiles g;
     g.generation = index;

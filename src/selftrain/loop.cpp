@@ -36,16 +36,16 @@ constexpr double kMinorityFraction = 0.3;  // the 30% rarest / most frequent cla
 // One line of generations.csv: the figures people compare across generations.
 struct GenerationRow {
   int generation = 0;
-  double t = 1.0;                 // alignment temperature t_g (1 when not aligning)
-  std::int64_t labeled = 0;       // images in this generation's labeled set
+  double t = 1.0;                   // alignment temperature t_g (1 when not aligning)
+  std::int64_t labeled = 0;         // images in this generation's labeled set
   std::int64_t pseudo_labeled = 0;  // of which pseudo-labeled (selected at g-1)
-  double accuracy = 0.0;          // EMA model, test set
+  double accuracy = 0.0;            // EMA model, test set
   double mean_recall = 0.0;
   double mean_precision = 0.0;
   double minority_recall = 0.0;
   double majority_recall = 0.0;
   double minority_precision = 0.0;
-  std::int64_t selected = 0;      // selected at the end of this generation
+  std::int64_t selected = 0;  // selected at the end of this generation
   double selection_precision = std::numeric_limits<double>::quiet_NaN();
   double val_mean_recall = std::numeric_limits<double>::quiet_NaN();
 
@@ -120,8 +120,9 @@ std::string table_row(const GenerationRow& r) {
   std::snprintf(line, sizeof(line), "%3d  %5.2f  %7lld  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
                 r.generation, r.t, static_cast<long long>(r.labeled), r.accuracy, r.mean_recall,
                 r.minority_recall, r.majority_recall, static_cast<long long>(r.selected),
-                std::isfinite(r.selection_precision) ? csv_number(r.selection_precision).substr(0, 6).c_str()
-                                                     : "-");
+                std::isfinite(r.selection_precision)
+                    ? csv_number(r.selection_precision).substr(0, 6).c_str()
+                    : "-");
   return line;
 }
 
@@ -163,9 +164,8 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
       list += "\n  " + key + ": run has " + config_value(stored, key) + ", now " +
               config_value(mine, key);
     }
-    throw InputError("cannot resume " + run_dir.string() +
-                     ": it belongs to another config (" + std::to_string(differences.size()) +
-                     " key(s) differ):" + list +
+    throw InputError("cannot resume " + run_dir.string() + ": it belongs to another config (" +
+                     std::to_string(differences.size()) + " key(s) differ):" + list +
                      "\nresume with the run's own config (" + stored_path.string() +
                      ") or choose another run.out_dir");
   }
@@ -199,7 +199,8 @@ CarriedSelection read_pseudo_labels(const fs::path& file,
                                     const std::vector<std::int64_t>& lt_indices) {
   std::ifstream in(file);
   if (!in) {
-    throw DataError("cannot resume: " + file.string() + " is missing, so the selection of that "
+    throw DataError("cannot resume: " + file.string() +
+                    " is missing, so the selection of that "
                     "generation is lost; start a new run folder");
   }
   CarriedSelection carried;
@@ -218,8 +219,10 @@ CarriedSelection read_pseudo_labels(const fs::path& file,
       carried.positions.push_back(it - lt_indices.begin());
       carried.labels.push_back(std::stoll(predicted));
     } catch (const std::exception&) {
-      throw DataError(file.string() + ":" + std::to_string(number) + ": not a pseudo-label row of "
-                      "this run ('" + line + "'); the file was edited or damaged");
+      throw DataError(file.string() + ":" + std::to_string(number) +
+                      ": not a pseudo-label row of "
+                      "this run ('" +
+                      line + "'); the file was edited or damaged");
     }
   }
   return carried;
@@ -248,7 +251,8 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     const nlohmann::json existing = read_split_manifest(manifest_path);
     if (existing["labeled_indices"] != manifest["labeled_indices"] ||
         existing["source"] != manifest["source"]) {
-      throw InputError("cannot resume " + run_dir.string() + ": its split manifest describes "
+      throw InputError("cannot resume " + run_dir.string() +
+                       ": its split manifest describes "
                        "other data (the dataset files changed since the run started)");
     }
   }
@@ -263,26 +267,29 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   std::vector<std::int64_t> labeled_positions = run.labeled_positions;
   const CrestConfig& cc = config.crest;
   std::vector<std::int64_t> val_positions;
-  if (cc.select_on == "val") {
+  if (uses_validation(cc.select_on)) {
     val_positions = carve_validation(labeled_positions, lt_labels, num_classes, cc.val_fraction,
                                      config.data.fold);
   }
   std::vector<std::int64_t> labeled_truth;
-  for (std::int64_t p : labeled_positions) labeled_truth.push_back(lt_labels[static_cast<std::size_t>(p)]);
+  for (std::int64_t p : labeled_positions)
+    labeled_truth.push_back(lt_labels[static_cast<std::size_t>(p)]);
   const std::vector<std::int64_t> labeled_counts = count_by_class(labeled_truth, num_classes);
 
   // The class profile behind mu_c and p_data: ideal from gamma where the data was built from
   // one, else the labeled counts.
   std::vector<double> profile;
-  if (cc.rate_profile == "ideal") {
-    const double gamma = config.data.protocol == "crest" ? config.data.imbalance_ratio
-                                                         : config.data.imbalance_ratio_labeled;
-    profile = ideal_profile(num_classes, gamma);
-  } else {
-    profile.assign(labeled_counts.begin(), labeled_counts.end());
+  switch (cc.rate_profile) {
+    case RateProfile::kIdeal:
+      profile = ideal_profile(num_classes, labeled_imbalance_ratio(config.data));
+      break;
+    case RateProfile::kLabeled:
+      profile.assign(labeled_counts.begin(), labeled_counts.end());
+      break;
   }
-  const bool selecting = cc.mode != "fixmatch";
-  const std::vector<double> rates = selecting ? crest_rates(profile, cc.alpha) : std::vector<double>();
+  const bool selecting = selects_pseudo_labels(cc.mode);
+  const std::vector<double> rates =
+      selecting ? crest_rates(profile, cc.alpha) : std::vector<double>();
   double profile_sum = 0.0;
   for (double v : profile) profile_sum += v;
   std::vector<double> p_data;
@@ -292,14 +299,14 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   const bool bf16 = use_bf16_autocast(config.train.amp, device);
 
   spdlog::info("device {} | {} {} classes | LT set {} | labeled {}{} | unlabeled-only {} | test {}",
-               describe_device(device), config.data.dataset, num_classes, lt.size(),
+               describe_device(device), to_string(config.data.dataset), num_classes, lt.size(),
                labeled_positions.size(),
                val_positions.empty() ? "" : " (+" + std::to_string(val_positions.size()) + " val)",
                unlabeled_only.size(), run.test_labels.size(0));
   spdlog::info("WRN-{}-{} | {} x {} steps x {} generation(s) | mode {} | batch {} + {} x {}",
                config.model.depth, config.model.width, config.train.epochs,
-               config.train.steps_per_epoch, cc.generations, cc.mode, config.train.batch_size,
-               config.train.unlabeled_ratio, config.train.batch_size);
+               config.train.steps_per_epoch, cc.generations, to_string(cc.mode),
+               config.train.batch_size, config.train.unlabeled_ratio, config.train.batch_size);
 
   // ---- generations -------------------------------------------------------------------------
   std::vector<GenerationRow> rows;
@@ -314,8 +321,9 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   for (int g = 0; g < cc.generations; ++g) {
     const fs::path gen_dir = run_dir / ("gen_" + std::to_string(g));
     const fs::path done_path = gen_dir / "generation.json";
-    const double t_g =
-        cc.mode == "crest+" ? alignment_temperature(g, cc.generations, cc.t_min, cc.t_schedule) : 1.0;
+    const double t_g = aligns_distribution(cc.mode)
+                           ? alignment_temperature(g, cc.generations, cc.t_min, cc.t_schedule)
+                           : 1.0;
 
     if (options.resume && fs::exists(done_path)) {
       // A finished generation: its figures and its selection come from disk, never recomputed.
@@ -324,7 +332,8 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
       carried = selecting && g + 1 < cc.generations
                     ? read_pseudo_labels(gen_dir / "pseudo_labels.csv", lt)
                     : CarriedSelection{};
-      if (g + 1 == cc.generations || !fs::exists(run_dir / ("gen_" + std::to_string(g + 1)) / "generation.json")) {
+      if (g + 1 == cc.generations ||
+          !fs::exists(run_dir / ("gen_" + std::to_string(g + 1)) / "generation.json")) {
         print_table();
       }
       continue;
@@ -354,10 +363,9 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
 
     // 2. Train, with alignment toward normalise(p_data^t_g) for CReST+.
     std::shared_ptr<PseudoLabelAlignment> alignment;
-    if (cc.mode == "crest+") {
+    if (aligns_distribution(cc.mode)) {
       auto aligner = std::make_shared<DistributionAligner>(
-          tempered_target(p_data, t_g), cc.p_model, cc.p_model_buffer, cc.p_model_momentum,
-          device);
+          tempered_target(p_data, t_g), cc.p_model, cc.p_model_buffer, cc.p_model_momentum, device);
       alignment = std::make_shared<PseudoLabelAlignment>();
       alignment->align = [aligner](const at::Tensor& p) { return aligner->align(p); };
       alignment->observe = [aligner](const at::Tensor& p) { aligner->observe(p); };
@@ -388,8 +396,9 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
 
     if (!val_positions.empty()) {
       const at::Tensor val_index = long_tensor(val_positions, device);
-      const at::Tensor logits = predict_logits(trainer.ema_model(), run.images.index_select(0, val_index),
-                                               config.train.eval_batch_size, bf16);
+      const at::Tensor logits =
+          predict_logits(trainer.ema_model(), run.images.index_select(0, val_index),
+                         config.train.eval_batch_size, bf16);
       row.val_mean_recall =
           evaluate_predictions(logits.argmax(1), run.labels.index_select(0, val_index), num_classes)
               .mean_recall;
@@ -400,15 +409,17 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     CarriedSelection next;
     if (selecting && !unlabeled_only.empty()) {
       const at::Tensor pool = long_tensor(unlabeled_only, device);
-      const at::Tensor probs = at::softmax(
-          predict_logits(trainer.ema_model(), run.images.index_select(0, pool),
-                         config.train.eval_batch_size, bf16), 1);
+      const at::Tensor probs =
+          at::softmax(predict_logits(trainer.ema_model(), run.images.index_select(0, pool),
+                                     config.train.eval_batch_size, bf16),
+                      1);
       const Selection selection = select_pseudo_labels(probs, rates);
       std::ostringstream csv;
       csv << "index,predicted,confidence,true_label\n";
       std::vector<std::int64_t> correct(static_cast<std::size_t>(num_classes), 0);
       std::vector<std::int64_t> pool_truth_counts(static_cast<std::size_t>(num_classes), 0);
-      for (std::int64_t p : unlabeled_only) ++pool_truth_counts[static_cast<std::size_t>(lt_labels[static_cast<std::size_t>(p)])];
+      for (std::int64_t p : unlabeled_only)
+        ++pool_truth_counts[static_cast<std::size_t>(lt_labels[static_cast<std::size_t>(p)])];
       std::int64_t correct_total = 0;
       for (std::size_t k = 0; k < selection.rows.size(); ++k) {
         const std::int64_t position = unlabeled_only[static_cast<std::size_t>(selection.rows[k])];
@@ -429,21 +440,22 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
       for (int c = 0; c < num_classes; ++c) {
         const auto i = static_cast<std::size_t>(c);
         precision.push_back(selection.selected[i] > 0
-                                ? static_cast<double>(correct[i]) / static_cast<double>(selection.selected[i])
+                                ? static_cast<double>(correct[i]) /
+                                      static_cast<double>(selection.selected[i])
                                 : 0.0);
-        recall.push_back(pool_truth_counts[i] > 0
-                             ? static_cast<double>(correct[i]) / static_cast<double>(pool_truth_counts[i])
-                             : 0.0);
+        recall.push_back(pool_truth_counts[i] > 0 ? static_cast<double>(correct[i]) /
+                                                        static_cast<double>(pool_truth_counts[i])
+                                                  : 0.0);
       }
       row.selected = static_cast<std::int64_t>(selection.rows.size());
-      row.selection_precision = selection.rows.empty()
-                                    ? 0.0
-                                    : static_cast<double>(correct_total) /
-                                          static_cast<double>(selection.rows.size());
+      row.selection_precision =
+          selection.rows.empty()
+              ? 0.0
+              : static_cast<double>(correct_total) / static_cast<double>(selection.rows.size());
       selection_json = {{"generation", g},
                         {"pool", unlabeled_only.size()},
                         {"alpha", cc.alpha},
-                        {"rate_profile", cc.rate_profile},
+                        {"rate_profile", to_string(cc.rate_profile)},
                         {"classes", run.class_names},
                         {"rates", selection.rates},
                         {"predicted", selection.predicted},
@@ -473,7 +485,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
 
   // ---- the run's summary ---------------------------------------------------------------------
   std::size_t best = rows.size() - 1;
-  if (cc.select_on == "val") {
+  if (uses_validation(cc.select_on)) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (rows[i].val_mean_recall > rows[best].val_mean_recall ||
           (rows[i].val_mean_recall == rows[best].val_mean_recall && i < best)) {
@@ -483,8 +495,8 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   }
   nlohmann::json generations = nlohmann::json::array();
   for (const auto& r : rows) generations.push_back(r.to_json());
-  const nlohmann::json summary = {{"mode", cc.mode},
-                                  {"select_on", cc.select_on},
+  const nlohmann::json summary = {{"mode", to_string(cc.mode)},
+                                  {"select_on", to_string(cc.select_on)},
                                   {"best_generation", rows[best].generation},
                                   {"best", rows[best].to_json()},
                                   {"final", rows.back().to_json()},
@@ -492,7 +504,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
                                   {"majority_classes", majority},
                                   {"generations", generations}};
   write_file_atomic(run_dir / "summary.json", summary.dump(2) + "\n");
-  out << "best generation " << rows[best].generation << " (select_on " << cc.select_on
+  out << "best generation " << rows[best].generation << " (select_on " << to_string(cc.select_on)
       << "): accuracy " << csv_number(rows[best].accuracy) << ", mean recall "
       << csv_number(rows[best].mean_recall) << "\n";
   out.flush();

@@ -15,7 +15,8 @@ std::vector<double> crest_rates(const std::vector<double>& profile, double alpha
   for (double n : profile) {
     if (!(n > 0.0)) {
       throw InputError("crest_rates: every class needs a positive count in the profile (got " +
-                       std::to_string(n) + "); use crest.rate_profile=ideal or label every "
+                       std::to_string(n) +
+                       "); use crest.rate_profile=ideal or label every "
                        "class at least once");
     }
   }
@@ -61,9 +62,8 @@ Selection select_pseudo_labels(const at::Tensor& probs, const std::vector<double
   selection.rates = rates;
   for (std::size_t c = 0; c < classes; ++c) {
     auto& rows = by_class[c];
-    std::stable_sort(rows.begin(), rows.end(), [&](std::int64_t a, std::int64_t b) {
-      return confidence[a] > confidence[b];
-    });
+    std::stable_sort(rows.begin(), rows.end(),
+                     [&](std::int64_t a, std::int64_t b) { return confidence[a] > confidence[b]; });
     const auto predicted = static_cast<std::int64_t>(rows.size());
     // floor(n_c * mu_c), as the reference's int(len * rate).
     const auto keep =

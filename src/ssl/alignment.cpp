@@ -9,8 +9,13 @@
 namespace crest {
 
 double alignment_temperature(int generation, int generations, double t_min,
-                             const std::string& schedule) {
-  if (schedule == "constant") return t_min;
+                             TemperatureSchedule schedule) {
+  switch (schedule) {
+    case TemperatureSchedule::kConstant:
+      return t_min;
+    case TemperatureSchedule::kLinear:
+      break;
+  }
   if (generations <= 1) return 1.0;  // the guard: one generation never reaches t_min
   const double progress = static_cast<double>(generation) / (generations - 1);
   return (1.0 - progress) * 1.0 + progress * t_min;
@@ -28,15 +33,21 @@ std::vector<double> tempered_target(const std::vector<double>& p_data, double t)
   return out;
 }
 
-DistributionAligner::DistributionAligner(const std::vector<double>& target,
-                                         const std::string& mode, int buffer_size,
-                                         double momentum, at::Device device)
+DistributionAligner::DistributionAligner(const std::vector<double>& target, PModelEstimate mode,
+                                         int buffer_size, double momentum, at::Device device)
     : mode_(mode), momentum_(momentum) {
   if (target.empty()) throw InputError("the alignment target is empty");
   const auto classes = static_cast<std::int64_t>(target.size());
   const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
   target_ = at::tensor(target, at::TensorOptions().dtype(at::kDouble)).to(options);
-  const std::int64_t rows = mode == "ema" ? 1 : buffer_size;
+  std::int64_t rows = buffer_size;
+  switch (mode) {
+    case PModelEstimate::kBuffer:
+      break;
+    case PModelEstimate::kEma:
+      rows = 1;
+      break;
+  }
   buffer_ = at::full({rows, classes}, 1.0 / static_cast<double>(classes), options);
   next_ = at::zeros({1}, at::TensorOptions().dtype(at::kLong).device(device));
 }
@@ -53,27 +64,32 @@ at::Tensor DistributionAligner::align(const at::Tensor& probs) const {
 
 void DistributionAligner::observe(const at::Tensor& probs) {
   const at::Tensor batch_mean = probs.mean(0);
-  if (mode_ == "ema") {
-    buffer_[0].mul_(momentum_).add_(batch_mean, 1.0 - momentum_);
-  } else {
-    // A ring instead of the reference's shift-and-append: the mean over it is the same. The
-    // position lives on the device, so observing needs no host value (CUDA-graph safe).
-    buffer_.index_copy_(0, next_, batch_mean.unsqueeze(0));
-    next_.add_(1).remainder_(buffer_.size(0));
+  switch (mode_) {
+    case PModelEstimate::kEma:
+      buffer_[0].mul_(momentum_).add_(batch_mean, 1.0 - momentum_);
+      break;
+    case PModelEstimate::kBuffer:
+      // A ring instead of the reference's shift-and-append: the mean over it is the same. The
+      // position lives on the device, so observing needs no host value (CUDA-graph safe).
+      buffer_.index_copy_(0, next_, batch_mean.unsqueeze(0));
+      next_.add_(1).remainder_(buffer_.size(0));
+      break;
   }
 }
 
 at::Tensor DistributionAligner::state() const {
   // The ring position rides along as an extra row so one tensor holds everything.
-  const at::Tensor position = next_.to(buffer_.scalar_type()).view({1, 1}).expand({1, buffer_.size(1)});
+  const at::Tensor position =
+      next_.to(buffer_.scalar_type()).view({1, 1}).expand({1, buffer_.size(1)});
   return at::cat({buffer_, position});
 }
 
 void DistributionAligner::restore(const at::Tensor& state) {
   if (state.dim() != 2 || state.size(0) != buffer_.size(0) + 1 ||
       state.size(1) != buffer_.size(1)) {
-    throw DataError("the checkpoint's alignment state does not fit this config (crest.p_model / "
-                    "crest.p_model_buffer changed?)");
+    throw DataError(
+        "the checkpoint's alignment state does not fit this config (crest.p_model / "
+        "crest.p_model_buffer changed?)");
   }
   buffer_.copy_(state.narrow(0, 0, buffer_.size(0)));
   const at::Tensor position = state.narrow(0, buffer_.size(0), 1).narrow(1, 0, 1).reshape({1});

@@ -34,8 +34,8 @@ void IndexStream::restore(const at::Tensor& permutation, std::int64_t offset) {
     throw DataError("checkpoint sampler state does not fit a set of " + std::to_string(size_) +
                     " images");
   }
-  permutation_ = permutation.defined() && permutation.numel() > 0 ? permutation.to(device_)
-                                                                  : at::Tensor();
+  permutation_ =
+      permutation.defined() && permutation.numel() > 0 ? permutation.to(device_) : at::Tensor();
   offset_ = offset;
 }
 

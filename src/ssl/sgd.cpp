@@ -18,24 +18,26 @@ constexpr bool kDeviceLr = CREST_TORCH_AT_LEAST(2, 3);
 
 bool sgd_device_lr_supported() { return kDeviceLr; }
 
-SgdKernels resolve_sgd_kernels(const std::string& name, const at::Device& device) {
-  if (name == "foreach") return SgdKernels::kForeach;
-  if (name == "loop") return SgdKernels::kLoop;
-  if (name == "fused") {
-    if (!device.is_cuda()) {
-      throw InputError("train.sgd=fused needs a CUDA device (run.device is " + device.str() +
-                       "); use foreach or auto");
-    }
-    if (!kDeviceLr) {
-      throw InputError("train.sgd=fused needs LibTorch >= 2.3 (this build has " +
-                       std::string(TORCH_VERSION) + "); use foreach or auto");
-    }
-    return SgdKernels::kFused;
+SgdKernels resolve_sgd_kernels(SgdChoice choice, const at::Device& device) {
+  switch (choice) {
+    case SgdChoice::kForeach:
+      return SgdKernels::kForeach;
+    case SgdChoice::kLoop:
+      return SgdKernels::kLoop;
+    case SgdChoice::kFused:
+      if (!device.is_cuda()) {
+        throw InputError("train.sgd=fused needs a CUDA device (run.device is " + device.str() +
+                         "); use foreach or auto");
+      }
+      if (!kDeviceLr) {
+        throw InputError("train.sgd=fused needs LibTorch >= 2.3 (this build has " +
+                         std::string(TORCH_VERSION) + "); use foreach or auto");
+      }
+      return SgdKernels::kFused;
+    case SgdChoice::kAuto:
+      return device.is_cuda() && kDeviceLr ? SgdKernels::kFused : SgdKernels::kForeach;
   }
-  if (name == "auto") {
-    return device.is_cuda() && kDeviceLr ? SgdKernels::kFused : SgdKernels::kForeach;
-  }
-  throw InputError("train.sgd must be auto, foreach, fused or loop, not '" + name + "'");
+  return SgdKernels::kForeach;
 }
 
 const char* sgd_kernels_name(SgdKernels kernels) {

@@ -135,8 +135,7 @@ bool is_channels_last(torch::nn::Module& module) {
   return false;
 }
 
-at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size,
-                          bool bf16) {
+at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size, bool bf16) {
   at::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
@@ -205,14 +204,15 @@ struct FixMatchTrainer::Impl {
 
 FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, TrainingData data,
                                  fs::path out_dir, std::shared_ptr<PseudoLabelAlignment> alignment)
-    : impl_(std::make_shared<Impl>(std::move(settings), device, std::move(data),
-                                   std::move(out_dir), std::move(alignment))) {
+    : impl_(std::make_shared<Impl>(std::move(settings), device, std::move(data), std::move(out_dir),
+                                   std::move(alignment))) {
   Impl& s = *impl_;
   if (s.data.labeled_index.numel() == 0) {
     throw InputError("the labeled set is empty: raise data.label_fraction or check the data");
   }
   if (s.unlabeled_batch() > 0 && s.data.unlabeled_index.numel() == 0) {
-    throw InputError("train.unlabeled_ratio is " + std::to_string(s.settings.train.unlabeled_ratio) +
+    throw InputError("train.unlabeled_ratio is " +
+                     std::to_string(s.settings.train.unlabeled_ratio) +
                      " but the unlabeled stream is empty; set train.unlabeled_ratio=0 for "
                      "supervised training");
   }
@@ -224,13 +224,14 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   model_ = WideResNet(options);
   ema_model_ = WideResNet(options);
   // Initialise on the CPU from the run seed, so that a seed gives the same start on any device.
-  at::Generator init = make_generator(at::kCPU, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
-                                             static_cast<std::uint64_t>(s.settings.generation), kSeedInit));
+  at::Generator init = make_generator(
+      at::kCPU, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
+                            static_cast<std::uint64_t>(s.settings.generation), kSeedInit));
   initialize_wide_resnet(*model_, init);
   model_->to(device);
   ema_model_->to(device);
   const TrainConfig& t = s.settings.train;
-  s.channels_last = t.channels_last == "on" || (t.channels_last == "auto" && device.is_cuda());
+  s.channels_last = resolve_toggle(t.channels_last, device.is_cuda());
   if (s.channels_last) {
     to_channels_last(*model_);
     to_channels_last(*ema_model_);
@@ -247,7 +248,8 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   std::unordered_set<const void*> bn_params;
   for (const auto& module : model_->modules(/*include_self=*/false)) {
     if (module->as<torch::nn::BatchNorm2dImpl>() != nullptr) {
-      for (const auto& p : module->parameters(/*recurse=*/false)) bn_params.insert(p.unsafeGetTensorImpl());
+      for (const auto& p : module->parameters(/*recurse=*/false))
+        bn_params.insert(p.unsafeGetTensorImpl());
     }
   }
   std::vector<SgdGroup> groups(2);
@@ -259,20 +261,23 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
                                       resolve_sgd_kernels(t.sgd, device));
   s.optimizer->set_lr(t.lr);
 
-  if (t.cuda_graph == "on") {
+  if (t.cuda_graph == Toggle::kOn) {
     if (!device.is_cuda()) {
       throw InputError("train.cuda_graph=on needs a CUDA device (run.device is " + device.str() +
                        "); use auto or off");
     }
     if (!CREST_HAS_CUDA_GRAPHS) {
-      throw InputError("train.cuda_graph=on needs a CUDA build of crest against LibTorch >= 2.3 "
-                       "(this one: LibTorch " + std::string(TORCH_VERSION) + "); use auto or off");
+      throw InputError(
+          "train.cuda_graph=on needs a CUDA build of crest against LibTorch >= 2.3 "
+          "(this one: LibTorch " +
+          std::string(TORCH_VERSION) + "); use auto or off");
     }
   }
-  s.cuda_graph = t.cuda_graph != "off" && device.is_cuda() && CREST_HAS_CUDA_GRAPHS;
+  s.cuda_graph = resolve_toggle(t.cuda_graph, device.is_cuda() && CREST_HAS_CUDA_GRAPHS);
 
-  s.generator = make_generator(device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
-                                         static_cast<std::uint64_t>(s.settings.generation), kSeedData));
+  s.generator = make_generator(
+      device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
+                          static_cast<std::uint64_t>(s.settings.generation), kSeedData));
   s.labeled_stream = IndexStream(s.data.labeled_index.numel(), device);
   if (s.data.unlabeled_index.numel() > 0) {
     s.unlabeled_stream = IndexStream(s.data.unlabeled_index.numel(), device);
@@ -330,7 +335,8 @@ void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
   if (!fixed.inputs.defined()) {
     fixed.inputs = at::empty_like(input.inputs);
     fixed.labels = at::empty_like(input.labels);
-    if (input.unlabeled_truth.defined()) fixed.unlabeled_truth = at::empty_like(input.unlabeled_truth);
+    if (input.unlabeled_truth.defined())
+      fixed.unlabeled_truth = at::empty_like(input.unlabeled_truth);
   }
   if (!fixed.inputs.sizes().equals(input.inputs.sizes()) ||
       fixed.unlabeled_truth.defined() != input.unlabeled_truth.defined()) {
@@ -408,10 +414,11 @@ void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
     if (input.unlabeled_truth.defined()) {
       correct = loss.mask * loss.pseudo_labels.eq(input.unlabeled_truth).to(at::kFloat);
     }
-    step_stats = at::stack({loss.total.detach().to(at::kDouble), loss.loss_x.detach().to(at::kDouble),
-                            loss.loss_u.detach().to(at::kDouble), loss.mask.mean().to(at::kDouble),
-                            correct.sum().to(at::kDouble), loss.mask.sum().to(at::kDouble),
-                            at::ones({}, s.stats.options())});
+    step_stats =
+        at::stack({loss.total.detach().to(at::kDouble), loss.loss_x.detach().to(at::kDouble),
+                   loss.loss_u.detach().to(at::kDouble), loss.mask.mean().to(at::kDouble),
+                   correct.sum().to(at::kDouble), loss.mask.sum().to(at::kDouble),
+                   at::ones({}, s.stats.options())});
   } else {
     total = at::cross_entropy_loss(logits_l.to(at::kFloat), input.labels);
     const at::Tensor zero = at::zeros({}, s.stats.options());
@@ -438,8 +445,7 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
   const fs::path metrics_path = s.out_dir / kMetricsFile;
   fs::create_directories(s.out_dir);
   const int num_classes = static_cast<int>(s.data.class_names.size());
-  const at::Tensor prior =
-      at::tensor(s.data.class_prior, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor prior = at::tensor(s.data.class_prior, at::TensorOptions().dtype(at::kDouble));
 
   // ---- checkpoint I/O -------------------------------------------------------------------
   auto save_checkpoint = [&]() {
@@ -570,10 +576,9 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
   // Plain and logit-adjusted predictions from one forward pass over the test set.
   auto evaluate_both = [&](WideResNet& net) {
     const at::Tensor logits = predict_logits(net, s.data.test_images, t.eval_batch_size, s.bf16);
-    return std::make_pair(
-        evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes),
-        evaluate_predictions(logit_adjust(logits, prior).argmax(1), s.data.test_labels,
-                             num_classes));
+    return std::make_pair(evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes),
+                          evaluate_predictions(logit_adjust(logits, prior).argmax(1),
+                                               s.data.test_labels, num_classes));
   };
   const auto start_time = std::chrono::steady_clock::now();
   const std::int64_t first_step = s.step;
@@ -641,8 +646,8 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
                       line["acc_raw"].get<double>(), line["acc_ema"].get<double>(),
                       line["acc_ema_la"].get<double>());
       } else {
-        std::snprintf(fields, sizeof(fields), "loss %.4f | mask %.3f | lr %.5f",
-                      st[kLoss] / steps, st[kMask] / steps, lr);
+        std::snprintf(fields, sizeof(fields), "loss %.4f | mask %.3f | lr %.5f", st[kLoss] / steps,
+                      st[kMask] / steps, lr);
       }
       return std::string(fields);
     };

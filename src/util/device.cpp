@@ -31,7 +31,8 @@ c10::Device resolve_device(const std::string& spec) {
     throw ConfigError("run.device must be auto, cpu, cuda or cuda:N, got '" + spec + "'");
   }
   if (!have_cuda) {
-    throw InputError("run.device is '" + spec + "' but this crest cannot use CUDA (it was built "
+    throw InputError("run.device is '" + spec +
+                     "' but this crest cannot use CUDA (it was built "
                      "against a CPU-only LibTorch, or no NVIDIA driver/GPU is visible); use "
                      "--device cpu, or rebuild against a CUDA LibTorch (see README)");
   }
@@ -45,8 +46,8 @@ c10::Device resolve_device(const std::string& spec) {
 }
 
 void set_cpu_threads(int threads) {
-  const int count = threads > 0 ? threads
-                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int count =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(count);
 }
 
@@ -55,10 +56,16 @@ std::string describe_device(const c10::Device& device) {
   return device.str();
 }
 
-bool use_bf16_autocast(const std::string& amp, const c10::Device& device) {
-  if (amp == "bf16") return true;
-  if (amp == "off") return false;
-  return device.is_cuda();  // auto
+bool use_bf16_autocast(Amp amp, const c10::Device& device) {
+  switch (amp) {
+    case Amp::kBf16:
+      return true;
+    case Amp::kOff:
+      return false;
+    case Amp::kAuto:
+      return device.is_cuda();
+  }
+  return false;
 }
 
 AutocastGuard::AutocastGuard(bool enabled, const c10::Device& device)

@@ -10,9 +10,15 @@ void setup_logging(Verbosity verbosity) {
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   console->set_pattern("[%H:%M:%S] %^%l%$ %v");
   switch (verbosity) {
-    case Verbosity::kQuiet: console->set_level(spdlog::level::warn); break;
-    case Verbosity::kNormal: console->set_level(spdlog::level::info); break;
-    case Verbosity::kVerbose: console->set_level(spdlog::level::debug); break;
+    case Verbosity::kQuiet:
+      console->set_level(spdlog::level::warn);
+      break;
+    case Verbosity::kNormal:
+      console->set_level(spdlog::level::info);
+      break;
+    case Verbosity::kVerbose:
+      console->set_level(spdlog::level::debug);
+      break;
   }
   auto logger = std::make_shared<spdlog::logger>("crest", console);
   logger->set_level(spdlog::level::debug);

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "crest/util/error.h"
-#include "test_util.h"
 #include "crest/util/fs.h"
+#include "test_util.h"
 
 namespace crest {
 namespace {

@@ -1,9 +1,10 @@
+#include "crest/config/config.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "crest/config/config.h"
 #include "crest/config/embedded.h"
 #include "crest/util/error.h"
 #include "test_util.h"
@@ -18,7 +19,7 @@ std::string source_path(const std::string& relative) {
 TEST(ConfigTest, EmptyTextGivesDefaults) {
   const Config config = parse_config("", "empty.yaml");
   EXPECT_EQ(config_to_yaml(config), config_to_yaml(Config{}));
-  EXPECT_EQ(config.data.dataset, "cifar10");
+  EXPECT_EQ(config.data.dataset, DatasetKind::kCifar10);
   EXPECT_DOUBLE_EQ(config.crest.alpha, 1.0 / 3.0);
   EXPECT_EQ(config.train.batch_size, 64);
 }
@@ -34,7 +35,7 @@ TEST(ConfigTest, ParsesEveryType) {
   EXPECT_EQ(config.data.synthetic.classes, 4);
   EXPECT_FALSE(config.train.nesterov);
   EXPECT_DOUBLE_EQ(config.train.weight_decay, 1e-4);
-  EXPECT_EQ(config.crest.mode, "fixmatch");
+  EXPECT_EQ(config.crest.mode, CrestMode::kFixMatch);
   EXPECT_EQ(config.run.device, "cuda:1");
 }
 
@@ -55,8 +56,7 @@ TEST(ConfigTest, YamlRoundTripIsExact) {
 TEST(ConfigTest, UnknownKeyNamesPathLineAndSuggestion) {
   expect_config_error([] { parse_config("data:\n  fold: 1\n  imbalance: 10\n", "my.yaml"); },
                       {"my.yaml:3", "unknown key 'data.imbalance'", "data.imbalance_ratio"});
-  expect_config_error([] { parse_config("dta:\n  fold: 1\n", "my.yaml"); },
-                      {"unknown key 'dta'"});
+  expect_config_error([] { parse_config("dta:\n  fold: 1\n", "my.yaml"); }, {"unknown key 'dta'"});
 }
 
 TEST(ConfigTest, WrongTypesNameKeyAndValue) {
@@ -70,8 +70,7 @@ TEST(ConfigTest, WrongTypesNameKeyAndValue) {
                       {"train.nesterov must be true or false", "'maybe'"});
   expect_config_error([] { parse_config("data:\n  fold: [1, 2]\n", "t.yaml"); },
                       {"data.fold must be an integer, got a list"});
-  expect_config_error([] { parse_config("data: 5\n", "t.yaml"); },
-                      {"'data' is a section"});
+  expect_config_error([] { parse_config("data: 5\n", "t.yaml"); }, {"'data' is a section"});
   expect_config_error([] { parse_config("data:\n  fold:\n", "t.yaml"); },
                       {"data.fold has no value"});
   expect_config_error([] { parse_config("- a\n- b\n", "t.yaml"); },
@@ -126,7 +125,7 @@ TEST(ConfigTest, OverridesFollowTheSameRules) {
   apply_override(config, "run.out_dir='my runs/a'");
   apply_override(config, "data.imbalance_ratio=200");
   EXPECT_EQ(config.data.fold, 4);
-  EXPECT_EQ(config.crest.mode, "crest");
+  EXPECT_EQ(config.crest.mode, CrestMode::kCrest);
   EXPECT_EQ(config.run.out_dir, "my runs/a");
   EXPECT_DOUBLE_EQ(config.data.imbalance_ratio, 200);
   expect_config_error([&] { apply_override(config, "data.fold=x"); },
@@ -154,7 +153,7 @@ TEST(ConfigTest, PresetsParseAndValidate) {
     EXPECT_NO_THROW(validate_config(config));
   }
   const Config c10 = load_config_file(source_path("configs/cifar10lt.yaml"));
-  EXPECT_EQ(c10.data.dataset, "cifar10");
+  EXPECT_EQ(c10.data.dataset, DatasetKind::kCifar10);
   EXPECT_DOUBLE_EQ(c10.data.imbalance_ratio, 100);
   EXPECT_DOUBLE_EQ(c10.data.label_fraction, 0.1);
   EXPECT_EQ(c10.model.depth, 28);
@@ -163,7 +162,7 @@ TEST(ConfigTest, PresetsParseAndValidate) {
   EXPECT_EQ(c10.train.steps_per_epoch * c10.train.epochs, 65536);
   EXPECT_EQ(c10.crest.generations, 6);
   const Config c100 = load_config_file(source_path("configs/cifar100lt.yaml"));
-  EXPECT_EQ(c100.data.dataset, "cifar100");
+  EXPECT_EQ(c100.data.dataset, DatasetKind::kCifar100);
 }
 
 TEST(ConfigTest, EmbeddedQuickstartIsTheFileInConfigs) {
@@ -172,7 +171,7 @@ TEST(ConfigTest, EmbeddedQuickstartIsTheFileInConfigs) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), embedded_quickstart_yaml());
   const Config config = resolve_config("", {});
-  EXPECT_EQ(config.data.dataset, "synthetic");
+  EXPECT_EQ(config.data.dataset, DatasetKind::kSynthetic);
   EXPECT_EQ(config.run.device, "cpu");
 }
 

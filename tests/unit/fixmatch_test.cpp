@@ -1,15 +1,15 @@
 // The arithmetic of a FixMatch step: schedule, loss and masking on hand-built logits, EMA,
 // sampling streams.
-#include <gtest/gtest.h>
+#include "crest/ssl/fixmatch.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <set>
 
 #include "crest/models/wrn.h"
 #include "crest/ssl/ema.h"
-#include "crest/ssl/fixmatch.h"
 #include "crest/ssl/sampler.h"
 
 namespace crest {

@@ -16,8 +16,8 @@
 
 #include "crest/data/split.h"
 #include "crest/util/error.h"
-#include "test_util.h"
 #include "crest/util/fs.h"
+#include "test_util.h"
 
 namespace crest {
 namespace {

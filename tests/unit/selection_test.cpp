@@ -1,7 +1,8 @@
 // CReST's selection rates and selection, and CReST+'s alignment arithmetic.
+#include "crest/selftrain/selection.h"
+
 #include <gtest/gtest.h>
 
-#include "crest/selftrain/selection.h"
 #include "crest/ssl/alignment.h"
 #include "crest/util/error.h"
 
@@ -57,11 +58,11 @@ TEST(SelectionTest, TiesAreBrokenByRowDeterministically) {
 TEST(SelectionTest, TemperatureScheduleAndGuard) {
   const std::vector<double> expected = {1.0, 0.9, 0.8, 0.7, 0.6, 0.5};
   for (int g = 0; g < 6; ++g) {
-    EXPECT_NEAR(alignment_temperature(g, 6, 0.5, "linear"), expected[static_cast<std::size_t>(g)],
-                1e-12);
+    EXPECT_NEAR(alignment_temperature(g, 6, 0.5, TemperatureSchedule::kLinear),
+                expected[static_cast<std::size_t>(g)], 1e-12);
   }
-  EXPECT_DOUBLE_EQ(alignment_temperature(0, 1, 0.5, "linear"), 1.0);  // G = 1
-  EXPECT_DOUBLE_EQ(alignment_temperature(3, 6, 0.5, "constant"), 0.5);
+  EXPECT_DOUBLE_EQ(alignment_temperature(0, 1, 0.5, TemperatureSchedule::kLinear), 1.0);  // G = 1
+  EXPECT_DOUBLE_EQ(alignment_temperature(3, 6, 0.5, TemperatureSchedule::kConstant), 0.5);
 }
 
 TEST(SelectionTest, AlignmentArithmetic) {
@@ -69,7 +70,7 @@ TEST(SelectionTest, AlignmentArithmetic) {
   const std::vector<double> target = tempered_target({0.8, 0.2}, 0.5);
   EXPECT_NEAR(target[0], std::sqrt(0.8) / (std::sqrt(0.8) + std::sqrt(0.2)), 1e-12);
   // p_model starts uniform: aligned = normalise(p * (1e-6 + target) / (1e-6 + 0.5)).
-  DistributionAligner aligner({0.75, 0.25}, "buffer", 4, 0.999, at::kCPU);
+  DistributionAligner aligner({0.75, 0.25}, PModelEstimate::kBuffer, 4, 0.999, at::kCPU);
   const at::Tensor p = at::tensor({0.5f, 0.5f, 0.9f, 0.1f}).view({2, 2});
   at::Tensor aligned = aligner.align(p);
   EXPECT_NEAR(aligned[0][0].item<float>(), 0.75, 1e-5);
@@ -81,11 +82,11 @@ TEST(SelectionTest, AlignmentArithmetic) {
   aligned = aligner.align(at::tensor({0.8f, 0.2f}).view({1, 2}));
   EXPECT_NEAR(aligned[0][0].item<float>(), 0.75, 1e-4);  // a model matching p_model maps to target
   // The ema estimate moves by (1 - m) per batch.
-  DistributionAligner ema({0.5, 0.5}, "ema", 0, 0.9, at::kCPU);
+  DistributionAligner ema({0.5, 0.5}, PModelEstimate::kEma, 0, 0.9, at::kCPU);
   ema.observe(at::tensor({1.0f, 0.0f}).view({1, 2}));
   EXPECT_NEAR(ema.p_model()[0].item<float>(), 0.9 * 0.5 + 0.1, 1e-6);
   // State round trip.
-  DistributionAligner restored({0.75, 0.25}, "buffer", 4, 0.999, at::kCPU);
+  DistributionAligner restored({0.75, 0.25}, PModelEstimate::kBuffer, 4, 0.999, at::kCPU);
   aligner.observe(at::tensor({0.1f, 0.9f}).view({1, 2}));
   restored.restore(aligner.state());
   EXPECT_TRUE(at::allclose(restored.p_model(), aligner.p_model()));

@@ -162,12 +162,13 @@ TEST(SgdTest, BuffersRoundTripAndRefuseAnotherModel) {
 }
 
 TEST(SgdTest, KernelChoice) {
-  EXPECT_EQ(resolve_sgd_kernels("auto", at::kCPU), SgdKernels::kForeach);
-  EXPECT_EQ(resolve_sgd_kernels("loop", at::kCPU), SgdKernels::kLoop);
+  EXPECT_EQ(resolve_sgd_kernels(SgdChoice::kAuto, at::kCPU), SgdKernels::kForeach);
+  EXPECT_EQ(resolve_sgd_kernels(SgdChoice::kLoop, at::kCPU), SgdKernels::kLoop);
   EXPECT_STREQ(sgd_kernels_name(SgdKernels::kFused), "fused");
-  expect_input_error([] { resolve_sgd_kernels("fused", at::kCPU); },
+  expect_input_error([] { resolve_sgd_kernels(SgdChoice::kFused, at::kCPU); },
                      {"train.sgd=fused", "CUDA", "foreach"});
-  expect_input_error([] { resolve_sgd_kernels("adam", at::kCPU); }, {"train.sgd", "'adam'"});
+  expect_input_error([] { resolve_sgd_kernels(parse_sgd("adam"), at::kCPU); },
+                     {"train.sgd", "'adam'"});
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The long-tailed construction and the labeled/unlabeled split, against the paper's counts and
 // against NumPy (fixtures printed once by Debian's python3-numpy 1.24.2; the script is in the
 // comments next to each fixture).
+#include "crest/data/split.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <set>
 
 #include "crest/data/numpy_random.h"
-#include "crest/data/split.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -37,8 +38,8 @@ TEST(NumpyRandomTest, ShuffleMatchesNumpyLegacyRandomState) {
   std::vector<int> values(20);
   std::iota(values.begin(), values.end(), 0);
   rng.shuffle(values);
-  EXPECT_EQ(values, (std::vector<int>{3, 16, 6, 10, 2, 14, 4, 17, 7, 1, 13, 0, 19, 18, 9, 15, 8,
-                                      12, 11, 5}));
+  EXPECT_EQ(values, (std::vector<int>{3,  16, 6,  10, 2, 14, 4, 17, 7,  1,
+                                      13, 0,  19, 18, 9, 15, 8, 12, 11, 5}));
 }
 
 TEST(NumpyRandomTest, ConsecutiveShufflesShareOneStream) {
@@ -133,7 +134,7 @@ TEST(SplitTest, DarpProtocolMatchesNumpyAndReversesUnlabeled) {
   // N_u = darp(8, 3, 2)[::-1] = [4, 5, 8]; per class shuffle, first N_l labeled, next N_u.
   at::Tensor labels = (at::arange(60, at::kLong) * 7).remainder(3);
   DataConfig data;
-  data.protocol = "darp";
+  data.protocol = SplitProtocol::kDarp;
   data.fold = 5;
   data.num_labeled_head = 6;
   data.num_unlabeled_head = 8;
@@ -143,15 +144,14 @@ TEST(SplitTest, DarpProtocolMatchesNumpyAndReversesUnlabeled) {
   EXPECT_EQ(split.labeled_counts, (Counts{6, 3, 2}));
   EXPECT_EQ(split.unlabeled_counts, (Counts{4, 5, 8}));
   EXPECT_EQ(split.labeled, (Counts{3, 6, 10, 15, 25, 35, 36, 37, 38, 51, 57}));
-  EXPECT_EQ(split.unlabeled, (Counts{2, 13, 19, 23, 26, 30, 32, 33, 39, 40, 41, 47, 50, 52, 53,
-                                     54, 58}));
+  EXPECT_EQ(split.unlabeled,
+            (Counts{2, 13, 19, 23, 26, 30, 32, 33, 39, 40, 41, 47, 50, 52, 53, 54, 58}));
 }
 
 TEST(SplitTest, DarpCountsMatchThePublishedProtocol) {
   // CIFAR-10, N_1 = 1500, gamma = 100 (DARP's make_imb_data).
   // np: mu = (1/100)**(1/9); [int(1500 * mu**i) for i < 9] + [int(1500/100)]
-  EXPECT_EQ(darp_counts(1500, 10, 100),
-            (Counts{1500, 899, 539, 323, 193, 116, 69, 41, 25, 15}));
+  EXPECT_EQ(darp_counts(1500, 10, 100), (Counts{1500, 899, 539, 323, 193, 116, 69, 41, 25, 15}));
 }
 
 TEST(SplitTest, TooSmallClassIsAClearError) {

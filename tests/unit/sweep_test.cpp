@@ -204,11 +204,11 @@ void make_run(const fs::path &dir, const std::string &mode, double gamma, std::i
               double final_acc, double best_acc, std::vector<double> recall, int done = 2,
               int generations = 2) {
   Config config;
-  config.data.dataset = "synthetic";
+  config.data.dataset = DatasetKind::kSynthetic;
   config.data.imbalance_ratio = gamma;
   config.data.label_fraction = 0.3;
   config.data.fold = fold;
-  config.crest.mode = mode;
+  config.crest.mode = parse_mode(mode);
   config.crest.generations = generations;
   config.run.out_dir = dir.string();
   write_text(dir / "config.yaml", config_to_yaml(config));
@@ -255,9 +255,9 @@ TEST_F(SummarizeTest, GroupsByDatasetMethodGammaBeta) {
   ASSERT_EQ(s.groups.size(), 3u);
   // Sorted by gamma, then FixMatch, CReST, CReST+.
   EXPECT_EQ(s.groups[0].gamma, 50.0);
-  EXPECT_EQ(s.groups[1].method, "fixmatch");
+  EXPECT_EQ(s.groups[1].method, CrestMode::kFixMatch);
   const SummaryGroup &g = s.groups[2];
-  EXPECT_EQ(g.method, "crest+");
+  EXPECT_EQ(g.method, CrestMode::kCrestPlus);
   EXPECT_EQ(g.dataset, "synthetic");
   EXPECT_DOUBLE_EQ(g.beta, 0.3);
   EXPECT_EQ(g.folds, (std::vector<std::int64_t>{1, 2, 3}));

@@ -1,17 +1,17 @@
 // The FixMatch trainer end to end on a tiny synthetic set: outputs, determinism, the checkpoint
 // round trip (stop after one step, resume, same weights as an uninterrupted run), divergence.
+#include "crest/ssl/trainer.h"
+
 #include <gtest/gtest.h>
+#include <torch/serialize/output-archive.h>
 
 #include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 
-#include <torch/serialize/output-archive.h>
-
 #include "crest/data/prepare.h"
 #include "crest/selftrain/run_data.h"
-#include "crest/ssl/trainer.h"
 #include "crest/util/error.h"
 #include "crest/util/fs.h"
 #include "crest/util/signals.h"
@@ -27,7 +27,7 @@ class TrainerTest : public TempDirTest {
   void SetUp() override {
     TempDirTest::SetUp();
     DataConfig data;
-    data.dataset = "synthetic";
+    data.dataset = DatasetKind::kSynthetic;
     data.imbalance_ratio = 4;
     data.label_fraction = 0.3;
     data.synthetic.classes = 3;
@@ -72,8 +72,8 @@ class TrainerTest : public TempDirTest {
 TEST_F(TrainerTest, WritesItsOutputsAndIsDeterministic) {
   const GenerationOutcome a = train("a");
   EXPECT_EQ(a.steps, 6);
-  for (const char* f : {"metrics.jsonl", "per_class.csv", "confusion.csv", "summary.json",
-                        "checkpoint.pt"}) {
+  for (const char* f :
+       {"metrics.jsonl", "per_class.csv", "confusion.csv", "summary.json", "checkpoint.pt"}) {
     EXPECT_TRUE(fs::exists(dir_ / "a" / f)) << f;
   }
   std::ifstream metrics(dir_ / "a" / "metrics.jsonl");
@@ -129,7 +129,7 @@ TEST_F(TrainerTest, DamagedCheckpointIsADataError) {
 
 TEST_F(TrainerTest, Bf16AutocastPathRunsOnCpu) {
   // The CUDA default (train.amp auto) is bf16 autocast; the same code path runs on the CPU.
-  settings_.train.amp = "bf16";
+  settings_.train.amp = Amp::kBf16;
   settings_.train.epochs = 1;
   const GenerationOutcome outcome = train("bf16");
   EXPECT_EQ(outcome.steps, 3);
@@ -146,7 +146,7 @@ TEST_F(TrainerTest, NonFiniteLossStopsTraining) {
 TEST_F(TrainerTest, SgdKernelVariantsTrainToTheSameWeights) {
   // foreach (the default here) and per-parameter loops apply the same rule bit for bit.
   train("foreach");
-  settings_.train.sgd = "loop";
+  settings_.train.sgd = SgdChoice::kLoop;
   train("loop");
   EXPECT_EQ(summary("foreach")["model_fingerprint"], summary("loop")["model_fingerprint"]);
   EXPECT_EQ(summary("foreach")["ema_fingerprint"], summary("loop")["ema_fingerprint"]);
@@ -155,7 +155,7 @@ TEST_F(TrainerTest, SgdKernelVariantsTrainToTheSameWeights) {
 TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
   settings_.train.epochs = 1;
   train("contiguous");
-  settings_.train.channels_last = "on";
+  settings_.train.channels_last = Toggle::kOn;
   {
     FixMatchTrainer trainer(settings_, at::kCPU,
                             generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
@@ -188,10 +188,10 @@ TEST_F(TrainerTest, FastPathSettingsResolveForTheCpu) {
   EXPECT_FALSE(f["channels_last"].get<bool>());  // auto: CUDA only
   EXPECT_FALSE(f["cuda_graph"].get<bool>());
   EXPECT_FALSE(f["cudnn_benchmark"].get<bool>());
-  settings_.train.cuda_graph = "on";
+  settings_.train.cuda_graph = Toggle::kOn;
   expect_input_error([&] { train("graph"); }, {"train.cuda_graph=on", "CUDA device", "off"});
-  settings_.train.cuda_graph = "auto";
-  settings_.train.sgd = "fused";
+  settings_.train.cuda_graph = Toggle::kAuto;
+  settings_.train.sgd = SgdChoice::kFused;
   expect_input_error([&] { train("fused"); }, {"train.sgd=fused", "CUDA"});
 }
 
@@ -226,15 +226,15 @@ TEST_F(TrainerTest, CheckpointWithoutMomentumBuffersIsADataError) {
 
 TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
-  settings_.train.amp = "off";
+  settings_.train.amp = Amp::kOff;
   settings_.train.epochs = 3;  // 9 steps: 3 eager warm-up steps, a capture, replays
-  settings_.train.cuda_graph = "off";
+  settings_.train.cuda_graph = Toggle::kOff;
   FixMatchTrainer eager(settings_, at::kCUDA,
                         generation_data(make_run_data(prepare_data(data_), at::kCUDA),
                                         run_.labeled_positions, targets_),
                         dir_ / "eager");
   eager.run(false);
-  settings_.train.cuda_graph = "on";
+  settings_.train.cuda_graph = Toggle::kOn;
   FixMatchTrainer graph(settings_, at::kCUDA,
                         generation_data(make_run_data(prepare_data(data_), at::kCUDA),
                                         run_.labeled_positions, targets_),

@@ -1,8 +1,8 @@
-#include <gtest/gtest.h>
+#include "crest/models/wrn.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
 
-#include "crest/models/wrn.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -55,7 +55,8 @@ TEST(WideResNetTest, InitialisationFollowsTheReference) {
       // Truncated normal, variance 2 / fan_out, cut at 2 sigma.
       const double fan_out = 128.0 * 9.0;
       const double sigma = std::sqrt(2.0 / fan_out) / 0.87962566103423978;
-      EXPECT_NEAR(p.std().item<double>(), std::sqrt(2.0 / fan_out), 0.02 * std::sqrt(2.0 / fan_out));
+      EXPECT_NEAR(p.std().item<double>(), std::sqrt(2.0 / fan_out),
+                  0.02 * std::sqrt(2.0 / fan_out));
       EXPECT_LE(p.abs().max().item<double>(), 2.0 * sigma + 1e-6);
     }
     if (item.key().find("fc.bias") != std::string::npos) {

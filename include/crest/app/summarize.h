@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "crest/config/choices.h"
+
 namespace crest {
 
 // What a run folder holds, as far as a summary or a sweep cares.
@@ -32,13 +34,13 @@ struct MeanStd {
 MeanStd mean_std(const std::vector<double>& values);
 
 struct SummaryGroup {
-  std::string dataset;              // data.dataset
-  std::string method;               // crest.mode: fixmatch | crest | crest+
-  double gamma = 0.0;               // data.imbalance_ratio
-  double beta = 0.0;                // data.label_fraction
-  std::vector<std::int64_t> folds;  // data.fold of each run averaged in
-  std::vector<std::string> runs;    // their folders
-  std::size_t excluded = 0;         // failed or unfinished runs of this group (listed apart)
+  std::string dataset;                       // data.dataset
+  CrestMode method = CrestMode::kCrestPlus;  // crest.mode
+  double gamma = 0.0;                        // data.imbalance_ratio
+  double beta = 0.0;                         // data.label_fraction
+  std::vector<std::int64_t> folds;           // data.fold of each run averaged in
+  std::vector<std::string> runs;             // their folders
+  std::size_t excluded = 0;  // failed or unfinished runs of this group (listed apart)
   // Fractions in [0, 1], over the runs averaged in.
   MeanStd final_accuracy;             // summary.json "final"
   MeanStd best_accuracy;              // summary.json "best" (crest.select_on)

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "crest/config/choices.h"
+
 namespace crest {
 
 struct SyntheticConfig {
@@ -20,14 +22,14 @@ struct SyntheticConfig {
 };
 
 struct DataConfig {
-  std::string dataset = "cifar10";  // cifar10 | cifar100 | folder | synthetic
+  DatasetKind dataset = DatasetKind::kCifar10;
   std::string root = "data/cifar10";
-  std::string protocol = "crest";  // crest | darp
-  double imbalance_ratio = 100.0;  // gamma = N_1 / N_L (crest protocol)
-  double label_fraction = 0.1;     // beta (crest protocol)
-  std::int64_t fold = 1;           // seeds the labeled/unlabeled split
-  std::int64_t lt_seed = 0;        // seeds which images of each class the LT set keeps
-  std::int64_t max_per_class = 0;  // N_max; 0 = the smallest class of the source
+  SplitProtocol protocol = SplitProtocol::kCrest;
+  double imbalance_ratio = 100.0;            // gamma = N_1 / N_L (crest protocol)
+  double label_fraction = 0.1;               // beta (crest protocol)
+  std::int64_t fold = 1;                     // seeds the labeled/unlabeled split
+  std::int64_t lt_seed = 0;                  // seeds which images of each class the LT set keeps
+  std::int64_t max_per_class = 0;            // N_max; 0 = the smallest class of the source
   std::int64_t num_labeled_head = 1500;      // N_1 (darp protocol)
   std::int64_t num_unlabeled_head = 3000;    // M_1 (darp protocol)
   double imbalance_ratio_labeled = 100.0;    // gamma_l (darp protocol)
@@ -55,26 +57,26 @@ struct TrainConfig {
   double weight_decay = 5e-4;
   double lr_level = 1.0;
   double ema_decay = 0.999;
-  std::string amp = "auto";  // auto | bf16 | off
+  Amp amp = Amp::kAuto;
   int eval_batch_size = 1000;
   // The fast path (issue: speed on the GPU). Numerically these only reorder floating point.
-  std::string channels_last = "auto";  // auto (on for CUDA) | on | off
-  bool cudnn_benchmark = true;         // cuDNN autotuning on CUDA
-  std::string sgd = "auto";            // auto | foreach | fused | loop
-  std::string cuda_graph = "auto";     // auto | on | off
+  Toggle channels_last = Toggle::kAuto;  // auto: on for CUDA
+  bool cudnn_benchmark = true;           // cuDNN autotuning on CUDA
+  SgdChoice sgd = SgdChoice::kAuto;
+  Toggle cuda_graph = Toggle::kAuto;
 };
 
 struct CrestConfig {
-  std::string mode = "crest+";  // fixmatch | crest | crest+
+  CrestMode mode = CrestMode::kCrestPlus;
   int generations = 6;
   double alpha = 1.0 / 3.0;
-  std::string rate_profile = "ideal";  // ideal | labeled
+  RateProfile rate_profile = RateProfile::kIdeal;
   double t_min = 0.5;
-  std::string t_schedule = "linear";  // linear | constant
-  std::string p_model = "buffer";     // buffer | ema
+  TemperatureSchedule t_schedule = TemperatureSchedule::kLinear;
+  PModelEstimate p_model = PModelEstimate::kBuffer;
   int p_model_buffer = 128;
   double p_model_momentum = 0.999;
-  std::string select_on = "last";  // last | val
+  SelectOn select_on = SelectOn::kLast;
   double val_fraction = 0.1;
 };
 

@@ -2,9 +2,8 @@
 // set and its labeled/unlabeled split, and describe it all in a manifest.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "crest/config/config.h"

@@ -38,6 +38,10 @@ struct Split {
   std::vector<std::int64_t> unlabeled_counts;
 };
 
+// gamma of the labeled set, the class profile behind crest.rate_profile ideal:
+// data.imbalance_ratio (crest protocol) or data.imbalance_ratio_labeled (darp protocol).
+double labeled_imbalance_ratio(const DataConfig& data);
+
 // Builds the split of `labels` (int64 [N], values in [0, num_classes)) as `data` configures.
 // Throws DataError when a class of the source is too small for the counts asked for.
 Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data);

@@ -22,13 +22,13 @@ std::vector<double> ideal_profile(int num_classes, double gamma);
 
 struct Selection {
   // Per selected image, in selection order (class by class, most confident first):
-  std::vector<std::int64_t> rows;  // row of the image in the predictions
+  std::vector<std::int64_t> rows;    // row of the image in the predictions
   std::vector<std::int64_t> labels;  // predicted class (the pseudo-label)
   std::vector<double> confidences;   // max softmax probability
   // Per class:
-  std::vector<double> rates;                // mu_c used
-  std::vector<std::int64_t> predicted;      // images predicted as the class
-  std::vector<std::int64_t> selected;       // floor(predicted * mu_c)
+  std::vector<double> rates;            // mu_c used
+  std::vector<std::int64_t> predicted;  // images predicted as the class
+  std::vector<std::int64_t> selected;   // floor(predicted * mu_c)
 };
 
 // Selects from `probs` [M, C] (softmax outputs of the EMA model, any device). Within a class,

@@ -10,22 +10,24 @@
 #include <string>
 #include <vector>
 
+#include "crest/config/choices.h"
+
 namespace crest {
 
 // t_g for generation g of G: linear from 1 at g = 0 to t_min at g = G - 1 (G = 1: 1 when
-// linear), or t_min throughout ("constant").
+// linear), or t_min throughout (constant).
 double alignment_temperature(int generation, int generations, double t_min,
-                             const std::string& schedule);
+                             TemperatureSchedule schedule);
 
 // normalise(p_data^t).
 std::vector<double> tempered_target(const std::vector<double>& p_data, double t);
 
 class DistributionAligner {
  public:
-  // mode "buffer": p_model is the mean of the last `buffer_size` batch means (reference;
-  // starts uniform); "ema": p_model = m * p_model + (1 - m) * batch mean (USB; starts uniform).
-  DistributionAligner(const std::vector<double>& target, const std::string& mode,
-                      int buffer_size, double momentum, at::Device device);
+  // mode buffer: p_model is the mean of the last `buffer_size` batch means (reference; starts
+  // uniform); ema: p_model = m * p_model + (1 - m) * batch mean (USB; starts uniform).
+  DistributionAligner(const std::vector<double>& target, PModelEstimate mode, int buffer_size,
+                      double momentum, at::Device device);
 
   // Aligned probabilities for `probs` [B, C] (float, no grad).
   at::Tensor align(const at::Tensor& probs) const;
@@ -39,7 +41,7 @@ class DistributionAligner {
   void restore(const at::Tensor& state);
 
  private:
-  std::string mode_;
+  PModelEstimate mode_;
   double momentum_;
   at::Tensor target_;  // [C]
   at::Tensor buffer_;  // [buffer_size, C] ring of batch means, or [1, C] for ema

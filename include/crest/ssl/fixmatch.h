@@ -14,10 +14,10 @@ namespace crest {
 double halfcos_lr(double base_lr, std::int64_t step, std::int64_t total_steps, double level);
 
 struct FixMatchLoss {
-  at::Tensor total;        // loss_x + lambda_u * loss_u (weight decay lives in the optimiser)
-  at::Tensor loss_x;       // mean cross-entropy on the labeled weak view
-  at::Tensor loss_u;       // sum over kept images of CE(strong, pseudo) / unlabeled batch size
-  at::Tensor mask;         // float [U]: 1 where max probability >= threshold
+  at::Tensor total;          // loss_x + lambda_u * loss_u (weight decay lives in the optimiser)
+  at::Tensor loss_x;         // mean cross-entropy on the labeled weak view
+  at::Tensor loss_u;         // sum over kept images of CE(strong, pseudo) / unlabeled batch size
+  at::Tensor mask;           // float [U]: 1 where max probability >= threshold
   at::Tensor pseudo_labels;  // int64 [U]: argmax of the (aligned) weak-view probabilities
 };
 

@@ -17,13 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "crest/config/choices.h"
+
 namespace crest {
 
 enum class SgdKernels { kForeach, kFused, kLoop };
 
-// "auto" | "foreach" | "fused" | "loop" for `device`; throws InputError naming train.sgd when
-// the choice cannot run there (fused off CUDA or on a LibTorch without it).
-SgdKernels resolve_sgd_kernels(const std::string& name, const at::Device& device);
+// The kernels train.sgd picks for `device`; throws InputError naming train.sgd when the choice
+// cannot run there (fused off CUDA or on a LibTorch without it).
+SgdKernels resolve_sgd_kernels(SgdChoice choice, const at::Device& device);
 const char* sgd_kernels_name(SgdKernels kernels);
 // Whether this build's LibTorch has the fused SGD kernel and the Tensor-lr foreach overloads.
 bool sgd_device_lr_supported();

@@ -4,12 +4,12 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -21,13 +21,13 @@ namespace crest {
 
 // Everything a generation trains and evaluates on, resident on the training device.
 struct TrainingData {
-  at::Tensor images;            // uint8 [N, 3, H, W]: every image the generation touches
-  at::Tensor labeled_index;     // int64 [L]: positions in `images` of the labeled set
-  at::Tensor labeled_targets;   // int64 [L]: their labels (true, or pseudo for CReST)
-  at::Tensor unlabeled_index;   // int64 [U]: positions of the unlabeled stream
-  at::Tensor unlabeled_truth;   // int64 [U]: true labels of that stream, for monitoring only
-  at::Tensor test_images;       // uint8 [T, 3, H, W]
-  at::Tensor test_labels;       // int64 [T]
+  at::Tensor images;           // uint8 [N, 3, H, W]: every image the generation touches
+  at::Tensor labeled_index;    // int64 [L]: positions in `images` of the labeled set
+  at::Tensor labeled_targets;  // int64 [L]: their labels (true, or pseudo for CReST)
+  at::Tensor unlabeled_index;  // int64 [U]: positions of the unlabeled stream
+  at::Tensor unlabeled_truth;  // int64 [U]: true labels of that stream, for monitoring only
+  at::Tensor test_images;      // uint8 [T, 3, H, W]
+  at::Tensor test_labels;      // int64 [T]
   std::vector<std::string> class_names;
   std::vector<double> class_prior;  // labeled class distribution (logit adjustment)
 };
@@ -45,17 +45,17 @@ struct PseudoLabelAlignment {
 struct TrainerSettings {
   ModelConfig model;
   TrainConfig train;
-  std::int64_t seed = 0;         // the run seed; with `generation` it derives every generator
+  std::int64_t seed = 0;  // the run seed; with `generation` it derives every generator
   int generation = 0;
-  int checkpoint_every = 0;      // steps; 0 = only at the end
-  std::string label = "train";   // progress label, e.g. "gen 2"
+  int checkpoint_every = 0;     // steps; 0 = only at the end
+  std::string label = "train";  // progress label, e.g. "gen 2"
 };
 
 struct GenerationOutcome {
-  Evaluation final_ema;          // EMA model on the test set after the last step
-  AccuracySummary ema_summary;   // over the per-epoch EMA accuracies
+  Evaluation final_ema;         // EMA model on the test set after the last step
+  AccuracySummary ema_summary;  // over the per-epoch EMA accuracies
   std::int64_t steps = 0;
-  double seconds = 0.0;          // wall time of this process's share of the training
+  double seconds = 0.0;  // wall time of this process's share of the training
 };
 
 // The inputs of one step: the three views, augmented and normalised, on the device.
@@ -104,8 +104,7 @@ class FixMatchTrainer {
 
 // Logits of `model` (eval mode, no grad) for uint8 images, in batches, as float32 on the
 // model's device.
-at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size,
-                          bool bf16);
+at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size, bool bf16);
 
 // uint8 [N, 3, H, W] -> float in [-1, 1] (the reference's x * 2/255 - 1).
 at::Tensor normalize_images(const at::Tensor& images);

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "crest/config/choices.h"
+
 namespace crest {
 
 // "auto" -> the first CUDA device when this build has CUDA and a GPU is visible, else CPU;
@@ -17,8 +19,8 @@ void set_cpu_threads(int threads);
 // A short description for logs ("cpu (2 threads)", "cuda:0 NVIDIA H100 ...").
 std::string describe_device(const c10::Device& device);
 
-// Whether train.amp (auto | bf16 | off) means bf16 autocast on `device`.
-bool use_bf16_autocast(const std::string& amp, const c10::Device& device);
+// Whether train.amp means bf16 autocast on `device` (auto: on CUDA only).
+bool use_bf16_autocast(Amp amp, const c10::Device& device);
 
 // bf16 autocast for the lifetime of the guard (no-op when `enabled` is false), on the device's
 // autocast backend; restores the previous state on destruction.
