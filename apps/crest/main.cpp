@@ -1,8 +1,8 @@
 // The `crest` command line: parses arguments, resolves the config, sets up logging and calls
 // the library. Exit codes: 0 success, 2 bad usage / config / data, 1 anything else.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -13,6 +13,7 @@
 #include "crest/app/summarize.h"
 #include "crest/app/sweep.h"
 #include "crest/config/config.h"
+#include "crest/io/run_files.h"
 #include "crest/report/report.h"
 #include "crest/selftrain/loop.h"
 #include "crest/util/error.h"
@@ -31,18 +32,21 @@ struct ConfigArgs {
 };
 
 void add_config_options(CLI::App* command, ConfigArgs& args) {
-  command->add_option("--config,-c", args.path,
-                      "YAML config file (default: the embedded quickstart, configs/quickstart.yaml)");
-  command->add_option("--set,-s", args.overrides,
-                      "Override one key, KEY=VALUE (repeatable), e.g. --set data.fold=2")
+  command->add_option(
+      "--config,-c", args.path,
+      "YAML config file (default: the embedded quickstart, configs/quickstart.yaml)");
+  command
+      ->add_option("--set,-s", args.overrides,
+                   "Override one key, KEY=VALUE (repeatable), e.g. --set data.fold=2")
       ->allow_extra_args(false);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"crest: class-rebalancing self-training (CReST, CReST+) for class-imbalanced "
-               "semi-supervised learning, on LibTorch"};
+  CLI::App app{
+      "crest: class-rebalancing self-training (CReST, CReST+) for class-imbalanced "
+      "semi-supervised learning, on LibTorch"};
   app.require_subcommand(1);
   bool quiet = false;
   bool verbose = false;
@@ -93,13 +97,15 @@ int main(int argc, char** argv) {
   ConfigArgs prepare_args;
   crest::DataPrepareOptions prepare_options;
   CLI::App* prepare = data->add_subcommand(
-      "prepare", "Build the long-tailed set and the labeled/unlabeled split of the configured "
-                 "fold; print the per-class table and write the split manifest");
+      "prepare",
+      "Build the long-tailed set and the labeled/unlabeled split of the configured "
+      "fold; print the per-class table and write the split manifest");
   add_config_options(prepare, prepare_args);
   prepare->add_flag("--json", prepare_options.json,
                     "Print one JSON object {classes, lt_counts, labeled, unlabeled, test}");
   prepare->add_option("--manifest", prepare_options.manifest_path,
-                      "Where to write the split manifest (default: RUN.OUT_DIR/split_manifest.json)");
+                      std::string("Where to write the split manifest (default: RUN.OUT_DIR/") +
+                          crest::kSplitManifestFile + ")");
   prepare->add_flag("--force", prepare_options.force,
                     "Replace a manifest of a different split at that path");
 
@@ -109,8 +115,7 @@ int main(int argc, char** argv) {
   synth->add_option("--out", synth_options.out_dir, "Output folder")->required();
   synth->add_option("--classes", synth_options.classes, "Number of classes (2-256)")
       ->capture_default_str();
-  synth->add_option("--train-per-class", synth_options.train_per_class,
-                    "Training images per class")
+  synth->add_option("--train-per-class", synth_options.train_per_class, "Training images per class")
       ->capture_default_str();
   synth->add_option("--test-per-class", synth_options.test_per_class, "Test images per class")
       ->capture_default_str();
@@ -122,8 +127,9 @@ int main(int argc, char** argv) {
   CLI::App* sweep = app.add_subcommand(
       "sweep", "Run every point of a grid of configs, locally or as a Slurm job array");
   sweep->add_option("--grid", sweep_options.grid, "Grid file (base config, out_dir, grid, set)");
-  sweep->add_option("--points", sweep_options.points,
-                    "A sweep.json written earlier (instead of --grid)");
+  sweep->add_option(
+      "--points", sweep_options.points,
+      std::string("A ") + crest::kSweepPlanFile + " written earlier (instead of --grid)");
   sweep->add_option("--out", sweep_options.out, "Sweep folder (overrides the grid's out_dir)");
   sweep->add_option("--launcher", sweep_options.launcher, "local or slurm");
   sweep->add_flag("--dry-run", sweep_options.dry_run,
@@ -136,8 +142,9 @@ int main(int argc, char** argv) {
   sweep->add_option("--run-index", sweep_options.run_index,
                     "Run this one point (what each Slurm array task does)");
   sweep->add_option("--gpus", sweep_options.gpus, "local: GPUs to use, one process each, e.g. 0,1");
-  sweep->add_option("--slots", sweep_options.slots,
-                    "local: CPU processes at a time (default 1; run.threads is divided among them)");
+  sweep->add_option(
+      "--slots", sweep_options.slots,
+      "local: CPU processes at a time (default 1; run.threads is divided among them)");
   sweep->add_option("--partition", sweep_options.partition, "slurm: partition");
   sweep->add_option("--account", sweep_options.account, "slurm: account");
   sweep->add_option("--time", sweep_options.time, "slurm: time limit per task, e.g. 24:00:00");
@@ -147,17 +154,20 @@ int main(int argc, char** argv) {
   sweep->add_option("--cpus-per-task", sweep_options.cpus_per_task, "slurm: CPUs per task");
   sweep->add_option("--max-parallel", sweep_options.max_parallel,
                     "slurm: array tasks running at once (--array=...%N)");
-  sweep->add_option("--sbatch-arg", sweep_options.sbatch_args,
-                    "slurm: another sbatch option for the script, e.g. --sbatch-arg=--qos=high")
+  sweep
+      ->add_option("--sbatch-arg", sweep_options.sbatch_args,
+                   "slurm: another sbatch option for the script, e.g. --sbatch-arg=--qos=high")
       ->allow_extra_args(false);
 
   // crest summarize
   crest::SummarizeOptions summarize_options;
   CLI::App* summarize = app.add_subcommand(
-      "summarize", "Mean (std) over folds of accuracy and minority recall per dataset, method, "
-                   "gamma and beta, as the paper's Table 1");
-  summarize->add_option("runs", summarize_options.paths,
-                        "Run folders, or folders holding them (e.g. a sweep's folder)")
+      "summarize",
+      "Mean (std) over folds of accuracy and minority recall per dataset, method, "
+      "gamma and beta, as the paper's Table 1");
+  summarize
+      ->add_option("runs", summarize_options.paths,
+                   "Run folders, or folders holding them (e.g. a sweep's folder)")
       ->required();
   summarize->add_option("--format", summarize_options.format, "md (Markdown) or csv")
       ->check(CLI::IsMember({"md", "csv"}))
@@ -169,7 +179,9 @@ int main(int argc, char** argv) {
   CLI::App* report = app.add_subcommand(
       "report", "Write one self-contained HTML page with the figures of a run folder");
   report->add_option("RUN_DIR", report_run, "Run folder written by `crest train`")->required();
-  report->add_option("--out", report_out, "HTML file to write (default: RUN_DIR/report.html)");
+  report->add_option(
+      "--out", report_out,
+      std::string("HTML file to write (default: RUN_DIR/") + crest::kReportFile + ")");
 
   try {
     app.parse(argc, argv);

@@ -11,6 +11,8 @@
 #include "crest/data/folder.h"
 #include "crest/data/prepare.h"
 #include "crest/data/synthetic.h"
+#include "crest/io/manifest.h"
+#include "crest/io/run_files.h"
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
 
@@ -31,7 +33,8 @@ void guard_existing_manifest(const fs::path& path, const nlohmann::json& manifes
   try {
     existing = read_split_manifest(path);
   } catch (const DataError& e) {
-    throw InputError(std::string(e.what()) + "; refusing to overwrite it (pass --force to "
+    throw InputError(std::string(e.what()) +
+                     "; refusing to overwrite it (pass --force to "
                      "replace it, or choose another run.out_dir / --manifest)");
   }
   const bool same = existing["settings"] == manifest["settings"] &&
@@ -40,7 +43,8 @@ void guard_existing_manifest(const fs::path& path, const nlohmann::json& manifes
                     existing["unlabeled_indices"] == manifest["unlabeled_indices"];
   if (!same) {
     throw InputError(path.string() + " already holds the manifest of a different split (" +
-                     existing["settings"].dump() + "); refusing to overwrite it. Choose another "
+                     existing["settings"].dump() +
+                     "); refusing to overwrite it. Choose another "
                      "run.out_dir (--set run.out_dir=DIR) or --manifest, or pass --force");
   }
 }
@@ -49,9 +53,9 @@ void guard_existing_manifest(const fs::path& path, const nlohmann::json& manifes
 
 void data_prepare(const Config& config, const DataPrepareOptions& options, std::ostream& out) {
   const fs::path run_dir = config.run.out_dir;
-  const fs::path manifest_path =
-      options.manifest_path.empty() ? run_dir / "split_manifest.json" : fs::path(options.manifest_path);
-  add_log_file(run_dir / "crest.log");
+  const fs::path manifest_path = options.manifest_path.empty() ? run_dir / kSplitManifestFile
+                                                               : fs::path(options.manifest_path);
+  add_log_file(run_dir / kLogFile);
 
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("loading {} data{}", config.data.dataset,
@@ -78,20 +82,25 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
 void data_synth(const DataSynthOptions& options, std::ostream& out) {
   if (options.out_dir.empty()) throw InputError("--out must name a folder");
   if (options.classes < 2 || options.classes > 256) {
-    throw InputError("--classes must be between 2 and 256 (labels are one byte in the CIFAR "
-                     "layout), got " + std::to_string(options.classes));
+    throw InputError(
+        "--classes must be between 2 and 256 (labels are one byte in the CIFAR "
+        "layout), got " +
+        std::to_string(options.classes));
   }
   if (options.train_per_class < 1) {
     throw InputError("--train-per-class must be >= 1, got " +
                      std::to_string(options.train_per_class));
   }
   if (options.test_per_class < 1) {
-    throw InputError("--test-per-class must be >= 1, got " + std::to_string(options.test_per_class));
+    throw InputError("--test-per-class must be >= 1, got " +
+                     std::to_string(options.test_per_class));
   }
-  if (options.seed < 0) throw InputError("--seed must be >= 0, got " + std::to_string(options.seed));
+  if (options.seed < 0)
+    throw InputError("--seed must be >= 0, got " + std::to_string(options.seed));
   const fs::path dir = options.out_dir;
   if (!options.force && fs::exists(dir / "test_batch.bin")) {
-    throw InputError(dir.string() + " already holds a CIFAR-layout dataset (test_batch.bin); "
+    throw InputError(dir.string() +
+                     " already holds a CIFAR-layout dataset (test_batch.bin); "
                      "refusing to overwrite it (pass --force, or choose another --out)");
   }
   SyntheticOptions synth;

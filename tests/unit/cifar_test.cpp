@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "crest/io/file.h"
 #include "crest/util/error.h"
 #include "test_util.h"
-#include "crest/util/fs.h"
 
 namespace crest {
 namespace {

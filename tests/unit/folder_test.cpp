@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "crest/io/file.h"
 #include "crest/util/error.h"
 #include "test_util.h"
-#include "crest/util/fs.h"
 
 // The test binary does not get OpenCV's include folder (crest_core links it privately), so the
 // images are encoded here: PNG with uncompressed deflate blocks, and binary PPM/PGM. Both are
@@ -145,7 +145,6 @@ class FolderTest : public TempDirTest {
       }
     }
   }
-
 };
 
 #define SKIP_WITHOUT_OPENCV()                                                \

@@ -1,19 +1,19 @@
 // The FixMatch trainer end to end on a tiny synthetic set: outputs, determinism, the checkpoint
 // round trip (stop after one step, resume, same weights as an uninterrupted run), divergence.
+#include "crest/ssl/trainer.h"
+
 #include <gtest/gtest.h>
+#include <torch/serialize/output-archive.h>
 
 #include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 
-#include <torch/serialize/output-archive.h>
-
 #include "crest/data/prepare.h"
+#include "crest/io/file.h"
 #include "crest/selftrain/run_data.h"
-#include "crest/ssl/trainer.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 #include "crest/util/signals.h"
 #include "test_util.h"
 
@@ -72,8 +72,8 @@ class TrainerTest : public TempDirTest {
 TEST_F(TrainerTest, WritesItsOutputsAndIsDeterministic) {
   const GenerationOutcome a = train("a");
   EXPECT_EQ(a.steps, 6);
-  for (const char* f : {"metrics.jsonl", "per_class.csv", "confusion.csv", "summary.json",
-                        "checkpoint.pt"}) {
+  for (const char* f :
+       {"metrics.jsonl", "per_class.csv", "confusion.csv", "summary.json", "checkpoint.pt"}) {
     EXPECT_TRUE(fs::exists(dir_ / "a" / f)) << f;
   }
   std::ifstream metrics(dir_ / "a" / "metrics.jsonl");

@@ -22,18 +22,35 @@ std::vector<double> ideal_profile(int num_classes, double gamma);
 
 struct Selection {
   // Per selected image, in selection order (class by class, most confident first):
-  std::vector<std::int64_t> rows;  // row of the image in the predictions
+  std::vector<std::int64_t> rows;    // row of the image in the predictions
   std::vector<std::int64_t> labels;  // predicted class (the pseudo-label)
   std::vector<double> confidences;   // max softmax probability
   // Per class:
-  std::vector<double> rates;                // mu_c used
-  std::vector<std::int64_t> predicted;      // images predicted as the class
-  std::vector<std::int64_t> selected;       // floor(predicted * mu_c)
+  std::vector<double> rates;            // mu_c used
+  std::vector<std::int64_t> predicted;  // images predicted as the class
+  std::vector<std::int64_t> selected;   // floor(predicted * mu_c)
 };
 
 // Selects from `probs` [M, C] (softmax outputs of the EMA model, any device). Within a class,
 // images are ordered by confidence descending and ties by row ascending, so the selection is
 // deterministic. Classes nobody predicted select nothing.
 Selection select_pseudo_labels(const at::Tensor& probs, const std::vector<double>& rates);
+
+// How good a selection is, against the hidden true labels of the pool (for monitoring: the
+// method never sees them). Per class c, indexed by the pseudo-label:
+struct SelectionAccounting {
+  std::vector<std::int64_t> correct;           // selected as c and truly c
+  std::vector<std::int64_t> pool_true_counts;  // images of true class c in the pool
+  std::vector<double> precision;               // correct / selected (0 when none selected)
+  std::vector<double> recall;                  // correct / pool_true_counts (0 when none)
+  std::int64_t correct_total = 0;
+  double precision_total = 0.0;  // correct_total / images selected (0 when none)
+};
+
+// Accounts `selection` (made from the predictions of the pool's rows) against `pool_truth`, the
+// true label of every row of the pool, in [0, num_classes). Throws InputError when a selected
+// row is outside the pool or a label outside the classes.
+SelectionAccounting account_selection(const Selection& selection,
+                                      const std::vector<std::int64_t>& pool_truth, int num_classes);
 
 }  // namespace crest

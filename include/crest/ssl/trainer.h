@@ -4,16 +4,19 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crest/config/config.h"
+#include "crest/io/training_files.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn.h"
 
@@ -21,13 +24,13 @@ namespace crest {
 
 // Everything a generation trains and evaluates on, resident on the training device.
 struct TrainingData {
-  at::Tensor images;            // uint8 [N, 3, H, W]: every image the generation touches
-  at::Tensor labeled_index;     // int64 [L]: positions in `images` of the labeled set
-  at::Tensor labeled_targets;   // int64 [L]: their labels (true, or pseudo for CReST)
-  at::Tensor unlabeled_index;   // int64 [U]: positions of the unlabeled stream
-  at::Tensor unlabeled_truth;   // int64 [U]: true labels of that stream, for monitoring only
-  at::Tensor test_images;       // uint8 [T, 3, H, W]
-  at::Tensor test_labels;       // int64 [T]
+  at::Tensor images;           // uint8 [N, 3, H, W]: every image the generation touches
+  at::Tensor labeled_index;    // int64 [L]: positions in `images` of the labeled set
+  at::Tensor labeled_targets;  // int64 [L]: their labels (true, or pseudo for CReST)
+  at::Tensor unlabeled_index;  // int64 [U]: positions of the unlabeled stream
+  at::Tensor unlabeled_truth;  // int64 [U]: true labels of that stream, for monitoring only
+  at::Tensor test_images;      // uint8 [T, 3, H, W]
+  at::Tensor test_labels;      // int64 [T]
   std::vector<std::string> class_names;
   std::vector<double> class_prior;  // labeled class distribution (logit adjustment)
 };
@@ -45,17 +48,17 @@ struct PseudoLabelAlignment {
 struct TrainerSettings {
   ModelConfig model;
   TrainConfig train;
-  std::int64_t seed = 0;         // the run seed; with `generation` it derives every generator
+  std::int64_t seed = 0;  // the run seed; with `generation` it derives every generator
   int generation = 0;
-  int checkpoint_every = 0;      // steps; 0 = only at the end
-  std::string label = "train";   // progress label, e.g. "gen 2"
+  int checkpoint_every = 0;     // steps; 0 = only at the end
+  std::string label = "train";  // progress label, e.g. "gen 2"
 };
 
 struct GenerationOutcome {
-  Evaluation final_ema;          // EMA model on the test set after the last step
-  AccuracySummary ema_summary;   // over the per-epoch EMA accuracies
+  Evaluation final_ema;         // EMA model on the test set after the last step
+  AccuracySummary ema_summary;  // over the per-epoch EMA accuracies
   std::int64_t steps = 0;
-  double seconds = 0.0;          // wall time of this process's share of the training
+  double seconds = 0.0;  // wall time of this process's share of the training
 };
 
 // The inputs of one step: the three views, augmented and normalised, on the device.
@@ -64,6 +67,8 @@ struct StepBatch {
   at::Tensor labels;           // int64 [B]: targets of the labeled images
   at::Tensor unlabeled_truth;  // int64 [U]: hidden true labels (monitoring), may be undefined
 };
+
+class Progress;
 
 class FixMatchTrainer {
  public:
@@ -96,6 +101,22 @@ class FixMatchTrainer {
   // the rate from device memory (the CUDA graph path).
   void run_step(const StepBatch& batch, bool device_lr);
 
+  // Checkpoint I/O (out_dir/checkpoint.pt): everything a resume needs to continue bit for bit.
+  // Saving is skipped once a non-finite loss was seen, so the last good checkpoint is kept.
+  void save_checkpoint();
+  void load_checkpoint();
+  // Raw and logit-adjusted evaluation of `net` on the test set, from one forward pass.
+  std::pair<Evaluation, Evaluation> evaluate_test(WideResNet& net);
+  // Evaluates both models, appends the line to metrics.jsonl and resets the running statistics.
+  MetricsLine log_evaluation(double lr, double elapsed_seconds, std::int64_t first_step);
+  // The progress bar's fields: from an evaluation `line`, or (nullptr) the running statistics.
+  std::string progress_fields(double lr, const MetricsLine* line) const;
+  // Throws TrainingDiverged (after closing `progress`) once a non-finite loss was seen.
+  void check_finite(Progress& progress);
+  // The final evaluation and the generation's per_class.csv, confusion.csv and summary.json;
+  // `start`: when this process began training the generation.
+  GenerationOutcome finish(std::chrono::steady_clock::time_point start);
+
   struct Impl;
   std::shared_ptr<Impl> impl_;
   WideResNet model_{nullptr};
@@ -104,8 +125,7 @@ class FixMatchTrainer {
 
 // Logits of `model` (eval mode, no grad) for uint8 images, in batches, as float32 on the
 // model's device.
-at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size,
-                          bool bf16);
+at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size, bool bf16);
 
 // uint8 [N, 3, H, W] -> float in [-1, 1] (the reference's x * 2/255 - 1).
 at::Tensor normalize_images(const at::Tensor& images);
