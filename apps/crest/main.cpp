@@ -13,6 +13,7 @@
 #include "crest/app/summarize.h"
 #include "crest/app/sweep.h"
 #include "crest/config/config.h"
+#include "crest/io/run_files.h"
 #include "crest/report/report.h"
 #include "crest/selftrain/loop.h"
 #include "crest/util/error.h"
@@ -102,9 +103,9 @@ int main(int argc, char** argv) {
   add_config_options(prepare, prepare_args);
   prepare->add_flag("--json", prepare_options.json,
                     "Print one JSON object {classes, lt_counts, labeled, unlabeled, test}");
-  prepare->add_option(
-      "--manifest", prepare_options.manifest_path,
-      "Where to write the split manifest (default: RUN.OUT_DIR/split_manifest.json)");
+  prepare->add_option("--manifest", prepare_options.manifest_path,
+                      std::string("Where to write the split manifest (default: RUN.OUT_DIR/") +
+                          crest::kSplitManifestFile + ")");
   prepare->add_flag("--force", prepare_options.force,
                     "Replace a manifest of a different split at that path");
 
@@ -126,8 +127,9 @@ int main(int argc, char** argv) {
   CLI::App* sweep = app.add_subcommand(
       "sweep", "Run every point of a grid of configs, locally or as a Slurm job array");
   sweep->add_option("--grid", sweep_options.grid, "Grid file (base config, out_dir, grid, set)");
-  sweep->add_option("--points", sweep_options.points,
-                    "A sweep.json written earlier (instead of --grid)");
+  sweep->add_option(
+      "--points", sweep_options.points,
+      std::string("A ") + crest::kSweepPlanFile + " written earlier (instead of --grid)");
   sweep->add_option("--out", sweep_options.out, "Sweep folder (overrides the grid's out_dir)");
   sweep->add_option("--launcher", sweep_options.launcher, "local or slurm");
   sweep->add_flag("--dry-run", sweep_options.dry_run,
@@ -177,7 +179,9 @@ int main(int argc, char** argv) {
   CLI::App* report = app.add_subcommand(
       "report", "Write one self-contained HTML page with the figures of a run folder");
   report->add_option("RUN_DIR", report_run, "Run folder written by `crest train`")->required();
-  report->add_option("--out", report_out, "HTML file to write (default: RUN_DIR/report.html)");
+  report->add_option(
+      "--out", report_out,
+      std::string("HTML file to write (default: RUN_DIR/") + crest::kReportFile + ")");
 
   try {
     app.parse(argc, argv);

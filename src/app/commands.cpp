@@ -11,6 +11,8 @@
 #include "crest/data/folder.h"
 #include "crest/data/prepare.h"
 #include "crest/data/synthetic.h"
+#include "crest/io/manifest.h"
+#include "crest/io/run_files.h"
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
 
@@ -51,9 +53,9 @@ void guard_existing_manifest(const fs::path& path, const nlohmann::json& manifes
 
 void data_prepare(const Config& config, const DataPrepareOptions& options, std::ostream& out) {
   const fs::path run_dir = config.run.out_dir;
-  const fs::path manifest_path = options.manifest_path.empty() ? run_dir / "split_manifest.json"
+  const fs::path manifest_path = options.manifest_path.empty() ? run_dir / kSplitManifestFile
                                                                : fs::path(options.manifest_path);
-  add_log_file(run_dir / "crest.log");
+  add_log_file(run_dir / kLogFile);
 
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("loading {} data{}", to_string(config.data.dataset),

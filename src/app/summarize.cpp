@@ -5,20 +5,22 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <system_error>
 #include <tuple>
 
-#include "crest/app/sweep.h"
 #include "crest/config/config.h"
-#include "crest/metrics/metrics.h"
+#include "crest/io/class_tables.h"
+#include "crest/io/csv.h"
+#include "crest/io/generation_files.h"
+#include "crest/io/run_files.h"
+#include "crest/io/run_state.h"
+#include "crest/io/sweep_files.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
+#include "crest/util/index_list.h"
 
 namespace crest {
 
@@ -77,63 +79,6 @@ std::string format(const char* pattern, double value) {
   return buffer;
 }
 
-// Splits one CSV line written by csv_field (fields may be quoted, quotes doubled inside).
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else if (c != '\r') {
-      fields.back() += c;
-    }
-  }
-  return fields;
-}
-
-// Per-class names and recalls from a per_class.csv. Throws std::runtime_error saying what is
-// wrong with the file.
-void read_per_class(const fs::path& file, std::map<int, std::pair<std::string, double>>& rows) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error(file.string() + " is missing");
-  std::string line;
-  std::getline(in, line);
-  const std::vector<std::string> header = split_csv_line(line);
-  const auto column = [&](const std::string& name) {
-    const auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) {
-      throw std::runtime_error(file.string() + " has no '" + name + "' column");
-    }
-    return static_cast<std::size_t>(it - header.begin());
-  };
-  const std::size_t class_column = column("class");
-  const std::size_t name_column = column("name");
-  const std::size_t recall_column = column("recall");
-  for (int number = 2; std::getline(in, line); ++number) {
-    if (line.empty()) continue;
-    const std::vector<std::string> fields = split_csv_line(line);
-    try {
-      rows[std::stoi(fields.at(class_column))] = {fields.at(name_column),
-                                                  std::stod(fields.at(recall_column))};
-    } catch (const std::exception&) {
-      throw std::runtime_error(file.string() + ":" + std::to_string(number) +
-                               ": not a per-class row ('" + line + "')");
-    }
-  }
-}
-
 // One run folder as the summary sees it.
 struct RunRecord {
   fs::path dir;
@@ -150,22 +95,28 @@ struct RunRecord {
 // Reads the results of a complete run; a damaged file makes the run incomplete with a reason.
 void read_results(RunRecord& run) {
   try {
-    const nlohmann::json summary = nlohmann::json::parse(read_file(run.dir / "summary.json"));
-    run.final_accuracy = summary.at("final").at("accuracy").get<double>();
-    run.best_accuracy = summary.at("best").at("accuracy").get<double>();
-    run.minority = summary.at("minority_classes").get<std::vector<int>>();
-    const int last = summary.at("final").at("generation").get<int>();
-    const fs::path per_class_file = run.dir / ("gen_" + std::to_string(last)) / "per_class.csv";
-    std::map<int, std::pair<std::string, double>> per_class;
-    read_per_class(per_class_file, per_class);
+    const fs::path summary_file = run.dir / kRunSummaryFile;
+    const RunSummary summary = read_run_summary(summary_file);
+    if (!summary.final_row || !summary.best || !summary.minority_classes ||
+        std::isnan(summary.final_row->accuracy) || std::isnan(summary.best->accuracy)) {
+      throw DataError(summary_file.string() +
+                      ": expected 'final' and 'best' with an 'accuracy', and 'minority_classes'");
+    }
+    run.final_accuracy = summary.final_row->accuracy;
+    run.best_accuracy = summary.best->accuracy;
+    run.minority = *summary.minority_classes;
+    const fs::path per_class_file =
+        generation_dir(run.dir, summary.final_row->generation) / kPerClassFile;
+    std::error_code ec;
+    if (!fs::exists(per_class_file, ec)) throw DataError(per_class_file.string() + " is missing");
+    const PerClassTable per_class = read_per_class_csv(per_class_file);
     for (int c : run.minority) {
-      const auto it = per_class.find(c);
-      if (it == per_class.end()) {
-        throw std::runtime_error(per_class_file.string() + " has no row for minority class " +
-                                 std::to_string(c));
+      if (c < 0 || static_cast<std::size_t>(c) >= per_class.names.size()) {
+        throw DataError(per_class_file.string() + " has no row for minority class " +
+                        std::to_string(c));
       }
-      run.minority_names.push_back(it->second.first);
-      run.minority_recall.push_back(it->second.second);
+      run.minority_names.push_back(per_class.names[static_cast<std::size_t>(c)]);
+      run.minority_recall.push_back(per_class.recall[static_cast<std::size_t>(c)]);
     }
   } catch (const std::exception& e) {
     run.complete = false;
@@ -181,19 +132,19 @@ using GroupKey = std::tuple<std::string, CrestMode, double, double>;
 void collect(const fs::path& dir, int depth, std::vector<fs::path>& runs,
              std::vector<SkippedRun>& not_started) {
   std::error_code ec;
-  if (fs::exists(dir / "sweep.json", ec)) {
+  if (fs::exists(dir / kSweepPlanFile, ec)) {
     try {
-      const nlohmann::json plan = nlohmann::json::parse(read_file(dir / "sweep.json"));
-      for (const auto& point : plan.at("points")) {
-        const fs::path folder = dir / point.at("folder").get<std::string>();
-        if (fs::exists(folder / "config.yaml", ec)) continue;  // found by the walk below
-        const bool failed = fs::exists(folder / "stderr.log", ec);
-        not_started.push_back({folder.string(), failed ? "failed before training started: see " +
-                                                             (folder / "stderr.log").string()
-                                                       : "not started (no config.yaml)"});
+      for (const SweepPlanPoint& point : read_sweep_plan(dir / kSweepPlanFile, false).points) {
+        const fs::path folder = dir / point.folder;
+        if (is_run_folder(folder)) continue;  // found by the walk below
+        const bool failed = fs::exists(folder / kStderrLogFile, ec);
+        not_started.push_back(
+            {folder.string(),
+             failed ? "failed before training started: see " + (folder / kStderrLogFile).string()
+                    : std::string("not started (no ") + kConfigFile + ")"});
       }
     } catch (const std::exception& e) {
-      spdlog::warn("ignoring {}: {}", (dir / "sweep.json").string(), e.what());
+      spdlog::warn("ignoring {}", e.what());
     }
   }
   if (depth >= kMaxSearchDepth) return;
@@ -205,10 +156,88 @@ void collect(const fs::path& dir, int depth, std::vector<fs::path>& runs,
   }
   std::sort(children.begin(), children.end());
   for (const fs::path& child : children) {
-    if (fs::exists(child / "config.yaml", ec)) {
+    if (is_run_folder(child)) {
       runs.push_back(child);
     } else {
       collect(child, depth + 1, runs, not_started);
+    }
+  }
+}
+
+// The run folders under `paths` (run folders, or folders holding them at any depth); sweep
+// points that never started go to `skipped`. InputError for a path that holds no run.
+std::vector<fs::path> find_run_dirs(const std::vector<std::string>& paths,
+                                    std::vector<SkippedRun>& skipped) {
+  std::vector<fs::path> run_dirs;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    const fs::path dir(path);
+    if (!fs::exists(dir, ec)) throw InputError("summarize: " + path + " does not exist");
+    if (is_run_folder(dir)) {
+      run_dirs.push_back(dir);
+      continue;
+    }
+    if (!fs::is_directory(dir, ec)) {
+      throw InputError("summarize: " + path + " is not a run folder (a folder with " + kConfigFile +
+                       ")");
+    }
+    const std::size_t runs_before = run_dirs.size();
+    const std::size_t skipped_before = skipped.size();
+    collect(dir, 0, run_dirs, skipped);
+    if (run_dirs.size() == runs_before && skipped.size() == skipped_before) {
+      throw InputError("summarize: " + path + " is not a run folder (no " + kConfigFile +
+                       ") and holds none; give run folders or folders containing them, such as "
+                       "a sweep's output folder");
+    }
+  }
+  return run_dirs;
+}
+
+// The means and notes of one group from its complete runs.
+void aggregate_group(SummaryGroup& group, const std::vector<RunRecord>& runs) {
+  std::vector<double> final_acc, best_acc, minority;
+  std::set<std::string> differing;
+  std::map<std::int64_t, int> fold_count;
+  if (!runs.empty()) {
+    group.minority_classes = runs.front().minority;
+    group.minority_names = runs.front().minority_names;
+  }
+  std::vector<std::vector<double>> per_class(group.minority_classes.size());
+  for (const RunRecord& run : runs) {
+    group.runs.push_back(run.dir.string());
+    group.folds.push_back(run.config.data.fold);
+    ++fold_count[run.config.data.fold];
+    final_acc.push_back(run.final_accuracy);
+    best_acc.push_back(run.best_accuracy);
+    double sum = 0.0;
+    for (double r : run.minority_recall) sum += r;
+    minority.push_back(
+        run.minority_recall.empty() ? kNaN : sum / static_cast<double>(run.minority_recall.size()));
+    if (run.minority != group.minority_classes) {
+      group.notes.push_back(run.dir.string() + " has other minority classes than " +
+                            runs.front().dir.string() + "; its per-class recall is left out");
+    } else {
+      for (std::size_t i = 0; i < per_class.size(); ++i) {
+        per_class[i].push_back(run.minority_recall[i]);
+      }
+    }
+    for (const std::string& k : config_differences(runs.front().config, run.config)) {
+      if (keys_free_within_group().count(k) == 0) differing.insert(k);
+    }
+  }
+  group.final_accuracy = mean_std(final_acc);
+  group.best_accuracy = mean_std(best_acc);
+  group.minority_recall = mean_std(minority);
+  for (const auto& values : per_class) group.minority_class_recall.push_back(mean_std(values));
+  if (!differing.empty()) {
+    std::string list;
+    for (const std::string& k : differing) list += (list.empty() ? "" : ", ") + k;
+    group.notes.push_back("its runs differ in " + list + " (averaged together all the same)");
+  }
+  for (const auto& [fold, count] : fold_count) {
+    if (count > 1) {
+      group.notes.push_back("fold " + std::to_string(fold) + " counts " + std::to_string(count) +
+                            " times");
     }
   }
 }
@@ -245,44 +274,6 @@ std::string group_title(const SummaryGroup& g) {
 
 }  // namespace
 
-RunState inspect_run(const fs::path& run_dir, int expected_generations) {
-  RunState state;
-  std::error_code ec;
-  if (!fs::exists(run_dir / "config.yaml", ec)) {
-    state.problem = "not started (no config.yaml)";
-    return state;
-  }
-  state.started = true;
-  if (expected_generations < 0) {
-    try {
-      expected_generations = load_config_file((run_dir / "config.yaml").string()).crest.generations;
-    } catch (const std::exception& e) {
-      state.problem = std::string("unreadable config.yaml: ") + e.what();
-      return state;
-    }
-  }
-  const fs::path summary_path = run_dir / "summary.json";
-  if (!fs::exists(summary_path, ec)) {
-    state.problem = "unfinished: no summary.json (failed, stopped or still running; see " +
-                    (run_dir / "crest.log").string() + ")";
-    return state;
-  }
-  try {
-    const nlohmann::json summary = nlohmann::json::parse(read_file(summary_path));
-    const std::size_t done = summary.at("generations").size();
-    if (done < static_cast<std::size_t>(expected_generations)) {
-      state.problem = "unfinished: summary.json has " + std::to_string(done) + " of " +
-                      std::to_string(expected_generations) + " generations";
-      return state;
-    }
-  } catch (const std::exception& e) {
-    state.problem = "damaged summary.json: " + std::string(e.what());
-    return state;
-  }
-  state.complete = true;
-  return state;
-}
-
 MeanStd mean_std(const std::vector<double>& values) {
   MeanStd result;
   result.n = values.size();
@@ -308,27 +299,7 @@ MeanStd mean_std(const std::vector<double>& values) {
 Summary summarize_runs(const std::vector<std::string>& paths) {
   if (paths.empty()) throw InputError("summarize: give at least one run folder or sweep folder");
   Summary summary;
-  std::vector<fs::path> run_dirs;
-  for (const std::string& path : paths) {
-    std::error_code ec;
-    const fs::path dir(path);
-    if (!fs::exists(dir, ec)) throw InputError("summarize: " + path + " does not exist");
-    if (fs::exists(dir / "config.yaml", ec)) {
-      run_dirs.push_back(dir);
-      continue;
-    }
-    if (!fs::is_directory(dir, ec)) {
-      throw InputError("summarize: " + path + " is not a run folder (a folder with config.yaml)");
-    }
-    const std::size_t runs_before = run_dirs.size();
-    const std::size_t skipped_before = summary.skipped.size();
-    collect(dir, 0, run_dirs, summary.skipped);
-    if (run_dirs.size() == runs_before && summary.skipped.size() == skipped_before) {
-      throw InputError("summarize: " + path +
-                       " is not a run folder (no config.yaml) and holds none; give run folders "
-                       "or folders containing them, such as a sweep's output folder");
-    }
-  }
+  const std::vector<fs::path> run_dirs = find_run_dirs(paths, summary.skipped);
 
   // A folder reached through two of the paths counts once.
   std::set<fs::path> seen;
@@ -341,9 +312,10 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
     RunRecord run;
     run.dir = dir;
     try {
-      run.config = load_config_file((dir / "config.yaml").string());
+      run.config = load_config_file((dir / kConfigFile).string());
     } catch (const std::exception& e) {
-      summary.skipped.push_back({dir.string(), std::string("unreadable config.yaml: ") + e.what()});
+      summary.skipped.push_back(
+          {dir.string(), std::string("unreadable ") + kConfigFile + ": " + e.what()});
       continue;
     }
     const RunState state = inspect_run(dir, run.config.crest.generations);
@@ -367,53 +339,7 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
   }
 
   for (auto& [key, group] : groups) {
-    const std::vector<RunRecord>& runs = complete_runs[key];
-    std::vector<double> final_acc, best_acc, minority;
-    std::set<std::string> differing;
-    std::map<std::int64_t, int> fold_count;
-    if (!runs.empty()) {
-      group.minority_classes = runs.front().minority;
-      group.minority_names = runs.front().minority_names;
-    }
-    std::vector<std::vector<double>> per_class(group.minority_classes.size());
-    for (const RunRecord& run : runs) {
-      group.runs.push_back(run.dir.string());
-      group.folds.push_back(run.config.data.fold);
-      ++fold_count[run.config.data.fold];
-      final_acc.push_back(run.final_accuracy);
-      best_acc.push_back(run.best_accuracy);
-      double sum = 0.0;
-      for (double r : run.minority_recall) sum += r;
-      minority.push_back(run.minority_recall.empty()
-                             ? kNaN
-                             : sum / static_cast<double>(run.minority_recall.size()));
-      if (run.minority != group.minority_classes) {
-        group.notes.push_back(run.dir.string() + " has other minority classes than " +
-                              runs.front().dir.string() + "; its per-class recall is left out");
-      } else {
-        for (std::size_t i = 0; i < per_class.size(); ++i) {
-          per_class[i].push_back(run.minority_recall[i]);
-        }
-      }
-      for (const std::string& k : config_differences(runs.front().config, run.config)) {
-        if (keys_free_within_group().count(k) == 0) differing.insert(k);
-      }
-    }
-    group.final_accuracy = mean_std(final_acc);
-    group.best_accuracy = mean_std(best_acc);
-    group.minority_recall = mean_std(minority);
-    for (const auto& values : per_class) group.minority_class_recall.push_back(mean_std(values));
-    if (!differing.empty()) {
-      std::string list;
-      for (const std::string& k : differing) list += (list.empty() ? "" : ", ") + k;
-      group.notes.push_back("its runs differ in " + list + " (averaged together all the same)");
-    }
-    for (const auto& [fold, count] : fold_count) {
-      if (count > 1) {
-        group.notes.push_back("fold " + std::to_string(fold) + " counts " + std::to_string(count) +
-                              " times");
-      }
-    }
+    aggregate_group(group, complete_runs[key]);
     summary.groups.push_back(group);
   }
   // CrestMode's order is the paper's: FixMatch, CReST, CReST+.

@@ -19,19 +19,22 @@
 #include <deque>
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include "crest/app/summarize.h"
 #include "crest/config/config.h"
+#include "crest/io/file.h"
 #include "crest/io/run_dir.h"
+#include "crest/io/run_files.h"
+#include "crest/io/run_state.h"
+#include "crest/io/sweep_files.h"
 #include "crest/util/error.h"
 #include "crest/util/fs.h"
 #include "crest/util/logging.h"
 #include "crest/util/signals.h"
+#include "sweep_detail.h"
 
 extern char** environ;
 
@@ -39,74 +42,23 @@ namespace crest {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr std::size_t kMaxPoints = 10000;  // beyond this a grid is surely a typo
-constexpr std::size_t kMaxNameLength = 200;
-constexpr int kPlanVersion = 1;
-
-// ---- grid parsing ------------------------------------------------------------------------
-
-std::string where(const std::string& source, const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return source + ": ";
-  return source + ":" + std::to_string(mark.line + 1) + ": ";
-}
-
-// apply_override's messages start with "--set KEY=VALUE: "; in a grid the file and line say
-// where the value came from instead.
-std::string without_set_prefix(const std::string& message, const std::string& assignment) {
-  const std::string prefix = "--set " + assignment + ": ";
-  return message.compare(0, prefix.size(), prefix) == 0 ? message.substr(prefix.size()) : message;
-}
-
-// A grid scalar as the text of a --set value: as written, unless reading it back as YAML
-// would change it (e.g. "a: b"), then single-quoted.
-std::string override_text(const YAML::Node& node) {
-  const std::string text = node.Scalar();
-  try {
-    const YAML::Node back = YAML::Load(text);
-    if (back.IsScalar() && back.Scalar() == text) return text;
-  } catch (const YAML::Exception&) {
-  }
-  std::string quoted = "'";
-  for (char c : text) {
-    if (c == '\'') quoted += '\'';
-    quoted += c;
-  }
-  return quoted + "'";
-}
-
-std::string sanitize(const std::string& text) {
-  std::string safe;
-  for (char c : text) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-                    c == '+' || c == '=' || c == ',' || c == '-';
-    safe += ok ? c : '_';
-  }
-  if (safe.empty() || safe[0] == '.' || safe[0] == '-') safe = "_" + safe;
-  return safe;
-}
-
-std::string last_part(const std::string& key) {
-  const auto dot = key.rfind('.');
-  return dot == std::string::npos ? key : key.substr(dot + 1);
-}
+// Helpers shared with sweep_slurm.cpp (declared in sweep_detail.h); the rest are this file's own.
+namespace sweep_detail {
 
 // ---- plans and run folders -----------------------------------------------------------------
 
-std::string plan_file(const SweepPlan& plan) { return (plan.out_dir / "sweep.json").string(); }
+std::string plan_file(const SweepPlan& plan) { return (plan.out_dir / kSweepPlanFile).string(); }
 
-nlohmann::json plan_json(const SweepPlan& plan) {
-  nlohmann::json points = nlohmann::json::array();
+SweepPlanFile plan_record(const SweepPlan& plan) {
+  SweepPlanFile record;
+  record.grid = plan.grid_file;
+  record.base = plan.base;
+  record.keys = plan.keys;
+  record.set = plan.fixed;
   for (const SweepPoint& p : plan.points) {
-    points.push_back({{"index", p.index},
-                      {"name", p.name},
-                      {"overrides", p.overrides},
-                      {"folder", p.folder.filename().string()}});
+    record.points.push_back({p.index, p.name, p.overrides, p.folder.filename().string()});
   }
-  return {{"version", kPlanVersion}, {"grid", plan.grid_file}, {"base", plan.base},
-          {"keys", plan.keys},       {"set", plan.fixed},      {"points", points}};
+  return record;
 }
 
 Config point_config(const SweepPlan& plan, const SweepPoint& point) {
@@ -129,10 +81,9 @@ int usable_cores() {
 // divided among the processes running at once. A point that already started keeps the value
 // it started with, because a resume must match the run's stored config.
 int point_threads(const Config& config, const fs::path& folder, int processes, int cores) {
-  std::error_code ec;
-  if (fs::exists(folder / "config.yaml", ec)) {
+  if (is_run_folder(folder)) {
     try {
-      return load_config_file((folder / "config.yaml").string()).run.threads;
+      return load_config_file((folder / kConfigFile).string()).run.threads;
     } catch (const std::exception&) {
       return -1;  // the child reports the damaged config itself
     }
@@ -206,7 +157,7 @@ std::string crest_executable() {
 // child's pid; throws std::runtime_error when it cannot start.
 pid_t spawn(const std::string& program, const std::string& name,
             const std::vector<std::string>& args, const fs::path& stdout_file,
-            const fs::path& stderr_file, bool own_group = false) {
+            const fs::path& stderr_file, bool own_group) {
   std::vector<std::string> argv_text = {name};
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -314,12 +265,12 @@ pid_t start_point(const SweepPlan& plan, const SweepPoint& point, bool resume, i
   const std::vector<std::string> args = train_args(plan, point, resume, threads, gpu);
   {
     // A header in stderr.log separates the attempts at this point.
-    std::ofstream log(point.folder / "stderr.log", std::ios::app);
+    std::ofstream log(point.folder / kStderrLogFile, std::ios::app);
     log << "# crest sweep: " << command_text(crest_executable(), args) << "\n";
   }
   // /proc/self/exe: the very binary that planned the sweep, even if the file was replaced since.
-  return spawn("/proc/self/exe", crest_executable(), args, point.folder / "stdout.log",
-               point.folder / "stderr.log", own_group);
+  return spawn("/proc/self/exe", crest_executable(), args, point.folder / kStdoutLogFile,
+               point.folder / kStderrLogFile, own_group);
 }
 
 Outcome finish_point(const SweepPoint& point, int status, double seconds) {
@@ -332,7 +283,7 @@ Outcome finish_point(const SweepPoint& point, int status, double seconds) {
     outcome.status = PointStatus::kStopped;
     outcome.detail = "checkpoint written; rerun to resume";
   } else {
-    const fs::path log = point.folder / "stderr.log";
+    const fs::path log = point.folder / kStderrLogFile;
     outcome.status = PointStatus::kFailed;
     outcome.detail = describe_status(status) + " after " + seconds_text(seconds) + ": " +
                      last_line(log) + " (" + log.string() + ")";
@@ -456,7 +407,7 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
   }
 
   RunLock sweep_lock(plan.out_dir);  // one local launcher per sweep folder at a time
-  add_log_file(plan.out_dir / "sweep.log");
+  add_log_file(plan.out_dir / kSweepLogFile);
   spdlog::info("sweep {} ({})", plan.out_dir.string(), current_command_line());
   const std::size_t total = selected.size();
   std::size_t done = 0;
@@ -496,7 +447,7 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
       }
       spdlog::info("started {} {}{}{} ({})", i, p.name, resume ? " (resume)" : "",
                    r.gpu >= 0 ? " on cuda:" + std::to_string(r.gpu) : "",
-                   (p.folder / "stderr.log").string());
+                   (p.folder / kStderrLogFile).string());
       running.push_back(r);
     }
     if (stopping && !forwarded) {
@@ -580,7 +531,7 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
   install_stop_handlers();
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("point {} {}{}: {} ({})", index, p.name, resume ? " (resume)" : "",
-               p.folder.string(), (p.folder / "stderr.log").string());
+               p.folder.string(), (p.folder / kStderrLogFile).string());
   const pid_t pid = start_point(plan, p, resume, threads, -1, false);
   int status = 0;
   // Slurm signals every process of the task; the child stops by itself, this one waits for it.
@@ -604,89 +555,6 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
                            " failed: " + o.detail);
 }
 
-// ---- Slurm ---------------------------------------------------------------------------------
-
-std::string find_on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::stringstream split(path ? path : "");
-  for (std::string dir; std::getline(split, dir, ':');) {
-    if (dir.empty()) dir = ".";
-    const fs::path candidate = fs::path(dir) / program;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
-
-void check_directive_value(const std::string& option, const std::string& value) {
-  if (value.find_first_of("\r\n") != std::string::npos) {
-    throw InputError(option + ": a line break cannot go into a job script");
-  }
-}
-
-std::string array_spec(const std::vector<std::size_t>& indices, int max_parallel) {
-  std::string spec = index_list_text(indices);
-  if (max_parallel > 0) spec += "%" + std::to_string(max_parallel);
-  return spec;
-}
-
-void run_slurm(const SweepPlan& plan, const std::vector<std::size_t>& selected,
-               const SweepOptions& options, std::ostream& out) {
-  if (selected.empty()) {
-    out << "nothing to submit: no point selected (all finished?)\n";
-    return;
-  }
-  const std::string sbatch = options.dry_run ? std::string() : find_on_path("sbatch");
-  if (!options.dry_run && sbatch.empty()) {
-    throw InputError(
-        "sbatch was not found on PATH: Slurm's client commands are not installed "
-        "(Debian/Ubuntu: apt-get install slurm-client) or not on PATH. Use "
-        "--dry-run to only write the job script, or --launcher local");
-  }
-  const fs::path slurm_dir = plan.out_dir / "slurm";
-  const fs::path script = slurm_dir / "sweep.sbatch";
-  write_file_atomic(script, slurm_script(plan, options, crest_executable()));
-  ::chmod(script.c_str(), 0755);
-
-  const std::string spec = array_spec(selected, options.max_parallel);
-  const std::vector<std::string> args = {"--parsable", "--array=" + spec, script.string()};
-  if (options.dry_run) {
-    out << "wrote " << script.string() << " (" << plan.points.size()
-        << " array task(s), one per point of " << plan_file(plan) << ")\n"
-        << "submit " << selected.size() << " task(s) with: " << command_text("sbatch", args)
-        << "\n";
-    return;
-  }
-  const fs::path answer = slurm_dir / ".sbatch-output";
-  std::error_code ec;
-  fs::remove(answer, ec);
-  const pid_t pid = spawn(sbatch, "sbatch", args, answer, answer);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-  }
-  std::string text = read_file(answer);
-  fs::remove(answer, ec);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error("sbatch failed (" + describe_status(status) + "): " + text +
-                             "\nthe job script is " + script.string());
-  }
-  // --parsable prints "JOBID" or "JOBID;CLUSTER" (warnings, if any, on lines before it).
-  std::string id =
-      text.substr(text.find_last_of('\n') == std::string::npos ? 0 : text.find_last_of('\n') + 1);
-  id = id.substr(0, id.find(';'));
-  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-    throw std::runtime_error("sbatch answered '" + text + "', not a job id");
-  }
-  const nlohmann::json record = {
-      {"job_id", id}, {"array", spec}, {"points", selected.size()}, {"script", script.string()}};
-  std::ofstream(slurm_dir / "submissions.jsonl", std::ios::app) << record.dump() << "\n";
-  out << "submitted job " << id << ": " << selected.size() << " array task(s) (--array=" << spec
-      << ") of " << script.string() << "; task logs: " << (slurm_dir / (id + "_INDEX.out")).string()
-      << "\n";
-  out.flush();
-}
-
 enum class Launcher { kLocal, kSlurm };
 
 const char* launcher_name(Launcher launcher) {
@@ -702,12 +570,13 @@ const char* launcher_name(Launcher launcher) {
 // Checks the options; returns the launcher (none for --run-index).
 std::optional<Launcher> check_options(const SweepOptions& o) {
   if (o.grid.empty() == o.points.empty()) {
-    throw InputError("crest sweep: give either --grid GRID.yaml or --points OUT/sweep.json");
+    throw InputError(std::string("crest sweep: give either --grid GRID.yaml or --points OUT/") +
+                     kSweepPlanFile);
   }
   if (!o.points.empty() && !o.out.empty()) {
     throw InputError(
-        "--out goes with --grid; with --points the sweep's folder is where "
-        "sweep.json is");
+        std::string("--out goes with --grid; with --points the sweep's folder is where ") +
+        kSweepPlanFile + " is");
   }
   const bool slurm_flags = !o.partition.empty() || !o.account.empty() || !o.time.empty() ||
                            !o.mem.empty() || !o.job_name.empty() || o.gpus_per_task != 0 ||
@@ -754,261 +623,15 @@ std::optional<Launcher> check_options(const SweepOptions& o) {
   return launcher;
 }
 
-}  // namespace
+}  // namespace sweep_detail
 
-std::string point_name(const std::vector<std::string>& keys,
-                       const std::vector<std::string>& values) {
-  std::map<std::string, int> label_count;
-  for (const std::string& k : keys) ++label_count[last_part(k)];
-  std::string name;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    const std::string label = label_count[last_part(keys[i])] > 1 ? keys[i] : last_part(keys[i]);
-    if (!name.empty()) name += ",";
-    name += label + "=" + values[i];
-  }
-  std::string safe = sanitize(name);
-  if (safe.size() > kMaxNameLength) {
-    const std::string hash = hex64(fnv1a64(name.data(), name.size()));
-    safe = safe.substr(0, kMaxNameLength - hash.size() - 1) + "-" + hash;
-  }
-  return safe;
-}
-
-SweepPlan parse_grid(const std::string& yaml_text, const std::string& source,
-                     const fs::path& grid_dir, const std::string& out_dir_override) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) +
-                      ": not valid YAML: " + e.msg);
-  }
-  if (!root.IsMap()) {
-    throw ConfigError(source + ": a grid file is a mapping with base, out_dir, grid and set");
-  }
-  SweepPlan plan;
-  plan.grid_file = source;
-  YAML::Node grid, fixed;
-  std::string out_dir;
-  for (const auto& item : root) {
-    const std::string key = item.first.Scalar();
-    const std::string at = where(source, item.first);
-    const YAML::Node& value = item.second;
-    if (key == "grid") {
-      grid = value;
-    } else if (key == "set") {
-      fixed = value;
-    } else if (key == "base" || key == "out_dir") {
-      if (!value.IsScalar() || value.Scalar().empty()) {
-        throw ConfigError(at + key + " must be a path");
-      }
-      if (key == "base") {
-        const fs::path base(value.Scalar());
-        plan.base =
-            (base.is_absolute() ? base : fs::absolute(grid_dir / base)).lexically_normal().string();
-      } else {
-        out_dir = value.Scalar();
-      }
-    } else {
-      throw ConfigError(at + "unknown key '" + key +
-                        "'; a grid file holds base, out_dir, grid and set");
-    }
-  }
-  if (!out_dir_override.empty()) out_dir = out_dir_override;
-  if (out_dir.empty()) out_dir = "runs/" + fs::path(source).stem().string();
-  plan.out_dir = fs::absolute(out_dir).lexically_normal();
-
-  Config base;
-  try {
-    base = resolve_config(plan.base, {});
-  } catch (const ConfigError& e) {
-    throw ConfigError(source + ": base: " + e.what());
-  }
-
-  // `set`: fixed overrides, each checked on its own.
-  std::set<std::string> fixed_keys;
-  if (fixed && !fixed.IsNull()) {
-    if (!fixed.IsMap()) throw ConfigError(where(source, fixed) + "set must map keys to values");
-    for (const auto& item : fixed) {
-      const std::string key = item.first.Scalar();
-      const std::string at = where(source, item.first) + "set: ";
-      if (!item.second.IsScalar()) throw ConfigError(at + key + " must have one value");
-      if (key == "run.out_dir") {
-        throw ConfigError(at + "run.out_dir is chosen by the sweep (out_dir/point name)");
-      }
-      const std::string assignment = key + "=" + override_text(item.second);
-      Config probe = base;
-      try {
-        apply_override(probe, assignment);
-      } catch (const ConfigError& e) {
-        throw ConfigError(at + without_set_prefix(e.what(), assignment));
-      }
-      fixed_keys.insert(key);
-      plan.fixed.push_back(assignment);
-    }
-  }
-
-  // `grid`: every value of every key checked on its own, so a typo fails before anything runs.
-  if (!grid || !grid.IsMap() || grid.size() == 0) {
-    throw ConfigError(source +
-                      ": grid must map at least one key to its values, e.g. "
-                      "'grid: {data.fold: [1, 2, 3]}'");
-  }
-  const auto check = [&](const std::string& assignment, const std::string& at) {
-    Config probe = base;
-    try {
-      apply_override(probe, assignment);
-    } catch (const ConfigError& e) {
-      throw ConfigError(at + without_set_prefix(e.what(), assignment));
-    }
-  };
-  std::set<std::string> used_keys = fixed_keys;  // a config key belongs to one place only
-  const auto claim = [&](const std::string& key, const std::string& at) {
-    if (key == "run.out_dir") {
-      throw ConfigError(at + "run.out_dir is chosen by the sweep (out_dir/point name)");
-    }
-    if (!used_keys.insert(key).second) {
-      throw ConfigError(at + key +
-                        (fixed_keys.count(key) != 0 ? " is both in grid and in set"
-                                                    : " is set by two grid axes") +
-                        "; keep one");
-    }
-  };
-  // Per axis, per value: its label (for names) and its overrides.
-  std::vector<std::vector<std::string>> labels;
-  std::vector<std::vector<std::vector<std::string>>> values;
-  std::size_t count = 1;
-  for (const auto& item : grid) {
-    const std::string axis = item.first.Scalar();
-    const std::string at = where(source, item.first) + "grid: ";
-    std::vector<std::string> axis_labels;
-    std::vector<std::vector<std::string>> axis_values;
-    if (item.second.IsMap()) {
-      // A named axis: each value is a label and the overrides it stands for, e.g.
-      // method: {fixmatch: {crest.mode: fixmatch, crest.generations: 1}, crest: {...}}.
-      if (axis.empty() ||
-          axis.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
-        throw ConfigError(at + "'" + axis +
-                          "' maps to named values, so it names an axis: use "
-                          "letters, digits, '_' and '-' only (a config key lists its values, "
-                          "e.g. data.fold: [1, 2])");
-      }
-      std::set<std::string> axis_keys;
-      for (const auto& entry : item.second) {
-        const std::string at_entry = where(source, entry.first) + "grid: " + axis + ": ";
-        const std::string label = entry.first.Scalar();
-        if (!entry.second.IsNull() && !entry.second.IsMap()) {
-          throw ConfigError(at_entry + label +
-                            " must map config keys to values, e.g. "
-                            "{crest.mode: fixmatch}");
-        }
-        std::vector<std::string> assignments;
-        for (const auto& kv : entry.second) {
-          const std::string key = kv.first.Scalar();
-          const std::string at_key = where(source, kv.first) + "grid: " + axis + ": ";
-          if (!kv.second.IsScalar()) throw ConfigError(at_key + key + " must have one value");
-          const std::string assignment = key + "=" + override_text(kv.second);
-          check(assignment, at_key);
-          if (axis_keys.insert(key).second) claim(key, at_key);
-          assignments.push_back(assignment);
-        }
-        axis_labels.push_back(label);
-        axis_values.push_back(assignments);
-      }
-    } else {
-      claim(axis, at);
-      std::vector<YAML::Node> nodes;
-      if (item.second.IsSequence()) {
-        for (const auto& v : item.second) nodes.push_back(v);
-      } else if (item.second.IsScalar()) {
-        nodes.push_back(item.second);
-      }
-      if (nodes.empty()) throw ConfigError(at + axis + " must list its values, e.g. [1, 2]");
-      for (const YAML::Node& v : nodes) {
-        const std::string at_value = where(source, v) + "grid: ";
-        if (!v.IsScalar()) throw ConfigError(at_value + axis + ": each value must be a scalar");
-        const std::string assignment = axis + "=" + override_text(v);
-        check(assignment, at_value);
-        axis_labels.push_back(v.Scalar());
-        axis_values.push_back({assignment});
-      }
-    }
-    if (axis_labels.empty()) throw ConfigError(at + axis + " has no values");
-    for (std::size_t i = 0; i < axis_labels.size(); ++i) {
-      if (std::find(axis_labels.begin(), axis_labels.begin() + static_cast<std::ptrdiff_t>(i),
-                    axis_labels[i]) != axis_labels.begin() + static_cast<std::ptrdiff_t>(i)) {
-        throw ConfigError(at + axis + " lists '" + axis_labels[i] + "' twice");
-      }
-    }
-    if (std::find(plan.keys.begin(), plan.keys.end(), axis) != plan.keys.end()) {
-      throw ConfigError(at + axis + " is given twice");
-    }
-    plan.keys.push_back(axis);
-    labels.push_back(axis_labels);
-    values.push_back(axis_values);
-    count *= axis_values.size();
-    if (count > kMaxPoints) {
-      throw ConfigError(source + ": the grid has more than " + std::to_string(kMaxPoints) +
-                        " points; split it into several sweeps");
-    }
-  }
-
-  // The cross product, the first key varying slowest; every point validated as a whole.
-  std::map<std::string, std::size_t> names;
-  for (std::size_t index = 0; index < count; ++index) {
-    SweepPoint point;
-    point.index = index;
-    point.overrides = plan.fixed;
-    std::vector<std::string> point_labels;
-    std::size_t rest = index;
-    std::vector<std::size_t> digits(values.size());
-    for (std::size_t k = values.size(); k-- > 0;) {
-      digits[k] = rest % values[k].size();
-      rest /= values[k].size();
-    }
-    for (std::size_t k = 0; k < values.size(); ++k) {
-      const auto& assignments = values[k][digits[k]];
-      point.overrides.insert(point.overrides.end(), assignments.begin(), assignments.end());
-      point_labels.push_back(labels[k][digits[k]]);
-    }
-    point.name = point_name(plan.keys, point_labels);
-    point.folder = plan.out_dir / point.name;
-    Config config = base;
-    try {
-      for (const std::string& o : point.overrides) apply_override(config, o);
-      validate_config(config);
-    } catch (const ConfigError& e) {
-      throw ConfigError(source + ": point " + std::to_string(index) + " '" + point.name +
-                        "': " + e.what());
-    }
-    const auto [it, inserted] = names.emplace(point.name, index);
-    if (!inserted) {
-      throw ConfigError(source + ": points " + std::to_string(it->second) + " and " +
-                        std::to_string(index) + " get the same folder name '" + point.name +
-                        "' (their values differ only in characters replaced by '_')");
-    }
-    plan.points.push_back(std::move(point));
-  }
-  return plan;
-}
-
-SweepPlan load_grid(const std::string& grid_path, const std::string& out_dir_override) {
-  std::ifstream in(grid_path);
-  if (!in) throw ConfigError(grid_path + ": cannot read the grid file");
-  std::stringstream text;
-  text << in.rdbuf();
-  SweepPlan plan =
-      parse_grid(text.str(), grid_path, fs::path(grid_path).parent_path(), out_dir_override);
-  plan.grid_file = fs::absolute(grid_path).lexically_normal().string();
-  return plan;
-}
+using namespace sweep_detail;  // NOLINT: this file's own helpers
 
 void write_or_check_plan(const SweepPlan& plan, bool write) {
   const fs::path file = plan_file(plan);
   std::error_code ec;
   if (!fs::exists(file, ec)) {
-    if (write) write_file_atomic(file, plan_json(plan).dump(2) + "\n");
+    if (write) write_sweep_plan(file, plan_record(plan));
     return;
   }
   const SweepPlan stored = read_plan(file);
@@ -1036,124 +659,18 @@ void write_or_check_plan(const SweepPlan& plan, bool write) {
 }
 
 SweepPlan read_plan(const fs::path& sweep_json) {
+  const SweepPlanFile record = read_sweep_plan(sweep_json);
   SweepPlan plan;
-  try {
-    const nlohmann::json j = nlohmann::json::parse(read_file(sweep_json));
-    if (j.at("version").get<int>() != kPlanVersion) throw std::runtime_error("unknown version");
-    plan.grid_file = j.at("grid").get<std::string>();
-    plan.base = j.at("base").get<std::string>();
-    plan.keys = j.at("keys").get<std::vector<std::string>>();
-    plan.fixed = j.at("set").get<std::vector<std::string>>();
-    plan.out_dir = fs::absolute(sweep_json).lexically_normal().parent_path();
-    for (const auto& p : j.at("points")) {
-      SweepPoint point;
-      point.index = plan.points.size();
-      if (p.at("index").get<std::size_t>() != point.index) {
-        throw std::runtime_error("point " + std::to_string(point.index) + " has another index");
-      }
-      point.name = p.at("name").get<std::string>();
-      point.overrides = p.at("overrides").get<std::vector<std::string>>();
-      point.folder = plan.out_dir / p.at("folder").get<std::string>();
-      plan.points.push_back(std::move(point));
-    }
-  } catch (const DataError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw InputError(sweep_json.string() + ": not a sweep plan written by crest sweep (" +
-                     e.what() + ")");
+  plan.grid_file = record.grid;
+  plan.base = record.base;
+  plan.keys = record.keys;
+  plan.fixed = record.set;
+  plan.out_dir = fs::absolute(sweep_json).lexically_normal().parent_path();
+  for (const SweepPlanPoint& p : record.points) {
+    plan.points.push_back({p.index, p.name, p.overrides, plan.out_dir / p.folder});
   }
   if (plan.points.empty()) throw InputError(sweep_json.string() + ": lists no points");
   return plan;
-}
-
-std::vector<std::size_t> parse_index_list(const std::string& text, std::size_t count,
-                                          const std::string& what) {
-  std::set<std::size_t> indices;
-  std::stringstream split(text);
-  const auto bad = [&](const std::string& why) {
-    return InputError(what + " " + text + ": " + why + " (e.g. 0-3,7)");
-  };
-  const auto number = [&](const std::string& s) -> std::size_t {
-    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) {
-      throw bad("'" + s + "' is not an index");
-    }
-    const std::size_t value = std::stoul(s);
-    if (value >= count) {
-      throw bad(s + " is past the last point, " + std::to_string(count - 1));
-    }
-    return value;
-  };
-  for (std::string item; std::getline(split, item, ',');) {
-    const auto dash = item.find('-');
-    if (dash == std::string::npos) {
-      indices.insert(number(item));
-      continue;
-    }
-    const std::size_t first = number(item.substr(0, dash));
-    const std::size_t last = number(item.substr(dash + 1));
-    if (last < first) throw bad("the range " + item + " runs backwards");
-    for (std::size_t i = first; i <= last; ++i) indices.insert(i);
-  }
-  if (indices.empty()) throw bad("no index given");
-  return {indices.begin(), indices.end()};
-}
-
-std::string index_list_text(std::vector<std::size_t> indices) {
-  std::sort(indices.begin(), indices.end());
-  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
-  std::string text;
-  for (std::size_t i = 0; i < indices.size();) {
-    std::size_t j = i;
-    while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1) ++j;
-    if (!text.empty()) text += ",";
-    text += std::to_string(indices[i]);
-    if (j > i) text += (j == i + 1 ? "," : "-") + std::to_string(indices[j]);
-    i = j + 1;
-  }
-  return text;
-}
-
-std::string slurm_script(const SweepPlan& plan, const SweepOptions& options,
-                         const std::string& crest_executable_path) {
-  const std::vector<std::pair<std::string, std::string>> values = {
-      {"--partition", options.partition},
-      {"--account", options.account},
-      {"--time", options.time},
-      {"--mem", options.mem},
-      {"--job-name", options.job_name}};
-  for (const auto& [option, value] : values) check_directive_value(option, value);
-  for (const std::string& arg : options.sbatch_args) {
-    check_directive_value("--sbatch-arg", arg);
-    if (arg.empty() || arg[0] != '-') {
-      throw InputError("--sbatch-arg " + arg + ": expected an sbatch option such as --qos=high");
-    }
-  }
-  const fs::path sweep_json = plan_file(plan);
-  const fs::path slurm_dir = plan.out_dir / "slurm";
-  std::vector<std::size_t> all(plan.points.size());
-  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-  const std::string job_name =
-      options.job_name.empty() ? "crest-" + plan.out_dir.filename().string() : options.job_name;
-
-  std::ostringstream s;
-  s << "#!/bin/bash\n"
-    << "# Written by `crest sweep --launcher slurm`: one array task per point of\n"
-    << "# " << sweep_json.string() << "; task i runs point i (skipped when finished, resumed\n"
-    << "# when started). Resubmit some points with: sbatch --array=3,7 "
-    << (slurm_dir / "sweep.sbatch").string() << "\n"
-    << "#SBATCH --job-name=" << job_name << "\n"
-    << "#SBATCH --array=" << array_spec(all, options.max_parallel) << "\n"
-    << "#SBATCH --output=" << (slurm_dir / "%A_%a.out").string() << "\n";
-  if (!options.partition.empty()) s << "#SBATCH --partition=" << options.partition << "\n";
-  if (!options.account.empty()) s << "#SBATCH --account=" << options.account << "\n";
-  if (!options.time.empty()) s << "#SBATCH --time=" << options.time << "\n";
-  if (!options.mem.empty()) s << "#SBATCH --mem=" << options.mem << "\n";
-  if (options.gpus_per_task > 0) s << "#SBATCH --gpus-per-task=" << options.gpus_per_task << "\n";
-  if (options.cpus_per_task > 0) s << "#SBATCH --cpus-per-task=" << options.cpus_per_task << "\n";
-  for (const std::string& arg : options.sbatch_args) s << "#SBATCH " << arg << "\n";
-  s << "exec " << shell_quote(crest_executable_path) << " sweep --points "
-    << shell_quote(sweep_json.string()) << " --run-index \"$SLURM_ARRAY_TASK_ID\"\n";
-  return s.str();
 }
 
 void run_sweep(const SweepOptions& options, std::ostream& out) {

@@ -8,8 +8,8 @@
 #include <system_error>
 #include <vector>
 
+#include "crest/io/file.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 
 namespace crest {
 

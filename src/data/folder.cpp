@@ -15,7 +15,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "crest/util/fs.h"
+#include "crest/io/file.h"
 #endif
 
 namespace crest {

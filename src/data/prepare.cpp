@@ -7,17 +7,11 @@
 #include "crest/data/cifar.h"
 #include "crest/data/folder.h"
 #include "crest/data/synthetic.h"
+#include "crest/io/manifest.h"
 #include "crest/util/error.h"
 #include "crest/util/fs.h"
 
 namespace crest {
-
-namespace {
-
-constexpr const char* kManifestFormat = "crest-split-manifest";
-constexpr int kManifestVersion = 1;
-
-}  // namespace
 
 DatasetPair load_source(const DataConfig& data) {
   DatasetPair pair;
@@ -138,8 +132,8 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
       break;
   }
   const DatasetPair& source = prepared.source;
-  return {{"format", kManifestFormat},
-          {"version", kManifestVersion},
+  return {{"format", kSplitManifestFormat},
+          {"version", kSplitManifestVersion},
           {"crest_version", CREST_VERSION},
           {"settings", settings},
           {"source",
@@ -156,37 +150,6 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
           {"test_counts", prepared.test_counts},
           {"labeled_indices", prepared.split.labeled},
           {"unlabeled_indices", prepared.split.unlabeled}};
-}
-
-void write_split_manifest(const std::filesystem::path& path, const nlohmann::json& manifest) {
-  write_file_atomic(path, manifest.dump(1) + "\n");
-}
-
-nlohmann::json read_split_manifest(const std::filesystem::path& path) {
-  const std::string text = read_file(path);
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(path.string() + " is not valid JSON (" + e.what() +
-                    "); it is not a crest split manifest or it was damaged");
-  }
-  if (!manifest.is_object() || manifest.value("format", "") != kManifestFormat) {
-    throw DataError(path.string() + " is not a crest split manifest (no \"format\": \"" +
-                    kManifestFormat + "\")");
-  }
-  if (manifest.value("version", 0) != kManifestVersion) {
-    throw DataError(path.string() + " has manifest version " +
-                    manifest.value("version", nlohmann::json(0)).dump() +
-                    "; this crest reads version " + std::to_string(kManifestVersion));
-  }
-  for (const char* key :
-       {"settings", "source", "classes", "labeled_indices", "unlabeled_indices"}) {
-    if (!manifest.contains(key)) {
-      throw DataError(path.string() + " lacks \"" + key + "\"; the manifest is incomplete");
-    }
-  }
-  return manifest;
 }
 
 }  // namespace crest

@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 
 namespace crest {
 
@@ -68,12 +67,6 @@ std::vector<int> class_order(std::size_t num_classes) {
   std::vector<int> order(num_classes);
   std::iota(order.begin(), order.end(), 0);
   return order;
-}
-
-std::string format_ratio(double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.6f", value);
-  return buffer;
 }
 
 // Median of the last k values of `series` (all of them when fewer than k).
@@ -230,72 +223,32 @@ at::Tensor logit_adjust(const at::Tensor& logits, const at::Tensor& class_prior,
   return logits - tau * log_prior.to(logits.device(), logits.scalar_type());
 }
 
-std::string csv_field(const std::string& value) {
-  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
-  std::string quoted = "\"";
-  for (char ch : value) {
-    if (ch == '"') quoted += '"';
-    quoted += ch;
-  }
-  quoted += '"';
-  return quoted;
-}
-
-void write_per_class_csv(const std::filesystem::path& file, const Evaluation& eval,
-                         const std::vector<std::string>& class_names) {
+PerClassTable per_class_table(const Evaluation& eval, const std::vector<std::string>& class_names) {
   const ClassMetrics& m = eval.per_class;
-  const std::size_t c = m.precision.size();
-  if (m.recall.size() != c || m.f1.size() != c || m.support.size() != c ||
-      m.predicted.size() != c) {
-    throw InputError("write_per_class_csv: the per-class vectors of the evaluation differ in size");
-  }
-  if (class_names.size() != c) {
-    throw InputError("write_per_class_csv: " + std::to_string(class_names.size()) +
-                     " class names for " + std::to_string(c) + " classes (" + file.string() + ")");
-  }
-  std::string out = "class,name,precision,recall,f1,support,predicted\n";
-  for (std::size_t k = 0; k < c; ++k) {
-    out += std::to_string(k) + ',' + csv_field(class_names[k]) + ',' +
-           format_ratio(m.precision[k]) + ',' + format_ratio(m.recall[k]) + ',' +
-           format_ratio(m.f1[k]) + ',' + std::to_string(m.support[k]) + ',' +
-           std::to_string(m.predicted[k]) + '\n';
-  }
-  write_file_atomic(file, out);
+  return {class_names, m.precision, m.recall, m.f1, m.support, m.predicted};
 }
 
-void write_confusion_csv(const std::filesystem::path& file, const at::Tensor& confusion,
-                         const std::vector<std::string>& class_names) {
+ConfusionTable confusion_table(const at::Tensor& confusion,
+                               const std::vector<std::string>& class_names) {
   if (confusion.dim() != 2 || confusion.size(0) != confusion.size(1)) {
-    throw InputError("write_confusion_csv: the confusion matrix must be square [C, C], got shape " +
+    throw InputError("confusion_table: the confusion matrix must be square [C, C], got shape " +
                      shape_of(confusion));
-  }
-  const auto c = static_cast<std::size_t>(confusion.size(0));
-  if (class_names.size() != c) {
-    throw InputError("write_confusion_csv: " + std::to_string(class_names.size()) +
-                     " class names for " + std::to_string(c) + " classes (" + file.string() + ")");
   }
   const at::Tensor counts = confusion.to(at::kCPU, at::kLong).contiguous();
   const auto matrix = counts.accessor<std::int64_t, 2>();
-  std::string out = "true\\predicted";
-  for (const auto& name : class_names) out += ',' + csv_field(name);
-  out += '\n';
-  for (std::size_t t = 0; t < c; ++t) {
-    out += csv_field(class_names[t]);
-    for (std::size_t p = 0; p < c; ++p) {
-      out +=
-          ',' + std::to_string(matrix[static_cast<std::int64_t>(t)][static_cast<std::int64_t>(p)]);
-    }
-    out += '\n';
+  ConfusionTable table;
+  table.names = class_names;
+  for (std::int64_t t = 0; t < counts.size(0); ++t) {
+    std::vector<std::int64_t> row;
+    for (std::int64_t p = 0; p < counts.size(1); ++p) row.push_back(matrix[t][p]);
+    table.counts.push_back(std::move(row));
   }
-  write_file_atomic(file, out);
+  return table;
 }
 
-nlohmann::json evaluation_json(const Evaluation& eval) {
-  return {{"accuracy", eval.accuracy},
-          {"mean_recall", eval.mean_recall},
-          {"mean_precision", eval.mean_precision},
-          {"per_class_recall", eval.per_class.recall},
-          {"per_class_precision", eval.per_class.precision}};
+EvaluationFigures evaluation_figures(const Evaluation& eval) {
+  return {eval.accuracy, eval.mean_recall, eval.mean_precision, eval.per_class.recall,
+          eval.per_class.precision};
 }
 
 AccuracySummary summarize_accuracies(const std::vector<double>& series) {
@@ -310,13 +263,6 @@ AccuracySummary summarize_accuracies(const std::vector<double>& series) {
   summary.median_last_20 = median_last(series, 20);
   summary.median_last_50 = median_last(series, 50);
   return summary;
-}
-
-nlohmann::json accuracy_summary_json(const AccuracySummary& summary) {
-  return {{"final_acc", summary.final_acc},           {"best", summary.best},
-          {"best_index", summary.best_index},         {"median_last_1", summary.median_last_1},
-          {"median_last_10", summary.median_last_10}, {"median_last_20", summary.median_last_20},
-          {"median_last_50", summary.median_last_50}};
 }
 
 }  // namespace crest

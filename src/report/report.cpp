@@ -1,23 +1,19 @@
 #include "crest/report/report.h"
 
 #include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <nlohmann/json.hpp>
+#include <limits>
 #include <optional>
-#include <regex>
 #include <sstream>
-#include <system_error>
 
 #include "crest/config/choices.h"
+#include "crest/io/file.h"
+#include "crest/io/run_files.h"
 #include "crest/report/svg.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 
 namespace crest {
 
@@ -34,429 +30,6 @@ constexpr double kHalfWidth = 560;
 // Grouped bars stay readable up to about this many bars a chart; beyond it, lines.
 constexpr std::size_t kMaxBarsFull = 160;
 constexpr std::size_t kMaxBarsHalf = 60;
-// crest.log lines shown under "Environment" (the first and last half when there are more).
-constexpr std::size_t kMaxLogLines = 60;
-
-// ---- reading --------------------------------------------------------------------------------
-
-// The name of `file` relative to the run folder, for messages people read next to the folder.
-std::string relative_name(const fs::path& dir, const fs::path& file) {
-  std::error_code ec;
-  const fs::path rel = fs::relative(file, dir, ec);
-  return ec || rel.empty() ? file.string() : rel.generic_string();
-}
-
-// An RFC 4180 CSV file (quoted fields may hold commas, quotes and line breaks), its header and
-// the line each row starts on, with accessors that name file:line in their errors.
-struct CsvTable {
-  fs::path file;
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<int> lines;
-
-  std::string where(std::size_t row) const {
-    return file.string() + ":" + std::to_string(lines[row]);
-  }
-
-  std::size_t column(const std::string& name) const {
-    const auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) {
-      throw DataError(file.string() + ":1: no column '" + name +
-                      "' in the header; is this a file of a crest run?");
-    }
-    return static_cast<std::size_t>(it - header.begin());
-  }
-
-  // The number in (row, col); "" is NaN when `optional`, an error otherwise.
-  double number(std::size_t row, std::size_t col, bool optional = false) const {
-    const std::string& text = rows[row][col];
-    if (text.empty() && optional) return kNaN;
-    errno = 0;
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE) {
-      throw DataError(where(row) + ": column '" + header[col] + "' is '" + text +
-                      "', not a number");
-    }
-    return value;
-  }
-
-  std::int64_t integer(std::size_t row, std::size_t col) const {
-    const double value = number(row, col);
-    if (value != std::floor(value) || std::abs(value) > 9e15) {
-      throw DataError(where(row) + ": column '" + header[col] + "' is '" + rows[row][col] +
-                      "', not a whole number");
-    }
-    return static_cast<std::int64_t>(value);
-  }
-};
-
-CsvTable read_csv(const fs::path& file) {
-  const std::string text = read_file(file);
-  CsvTable table;
-  table.file = file;
-  std::vector<std::vector<std::string>> records;
-  std::vector<int> starts;
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  bool in_record = false;
-  int line = 1;
-  int start = 1;
-  auto end_record = [&]() {
-    fields.push_back(field);
-    field.clear();
-    // A blank line is not a record.
-    if (!(fields.size() == 1 && fields[0].empty())) {
-      records.push_back(fields);
-      starts.push_back(start);
-    }
-    fields.clear();
-    in_record = false;
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (!in_record) {
-      in_record = true;
-      start = line;
-    }
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
-    } else if (c == '"' && field.empty()) {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(field);
-      field.clear();
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      end_record();
-      ++line;
-    } else {
-      field += c;
-    }
-  }
-  if (quoted) {
-    throw DataError(file.string() + ":" + std::to_string(start) +
-                    ": a quoted field is never closed (the file is damaged or cut off)");
-  }
-  if (in_record) end_record();
-  if (records.empty()) throw DataError(file.string() + ":1: the file is empty, expected a header");
-  table.header = records.front();
-  for (std::size_t r = 1; r < records.size(); ++r) {
-    if (records[r].size() != table.header.size()) {
-      throw DataError(file.string() + ":" + std::to_string(starts[r]) + ": " +
-                      std::to_string(records[r].size()) + " fields, the header has " +
-                      std::to_string(table.header.size()));
-    }
-    table.rows.push_back(records[r]);
-    table.lines.push_back(starts[r]);
-  }
-  return table;
-}
-
-nlohmann::json read_json(const fs::path& file) {
-  try {
-    return nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::parse_error& e) {
-    // nlohmann's message says "at line L, column C".
-    throw DataError(file.string() + ": not valid JSON: " + e.what());
-  }
-}
-
-template <typename T>
-std::vector<T> json_list(const nlohmann::json& j, const char* key, const fs::path& file) {
-  const auto it = j.find(key);
-  if (it == j.end() || !it->is_array()) {
-    throw DataError(file.string() + ": expected a list '" + key + "'");
-  }
-  std::vector<T> out;
-  for (const auto& v : *it) {
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!v.is_string()) throw DataError(file.string() + ": '" + key + "' must hold strings");
-      out.push_back(v.get<std::string>());
-    } else {
-      if (!v.is_number()) throw DataError(file.string() + ": '" + key + "' must hold numbers");
-      out.push_back(v.get<T>());
-    }
-  }
-  return out;
-}
-
-double json_number(const nlohmann::json& j, const char* key) {
-  const auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<double>() : kNaN;
-}
-
-// Checks that a per-class file lists the same number of classes as the files before it.
-struct ClassCheck {
-  std::string first_file;
-  std::size_t count = 0;
-
-  void operator()(std::size_t classes, const fs::path& file, const fs::path& dir) {
-    if (first_file.empty()) {
-      first_file = relative_name(dir, file);
-      count = classes;
-    } else if (classes != count) {
-      throw DataError(file.string() + ": " + std::to_string(classes) + " classes, but " +
-                      first_file + " has " + std::to_string(count) +
-                      "; the files come from different runs");
-    }
-  }
-};
-
-// Rows must list classes 0, 1, ... in order (the writers do), so index c is class c.
-void check_class_column(const CsvTable& table) {
-  const std::size_t col = table.column("class");
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    if (table.integer(r, col) != static_cast<std::int64_t>(r)) {
-      throw DataError(table.where(r) + ": expected class " + std::to_string(r) + ", found '" +
-                      table.rows[r][col] + "'");
-    }
-  }
-}
-
-LabeledDistribution read_distribution(const fs::path& file) {
-  const CsvTable t = read_csv(file);
-  check_class_column(t);
-  const std::size_t name = t.column("name"), labeled = t.column("labeled"),
-                    pseudo = t.column("pseudo_labeled");
-  LabeledDistribution d;
-  for (std::size_t r = 0; r < t.rows.size(); ++r) {
-    d.names.push_back(t.rows[r][name]);
-    d.labeled.push_back(t.integer(r, labeled));
-    d.pseudo_labeled.push_back(t.integer(r, pseudo));
-  }
-  return d;
-}
-
-PerClassMetrics read_per_class(const fs::path& file) {
-  const CsvTable t = read_csv(file);
-  check_class_column(t);
-  const std::size_t name = t.column("name"), precision = t.column("precision"),
-                    recall = t.column("recall"), f1 = t.column("f1"), support = t.column("support"),
-                    predicted = t.column("predicted");
-  PerClassMetrics m;
-  for (std::size_t r = 0; r < t.rows.size(); ++r) {
-    m.names.push_back(t.rows[r][name]);
-    m.precision.push_back(t.number(r, precision));
-    m.recall.push_back(t.number(r, recall));
-    m.f1.push_back(t.number(r, f1));
-    m.support.push_back(t.integer(r, support));
-    m.predicted.push_back(t.integer(r, predicted));
-  }
-  return m;
-}
-
-ConfusionTable read_confusion(const fs::path& file) {
-  const CsvTable t = read_csv(file);
-  ConfusionTable m;
-  m.names.assign(t.header.begin() + 1, t.header.end());
-  if (t.rows.size() != m.names.size()) {
-    throw DataError(file.string() + ": " + std::to_string(t.rows.size()) + " rows for " +
-                    std::to_string(m.names.size()) + " classes; a confusion matrix is square");
-  }
-  for (std::size_t r = 0; r < t.rows.size(); ++r) {
-    std::vector<std::int64_t> row;
-    for (std::size_t c = 1; c < t.header.size(); ++c) row.push_back(t.integer(r, c));
-    m.counts.push_back(row);
-  }
-  return m;
-}
-
-SelectionStats read_selection(const fs::path& file) {
-  const nlohmann::json j = read_json(file);
-  if (!j.is_object()) throw DataError(file.string() + ": expected a JSON object");
-  SelectionStats s;
-  s.names = json_list<std::string>(j, "classes", file);
-  s.rates = json_list<double>(j, "rates", file);
-  s.predicted = json_list<std::int64_t>(j, "predicted", file);
-  s.selected = json_list<std::int64_t>(j, "selected", file);
-  s.correct = json_list<std::int64_t>(j, "correct", file);
-  s.precision = json_list<double>(j, "precision", file);
-  for (const auto* list : {&s.predicted, &s.selected, &s.correct}) {
-    if (list->size() != s.names.size()) {
-      throw DataError(file.string() + ": the per-class lists do not have one entry per class (" +
-                      std::to_string(s.names.size()) + ")");
-    }
-  }
-  if (s.rates.size() != s.names.size() || s.precision.size() != s.names.size()) {
-    throw DataError(file.string() + ": 'rates' and 'precision' need one entry per class (" +
-                    std::to_string(s.names.size()) + ")");
-  }
-  const double total = json_number(j, "selected_total");
-  s.selected_total = std::isfinite(total) ? static_cast<std::int64_t>(total) : 0;
-  s.precision_total = json_number(j, "precision_total");
-  return s;
-}
-
-// metrics.jsonl. A run killed while appending can leave its last line cut off: that line (and
-// only that one, when the file does not end in a newline) is left out with a note.
-std::vector<TrainingPoint> read_curve(const fs::path& file, const fs::path& dir,
-                                      std::vector<std::string>& notes) {
-  const std::string text = read_file(file);
-  std::vector<TrainingPoint> points;
-  std::size_t begin = 0;
-  for (int line = 1; begin < text.size(); ++line) {
-    std::size_t end = text.find('\n', begin);
-    const bool last_unterminated = end == std::string::npos;
-    if (last_unterminated) end = text.size();
-    const std::string content = text.substr(begin, end - begin);
-    begin = end + 1;
-    if (content.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(content);
-    } catch (const nlohmann::json::parse_error& e) {
-      if (last_unterminated) {
-        notes.push_back(relative_name(dir, file) + ": line " + std::to_string(line) +
-                        " is cut off (the run stopped while writing it) and is left out");
-        break;
-      }
-      throw DataError(file.string() + ":" + std::to_string(line) + ": not valid JSON: " + e.what());
-    }
-    if (!j.is_object() || !j.contains("step") || !j["step"].is_number()) {
-      throw DataError(file.string() + ":" + std::to_string(line) +
-                      ": expected a JSON object with a numeric 'step'");
-    }
-    TrainingPoint p;
-    p.step = j["step"].get<double>();
-    p.loss = json_number(j, "loss");
-    p.loss_x = json_number(j, "loss_x");
-    p.loss_u = json_number(j, "loss_u");
-    p.mask_rate = json_number(j, "mask_rate");
-    p.pseudo_label_acc = json_number(j, "pseudo_label_acc");
-    p.acc_raw = json_number(j, "acc_raw");
-    p.acc_ema = json_number(j, "acc_ema");
-    p.acc_ema_la = json_number(j, "acc_ema_la");
-    p.lr = json_number(j, "lr");
-    points.push_back(p);
-  }
-  return points;
-}
-
-std::vector<GenerationSummary> read_generations_csv(const fs::path& file) {
-  const CsvTable t = read_csv(file);
-  const std::size_t generation = t.column("generation"), tc = t.column("t"),
-                    labeled = t.column("labeled"), pseudo = t.column("pseudo_labeled"),
-                    accuracy = t.column("accuracy"), mean_recall = t.column("mean_recall"),
-                    mean_precision = t.column("mean_precision"),
-                    minority_recall = t.column("minority_recall"),
-                    majority_recall = t.column("majority_recall"),
-                    minority_precision = t.column("minority_precision"),
-                    selected = t.column("selected"),
-                    selection_precision = t.column("selection_precision");
-  // Older runs may lack the validation column.
-  const auto val_it = std::find(t.header.begin(), t.header.end(), "val_mean_recall");
-  std::vector<GenerationSummary> rows;
-  for (std::size_t r = 0; r < t.rows.size(); ++r) {
-    // The writer leaves a figure that is not defined empty (e.g. selection_precision of a
-    // fixmatch run, which selects nothing): those read back as NaN.
-    auto ratio = [&](std::size_t col) { return t.number(r, col, /*optional=*/true); };
-    GenerationSummary g;
-    g.generation = static_cast<int>(t.integer(r, generation));
-    g.t = ratio(tc);
-    g.labeled = t.integer(r, labeled);
-    g.pseudo_labeled = t.integer(r, pseudo);
-    g.accuracy = ratio(accuracy);
-    g.mean_recall = ratio(mean_recall);
-    g.mean_precision = ratio(mean_precision);
-    g.minority_recall = ratio(minority_recall);
-    g.majority_recall = ratio(majority_recall);
-    g.minority_precision = ratio(minority_precision);
-    g.selected = t.integer(r, selected);
-    g.selection_precision = ratio(selection_precision);
-    if (val_it != t.header.end()) {
-      g.val_mean_recall = ratio(static_cast<std::size_t>(val_it - t.header.begin()));
-    }
-    rows.push_back(g);
-  }
-  return rows;
-}
-
-// The config keys the report needs, read leniently: a run written by another crest version
-// may have keys this one does not know, and the report should still be drawn.
-void read_config(const fs::path& file, RunFolder& run) {
-  run.config_yaml = read_file(file);
-  YAML::Node root;
-  try {
-    root = YAML::Load(run.config_yaml);
-  } catch (const YAML::Exception& e) {
-    throw DataError(file.string() + ":" + std::to_string(e.mark.line + 1) +
-                    ": not valid YAML: " + e.msg);
-  }
-  if (!root.IsMap()) throw DataError(file.string() + ":1: expected a YAML mapping of sections");
-  // A default YAML::Node is a valid null node, so absence is an empty optional instead.
-  const YAML::Node& sections = root;
-  auto scalar = [&](const char* section, const char* key) -> std::optional<YAML::Node> {
-    const YAML::Node s = sections[section];
-    if (!s.IsDefined() || !s.IsMap()) return std::nullopt;
-    const YAML::Node v = s[key];
-    if (!v.IsDefined() || !v.IsScalar()) return std::nullopt;
-    return v;
-  };
-  auto integer = [&](const char* section, const char* key) -> std::int64_t {
-    const std::optional<YAML::Node> v = scalar(section, key);
-    if (!v) return -1;
-    try {
-      return v->as<std::int64_t>();
-    } catch (const YAML::Exception&) {
-      throw DataError(file.string() + ":" + std::to_string(v->Mark().line + 1) + ": " + section +
-                      "." + key + " is '" + v->Scalar() + "', not a whole number");
-    }
-  };
-  if (const auto v = scalar("crest", "mode")) run.mode = v->Scalar();
-  if (const auto v = scalar("crest", "select_on")) run.select_on = v->Scalar();
-  if (const auto v = scalar("data", "dataset")) run.dataset = v->Scalar();
-  run.planned_generations = static_cast<int>(integer("crest", "generations"));
-  const std::int64_t epochs = integer("train", "epochs");
-  const std::int64_t steps = integer("train", "steps_per_epoch");
-  if (epochs > 0 && steps > 0) run.steps_per_generation = epochs * steps;
-}
-
-// The crest.log lines that say what ran where: the command, device, model, resumes, the end,
-// and every warning and error.
-std::vector<std::string> read_log_lines(const fs::path& file) {
-  std::istringstream in(read_file(file));
-  std::vector<std::string> kept;
-  std::string line;
-  static const std::regex kWanted(
-      R"(\] (run folder |device |WRN-|done: )|: resuming at step |\[(warning|error|critical)\])");
-  while (std::getline(in, line)) {
-    if (std::regex_search(line, kWanted)) kept.push_back(line);
-  }
-  if (kept.size() > kMaxLogLines) {
-    const std::size_t half = kMaxLogLines / 2;
-    std::vector<std::string> cut(kept.begin(), kept.begin() + static_cast<std::ptrdiff_t>(half));
-    cut.push_back("\u2026 " + std::to_string(kept.size() - 2 * half) + " lines left out \u2026");
-    cut.insert(cut.end(), kept.end() - static_cast<std::ptrdiff_t>(half), kept.end());
-    kept = std::move(cut);
-  }
-  return kept;
-}
-
-std::vector<std::pair<int, fs::path>> generation_folders(const fs::path& dir) {
-  std::vector<std::pair<int, fs::path>> found;
-  static const std::regex kName(R"(gen_(\d{1,6}))");
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::smatch m;
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && std::regex_match(name, m, kName)) {
-      found.emplace_back(std::stoi(m[1].str()), entry.path());
-    }
-  }
-  std::sort(found.begin(), found.end());
-  return found;
-}
 
 // ---- page pieces ------------------------------------------------------------------------------
 
@@ -474,6 +47,11 @@ std::string percent(double value) {
 }
 
 std::string gen_name(int g) { return "gen " + std::to_string(g); }
+
+// "gen_K/FILE": a generation's file, as captions name it.
+std::string gen_file(const char* file) {
+  return std::string(kGenerationFolderPattern) + "/" + file;
+}
 
 std::string figure(const std::string& svg, const std::string& caption_html) {
   return "<figure>" + svg +
@@ -548,13 +126,13 @@ std::string summary_section(const RunFolder& run) {
     return out.str();
   }
   const auto& rows = *run.rows;
-  const GenerationSummary* best = nullptr;
+  const GenerationRow* best = nullptr;
   if (run.best_generation) {
     for (const auto& r : rows) {
       if (r.generation == *run.best_generation) best = &r;
     }
   }
-  const GenerationSummary& headline = best ? *best : rows.back();
+  const GenerationRow& headline = best ? *best : rows.back();
   out << "<div class=\"cards\">";
   auto card = [&](const std::string& value, const std::string& label) {
     out << "<div class=\"card\"><b>" << esc(value) << "</b><span>" << esc(label) << "</span></div>";
@@ -569,7 +147,7 @@ std::string summary_section(const RunFolder& run) {
        "labeled (" + std::to_string(headline.pseudo_labeled) + " pseudo)");
   out << "</div>\n";
 
-  const bool has_val = std::any_of(rows.begin(), rows.end(), [](const GenerationSummary& r) {
+  const bool has_val = std::any_of(rows.begin(), rows.end(), [](const GenerationRow& r) {
     return std::isfinite(r.val_mean_recall);
   });
   out << "<div class=\"tablewrap\"><table id=\"generations-table\"><thead><tr>"
@@ -600,7 +178,8 @@ std::string generations_section(const RunFolder& run) {
          "Minority and majority recall average the rarest and most frequent 30% of the "
          "classes.</p>\n";
   if (!run.rows || run.rows->empty()) {
-    out << empty_note("No generation has finished yet (generations.csv has no rows).")
+    out << empty_note(std::string("No generation has finished yet (") + kGenerationsFile +
+                      " has no rows).")
         << "</section>\n";
     return out.str();
   }
@@ -640,16 +219,17 @@ std::string generations_section(const RunFolder& run) {
   std::vector<ChartMarker> markers;
   if (best_index) markers.push_back({static_cast<double>(*best_index), "best", true});
   std::string caption;
-  if (std::all_of(rows.begin(), rows.end(), [](const GenerationSummary& r) {
+  if (std::all_of(rows.begin(), rows.end(), [](const GenerationRow& r) {
         return std::abs(r.accuracy - r.mean_recall) < 1e-9;
       })) {
     caption = "The test set is balanced, so accuracy equals mean recall (the lines coincide). ";
   }
   if (best_index) {
-    caption += "The highlighted generation is the run's best (summary.json, select_on " +
-               esc(run.select_on) + ").";
+    caption += std::string("The highlighted generation is the run's best (") + kRunSummaryFile +
+               ", select_on " + esc(run.select_on) + ").";
   } else {
-    caption += "No best generation is marked: summary.json is written when the run finishes.";
+    caption += std::string("No best generation is marked: ") + kRunSummaryFile +
+               " is written when the run finishes.";
   }
   out << "<div class=\"grid grid2\">\n"
       << figure(line_chart(frame, x, series, markers, categories), caption);
@@ -696,7 +276,7 @@ std::string distribution_section(const RunFolder& run) {
     }
   }
   if (gens.empty()) {
-    out << empty_note("No gen_K/labeled_distribution.csv yet.") << "</section>\n";
+    out << empty_note("No " + gen_file(kLabeledDistributionFile) + " yet.") << "</section>\n";
     return out.str();
   }
   const std::size_t columns = std::min<std::size_t>(gens.size(), 3);
@@ -751,14 +331,15 @@ std::string per_class_chart(ChartFrame frame, const std::vector<std::string>& na
 std::string per_class_section(const RunFolder& run) {
   std::ostringstream out;
   out << "<section id=\"per-class\"><h2>Per-class recall and precision</h2>\n"
-      << "<p class=\"lead\">The EMA model of each generation on the test set (gen_K/"
-         "per_class.csv). Classes are in the order of the long-tailed training set: class 0 "
+      << "<p class=\"lead\">The EMA model of each generation on the test set ("
+      << gen_file(kPerClassFile)
+      << "). Classes are in the order of the long-tailed training set: class 0 "
          "is the most frequent.</p>\n";
   std::vector<ChartSeries> recall, precision;
   std::vector<std::string> names;
   for (const auto& g : run.generations) {
     if (!g.per_class) continue;
-    const PerClassMetrics& m = *g.per_class;
+    const PerClassTable& m = *g.per_class;
     names = m.names;
     ChartSeries r = named_series(gen_name(g.generation), palette_color(recall.size()));
     ChartSeries p = named_series(gen_name(g.generation), palette_color(precision.size()));
@@ -778,7 +359,8 @@ std::string per_class_section(const RunFolder& run) {
     precision.push_back(p);
   }
   if (recall.empty()) {
-    out << empty_note("No gen_K/per_class.csv yet: it is written when a generation finishes.")
+    out << empty_note("No " + gen_file(kPerClassFile) +
+                      " yet: it is written when a generation finishes.")
         << "</section>\n";
     return out.str();
   }
@@ -808,7 +390,9 @@ std::string selection_section(const RunFolder& run) {
       << "<p class=\"lead\">At the end of generation K the EMA model labels the unlabeled "
          "pool and keeps, per predicted class c, the most confident fraction "
          "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
-         "K+1 (gen_K/selection.json). Precision is measured against the hidden true "
+         "K+1 ("
+      << gen_file(kSelectionFile)
+      << "). Precision is measured against the hidden true "
          "labels.</p>\n";
   if (run.mode == to_string(CrestMode::kFixMatch)) {
     out << empty_note("crest.mode is fixmatch: no pseudo-labels are selected.") << "</section>\n";
@@ -819,7 +403,7 @@ std::string selection_section(const RunFolder& run) {
   std::ostringstream table;
   for (const auto& g : run.generations) {
     if (!g.selection) continue;
-    const SelectionStats& s = *g.selection;
+    const SelectionRecord& s = *g.selection;
     names = s.names;
     ChartSeries n = named_series(gen_name(g.generation), palette_color(counts.size()));
     ChartSeries p = named_series(gen_name(g.generation), palette_color(precision.size()));
@@ -842,7 +426,8 @@ std::string selection_section(const RunFolder& run) {
           << fixed(s.precision_total) << "</td></tr>\n";
   }
   if (counts.empty()) {
-    out << empty_note("No gen_K/selection.json yet: it is written at the end of a generation.")
+    out << empty_note("No " + gen_file(kSelectionFile) +
+                      " yet: it is written at the end of a generation.")
         << "</section>\n";
     return out.str();
   }
@@ -891,7 +476,8 @@ std::string confusion_section(const RunFolder& run) {
     }
   }
   if (!shown) {
-    out << empty_note("No gen_K/confusion.csv yet: it is written when a generation finishes.")
+    out << empty_note("No " + gen_file(kConfusionFile) +
+                      " yet: it is written when a generation finishes.")
         << "</section>\n";
     return out.str();
   }
@@ -917,6 +503,46 @@ std::string confusion_section(const RunFolder& run) {
   return out.str();
 }
 
+// The shared x axis of the training curves: generations back to back, generation K starting
+// where K-1's schedule ended; a null point breaks the lines (step 0, and between generations).
+struct CurveAxis {
+  std::vector<double> x;
+  std::vector<std::string> where;  // "gen K, step S" for tooltips
+  std::vector<ChartMarker> markers;
+  std::vector<const MetricsLine*> points;
+};
+
+CurveAxis curve_axis(const RunFolder& run, const std::vector<const GenerationFiles*>& gens) {
+  const bool several = gens.size() > 1;
+  CurveAxis axis;
+  // Step 0 anchors the x axis at the start of training (the first evaluation comes later).
+  axis.x.push_back(0);
+  axis.where.emplace_back();
+  axis.points.push_back(nullptr);
+  double offset = 0;
+  for (std::size_t i = 0; i < gens.size(); ++i) {
+    const auto& curve = *gens[i]->curve;
+    if (several) axis.markers.push_back({offset, gen_name(gens[i]->generation), false});
+    if (i > 0) {  // a gap that breaks the lines between generations
+      axis.x.push_back(offset);
+      axis.where.emplace_back();
+      axis.points.push_back(nullptr);
+    }
+    double last = 0;
+    for (const auto& p : curve) {
+      const double step = static_cast<double>(p.step);
+      axis.x.push_back(offset + step);
+      axis.where.push_back(gen_name(gens[i]->generation) + ", step " + display_number(step, 10));
+      axis.points.push_back(&p);
+      last = std::max(last, step);
+    }
+    offset += run.steps_per_generation > 0
+                  ? std::max(static_cast<double>(run.steps_per_generation), last)
+                  : last;
+  }
+  return axis;
+}
+
 std::string curves_section(const RunFolder& run) {
   std::ostringstream out;
   out << "<section id=\"curves\"><h2>Training curves</h2>\n";
@@ -925,45 +551,22 @@ std::string curves_section(const RunFolder& run) {
     if (g.curve && !g.curve->empty()) gens.push_back(&g);
   }
   if (gens.empty()) {
-    out << empty_note("No evaluations recorded yet (gen_K/metrics.jsonl).") << "</section>\n";
+    out << empty_note("No evaluations recorded yet (" + gen_file(kMetricsFile) + ").")
+        << "</section>\n";
     return out.str();
   }
   const bool several = gens.size() > 1;
-  out << "<p class=\"lead\">One point per evaluation (gen_K/metrics.jsonl)"
+  out << "<p class=\"lead\">One point per evaluation (" << gen_file(kMetricsFile) << ")"
       << (several ? "; the generations are drawn one after the other, each starting again at "
                     "step 0 of its own schedule"
                   : "")
       << ".</p>\n";
-  // Generations back to back: generation K starts where K-1's schedule ended.
-  std::vector<double> x;
-  std::vector<std::string> where;  // "gen K, step S" for tooltips
-  std::vector<ChartMarker> markers;
-  std::vector<const TrainingPoint*> points;
-  // Step 0 anchors the x axis at the start of training (the first evaluation comes later).
-  x.push_back(0);
-  where.emplace_back();
-  points.push_back(nullptr);
-  double offset = 0;
-  for (std::size_t i = 0; i < gens.size(); ++i) {
-    const auto& curve = *gens[i]->curve;
-    if (several) markers.push_back({offset, gen_name(gens[i]->generation), false});
-    if (i > 0) {  // a gap that breaks the lines between generations
-      x.push_back(offset);
-      where.emplace_back();
-      points.push_back(nullptr);
-    }
-    double last = 0;
-    for (const auto& p : curve) {
-      x.push_back(offset + p.step);
-      where.push_back(gen_name(gens[i]->generation) + ", step " + display_number(p.step, 10));
-      points.push_back(&p);
-      last = std::max(last, p.step);
-    }
-    offset += run.steps_per_generation > 0
-                  ? std::max(static_cast<double>(run.steps_per_generation), last)
-                  : last;
-  }
-  auto series = [&](const std::string& name, double TrainingPoint::*field, std::size_t color,
+  const CurveAxis axis = curve_axis(run, gens);
+  const std::vector<double>& x = axis.x;
+  const std::vector<ChartMarker>& markers = axis.markers;
+  const std::vector<const MetricsLine*>& points = axis.points;
+  const std::vector<std::string>& where = axis.where;
+  auto series = [&](const std::string& name, double MetricsLine::*field, std::size_t color,
                     bool dashed = false) {
     ChartSeries s = named_series(name, palette_color(color), dashed);
     for (std::size_t i = 0; i < points.size(); ++i) {
@@ -984,9 +587,9 @@ std::string curves_section(const RunFolder& run) {
   frame.y_label = "loss";
   frame.y_min = 0;
   out << figure(line_chart(frame, x,
-                           {series("loss", &TrainingPoint::loss, 0),
-                            series("labeled loss_x", &TrainingPoint::loss_x, 1, true),
-                            series("unlabeled loss_u", &TrainingPoint::loss_u, 2, true)},
+                           {series("loss", &MetricsLine::loss, 0),
+                            series("labeled loss_x", &MetricsLine::loss_x, 1, true),
+                            series("unlabeled loss_u", &MetricsLine::loss_u, 2, true)},
                            markers),
                 "");
   frame.figure = "curves-mask-rate";
@@ -995,24 +598,24 @@ std::string curves_section(const RunFolder& run) {
   frame.y_max = 1;
   out << figure(
       line_chart(frame, x,
-                 {series("mask rate (confidence \u2265 threshold)", &TrainingPoint::mask_rate, 0),
-                  series("pseudo-label accuracy", &TrainingPoint::pseudo_label_acc, 4, true)},
+                 {series("mask rate (confidence \u2265 threshold)", &MetricsLine::mask_rate, 0),
+                  series("pseudo-label accuracy", &MetricsLine::pseudo_label_acc, 4, true)},
                  markers),
       "");
   frame.figure = "curves-accuracy";
   frame.title = "Test accuracy";
   frame.y_label = "accuracy";
   out << figure(line_chart(frame, x,
-                           {series("EMA", &TrainingPoint::acc_ema, 0),
-                            series("raw", &TrainingPoint::acc_raw, 1, true),
-                            series("EMA, logit-adjusted", &TrainingPoint::acc_ema_la, 2, true)},
+                           {series("EMA", &MetricsLine::acc_ema, 0),
+                            series("raw", &MetricsLine::acc_raw, 1, true),
+                            series("EMA, logit-adjusted", &MetricsLine::acc_ema_la, 2, true)},
                            markers),
                 "");
   frame.figure = "curves-lr";
   frame.title = "Learning rate";
   frame.y_label = "lr";
   frame.y_max = kNaN;
-  out << figure(line_chart(frame, x, {series("lr", &TrainingPoint::lr, 6)}, markers), "");
+  out << figure(line_chart(frame, x, {series("lr", &MetricsLine::lr, 6)}, markers), "");
   out << "</div>\n</section>\n";
   return out.str();
 }
@@ -1039,11 +642,13 @@ std::string config_section(const RunFolder& run) {
   const std::string device = log_message(run.log_lines, "device ");
   if (!device.empty()) {
     const std::size_t bar = device.find(" | ");
-    row("device (crest.log)", device.substr(7, bar == std::string::npos ? bar : bar - 7));
-    if (bar != std::string::npos) row("data (crest.log)", device.substr(bar + 3));
+    row(std::string("device (") + kLogFile + ")",
+        device.substr(7, bar == std::string::npos ? bar : bar - 7));
+    if (bar != std::string::npos)
+      row(std::string("data (") + kLogFile + ")", device.substr(bar + 3));
   }
   const std::string model = log_message(run.log_lines, "WRN-");
-  if (!model.empty()) row("model and schedule (crest.log)", model);
+  if (!model.empty()) row(std::string("model and schedule (") + kLogFile + ")", model);
   for (const auto& line : run.log_lines) {
     const std::size_t at = line.find("] run folder ");
     if (at != std::string::npos) {
@@ -1054,136 +659,18 @@ std::string config_section(const RunFolder& run) {
       std::string("crest ") + CREST_VERSION + ", LibTorch " + CREST_TORCH_VERSION);
   out << "</tbody></table>\n";
   if (!run.log_lines.empty()) {
-    out << "<h3>crest.log (run, device, resume and end lines, warnings and errors)</h3>"
+    out << "<h3>" << kLogFile << " (run, device, resume and end lines, warnings and errors)</h3>"
         << "<pre class=\"log\">";
     for (const auto& line : run.log_lines) out << esc(line) << "\n";
     out << "</pre>\n";
   }
-  out << "<h3>Resolved config (config.yaml)</h3><pre>" << esc(run.config_yaml) << "</pre>\n";
+  out << "<h3>Resolved config (" << kConfigFile << ")</h3><pre>" << esc(run.config_yaml)
+      << "</pre>\n";
   out << "</details>\n";
   return out.str();
 }
 
 }  // namespace
-
-RunFolder load_run(const fs::path& dir) {
-  if (!fs::is_directory(dir)) {
-    throw InputError(dir.string() +
-                     " is not a folder; expected a run folder written by "
-                     "`crest train` (holding config.yaml, generations.csv and gen_K/)");
-  }
-  if (!fs::is_regular_file(dir / "config.yaml")) {
-    throw InputError(dir.string() +
-                     " is not a run folder: it has no config.yaml; expected a "
-                     "folder written by `crest train` (config.yaml, generations.csv, gen_K/)");
-  }
-  RunFolder run;
-  run.dir = dir;
-  read_config(dir / "config.yaml", run);
-
-  if (fs::exists(dir / "generations.csv")) run.rows = read_generations_csv(dir / "generations.csv");
-  if (fs::exists(dir / "summary.json")) {
-    const nlohmann::json summary = read_json(dir / "summary.json");
-    const auto it = summary.find("best_generation");
-    if (it == summary.end() || !it->is_number_integer()) {
-      throw DataError((dir / "summary.json").string() + ": expected an integer 'best_generation'");
-    }
-    run.best_generation = it->get<int>();
-    if (summary.contains("minority_classes")) {
-      run.minority_classes = json_list<int>(summary, "minority_classes", dir / "summary.json");
-    }
-  }
-  if (fs::exists(dir / "crest.log")) {
-    run.log_lines = read_log_lines(dir / "crest.log");
-  } else {
-    run.notes.push_back("crest.log is missing: the environment is not known");
-  }
-
-  ClassCheck classes;
-  const bool selecting = run.mode != to_string(CrestMode::kFixMatch);
-  for (const auto& [index, gen_dir] : generation_folders(dir)) {
-    GenerationFiles g;
-    g.generation = index;
-    g.finished = fs::exists(gen_dir / "generation.json");
-    if (fs::exists(gen_dir / "labeled_distribution.csv")) {
-      g.distribution = read_distribution(gen_dir / "labeled_distribution.csv");
-      classes(g.distribution->names.size(), gen_dir / "labeled_distribution.csv", dir);
-    }
-    if (fs::exists(gen_dir / "per_class.csv")) {
-      g.per_class = read_per_class(gen_dir / "per_class.csv");
-      classes(g.per_class->names.size(), gen_dir / "per_class.csv", dir);
-    }
-    if (fs::exists(gen_dir / "confusion.csv")) {
-      g.confusion = read_confusion(gen_dir / "confusion.csv");
-      classes(g.confusion->names.size(), gen_dir / "confusion.csv", dir);
-    }
-    if (fs::exists(gen_dir / "selection.json")) {
-      g.selection = read_selection(gen_dir / "selection.json");
-      classes(g.selection->names.size(), gen_dir / "selection.json", dir);
-    }
-    if (fs::exists(gen_dir / "metrics.jsonl")) {
-      g.curve = read_curve(gen_dir / "metrics.jsonl", dir, run.notes);
-    }
-    // A finished generation has all of its files; say which one is gone.
-    if (g.finished) {
-      const std::string name = "gen_" + std::to_string(index) + "/";
-      for (const char* file :
-           {"labeled_distribution.csv", "per_class.csv", "confusion.csv", "metrics.jsonl"}) {
-        if (!fs::exists(gen_dir / file)) {
-          run.notes.push_back(name + file + " is missing: its figure leaves this generation out");
-        }
-      }
-      if (selecting && !g.selection) {
-        run.notes.push_back(name + "selection.json is missing: no selection is shown for it");
-      }
-    }
-    run.generations.push_back(std::move(g));
-  }
-
-  // What an unfinished run lacks.
-  int planned = run.planned_generations;
-  if (planned < 0) {
-    planned = run.generations.empty() ? 0 : run.generations.back().generation + 1;
-  }
-  for (int k = 0; k < planned; ++k) {
-    const auto it = std::find_if(run.generations.begin(), run.generations.end(),
-                                 [k](const GenerationFiles& g) { return g.generation == k; });
-    const std::string name = "gen_" + std::to_string(k);
-    if (it == run.generations.end()) {
-      run.missing.push_back(name + ": not started");
-      continue;
-    }
-    if (it->finished) continue;
-    std::string text = name + ": did not finish (no generation.json";
-    for (const char* file : {"per_class.csv", "confusion.csv"}) {
-      if (!fs::exists(dir / name / file)) text += std::string(", no ") + file;
-    }
-    text += ")";
-    if (it->curve && !it->curve->empty()) {
-      text += "; training reached step " + display_number(it->curve->back().step, 12);
-      if (run.steps_per_generation > 0) {
-        text += " of " + std::to_string(run.steps_per_generation);
-      }
-    } else {
-      text += "; no evaluation recorded yet";
-    }
-    run.missing.push_back(text);
-  }
-  if (!run.rows) {
-    run.missing.push_back(
-        "generations.csv: not written yet (it gets a row when a generation "
-        "finishes)");
-  } else if (planned > 0 && static_cast<int>(run.rows->size()) < planned) {
-    run.missing.push_back("generations.csv: " + std::to_string(run.rows->size()) + " of " +
-                          std::to_string(planned) + " generations");
-  }
-  if (!run.best_generation) {
-    run.missing.push_back(
-        "summary.json: not written yet (it names the best generation when the "
-        "run finishes)");
-  }
-  return run;
-}
 
 std::string report_html(const RunFolder& run) {
   const std::string name = run.dir.filename().empty() ? run.dir.parent_path().filename().string()
@@ -1231,7 +718,7 @@ fs::path write_report(const fs::path& run_dir, const fs::path& out) {
     for (const auto& m : run.missing) missing += (missing.empty() ? "" : "; ") + m;
     spdlog::warn("{} is an incomplete run: {}", run_dir.string(), missing);
   }
-  const fs::path path = out.empty() ? run_dir / "report.html" : out;
+  const fs::path path = out.empty() ? run_dir / kReportFile : out;
   write_file_atomic(path, report_html(run));
   return path;
 }

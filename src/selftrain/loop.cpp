@@ -6,14 +6,21 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <limits>
 #include <memory>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "crest/data/numpy_random.h"
 #include "crest/data/prepare.h"
+#include "crest/data/split.h"
+#include "crest/io/class_tables.h"
+#include "crest/io/csv.h"
+#include "crest/io/file.h"
+#include "crest/io/generation_files.h"
+#include "crest/io/manifest.h"
 #include "crest/io/run_dir.h"
+#include "crest/io/run_files.h"
+#include "crest/io/selection_files.h"
 #include "crest/metrics/metrics.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/selftrain/selection.h"
@@ -21,7 +28,6 @@
 #include "crest/ssl/trainer.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 #include "crest/util/logging.h"
 #include "crest/util/signals.h"
 
@@ -33,98 +39,20 @@ namespace {
 
 constexpr double kMinorityFraction = 0.3;  // the 30% rarest / most frequent classes
 
-// One line of generations.csv: the figures people compare across generations.
-struct GenerationRow {
-  int generation = 0;
-  double t = 1.0;                   // alignment temperature t_g (1 when not aligning)
-  std::int64_t labeled = 0;         // images in this generation's labeled set
-  std::int64_t pseudo_labeled = 0;  // of which pseudo-labeled (selected at g-1)
-  double accuracy = 0.0;            // EMA model, test set
-  double mean_recall = 0.0;
-  double mean_precision = 0.0;
-  double minority_recall = 0.0;
-  double majority_recall = 0.0;
-  double minority_precision = 0.0;
-  std::int64_t selected = 0;  // selected at the end of this generation
-  double selection_precision = std::numeric_limits<double>::quiet_NaN();
-  double val_mean_recall = std::numeric_limits<double>::quiet_NaN();
-
-  nlohmann::json to_json() const {
-    auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
-    return {{"generation", generation},
-            {"t", t},
-            {"labeled", labeled},
-            {"pseudo_labeled", pseudo_labeled},
-            {"accuracy", accuracy},
-            {"mean_recall", mean_recall},
-            {"mean_precision", mean_precision},
-            {"minority_recall", minority_recall},
-            {"majority_recall", majority_recall},
-            {"minority_precision", minority_precision},
-            {"selected", selected},
-            {"selection_precision", number(selection_precision)},
-            {"val_mean_recall", number(val_mean_recall)}};
-  }
-
-  static GenerationRow from_json(const nlohmann::json& j) {
-    auto number = [](const nlohmann::json& v) {
-      return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
-    };
-    GenerationRow row;
-    row.generation = j.at("generation").get<int>();
-    row.t = j.at("t").get<double>();
-    row.labeled = j.at("labeled").get<std::int64_t>();
-    row.pseudo_labeled = j.at("pseudo_labeled").get<std::int64_t>();
-    row.accuracy = j.at("accuracy").get<double>();
-    row.mean_recall = j.at("mean_recall").get<double>();
-    row.mean_precision = j.at("mean_precision").get<double>();
-    row.minority_recall = j.at("minority_recall").get<double>();
-    row.majority_recall = j.at("majority_recall").get<double>();
-    row.minority_precision = j.at("minority_precision").get<double>();
-    row.selected = j.at("selected").get<std::int64_t>();
-    row.selection_precision = number(j.at("selection_precision"));
-    row.val_mean_recall = number(j.at("val_mean_recall"));
-    return row;
-  }
+// What stays fixed over the generations: the original labeled set, the class profile and the
+// rates mu_l derived from it, and the classes the summaries call minority and majority.
+struct RunPlan {
+  std::vector<std::int64_t> labeled_positions;  // original labeled set (positions in the LT set)
+  std::vector<std::int64_t> labeled_truth;      // their true labels
+  std::vector<std::int64_t> labeled_counts;     // N_l per class
+  std::vector<std::int64_t> val_positions;      // the validation slice (crest.select_on: val)
+  bool selecting = false;                       // crest.mode is not fixmatch
+  std::vector<double> rates;                    // mu_l per class (empty when not selecting)
+  std::vector<double> p_data;                   // the class profile, normalised
+  std::vector<int> minority;
+  std::vector<int> majority;
+  bool bf16 = false;  // autocast for the EMA model's predictions
 };
-
-std::string csv_number(double v) {
-  if (!std::isfinite(v)) return "";
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.6f", v);
-  return buffer;
-}
-
-void write_generations_csv(const fs::path& file, const std::vector<GenerationRow>& rows) {
-  std::ostringstream out;
-  out << "generation,t,labeled,pseudo_labeled,accuracy,mean_recall,mean_precision,"
-         "minority_recall,majority_recall,minority_precision,selected,selection_precision,"
-         "val_mean_recall\n";
-  for (const auto& r : rows) {
-    out << r.generation << "," << csv_number(r.t) << "," << r.labeled << "," << r.pseudo_labeled
-        << "," << csv_number(r.accuracy) << "," << csv_number(r.mean_recall) << ","
-        << csv_number(r.mean_precision) << "," << csv_number(r.minority_recall) << ","
-        << csv_number(r.majority_recall) << "," << csv_number(r.minority_precision) << ","
-        << r.selected << "," << csv_number(r.selection_precision) << ","
-        << csv_number(r.val_mean_recall) << "\n";
-  }
-  write_file_atomic(file, out.str());
-}
-
-std::string table_header() {
-  return "gen      t  labeled     acc  mean-rec  min-rec  maj-rec  selected  sel-prec\n";
-}
-
-std::string table_row(const GenerationRow& r) {
-  char line[160];
-  std::snprintf(line, sizeof(line), "%3d  %5.2f  %7lld  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
-                r.generation, r.t, static_cast<long long>(r.labeled), r.accuracy, r.mean_recall,
-                r.minority_recall, r.majority_recall, static_cast<long long>(r.selected),
-                std::isfinite(r.selection_precision)
-                    ? csv_number(r.selection_precision).substr(0, 6).c_str()
-                    : "-");
-  return line;
-}
 
 // A selection carried from one generation to the next: LT positions and their pseudo-labels.
 struct CarriedSelection {
@@ -132,18 +60,27 @@ struct CarriedSelection {
   std::vector<std::int64_t> labels;
 };
 
+// One generation's labeled set: the original one plus the carried selection.
+struct LabeledSet {
+  std::vector<std::int64_t> positions;
+  std::vector<std::int64_t> targets;        // true labels, then pseudo-labels
+  std::vector<std::int64_t> counts;         // of targets, per class
+  std::vector<std::int64_t> pseudo_counts;  // of the pseudo-labels, per class
+};
+
+// ---- opening the run ---------------------------------------------------------------------------
+
 // Guards the run folder: a folder holding another run is never reused silently, and a resume
 // must use the run's own config (the device and folder may change).
 void check_existing_run(const fs::path& run_dir, const Config& config, bool resume) {
-  const fs::path stored_path = run_dir / "config.yaml";
+  const fs::path stored_path = run_dir / kConfigFile;
   if (!fs::exists(stored_path)) {
     if (resume) spdlog::info("nothing to resume in {}: starting a new run", run_dir.string());
     return;
   }
   if (!resume) {
-    throw InputError("the run folder " + run_dir.string() +
-                     " already holds a run (config.yaml); pass --resume to continue it, or "
-                     "choose another run.out_dir (--out DIR)");
+    throw InputError("the run folder " + run_dir.string() + " already holds a run (" + kConfigFile +
+                     "); pass --resume to continue it, or choose another run.out_dir (--out DIR)");
   }
   Config stored;
   try {
@@ -171,6 +108,33 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
   }
 }
 
+// Refuses another run's folder, starts the log and records the config.
+void open_run(const fs::path& run_dir, const Config& config, bool resume, at::Device device) {
+  check_existing_run(run_dir, config, resume);
+  add_log_file(run_dir / kLogFile);
+  install_stop_handlers();
+  spdlog::info("run folder {} ({})", run_dir.string(), current_command_line());
+  spdlog::info("crest {} | LibTorch {} | device {}", CREST_VERSION, CREST_TORCH_VERSION,
+               describe_device(device));
+  write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
+}
+
+// Writes the split manifest; on resume it must describe the same data.
+void record_split(const fs::path& run_dir, const DataConfig& data, const PreparedData& prepared) {
+  const nlohmann::json manifest = split_manifest(data, prepared);
+  const fs::path path = run_dir / kSplitManifestFile;
+  if (fs::exists(path)) {
+    const nlohmann::json existing = read_split_manifest(path);
+    if (existing["labeled_indices"] != manifest["labeled_indices"] ||
+        existing["source"] != manifest["source"]) {
+      throw InputError("cannot resume " + run_dir.string() +
+                       ": its split manifest describes other data (the dataset files changed "
+                       "since the run started)");
+    }
+  }
+  write_split_manifest(path, manifest);
+}
+
 // Holds out a validation slice of the labeled positions, per class (see crest.val_fraction).
 std::vector<std::int64_t> carve_validation(std::vector<std::int64_t>& labeled_positions,
                                            const std::vector<std::int64_t>& lt_labels,
@@ -195,37 +159,252 @@ std::vector<std::int64_t> carve_validation(std::vector<std::int64_t>& labeled_po
   return val;
 }
 
-CarriedSelection read_pseudo_labels(const fs::path& file,
-                                    const std::vector<std::int64_t>& lt_indices) {
-  std::ifstream in(file);
-  if (!in) {
+// The labeled set, the class profile behind mu_l and p_data (ideal from gamma where the data
+// was built from one, else the labeled counts N_l), the rates mu_l = (N_{L+1-l} / N_1)^alpha
+// and the minority/majority classes of the long-tailed set.
+RunPlan plan_run(const Config& config, const RunData& run, const Split& split, at::Device device) {
+  const CrestConfig& cc = config.crest;
+  const int num_classes = run.num_classes();
+  RunPlan plan;
+  plan.labeled_positions = run.labeled_positions;
+  if (uses_validation(cc.select_on)) {
+    plan.val_positions = carve_validation(plan.labeled_positions, run.lt_labels, num_classes,
+                                          cc.val_fraction, config.data.fold);
+  }
+  for (std::int64_t p : plan.labeled_positions) {
+    plan.labeled_truth.push_back(run.lt_labels[static_cast<std::size_t>(p)]);
+  }
+  plan.labeled_counts = count_by_class(plan.labeled_truth, num_classes);
+  std::vector<double> profile;
+  switch (cc.rate_profile) {
+    case RateProfile::kIdeal:
+      profile = ideal_profile(num_classes, labeled_imbalance_ratio(config.data));
+      break;
+    case RateProfile::kLabeled:
+      profile.assign(plan.labeled_counts.begin(), plan.labeled_counts.end());
+      break;
+  }
+  plan.selecting = selects_pseudo_labels(cc.mode);
+  if (plan.selecting) plan.rates = crest_rates(profile, cc.alpha);
+  double profile_sum = 0.0;
+  for (double v : profile) profile_sum += v;
+  for (double v : profile) plan.p_data.push_back(v / profile_sum);
+  plan.minority = minority_classes(split.lt_counts, kMinorityFraction);
+  plan.majority = majority_classes(split.lt_counts, kMinorityFraction);
+  plan.bf16 = use_bf16_autocast(config.train.amp, device);
+  return plan;
+}
+
+void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at::Device device) {
+  const std::string val =
+      plan.val_positions.empty() ? "" : " (+" + std::to_string(plan.val_positions.size()) + " val)";
+  spdlog::info("device {} | {} {} classes | LT set {} | labeled {}{} | unlabeled-only {} | test {}",
+               describe_device(device), to_string(config.data.dataset), run.num_classes(), run.lt.size(),
+               plan.labeled_positions.size(), val, run.unlabeled_only.size(),
+               run.test_labels.size(0));
+  spdlog::info("WRN-{}-{} | {} x {} steps x {} generation(s) | mode {} | batch {} + {} x {}",
+               config.model.depth, config.model.width, config.train.epochs,
+               config.train.steps_per_epoch, config.crest.generations, to_string(config.crest.mode),
+               config.train.batch_size, config.train.unlabeled_ratio, config.train.batch_size);
+}
+
+// ---- one generation ----------------------------------------------------------------------------
+
+// Step 1: the original labeled set plus the selection made at the end of g-1 (nothing
+// accumulates: each selection comes from the previous generation alone).
+LabeledSet labeled_set(const RunPlan& plan, const CarriedSelection& carried, int num_classes) {
+  LabeledSet set;
+  set.positions = plan.labeled_positions;
+  set.targets = plan.labeled_truth;
+  set.positions.insert(set.positions.end(), carried.positions.begin(), carried.positions.end());
+  set.targets.insert(set.targets.end(), carried.labels.begin(), carried.labels.end());
+  set.counts = count_by_class(set.targets, num_classes);
+  set.pseudo_counts = count_by_class(carried.labels, num_classes);
+  return set;
+}
+
+// CReST+ aligns the pseudo-labels toward normalise(p_data^t_g); the other modes do not align.
+std::shared_ptr<PseudoLabelAlignment> make_alignment(const CrestConfig& cc,
+                                                     const std::vector<double>& p_data, double t_g,
+                                                     at::Device device) {
+  if (!aligns_distribution(cc.mode)) return nullptr;
+  auto aligner = std::make_shared<DistributionAligner>(
+      tempered_target(p_data, t_g), cc.p_model, cc.p_model_buffer, cc.p_model_momentum, device);
+  auto alignment = std::make_shared<PseudoLabelAlignment>();
+  alignment->align = [aligner](const at::Tensor& p) { return aligner->align(p); };
+  alignment->observe = [aligner](const at::Tensor& p) { aligner->observe(p); };
+  alignment->state = [aligner]() { return aligner->state(); };
+  alignment->restore = [aligner](const at::Tensor& s) { aligner->restore(s); };
+  return alignment;
+}
+
+TrainerSettings trainer_settings(const Config& config, int g) {
+  TrainerSettings settings;
+  settings.model = config.model;
+  settings.train = config.train;
+  settings.seed = config.run.seed;
+  settings.generation = g;
+  settings.checkpoint_every = config.run.checkpoint_every;
+  settings.label = "gen " + std::to_string(g) + "/" + std::to_string(config.crest.generations);
+  return settings;
+}
+
+// The generation's row from its final EMA evaluation on the test set.
+GenerationRow test_row(int g, double t_g, const LabeledSet& labeled, std::int64_t pseudo_labeled,
+                       const Evaluation& ema, const RunPlan& plan) {
+  GenerationRow row;
+  row.generation = g;
+  row.t = t_g;
+  row.labeled = static_cast<std::int64_t>(labeled.positions.size());
+  row.pseudo_labeled = pseudo_labeled;
+  row.accuracy = ema.accuracy;
+  row.mean_recall = ema.mean_recall;
+  row.mean_precision = ema.mean_precision;
+  row.minority_recall = mean_over(ema.per_class.recall, plan.minority);
+  row.majority_recall = mean_over(ema.per_class.recall, plan.majority);
+  row.minority_precision = mean_over(ema.per_class.precision, plan.minority);
+  return row;
+}
+
+// Mean recall of the EMA model on the validation slice (crest.select_on: val).
+double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan& plan,
+                              int eval_batch_size) {
+  const at::Tensor index = long_tensor(plan.val_positions, run.images.device());
+  const at::Tensor logits =
+      predict_logits(ema, run.images.index_select(0, index), eval_batch_size, plan.bf16);
+  return evaluate_predictions(logits.argmax(1), run.labels.index_select(0, index),
+                              run.num_classes())
+      .mean_recall;
+}
+
+// Step 3: the EMA model predicts every unlabeled-only image (no augmentation); per predicted
+// class the most confident floor(n_l * mu_l) are kept for generation g+1. Writes
+// pseudo_labels.csv and selection.json and fills the row's selection figures.
+CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan& plan,
+                             const Config& config, const fs::path& gen_dir, GenerationRow& row) {
+  CarriedSelection next;
+  if (!plan.selecting || run.unlabeled_only.empty()) return next;
+  const at::Tensor pool = long_tensor(run.unlabeled_only, run.images.device());
+  const at::Tensor probs = at::softmax(predict_logits(ema, run.images.index_select(0, pool),
+                                                      config.train.eval_batch_size, plan.bf16),
+                                       1);
+  const Selection selection = select_pseudo_labels(probs, plan.rates);
+  std::vector<std::int64_t> pool_truth;
+  for (std::int64_t p : run.unlabeled_only) {
+    pool_truth.push_back(run.lt_labels[static_cast<std::size_t>(p)]);
+  }
+  const SelectionAccounting account = account_selection(selection, pool_truth, run.num_classes());
+  std::vector<PseudoLabelRow> rows;
+  for (std::size_t k = 0; k < selection.rows.size(); ++k) {
+    const std::int64_t row_in_pool = selection.rows[k];
+    const auto position = run.unlabeled_only[static_cast<std::size_t>(row_in_pool)];
+    rows.push_back({run.lt[static_cast<std::size_t>(position)], selection.labels[k],
+                    selection.confidences[k], pool_truth[static_cast<std::size_t>(row_in_pool)]});
+    next.positions.push_back(position);
+    next.labels.push_back(selection.labels[k]);
+  }
+  write_pseudo_labels_csv(gen_dir / kPseudoLabelsFile, rows);
+  row.selected = static_cast<std::int64_t>(selection.rows.size());
+  row.selection_precision = account.precision_total;
+  SelectionRecord record;
+  record.generation = row.generation;
+  record.pool = static_cast<std::int64_t>(run.unlabeled_only.size());
+  record.alpha = config.crest.alpha;
+  record.rate_profile = to_string(config.crest.rate_profile);
+  record.names = run.class_names;
+  record.rates = selection.rates;
+  record.predicted = selection.predicted;
+  record.selected = selection.selected;
+  record.correct = account.correct;
+  record.pool_true_counts = account.pool_true_counts;
+  record.precision = account.precision;
+  record.recall = account.recall;
+  record.selected_total = row.selected;
+  record.precision_total = row.selection_precision;
+  write_selection_json(gen_dir / kSelectionFile, record);
+  return next;
+}
+
+// The selection a finished generation made, read back from its pseudo_labels.csv.
+CarriedSelection read_carried_selection(const fs::path& gen_dir, const RunData& run) {
+  const fs::path file = gen_dir / kPseudoLabelsFile;
+  if (!fs::exists(file)) {
     throw DataError("cannot resume: " + file.string() +
-                    " is missing, so the selection of that "
-                    "generation is lost; start a new run folder");
+                    " is missing, so the selection of that generation is lost; start a new run "
+                    "folder");
   }
   CarriedSelection carried;
-  std::string line;
-  std::getline(in, line);  // header
-  for (int number = 2; std::getline(in, line); ++number) {
-    if (line.empty()) continue;
-    std::istringstream fields(line);
-    std::string index, predicted;
-    std::getline(fields, index, ',');
-    std::getline(fields, predicted, ',');
-    try {
-      const std::int64_t source = std::stoll(index);
-      const auto it = std::lower_bound(lt_indices.begin(), lt_indices.end(), source);
-      if (it == lt_indices.end() || *it != source) throw std::out_of_range("index");
-      carried.positions.push_back(it - lt_indices.begin());
-      carried.labels.push_back(std::stoll(predicted));
-    } catch (const std::exception&) {
-      throw DataError(file.string() + ":" + std::to_string(number) +
-                      ": not a pseudo-label row of "
-                      "this run ('" +
-                      line + "'); the file was edited or damaged");
+  const std::vector<PseudoLabelRow> rows = read_pseudo_labels_csv(file);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto it = std::lower_bound(run.lt.begin(), run.lt.end(), rows[k].index);
+    if (it == run.lt.end() || *it != rows[k].index) {
+      throw DataError(file.string() + ": row " + std::to_string(k + 1) + " selects image " +
+                      std::to_string(rows[k].index) +
+                      ", which is not in this run's long-tailed set; the file was edited or "
+                      "damaged");
     }
+    carried.positions.push_back(it - run.lt.begin());
+    carried.labels.push_back(rows[k].predicted);
   }
   return carried;
+}
+
+bool generation_finished(const fs::path& run_dir, int g) {
+  return fs::exists(generation_dir(run_dir, g) / kGenerationDoneFile);
+}
+
+// After each generation the whole table so far is printed again, so it reads as one table
+// even with progress output in between.
+void print_table(std::ostream& out, const std::vector<GenerationRow>& rows) {
+  out << "gen      t  labeled     acc  mean-rec  min-rec  maj-rec  selected  sel-prec\n";
+  for (const GenerationRow& r : rows) {
+    const std::string precision =
+        std::isfinite(r.selection_precision) ? csv_number(r.selection_precision).substr(0, 6) : "-";
+    char line[160];
+    std::snprintf(line, sizeof(line), "%3d  %5.2f  %7lld  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
+                  r.generation, r.t, static_cast<long long>(r.labeled), r.accuracy, r.mean_recall,
+                  r.minority_recall, r.majority_recall, static_cast<long long>(r.selected),
+                  precision.c_str());
+    out << line;
+  }
+  out.flush();
+}
+
+// ---- the end of the run ------------------------------------------------------------------------
+
+// The row crest.select_on picks: the last, or the best validation mean recall (first on ties).
+std::size_t best_row(const std::vector<GenerationRow>& rows, SelectOn select_on) {
+  std::size_t best = rows.size() - 1;
+  if (uses_validation(select_on)) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].val_mean_recall > rows[best].val_mean_recall ||
+          (rows[i].val_mean_recall == rows[best].val_mean_recall && i < best)) {
+        best = i;
+      }
+    }
+  }
+  return best;
+}
+
+void finish_run(const fs::path& run_dir, const Config& config, const RunPlan& plan,
+                const std::vector<GenerationRow>& rows, std::ostream& out) {
+  write_generations_csv(run_dir / kGenerationsFile, rows);
+  const CrestConfig& cc = config.crest;
+  const GenerationRow& best = rows[best_row(rows, cc.select_on)];
+  RunSummary summary;
+  summary.mode = to_string(cc.mode);
+  summary.select_on = to_string(cc.select_on);
+  summary.best_generation = best.generation;
+  summary.best = best;
+  summary.final_row = rows.back();
+  summary.minority_classes = plan.minority;
+  summary.majority_classes = plan.majority;
+  summary.generations = rows;
+  write_run_summary(run_dir / kRunSummaryFile, summary);
+  out << "best generation " << best.generation << " (select_on " << to_string(cc.select_on) << "): accuracy "
+      << csv_number(best.accuracy) << ", mean recall " << csv_number(best.mean_recall) << "\n";
+  out.flush();
+  spdlog::info("done: {}", (run_dir / kRunSummaryFile).string());
 }
 
 }  // namespace
@@ -235,280 +414,63 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   const at::Device device = resolve_device(config.run.device);
   set_cpu_threads(config.run.threads);
   RunLock lock(run_dir);
-  check_existing_run(run_dir, config, options.resume);
-  add_log_file(run_dir / "crest.log");
-  install_stop_handlers();
-  spdlog::info("run folder {} ({})", run_dir.string(), current_command_line());
-  spdlog::info("crest {} | LibTorch {} | device {}", CREST_VERSION, CREST_TORCH_VERSION,
-               describe_device(device));
-  write_file_atomic(run_dir / "config.yaml", config_to_yaml(config));
-
-  // ---- data ------------------------------------------------------------------------------
+  open_run(run_dir, config, options.resume, device);
   const PreparedData prepared = prepare_data(config.data);
-  const nlohmann::json manifest = split_manifest(config.data, prepared);
-  const fs::path manifest_path = run_dir / "split_manifest.json";
-  if (fs::exists(manifest_path)) {
-    const nlohmann::json existing = read_split_manifest(manifest_path);
-    if (existing["labeled_indices"] != manifest["labeled_indices"] ||
-        existing["source"] != manifest["source"]) {
-      throw InputError("cannot resume " + run_dir.string() +
-                       ": its split manifest describes "
-                       "other data (the dataset files changed since the run started)");
-    }
-  }
-  write_split_manifest(manifest_path, manifest);
-
-  const Split& split = prepared.split;
+  record_split(run_dir, config.data, prepared);
   const RunData run = make_run_data(prepared, device);
-  const int num_classes = run.num_classes();
-  const std::vector<std::int64_t>& lt = run.lt;
-  const std::vector<std::int64_t>& lt_labels = run.lt_labels;
-  const std::vector<std::int64_t>& unlabeled_only = run.unlabeled_only;
-  std::vector<std::int64_t> labeled_positions = run.labeled_positions;
+  const RunPlan plan = plan_run(config, run, prepared.split, device);
+  log_plan(config, run, plan, device);
+
   const CrestConfig& cc = config.crest;
-  std::vector<std::int64_t> val_positions;
-  if (uses_validation(cc.select_on)) {
-    val_positions = carve_validation(labeled_positions, lt_labels, num_classes, cc.val_fraction,
-                                     config.data.fold);
-  }
-  std::vector<std::int64_t> labeled_truth;
-  for (std::int64_t p : labeled_positions)
-    labeled_truth.push_back(lt_labels[static_cast<std::size_t>(p)]);
-  const std::vector<std::int64_t> labeled_counts = count_by_class(labeled_truth, num_classes);
-
-  // The class profile behind mu_c and p_data: ideal from gamma where the data was built from
-  // one, else the labeled counts.
-  std::vector<double> profile;
-  switch (cc.rate_profile) {
-    case RateProfile::kIdeal:
-      profile = ideal_profile(num_classes, labeled_imbalance_ratio(config.data));
-      break;
-    case RateProfile::kLabeled:
-      profile.assign(labeled_counts.begin(), labeled_counts.end());
-      break;
-  }
-  const bool selecting = selects_pseudo_labels(cc.mode);
-  const std::vector<double> rates =
-      selecting ? crest_rates(profile, cc.alpha) : std::vector<double>();
-  double profile_sum = 0.0;
-  for (double v : profile) profile_sum += v;
-  std::vector<double> p_data;
-  for (double v : profile) p_data.push_back(v / profile_sum);
-  const std::vector<int> minority = minority_classes(split.lt_counts, kMinorityFraction);
-  const std::vector<int> majority = majority_classes(split.lt_counts, kMinorityFraction);
-  const bool bf16 = use_bf16_autocast(config.train.amp, device);
-
-  spdlog::info("device {} | {} {} classes | LT set {} | labeled {}{} | unlabeled-only {} | test {}",
-               describe_device(device), to_string(config.data.dataset), num_classes, lt.size(),
-               labeled_positions.size(),
-               val_positions.empty() ? "" : " (+" + std::to_string(val_positions.size()) + " val)",
-               unlabeled_only.size(), run.test_labels.size(0));
-  spdlog::info("WRN-{}-{} | {} x {} steps x {} generation(s) | mode {} | batch {} + {} x {}",
-               config.model.depth, config.model.width, config.train.epochs,
-               config.train.steps_per_epoch, cc.generations, to_string(cc.mode),
-               config.train.batch_size, config.train.unlabeled_ratio, config.train.batch_size);
-
-  // ---- generations -------------------------------------------------------------------------
   std::vector<GenerationRow> rows;
-  CarriedSelection carried;  // selection of the previous generation
-  // After each generation the whole table so far is printed again, so it reads as one table
-  // even with progress output in between.
-  auto print_table = [&]() {
-    out << table_header();
-    for (const auto& r : rows) out << table_row(r);
-    out.flush();
-  };
+  CarriedSelection carried;  // the selection of the previous generation
   for (int g = 0; g < cc.generations; ++g) {
-    const fs::path gen_dir = run_dir / ("gen_" + std::to_string(g));
-    const fs::path done_path = gen_dir / "generation.json";
+    const fs::path gen_dir = generation_dir(run_dir, g);
+    if (options.resume && generation_finished(run_dir, g)) {
+      // A finished generation: its figures and its selection come from disk, never recomputed.
+      rows.push_back(read_generation_record(gen_dir / kGenerationDoneFile).row);
+      const bool last = g + 1 == cc.generations;
+      carried = plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
+      if (last || !generation_finished(run_dir, g + 1)) print_table(out, rows);
+      continue;
+    }
+    fs::create_directories(gen_dir);
     const double t_g = aligns_distribution(cc.mode)
                            ? alignment_temperature(g, cc.generations, cc.t_min, cc.t_schedule)
                            : 1.0;
 
-    if (options.resume && fs::exists(done_path)) {
-      // A finished generation: its figures and its selection come from disk, never recomputed.
-      const nlohmann::json done = nlohmann::json::parse(read_file(done_path));
-      rows.push_back(GenerationRow::from_json(done.at("row")));
-      carried = selecting && g + 1 < cc.generations
-                    ? read_pseudo_labels(gen_dir / "pseudo_labels.csv", lt)
-                    : CarriedSelection{};
-      if (g + 1 == cc.generations ||
-          !fs::exists(run_dir / ("gen_" + std::to_string(g + 1)) / "generation.json")) {
-        print_table();
-      }
-      continue;
-    }
-    fs::create_directories(gen_dir);
+    // 1. This generation's labeled set.
+    const LabeledSet labeled = labeled_set(plan, carried, run.num_classes());
+    write_labeled_distribution_csv(
+        gen_dir / kLabeledDistributionFile,
+        {run.class_names, plan.labeled_counts, labeled.pseudo_counts, labeled.counts});
 
-    // 1. This generation's labeled set: the original labeled set plus the carried selection.
-    std::vector<std::int64_t> positions = labeled_positions;
-    std::vector<std::int64_t> targets = labeled_truth;
-    positions.insert(positions.end(), carried.positions.begin(), carried.positions.end());
-    targets.insert(targets.end(), carried.labels.begin(), carried.labels.end());
-    const std::vector<std::int64_t> target_counts = count_by_class(targets, num_classes);
-    const std::vector<std::int64_t> pseudo_counts = count_by_class(carried.labels, num_classes);
-    {
-      std::ostringstream csv;
-      csv << "class,name,labeled,pseudo_labeled,total\n";
-      for (int c = 0; c < num_classes; ++c) {
-        csv << c << "," << csv_field(run.class_names[static_cast<std::size_t>(c)]) << ","
-            << labeled_counts[static_cast<std::size_t>(c)] << ","
-            << pseudo_counts[static_cast<std::size_t>(c)] << ","
-            << target_counts[static_cast<std::size_t>(c)] << "\n";
-      }
-      write_file_atomic(gen_dir / "labeled_distribution.csv", csv.str());
-    }
-
-    const TrainingData data = generation_data(run, positions, targets);
-
-    // 2. Train, with alignment toward normalise(p_data^t_g) for CReST+.
-    std::shared_ptr<PseudoLabelAlignment> alignment;
-    if (aligns_distribution(cc.mode)) {
-      auto aligner = std::make_shared<DistributionAligner>(
-          tempered_target(p_data, t_g), cc.p_model, cc.p_model_buffer, cc.p_model_momentum, device);
-      alignment = std::make_shared<PseudoLabelAlignment>();
-      alignment->align = [aligner](const at::Tensor& p) { return aligner->align(p); };
-      alignment->observe = [aligner](const at::Tensor& p) { aligner->observe(p); };
-      alignment->state = [aligner]() { return aligner->state(); };
-      alignment->restore = [aligner](const at::Tensor& s) { aligner->restore(s); };
-    }
-    TrainerSettings settings;
-    settings.model = config.model;
-    settings.train = config.train;
-    settings.seed = config.run.seed;
-    settings.generation = g;
-    settings.checkpoint_every = config.run.checkpoint_every;
-    settings.label = "gen " + std::to_string(g) + "/" + std::to_string(cc.generations);
-    FixMatchTrainer trainer(settings, device, data, gen_dir, alignment);
+    // 2. Train FixMatch from scratch (CReST+: aligned toward normalise(p_data^t_g)).
+    FixMatchTrainer trainer(trainer_settings(config, g), device,
+                            generation_data(run, labeled.positions, labeled.targets), gen_dir,
+                            make_alignment(cc, plan.p_data, t_g, device));
     const GenerationOutcome outcome = trainer.run(options.resume);
-
-    GenerationRow row;
-    row.generation = g;
-    row.t = t_g;
-    row.labeled = static_cast<std::int64_t>(positions.size());
-    row.pseudo_labeled = static_cast<std::int64_t>(carried.positions.size());
-    row.accuracy = outcome.final_ema.accuracy;
-    row.mean_recall = outcome.final_ema.mean_recall;
-    row.mean_precision = outcome.final_ema.mean_precision;
-    row.minority_recall = mean_over(outcome.final_ema.per_class.recall, minority);
-    row.majority_recall = mean_over(outcome.final_ema.per_class.recall, majority);
-    row.minority_precision = mean_over(outcome.final_ema.per_class.precision, minority);
-
-    if (!val_positions.empty()) {
-      const at::Tensor val_index = long_tensor(val_positions, device);
-      const at::Tensor logits =
-          predict_logits(trainer.ema_model(), run.images.index_select(0, val_index),
-                         config.train.eval_batch_size, bf16);
+    GenerationRow row = test_row(g, t_g, labeled, static_cast<std::int64_t>(carried.labels.size()),
+                                 outcome.final_ema, plan);
+    if (!plan.val_positions.empty()) {
       row.val_mean_recall =
-          evaluate_predictions(logits.argmax(1), run.labels.index_select(0, val_index), num_classes)
-              .mean_recall;
+          validation_mean_recall(trainer.ema_model(), run, plan, config.train.eval_batch_size);
     }
 
-    // 3. Select pseudo-labels for the next generation with the EMA model, no augmentation.
-    nlohmann::json selection_json;
-    CarriedSelection next;
-    if (selecting && !unlabeled_only.empty()) {
-      const at::Tensor pool = long_tensor(unlabeled_only, device);
-      const at::Tensor probs =
-          at::softmax(predict_logits(trainer.ema_model(), run.images.index_select(0, pool),
-                                     config.train.eval_batch_size, bf16),
-                      1);
-      const Selection selection = select_pseudo_labels(probs, rates);
-      std::ostringstream csv;
-      csv << "index,predicted,confidence,true_label\n";
-      std::vector<std::int64_t> correct(static_cast<std::size_t>(num_classes), 0);
-      std::vector<std::int64_t> pool_truth_counts(static_cast<std::size_t>(num_classes), 0);
-      for (std::int64_t p : unlabeled_only)
-        ++pool_truth_counts[static_cast<std::size_t>(lt_labels[static_cast<std::size_t>(p)])];
-      std::int64_t correct_total = 0;
-      for (std::size_t k = 0; k < selection.rows.size(); ++k) {
-        const std::int64_t position = unlabeled_only[static_cast<std::size_t>(selection.rows[k])];
-        const std::int64_t truth = lt_labels[static_cast<std::size_t>(position)];
-        char confidence[32];
-        std::snprintf(confidence, sizeof(confidence), "%.6f", selection.confidences[k]);
-        csv << lt[static_cast<std::size_t>(position)] << "," << selection.labels[k] << ","
-            << confidence << "," << truth << "\n";
-        if (truth == selection.labels[k]) {
-          ++correct[static_cast<std::size_t>(truth)];
-          ++correct_total;
-        }
-        next.positions.push_back(position);
-        next.labels.push_back(selection.labels[k]);
-      }
-      write_file_atomic(gen_dir / "pseudo_labels.csv", csv.str());
-      std::vector<double> precision, recall;
-      for (int c = 0; c < num_classes; ++c) {
-        const auto i = static_cast<std::size_t>(c);
-        precision.push_back(selection.selected[i] > 0
-                                ? static_cast<double>(correct[i]) /
-                                      static_cast<double>(selection.selected[i])
-                                : 0.0);
-        recall.push_back(pool_truth_counts[i] > 0 ? static_cast<double>(correct[i]) /
-                                                        static_cast<double>(pool_truth_counts[i])
-                                                  : 0.0);
-      }
-      row.selected = static_cast<std::int64_t>(selection.rows.size());
-      row.selection_precision =
-          selection.rows.empty()
-              ? 0.0
-              : static_cast<double>(correct_total) / static_cast<double>(selection.rows.size());
-      selection_json = {{"generation", g},
-                        {"pool", unlabeled_only.size()},
-                        {"alpha", cc.alpha},
-                        {"rate_profile", to_string(cc.rate_profile)},
-                        {"classes", run.class_names},
-                        {"rates", selection.rates},
-                        {"predicted", selection.predicted},
-                        {"selected", selection.selected},
-                        {"correct", correct},
-                        {"pool_true_counts", pool_truth_counts},
-                        {"precision", precision},
-                        {"recall", recall},
-                        {"selected_total", row.selected},
-                        {"precision_total", row.selection_precision}};
-      write_file_atomic(gen_dir / "selection.json", selection_json.dump(2) + "\n");
-    }
+    // 3. Select pseudo-labels for the next generation.
+    CarriedSelection next = select_next(trainer.ema_model(), run, plan, config, gen_dir, row);
 
-    // The done marker is written last: a crash before it redoes the selection from the same
-    // final checkpoint, which gives the same result.
-    const nlohmann::json done = {{"row", row.to_json()},
-                                 {"test", evaluation_json(outcome.final_ema)},
-                                 {"labeled_counts", target_counts},
-                                 {"ema_accuracy", accuracy_summary_json(outcome.ema_summary)}};
-    write_file_atomic(done_path, done.dump(2) + "\n");
+    // Record. generation.json is written last: a crash before it redoes the selection from the
+    // same final checkpoint, which gives the same result.
+    write_generation_record(
+        gen_dir / kGenerationDoneFile,
+        {row, evaluation_figures(outcome.final_ema), labeled.counts, outcome.ema_summary});
     rows.push_back(row);
-    write_generations_csv(run_dir / "generations.csv", rows);
-    print_table();
+    write_generations_csv(run_dir / kGenerationsFile, rows);
+    print_table(out, rows);
     carried = std::move(next);
   }
-  write_generations_csv(run_dir / "generations.csv", rows);
-
-  // ---- the run's summary ---------------------------------------------------------------------
-  std::size_t best = rows.size() - 1;
-  if (uses_validation(cc.select_on)) {
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      if (rows[i].val_mean_recall > rows[best].val_mean_recall ||
-          (rows[i].val_mean_recall == rows[best].val_mean_recall && i < best)) {
-        best = i;
-      }
-    }
-  }
-  nlohmann::json generations = nlohmann::json::array();
-  for (const auto& r : rows) generations.push_back(r.to_json());
-  const nlohmann::json summary = {{"mode", to_string(cc.mode)},
-                                  {"select_on", to_string(cc.select_on)},
-                                  {"best_generation", rows[best].generation},
-                                  {"best", rows[best].to_json()},
-                                  {"final", rows.back().to_json()},
-                                  {"minority_classes", minority},
-                                  {"majority_classes", majority},
-                                  {"generations", generations}};
-  write_file_atomic(run_dir / "summary.json", summary.dump(2) + "\n");
-  out << "best generation " << rows[best].generation << " (select_on " << to_string(cc.select_on)
-      << "): accuracy " << csv_number(rows[best].accuracy) << ", mean recall "
-      << csv_number(rows[best].mean_recall) << "\n";
-  out.flush();
-  spdlog::info("done: {}", (run_dir / "summary.json").string());
+  finish_run(run_dir, config, plan, rows, out);
 }
 
 }  // namespace crest

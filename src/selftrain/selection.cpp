@@ -80,4 +80,50 @@ Selection select_pseudo_labels(const at::Tensor& probs, const std::vector<double
   return selection;
 }
 
+SelectionAccounting account_selection(const Selection& selection,
+                                      const std::vector<std::int64_t>& pool_truth,
+                                      int num_classes) {
+  const auto classes = static_cast<std::size_t>(num_classes);
+  if (selection.selected.size() != classes) {
+    throw InputError("account_selection: the selection has " +
+                     std::to_string(selection.selected.size()) + " classes, expected " +
+                     std::to_string(num_classes));
+  }
+  auto check_label = [&](std::int64_t label) {
+    if (label < 0 || label >= num_classes) {
+      throw InputError("account_selection: label " + std::to_string(label) + " is outside [0, " +
+                       std::to_string(num_classes) + ")");
+    }
+    return static_cast<std::size_t>(label);
+  };
+  SelectionAccounting a;
+  a.correct.assign(classes, 0);
+  a.pool_true_counts.assign(classes, 0);
+  for (std::int64_t truth : pool_truth) ++a.pool_true_counts[check_label(truth)];
+  for (std::size_t k = 0; k < selection.rows.size(); ++k) {
+    const std::int64_t row = selection.rows[k];
+    if (row < 0 || static_cast<std::size_t>(row) >= pool_truth.size()) {
+      throw InputError("account_selection: selected row " + std::to_string(row) +
+                       " is outside the pool of " + std::to_string(pool_truth.size()));
+    }
+    const std::int64_t truth = pool_truth[static_cast<std::size_t>(row)];
+    if (truth == selection.labels[k]) {
+      ++a.correct[check_label(truth)];
+      ++a.correct_total;
+    }
+  }
+  for (std::size_t c = 0; c < classes; ++c) {
+    a.precision.push_back(selection.selected[c] > 0 ? static_cast<double>(a.correct[c]) /
+                                                          static_cast<double>(selection.selected[c])
+                                                    : 0.0);
+    a.recall.push_back(a.pool_true_counts[c] > 0 ? static_cast<double>(a.correct[c]) /
+                                                       static_cast<double>(a.pool_true_counts[c])
+                                                 : 0.0);
+  }
+  a.precision_total = selection.rows.empty() ? 0.0
+                                             : static_cast<double>(a.correct_total) /
+                                                   static_cast<double>(selection.rows.size());
+  return a;
+}
+
 }  // namespace crest

@@ -9,11 +9,13 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <unordered_set>
 
 #include "crest/augment/augment.h"
+#include "crest/io/class_tables.h"
+#include "crest/io/file.h"
+#include "crest/io/run_files.h"
+#include "crest/io/training_files.h"
 #include "crest/ssl/ema.h"
 #include "crest/ssl/fixmatch.h"
 #include "crest/ssl/sampler.h"
@@ -37,8 +39,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kCheckpointFile = "checkpoint.pt";
-constexpr const char* kMetricsFile = "metrics.jsonl";
 // 2: momentum buffers as "optimizer/momentum.K" (crest's own SGD), instead of
 // torch::optim::SGD's archive (version 1).
 constexpr int kCheckpointVersion = 2;
@@ -78,18 +78,6 @@ void set_generator_state(at::Generator& generator, const at::Tensor& state) {
 }
 
 at::Tensor scalar_tensor(std::int64_t value) { return at::tensor(value, at::kLong); }
-
-void save_archive_atomic(torch::serialize::OutputArchive& archive, const fs::path& path) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  archive.save_to(tmp.string());
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    throw std::runtime_error("cannot move " + tmp.string() + " to " + path.string() + ": " +
-                             ec.message());
-  }
-}
 
 // FNV-1a over every parameter and buffer, in registration order: equal fingerprints mean
 // bit-identical weights (used to check that a resumed run ends where an uninterrupted one does).
@@ -438,260 +426,250 @@ void FixMatchTrainer::step(double lr) {
   ++impl_->step;
 }
 
+void FixMatchTrainer::save_checkpoint() {
+  Impl& s = *impl_;
+  if (s.nonfinite.item<bool>()) return;  // never overwrite a good checkpoint with NaNs
+  torch::serialize::OutputArchive archive;
+  archive.write("version", scalar_tensor(kCheckpointVersion));
+  archive.write("step", scalar_tensor(s.step));
+  archive.write("total_steps", scalar_tensor(s.total_steps()));
+  torch::serialize::OutputArchive model_archive, ema_archive, optimizer_archive;
+  model_->save(model_archive);
+  ema_model_->save(ema_archive);
+  const std::vector<at::Tensor> momentum = s.optimizer->buffers();
+  for (std::size_t k = 0; k < momentum.size(); ++k) {
+    optimizer_archive.write("momentum." + std::to_string(k), momentum[k]);
+  }
+  archive.write("model", model_archive);
+  archive.write("ema", ema_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.write("generator", generator_state(s.generator));
+  archive.write("labeled_perm", s.labeled_stream.permutation().defined()
+                                    ? s.labeled_stream.permutation().cpu()
+                                    : at::empty({0}, at::kLong));
+  archive.write("labeled_offset", scalar_tensor(s.labeled_stream.offset()));
+  archive.write("unlabeled_perm", s.unlabeled_stream.permutation().defined()
+                                      ? s.unlabeled_stream.permutation().cpu()
+                                      : at::empty({0}, at::kLong));
+  archive.write("unlabeled_offset", scalar_tensor(s.unlabeled_stream.offset()));
+  archive.write("stats", s.stats.cpu());
+  if (s.alignment && s.alignment->state) archive.write("alignment", s.alignment->state().cpu());
+  const fs::path path = s.out_dir / kCheckpointFile;
+  write_file_atomic_with(path, [&](const fs::path& tmp) { archive.save_to(tmp.string()); });
+  spdlog::debug("checkpoint at step {} -> {}", s.step, path.string());
+}
+
+void FixMatchTrainer::load_checkpoint() {
+  Impl& s = *impl_;
+  const fs::path checkpoint_path = s.out_dir / kCheckpointFile;
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(checkpoint_path.string(), s.device);
+  } catch (const c10::Error& e) {
+    throw DataError("cannot read the checkpoint " + checkpoint_path.string() +
+                    " (damaged or from another program): " + e.what_without_backtrace());
+  }
+  // InputArchive::read re-points a defined tensor at the stored data (Tensor::set_), which
+  // would alias every tensor read through one variable: each read gets a fresh tensor.
+  auto read = [&archive](const char* key) {
+    at::Tensor value;
+    archive.read(key, value);
+    return value;
+  };
+  const std::int64_t version = read("version").item<std::int64_t>();
+  if (version != kCheckpointVersion) {
+    throw DataError(checkpoint_path.string() + " has checkpoint version " +
+                    std::to_string(version) + "; this crest reads version " +
+                    std::to_string(kCheckpointVersion) +
+                    ". Finish the run with the crest that wrote it, or move the file away "
+                    "to retrain this generation from its start");
+  }
+  const std::int64_t stored_total = read("total_steps").item<std::int64_t>();
+  if (stored_total != s.total_steps()) {
+    throw InputError(checkpoint_path.string() + " was written for " + std::to_string(stored_total) +
+                     " steps, the config asks for " + std::to_string(s.total_steps()) +
+                     "; resume with the run's own config");
+  }
+  s.step = read("step").item<std::int64_t>();
+  torch::serialize::InputArchive model_archive, ema_archive, optimizer_archive;
+  archive.read("model", model_archive);
+  archive.read("ema", ema_archive);
+  archive.read("optimizer", optimizer_archive);
+  model_->load(model_archive);
+  ema_model_->load(ema_archive);
+  // Loading re-points the weights at the stored tensors: restore the memory format.
+  if (s.channels_last) {
+    to_channels_last(*model_);
+    to_channels_last(*ema_model_);
+  }
+  std::vector<at::Tensor> momentum;
+  const std::size_t buffer_count = s.optimizer->buffers().size();
+  for (std::size_t k = 0; k < buffer_count; ++k) {
+    at::Tensor value;
+    if (!optimizer_archive.try_read("momentum." + std::to_string(k), value)) {
+      throw DataError(checkpoint_path.string() + " lacks the SGD momentum buffer " +
+                      std::to_string(k) + " (damaged, or written for another model)");
+    }
+    momentum.push_back(value);
+  }
+  s.optimizer->load_buffers(momentum);
+  set_generator_state(s.generator, read("generator").cpu());
+  s.labeled_stream.restore(read("labeled_perm").clone(),
+                           read("labeled_offset").item<std::int64_t>());
+  if (s.unlabeled_stream.size() > 0) {
+    s.unlabeled_stream.restore(read("unlabeled_perm").clone(),
+                               read("unlabeled_offset").item<std::int64_t>());
+  }
+  s.stats.copy_(read("stats"));
+  if (s.alignment && s.alignment->restore) s.alignment->restore(read("alignment").to(s.device));
+}
+
+std::pair<Evaluation, Evaluation> FixMatchTrainer::evaluate_test(WideResNet& net) {
+  // Plain and logit-adjusted predictions from one forward pass over the test set.
+  Impl& s = *impl_;
+  const int num_classes = static_cast<int>(s.data.class_names.size());
+  const at::Tensor prior = at::tensor(s.data.class_prior, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor logits =
+      predict_logits(net, s.data.test_images, s.settings.train.eval_batch_size, s.bf16);
+  return {
+      evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes),
+      evaluate_predictions(logit_adjust(logits, prior).argmax(1), s.data.test_labels, num_classes)};
+}
+
+MetricsLine FixMatchTrainer::log_evaluation(double lr, double elapsed_seconds,
+                                            std::int64_t first_step) {
+  Impl& s = *impl_;
+  const at::Tensor stats = s.stats.cpu();
+  const auto* st = stats.data_ptr<double>();
+  const double steps = std::max(1.0, st[kSteps]);
+  const auto [raw, raw_la] = evaluate_test(model_);
+  const auto [ema, ema_la] = evaluate_test(ema_model_);
+  MetricsLine line;
+  line.step = s.step;
+  line.epoch = s.step / s.settings.train.steps_per_epoch;
+  line.lr = lr;
+  line.loss = st[kLoss] / steps;
+  line.loss_x = st[kLossX] / steps;
+  line.loss_u = st[kLossU] / steps;
+  line.mask_rate = st[kMask] / steps;
+  line.pseudo_label_acc = st[kPseudoKept] > 0 ? st[kPseudoCorrect] / st[kPseudoKept] : 0.0;
+  line.acc_raw = raw.accuracy;
+  line.acc_ema = ema.accuracy;
+  line.acc_raw_la = raw_la.accuracy;
+  line.acc_ema_la = ema_la.accuracy;
+  line.mean_recall_ema = ema.mean_recall;
+  line.per_class_recall_ema = ema.per_class.recall;
+  line.per_class_recall_raw = raw.per_class.recall;
+  line.steps_per_sec =
+      elapsed_seconds > 0 ? static_cast<double>(s.step - first_step) / elapsed_seconds : 0.0;
+  append_metrics_line(s.out_dir / kMetricsFile, line);
+  s.ema_accuracies.push_back(ema.accuracy);
+  s.stats.zero_();
+  return line;
+}
+
+std::string FixMatchTrainer::progress_fields(double lr, const MetricsLine* line) const {
+  char fields[192];
+  if (line != nullptr) {
+    std::snprintf(fields, sizeof(fields),
+                  "loss %.4f | mask %.3f | lr %.5f | acc raw %.4f ema %.4f (la %.4f)", line->loss,
+                  line->mask_rate, lr, line->acc_raw, line->acc_ema, line->acc_ema_la);
+  } else {
+    const at::Tensor stats = impl_->stats.cpu();
+    const auto* st = stats.data_ptr<double>();
+    const double steps = std::max(1.0, st[kSteps]);
+    std::snprintf(fields, sizeof(fields), "loss %.4f | mask %.3f | lr %.5f", st[kLoss] / steps,
+                  st[kMask] / steps, lr);
+  }
+  return fields;
+}
+
+void FixMatchTrainer::check_finite(Progress& progress) {
+  Impl& s = *impl_;
+  if (!s.nonfinite.item<bool>()) return;
+  progress.finish();
+  throw TrainingDiverged(
+      s.settings.label + ": the loss became non-finite (NaN or inf) before step " +
+      std::to_string(s.step) + "; training stopped and the last good checkpoint (" +
+      (s.out_dir / kCheckpointFile).string() + ") was kept. Lower train.lr or check the data");
+}
+
+GenerationOutcome FixMatchTrainer::finish(std::chrono::steady_clock::time_point start) {
+  Impl& s = *impl_;
+  GenerationOutcome outcome;
+  outcome.final_ema = evaluate_test(ema_model_).first;
+  if (s.ema_accuracies.empty()) s.ema_accuracies.push_back(outcome.final_ema.accuracy);
+  outcome.ema_summary = summarize_accuracies(s.ema_accuracies);
+  outcome.steps = s.step;
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::vector<std::string>& names = s.data.class_names;
+  write_per_class_csv(s.out_dir / kPerClassFile, per_class_table(outcome.final_ema, names));
+  write_confusion_csv(s.out_dir / kConfusionFile,
+                      confusion_table(outcome.final_ema.confusion, names));
+  TrainingSummary summary;
+  summary.steps = s.step;
+  summary.evaluations = static_cast<std::int64_t>(s.ema_accuracies.size());
+  summary.ema_accuracy = outcome.ema_summary;
+  summary.final_ema = evaluation_figures(outcome.final_ema);
+  summary.model_fingerprint = weights_fingerprint(*model_);
+  summary.ema_fingerprint = weights_fingerprint(*ema_model_);
+  write_training_summary(s.out_dir / kTrainingSummaryFile, summary);
+  return outcome;
+}
+
 GenerationOutcome FixMatchTrainer::run(bool resume) {
   Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
-  const fs::path checkpoint_path = s.out_dir / kCheckpointFile;
-  const fs::path metrics_path = s.out_dir / kMetricsFile;
   fs::create_directories(s.out_dir);
-  const int num_classes = static_cast<int>(s.data.class_names.size());
-  const at::Tensor prior = at::tensor(s.data.class_prior, at::TensorOptions().dtype(at::kDouble));
-
-  // ---- checkpoint I/O -------------------------------------------------------------------
-  auto save_checkpoint = [&]() {
-    if (s.nonfinite.item<bool>()) return false;  // never overwrite a good checkpoint with NaNs
-    torch::serialize::OutputArchive archive;
-    archive.write("version", scalar_tensor(kCheckpointVersion));
-    archive.write("step", scalar_tensor(s.step));
-    archive.write("total_steps", scalar_tensor(s.total_steps()));
-    torch::serialize::OutputArchive model_archive, ema_archive, optimizer_archive;
-    model_->save(model_archive);
-    ema_model_->save(ema_archive);
-    const std::vector<at::Tensor> momentum = s.optimizer->buffers();
-    for (std::size_t k = 0; k < momentum.size(); ++k) {
-      optimizer_archive.write("momentum." + std::to_string(k), momentum[k]);
-    }
-    archive.write("model", model_archive);
-    archive.write("ema", ema_archive);
-    archive.write("optimizer", optimizer_archive);
-    archive.write("generator", generator_state(s.generator));
-    archive.write("labeled_perm", s.labeled_stream.permutation().defined()
-                                      ? s.labeled_stream.permutation().cpu()
-                                      : at::empty({0}, at::kLong));
-    archive.write("labeled_offset", scalar_tensor(s.labeled_stream.offset()));
-    archive.write("unlabeled_perm", s.unlabeled_stream.permutation().defined()
-                                        ? s.unlabeled_stream.permutation().cpu()
-                                        : at::empty({0}, at::kLong));
-    archive.write("unlabeled_offset", scalar_tensor(s.unlabeled_stream.offset()));
-    archive.write("stats", s.stats.cpu());
-    if (s.alignment && s.alignment->state) archive.write("alignment", s.alignment->state().cpu());
-    save_archive_atomic(archive, checkpoint_path);
-    spdlog::debug("checkpoint at step {} -> {}", s.step, checkpoint_path.string());
-    return true;
-  };
-
-  auto load_checkpoint = [&]() {
-    torch::serialize::InputArchive archive;
-    try {
-      archive.load_from(checkpoint_path.string(), s.device);
-    } catch (const c10::Error& e) {
-      throw DataError("cannot read the checkpoint " + checkpoint_path.string() +
-                      " (damaged or from another program): " + e.what_without_backtrace());
-    }
-    // InputArchive::read re-points a defined tensor at the stored data (Tensor::set_), which
-    // would alias every tensor read through one variable: each read gets a fresh tensor.
-    auto read = [&archive](const char* key) {
-      at::Tensor value;
-      archive.read(key, value);
-      return value;
-    };
-    const std::int64_t version = read("version").item<std::int64_t>();
-    if (version != kCheckpointVersion) {
-      throw DataError(checkpoint_path.string() + " has checkpoint version " +
-                      std::to_string(version) + "; this crest reads version " +
-                      std::to_string(kCheckpointVersion) +
-                      ". Finish the run with the crest that wrote it, or move the file away "
-                      "to retrain this generation from its start");
-    }
-    const std::int64_t stored_total = read("total_steps").item<std::int64_t>();
-    if (stored_total != s.total_steps()) {
-      throw InputError(checkpoint_path.string() + " was written for " +
-                       std::to_string(stored_total) + " steps, the config asks for " +
-                       std::to_string(s.total_steps()) + "; resume with the run's own config");
-    }
-    s.step = read("step").item<std::int64_t>();
-    torch::serialize::InputArchive model_archive, ema_archive, optimizer_archive;
-    archive.read("model", model_archive);
-    archive.read("ema", ema_archive);
-    archive.read("optimizer", optimizer_archive);
-    model_->load(model_archive);
-    ema_model_->load(ema_archive);
-    // Loading re-points the weights at the stored tensors: restore the memory format.
-    if (s.channels_last) {
-      to_channels_last(*model_);
-      to_channels_last(*ema_model_);
-    }
-    std::vector<at::Tensor> momentum;
-    const std::size_t buffer_count = s.optimizer->buffers().size();
-    for (std::size_t k = 0; k < buffer_count; ++k) {
-      at::Tensor value;
-      if (!optimizer_archive.try_read("momentum." + std::to_string(k), value)) {
-        throw DataError(checkpoint_path.string() + " lacks the SGD momentum buffer " +
-                        std::to_string(k) + " (damaged, or written for another model)");
-      }
-      momentum.push_back(value);
-    }
-    s.optimizer->load_buffers(momentum);
-    set_generator_state(s.generator, read("generator").cpu());
-    s.labeled_stream.restore(read("labeled_perm").clone(),
-                             read("labeled_offset").item<std::int64_t>());
-    if (s.unlabeled_stream.size() > 0) {
-      s.unlabeled_stream.restore(read("unlabeled_perm").clone(),
-                                 read("unlabeled_offset").item<std::int64_t>());
-    }
-    s.stats.copy_(read("stats"));
-    if (s.alignment && s.alignment->restore) s.alignment->restore(read("alignment").to(s.device));
-  };
-
-  // metrics.jsonl keeps the lines up to the checkpoint's step; later ones are redone.
-  auto restore_metrics = [&]() {
-    s.ema_accuracies.clear();
-    std::string kept;
-    std::ifstream in(metrics_path);
-    for (std::string line; std::getline(in, line);) {
-      if (line.empty()) continue;
-      nlohmann::json entry;
-      try {
-        entry = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception&) {
-        break;  // a line cut short by a crash ends the usable history
-      }
-      if (entry.value("step", std::int64_t{0}) > s.step) break;
-      s.ema_accuracies.push_back(entry.value("acc_ema", 0.0));
-      kept += line + "\n";
-    }
-    write_file_atomic(metrics_path, kept);
-  };
-
-  const bool resumed = resume && fs::exists(checkpoint_path);
-  if (resumed) {
+  const fs::path metrics_path = s.out_dir / kMetricsFile;
+  if (resume && fs::exists(s.out_dir / kCheckpointFile)) {
     load_checkpoint();
-    restore_metrics();
+    // metrics.jsonl keeps the lines up to the checkpoint's step; later ones are redone.
+    s.ema_accuracies.clear();
+    for (const MetricsLine& line : truncate_metrics_file(metrics_path, s.step)) {
+      s.ema_accuracies.push_back(line.acc_ema);
+    }
     spdlog::info("{}: resuming at step {} of {}", s.settings.label, s.step, s.total_steps());
   } else {
-    write_file_atomic(metrics_path, "");
+    start_metrics_file(metrics_path);
   }
 
-  // ---- evaluation -----------------------------------------------------------------------
-  // Plain and logit-adjusted predictions from one forward pass over the test set.
-  auto evaluate_both = [&](WideResNet& net) {
-    const at::Tensor logits = predict_logits(net, s.data.test_images, t.eval_batch_size, s.bf16);
-    return std::make_pair(evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes),
-                          evaluate_predictions(logit_adjust(logits, prior).argmax(1),
-                                               s.data.test_labels, num_classes));
-  };
   const auto start_time = std::chrono::steady_clock::now();
-  const std::int64_t first_step = s.step;
-  auto log_evaluation = [&](double lr) {
-    const at::Tensor stats = s.stats.cpu();
-    const auto* st = stats.data_ptr<double>();
-    const double steps = std::max(1.0, st[kSteps]);
-    const auto [raw, raw_la] = evaluate_both(model_);
-    const auto [ema, ema_la] = evaluate_both(ema_model_);
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
-    nlohmann::json line = {
-        {"step", s.step},
-        {"epoch", s.step / t.steps_per_epoch},
-        {"lr", lr},
-        {"loss", st[kLoss] / steps},
-        {"loss_x", st[kLossX] / steps},
-        {"loss_u", st[kLossU] / steps},
-        {"mask_rate", st[kMask] / steps},
-        {"pseudo_label_acc", st[kPseudoKept] > 0 ? st[kPseudoCorrect] / st[kPseudoKept] : 0.0},
-        {"acc_raw", raw.accuracy},
-        {"acc_ema", ema.accuracy},
-        {"acc_raw_la", raw_la.accuracy},
-        {"acc_ema_la", ema_la.accuracy},
-        {"mean_recall_ema", ema.mean_recall},
-        {"per_class_recall_ema", ema.per_class.recall},
-        {"per_class_recall_raw", raw.per_class.recall},
-        {"steps_per_sec", elapsed > 0 ? static_cast<double>(s.step - first_step) / elapsed : 0.0}};
-    std::ofstream out(metrics_path, std::ios::app);
-    out << line.dump() << "\n";
-    out.flush();
-    s.ema_accuracies.push_back(ema.accuracy);
-    s.stats.zero_();
-    return line;
+  auto seconds = [&start_time]() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
   };
-
-  // ---- the loop -------------------------------------------------------------------------
+  const std::int64_t first_step = s.step;
   const std::int64_t total_steps = s.total_steps();
   Progress progress(s.settings.label, total_steps, s.step);
-  auto check_finite = [&]() {
-    if (s.nonfinite.item<bool>()) {
-      progress.finish();
-      throw TrainingDiverged(
-          s.settings.label + ": the loss became non-finite (NaN or inf) before step " +
-          std::to_string(s.step) + "; training stopped and the last good checkpoint (" +
-          checkpoint_path.string() + ") was kept. Lower train.lr or check the data");
-    }
-  };
-  double lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
   while (s.step < total_steps) {
-    lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
+    const double lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
     step(lr);
     const bool epoch_end = s.step % t.steps_per_epoch == 0 || s.step == total_steps;
     const bool checkpoint_due =
         s.settings.checkpoint_every > 0 && s.step % s.settings.checkpoint_every == 0;
-    auto shown_fields = [&](bool with_accuracy, const nlohmann::json& line) {
-      const at::Tensor stats = s.stats.cpu();
-      const auto* st = stats.data_ptr<double>();
-      const double steps = std::max(1.0, st[kSteps]);
-      char fields[192];
-      if (with_accuracy) {
-        std::snprintf(fields, sizeof(fields),
-                      "loss %.4f | mask %.3f | lr %.5f | acc raw %.4f ema %.4f (la %.4f)",
-                      line["loss"].get<double>(), line["mask_rate"].get<double>(), lr,
-                      line["acc_raw"].get<double>(), line["acc_ema"].get<double>(),
-                      line["acc_ema_la"].get<double>());
-      } else {
-        std::snprintf(fields, sizeof(fields), "loss %.4f | mask %.3f | lr %.5f", st[kLoss] / steps,
-                      st[kMask] / steps, lr);
-      }
-      return std::string(fields);
-    };
     if (epoch_end) {
-      check_finite();
-      const nlohmann::json line = log_evaluation(lr);
-      progress.update(s.step, shown_fields(true, line));
+      check_finite(progress);
+      const MetricsLine line = log_evaluation(lr, seconds(), first_step);
+      progress.update(s.step, progress_fields(lr, &line));
       progress.finish();  // on a terminal, each evaluation stays on screen as a line
     } else if (progress.due()) {
-      progress.update(s.step, shown_fields(false, nullptr));
+      progress.update(s.step, progress_fields(lr, nullptr));
     }
     if (checkpoint_due || s.step == total_steps) {
-      check_finite();
+      check_finite(progress);
       save_checkpoint();
     }
     if (stop_requested()) {
       progress.finish();
-      check_finite();
+      check_finite(progress);
       save_checkpoint();
       throw Interrupted(s.settings.label + ": stopped at step " + std::to_string(s.step) +
-                        "; checkpoint written to " + checkpoint_path.string() +
+                        "; checkpoint written to " + (s.out_dir / kCheckpointFile).string() +
                         ". Continue with --resume");
     }
   }
   progress.finish();
-
-  // ---- final outputs ----------------------------------------------------------------------
-  GenerationOutcome outcome;
-  outcome.final_ema = evaluate_both(ema_model_).first;
-  if (s.ema_accuracies.empty()) s.ema_accuracies.push_back(outcome.final_ema.accuracy);
-  outcome.ema_summary = summarize_accuracies(s.ema_accuracies);
-  outcome.steps = s.step;
-  outcome.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
-  write_per_class_csv(s.out_dir / "per_class.csv", outcome.final_ema, s.data.class_names);
-  write_confusion_csv(s.out_dir / "confusion.csv", outcome.final_ema.confusion, s.data.class_names);
-  nlohmann::json summary = {{"steps", s.step},
-                            {"evaluations", s.ema_accuracies.size()},
-                            {"ema_accuracy", accuracy_summary_json(outcome.ema_summary)},
-                            {"final_ema", evaluation_json(outcome.final_ema)},
-                            {"model_fingerprint", weights_fingerprint(*model_)},
-                            {"ema_fingerprint", weights_fingerprint(*ema_model_)}};
-  write_file_atomic(s.out_dir / "summary.json", summary.dump(2) + "\n");
-  return outcome;
+  return finish(start_time);
 }
 
 }  // namespace crest

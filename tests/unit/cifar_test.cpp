@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "crest/io/file.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 #include "test_util.h"
 
 namespace crest {

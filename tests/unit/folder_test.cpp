@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "crest/io/file.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 #include "test_util.h"
 
 // The test binary does not get OpenCV's include folder (crest_core links it privately), so the

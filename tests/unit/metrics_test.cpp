@@ -15,8 +15,9 @@
 #include <vector>
 
 #include "crest/data/split.h"
+#include "crest/io/csv.h"
+#include "crest/io/file.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 #include "test_util.h"
 
 namespace crest {
@@ -333,8 +334,8 @@ TEST_F(MetricsTest, PerClassAndConfusionCsvExactly) {
   const std::vector<std::string> names = {"cat", "big, \"fluffy\" dog"};
   const fs::path per_class = dir() / "nested" / "per_class.csv";
   const fs::path confusion = dir() / "confusion.csv";
-  write_per_class_csv(per_class, eval, names);
-  write_confusion_csv(confusion, eval.confusion, names);
+  write_per_class_csv(per_class, per_class_table(eval, names));
+  write_confusion_csv(confusion, confusion_table(eval.confusion, names));
   EXPECT_EQ(read_file(per_class),
             "class,name,precision,recall,f1,support,predicted\n"
             "0,cat,1.000000,0.500000,0.666667,2,1\n"
@@ -352,16 +353,18 @@ TEST_F(MetricsTest, PerClassAndConfusionCsvExactly) {
 
 TEST_F(MetricsTest, CsvWritersCheckTheNames) {
   const Evaluation eval = evaluate_predictions(longs({0, 1, 1}), longs({0, 0, 1}), 2);
-  expect_input_error([&] { write_per_class_csv(dir() / "a.csv", eval, {"only one"}); },
-                     {"1 class names for 2 classes", "a.csv"});
+  expect_input_error(
+      [&] { write_per_class_csv(dir() / "a.csv", per_class_table(eval, {"only one"})); },
+      {"1 class names for 2 classes", "a.csv"});
   expect_input_error(
       [&] {
-        write_confusion_csv(dir() / "b.csv", eval.confusion, {"x", "y", "z"});
+        write_confusion_csv(dir() / "b.csv", confusion_table(eval.confusion, {"x", "y", "z"}));
       },
       {"3 class names for 2 classes", "b.csv"});
   expect_input_error(
       [&] {
-        write_confusion_csv(dir() / "c.csv", at::zeros({2}, at::kLong), {"x", "y"});
+        write_confusion_csv(dir() / "c.csv",
+                            confusion_table(at::zeros({2}, at::kLong), {"x", "y"}));
       },
       {"square"});
   EXPECT_FALSE(fs::exists(dir() / "a.csv"));
@@ -369,7 +372,7 @@ TEST_F(MetricsTest, CsvWritersCheckTheNames) {
 
 TEST_F(MetricsTest, EvaluationJson) {
   const Evaluation eval = evaluate_predictions(longs(kPredictions3), longs(kLabels3), 3);
-  const nlohmann::json json = nlohmann::json::parse(evaluation_json(eval).dump());
+  const nlohmann::json json = nlohmann::json::parse(to_json(evaluation_figures(eval)).dump());
   EXPECT_NEAR(json.at("accuracy").get<double>(), 0.6, kTol);
   EXPECT_NEAR(json.at("mean_recall").get<double>(), 7.0 / 12.0, kTol);
   EXPECT_NEAR(json.at("mean_precision").get<double>(), 53.0 / 90.0, kTol);
@@ -438,7 +441,7 @@ TEST_F(MetricsTest, SummaryOfSixtyEvaluations) {
   EXPECT_DOUBLE_EQ(s.median_last_20, 10.5);
   EXPECT_DOUBLE_EQ(s.median_last_50, 25.5);
 
-  const nlohmann::json json = accuracy_summary_json(s);
+  const nlohmann::json json = to_json(s);
   EXPECT_EQ(json.at("best_index").get<std::int64_t>(), 0);
   EXPECT_DOUBLE_EQ(json.at("final_acc").get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(json.at("best").get<double>(), 60.0);

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "crest/io/file.h"
 #include "crest/report/svg.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 #include "test_util.h"
 
 namespace crest {

@@ -49,6 +49,39 @@ TEST(SelectionTest, SelectsTopConfidenceWithFloorCounts) {
   EXPECT_NEAR(s.confidences[0], 0.95, 1e-12);
 }
 
+TEST(SelectionTest, AccountingAgainstTheHiddenLabels) {
+  // The selection of SelectsTopConfidenceWithFloorCounts: rows 3, 0 as class 0 and rows 6, 2 as
+  // class 2. Hidden labels of the 7 rows: row 0 is class 1, so one class-0 pick is wrong.
+  Selection s;
+  s.rows = {3, 0, 6, 2};
+  s.labels = {0, 0, 2, 2};
+  s.confidences = {0.95, 0.9, 0.9, 0.8};
+  s.rates = {0.5, 1.0, 0.7};
+  s.predicted = {4, 0, 3};
+  s.selected = {2, 0, 2};
+  const std::vector<std::int64_t> truth = {1, 0, 2, 0, 2, 0, 2};
+  const SelectionAccounting a = account_selection(s, truth, 3);
+  EXPECT_EQ(a.pool_true_counts, (std::vector<std::int64_t>{3, 1, 3}));
+  EXPECT_EQ(a.correct, (std::vector<std::int64_t>{1, 0, 2}));
+  EXPECT_EQ(a.correct_total, 3);
+  // Precision per pseudo-label: 1/2, none selected -> 0, 2/2; recall per true class: 1/3, 0/1,
+  // 2/3; over all: 3 of 4 selected are right.
+  EXPECT_EQ(a.precision, (std::vector<double>{0.5, 0.0, 1.0}));
+  EXPECT_EQ(a.recall, (std::vector<double>{1.0 / 3.0, 0.0, 2.0 / 3.0}));
+  EXPECT_DOUBLE_EQ(a.precision_total, 0.75);
+
+  // Nothing selected: every figure 0, never NaN.
+  Selection none;
+  none.selected = {0, 0, 0};
+  const SelectionAccounting empty = account_selection(none, truth, 3);
+  EXPECT_EQ(empty.precision, (std::vector<double>{0.0, 0.0, 0.0}));
+  EXPECT_EQ(empty.precision_total, 0.0);
+
+  s.rows[0] = 7;  // outside the pool
+  EXPECT_THROW(account_selection(s, truth, 3), InputError);
+  EXPECT_THROW(account_selection(none, {0, 5}, 3), InputError);  // a label outside the classes
+}
+
 TEST(SelectionTest, TiesAreBrokenByRowDeterministically) {
   const at::Tensor probs = at::tensor({0.8, 0.2, 0.8, 0.2, 0.8, 0.2, 0.9, 0.1}).view({4, 2});
   const Selection s = select_pseudo_labels(probs, {0.75, 1.0});

@@ -13,6 +13,7 @@
 
 #include "crest/app/summarize.h"
 #include "crest/config/config.h"
+#include "crest/io/run_state.h"
 #include "crest/util/error.h"
 #include "test_util.h"
 

@@ -11,9 +11,9 @@
 #include <fstream>
 
 #include "crest/data/prepare.h"
+#include "crest/io/file.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 #include "crest/util/signals.h"
 #include "test_util.h"
 

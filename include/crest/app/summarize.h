@@ -14,17 +14,6 @@
 
 namespace crest {
 
-// What a run folder holds, as far as a summary or a sweep cares.
-struct RunState {
-  bool started = false;   // RUN/config.yaml exists
-  bool complete = false;  // RUN/summary.json covers every configured generation
-  std::string problem;    // why it is not complete ("" when it is)
-};
-
-// Inspects a run folder. `expected_generations` < 0 takes crest.generations from
-// RUN/config.yaml (an unreadable config is a problem, not an exception).
-RunState inspect_run(const std::filesystem::path& run_dir, int expected_generations = -1);
-
 // A mean and a sample standard deviation; std is NaN when n < 2 (and mean NaN when n = 0).
 struct MeanStd {
   std::size_t n = 0;

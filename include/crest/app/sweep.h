@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "crest/util/index_list.h"  // parse_index_list, index_list_text
+
 namespace crest {
 
 struct SweepPoint {
@@ -56,21 +58,14 @@ SweepPlan parse_grid(const std::string& yaml_text, const std::string& source,
 // Reads a grid file and parses it (see parse_grid).
 SweepPlan load_grid(const std::string& grid_path, const std::string& out_dir_override);
 
-// OUT/sweep.json: the base, the keys and every point (name, overrides, folder relative to
-// OUT). Writes it when missing (and `write`); when present it must list the same base and
-// points, otherwise InputError (the grid changed: use another out_dir, or delete sweep.json to
+// OUT/sweep.json (io/sweep_files.h): the base, the keys and every point (name, overrides, folder
+// relative to OUT). Writes it when missing (and `write`); when present it must list the same base
+// and points, otherwise InputError (the grid changed: use another out_dir, or delete sweep.json to
 // re-plan; finished points keep their folders because names depend only on their values).
 void write_or_check_plan(const SweepPlan& plan, bool write = true);
 
 // Reads a sweep.json written by write_or_check_plan. Throws InputError naming it.
 SweepPlan read_plan(const std::filesystem::path& sweep_json);
-
-// "0-3,7,9-10" -> {0, 1, 2, 3, 7, 9, 10}, each < count; InputError naming `what` otherwise.
-std::vector<std::size_t> parse_index_list(const std::string& text, std::size_t count,
-                                          const std::string& what);
-
-// The inverse, in Slurm's --array syntax: sorted indices with runs as ranges.
-std::string index_list_text(std::vector<std::size_t> indices);
 
 struct SweepOptions {
   std::string grid;      // --grid GRID.yaml

@@ -31,13 +31,8 @@ std::string split_counts_table(const PreparedData& prepared);
 
 // The split manifest: the settings that produced the split, fingerprints of the source data,
 // the per-class counts and the labeled and unlabeled indices into the source training set.
+// io/manifest.h writes and reads it.
 nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepared);
-
-// Writes the manifest atomically (pretty JSON).
-void write_split_manifest(const std::filesystem::path& path, const nlohmann::json& manifest);
-
-// Reads a manifest back; a missing or malformed file is a DataError naming it.
-nlohmann::json read_split_manifest(const std::filesystem::path& path);
 
 // Fingerprint (FNV-1a 64, hex) of a dataset's images and labels.
 std::string dataset_fingerprint(const Dataset& dataset);

@@ -1,6 +1,6 @@
 // Classification metrics for the evaluations of a run: the confusion matrix, per-class
 // precision/recall/F1, minority/majority summaries over the long-tailed training counts,
-// logit adjustment, and the one writer that turns an evaluation into CSV/JSON.
+// logit adjustment, and the records the run files hold (io/class_tables.h, io/figures.h).
 //
 // Conventions (chosen so that every number is defined, never NaN):
 //   - precision of a class that is never predicted is 0; `ClassMetrics::predicted` carries the
@@ -17,10 +17,11 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "crest/io/class_tables.h"
+#include "crest/io/figures.h"
 
 namespace crest {
 
@@ -83,40 +84,20 @@ inline constexpr double kPriorEpsilon = 1e-12;
 // to 0.
 at::Tensor logit_adjust(const at::Tensor& logits, const at::Tensor& class_prior, double tau = 1.0);
 
-// A field quoted CSV-style (RFC 4180) when it holds a comma, a double quote or a line break;
-// quotes inside are doubled. Unchanged otherwise.
-std::string csv_field(const std::string& value);
+// The per-class figures of `eval` with the class names, as per_class.csv holds them (the writer
+// checks that there is one name per class).
+PerClassTable per_class_table(const Evaluation& eval, const std::vector<std::string>& class_names);
 
-// Writes `class,name,precision,recall,f1,support,predicted`, one row per class (ratios as %.6f),
-// atomically. Throws InputError when class_names does not have one name per class.
-void write_per_class_csv(const std::filesystem::path& file, const Evaluation& eval,
-                         const std::vector<std::string>& class_names);
+// A confusion matrix (int64 [C, C], rows true, columns predicted) with the class names, as
+// confusion.csv holds it. Throws InputError when `confusion` is not square [C, C].
+ConfusionTable confusion_table(const at::Tensor& confusion,
+                               const std::vector<std::string>& class_names);
 
-// Writes `true\predicted,<name0>,<name1>,...`, then one row per true class starting with its
-// name, atomically. Throws InputError when `confusion` is not [C, C] with C names.
-void write_confusion_csv(const std::filesystem::path& file, const at::Tensor& confusion,
-                         const std::vector<std::string>& class_names);
+// Accuracy, mean recall and precision and the per-class recall and precision of `eval`.
+EvaluationFigures evaluation_figures(const Evaluation& eval);
 
-// {accuracy, mean_recall, mean_precision, per_class_recall: [...], per_class_precision: [...]}
-nlohmann::json evaluation_json(const Evaluation& eval);
-
-// Summary of the test accuracies of a run, one per evaluation in order.
-struct AccuracySummary {
-  double final_acc = 0.0;       // the last one
-  double best = 0.0;            // the largest
-  std::int64_t best_index = 0;  // the first evaluation that reached `best`
-  // Median of the last k evaluations, or of all of them when there are fewer than k; the
-  // median of an even count is the mean of the two middle values.
-  double median_last_1 = 0.0;
-  double median_last_10 = 0.0;
-  double median_last_20 = 0.0;
-  double median_last_50 = 0.0;
-};
-
+// Summary of a series of test accuracies, one per evaluation in order (see AccuracySummary).
 // Throws InputError when `series` is empty.
 AccuracySummary summarize_accuracies(const std::vector<double>& series);
-
-// {final_acc, best, best_index, median_last_1, median_last_10, median_last_20, median_last_50}
-nlohmann::json accuracy_summary_json(const AccuracySummary& summary);
 
 }  // namespace crest

@@ -9,89 +9,27 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "crest/io/class_tables.h"
+#include "crest/io/generation_files.h"
+#include "crest/io/selection_files.h"
+#include "crest/io/training_files.h"
+
 namespace crest {
 
-// gen_K/labeled_distribution.csv: the labeled set a generation trained on.
-struct LabeledDistribution {
-  std::vector<std::string> names;
-  std::vector<std::int64_t> labeled;         // of the original labeled set
-  std::vector<std::int64_t> pseudo_labeled;  // carried over from the previous selection
-};
-
-// gen_K/per_class.csv: the EMA model on the test set.
-struct PerClassMetrics {
-  std::vector<std::string> names;
-  std::vector<double> precision;
-  std::vector<double> recall;
-  std::vector<double> f1;
-  std::vector<std::int64_t> support;
-  std::vector<std::int64_t> predicted;
-};
-
-// gen_K/confusion.csv: rows true class, columns predicted class.
-struct ConfusionTable {
-  std::vector<std::string> names;
-  std::vector<std::vector<std::int64_t>> counts;
-};
-
-// gen_K/selection.json: the pseudo-labels picked at the end of generation K.
-struct SelectionStats {
-  std::vector<std::string> names;
-  std::vector<double> rates;  // mu_c
-  std::vector<std::int64_t> predicted;
-  std::vector<std::int64_t> selected;
-  std::vector<std::int64_t> correct;
-  std::vector<double> precision;
-  std::int64_t selected_total = 0;
-  double precision_total = 0.0;
-};
-
-// One line of gen_K/metrics.jsonl; a field the line lacks (or has as null) is NaN.
-struct TrainingPoint {
-  double step = 0.0;
-  double loss = std::numeric_limits<double>::quiet_NaN();
-  double loss_x = std::numeric_limits<double>::quiet_NaN();
-  double loss_u = std::numeric_limits<double>::quiet_NaN();
-  double mask_rate = std::numeric_limits<double>::quiet_NaN();
-  double pseudo_label_acc = std::numeric_limits<double>::quiet_NaN();
-  double acc_raw = std::numeric_limits<double>::quiet_NaN();
-  double acc_ema = std::numeric_limits<double>::quiet_NaN();
-  double acc_ema_la = std::numeric_limits<double>::quiet_NaN();
-  double lr = std::numeric_limits<double>::quiet_NaN();
-};
-
-// One row of generations.csv. A figure the file leaves empty is NaN: val_mean_recall without a
-// validation slice, selection_precision of a run that selects nothing (crest.mode fixmatch).
-struct GenerationSummary {
-  int generation = 0;
-  double t = 1.0;
-  std::int64_t labeled = 0;
-  std::int64_t pseudo_labeled = 0;
-  double accuracy = 0.0;
-  double mean_recall = 0.0;
-  double mean_precision = 0.0;
-  double minority_recall = 0.0;
-  double majority_recall = 0.0;
-  double minority_precision = 0.0;
-  std::int64_t selected = 0;
-  double selection_precision = 0.0;
-  double val_mean_recall = std::numeric_limits<double>::quiet_NaN();
-};
-
-// What one gen_K folder holds; a file that is absent is an empty optional.
+// What one gen_K folder holds, read through io (io/run_files.h lists the files); a file that is
+// absent is an empty optional.
 struct GenerationFiles {
   int generation = 0;
   bool finished = false;  // gen_K/generation.json, written last, exists
   std::optional<LabeledDistribution> distribution;
-  std::optional<PerClassMetrics> per_class;
+  std::optional<PerClassTable> per_class;
   std::optional<ConfusionTable> confusion;
-  std::optional<SelectionStats> selection;
-  std::optional<std::vector<TrainingPoint>> curve;  // metrics.jsonl
+  std::optional<SelectionRecord> selection;
+  std::optional<std::vector<MetricsLine>> curve;  // metrics.jsonl (a cut-off last line left out)
 };
 
 // A run folder read back.
@@ -105,10 +43,10 @@ struct RunFolder {
   int planned_generations = -1;
   std::int64_t steps_per_generation = -1;  // train.epochs * train.steps_per_epoch
 
-  std::optional<std::vector<GenerationSummary>> rows;  // generations.csv
-  std::optional<int> best_generation;                  // summary.json
-  std::vector<int> minority_classes;                   // summary.json
-  std::vector<GenerationFiles> generations;            // gen_0, gen_1, ... in order
+  std::optional<std::vector<GenerationRow>> rows;  // generations.csv
+  std::optional<int> best_generation;              // summary.json
+  std::vector<int> minority_classes;               // summary.json
+  std::vector<GenerationFiles> generations;        // gen_0, gen_1, ... in order
   std::vector<std::string> log_lines;  // crest.log lines that describe the run and its machine
 
   // What an unfinished run lacks, one sentence each; empty for a finished run.

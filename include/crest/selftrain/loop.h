@@ -7,7 +7,8 @@
 //     3. the EMA model predicts every unlabeled-only image; per predicted class the most
 //        confident floor(n_c * mu_c) are selected for generation g+1.
 // Every generation leaves its evidence in RUN/gen_g/, the run its table in
-// RUN/generations.csv and RUN/summary.json. `crest.mode: fixmatch` skips step 3.
+// RUN/generations.csv and RUN/summary.json, all written through io/ (io/run_files.h lists
+// them). `crest.mode: fixmatch` skips step 3.
 #pragma once
 
 #include <ostream>
@@ -21,7 +22,11 @@ struct TrainOptions {
 };
 
 // Runs (or, with resume, continues) the whole configured training in config.run.out_dir.
-// Prints the per-generation table to `out` as generations finish.
+// Prints the per-generation table to `out` as generations finish. A resume loads the finished
+// generations (gen_K/generation.json and the selection in gen_K/pseudo_labels.csv) and continues
+// the first unfinished one from its checkpoint; on the CPU it ends bit-identical to an
+// uninterrupted run. Throws InputError for a folder holding another run, a resume with another
+// config or other data, DataError for a damaged record, Interrupted after a stop request.
 void run_training(const Config& config, const TrainOptions& options, std::ostream& out);
 
 }  // namespace crest

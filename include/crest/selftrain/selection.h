@@ -36,4 +36,21 @@ struct Selection {
 // deterministic. Classes nobody predicted select nothing.
 Selection select_pseudo_labels(const at::Tensor& probs, const std::vector<double>& rates);
 
+// How good a selection is, against the hidden true labels of the pool (for monitoring: the
+// method never sees them). Per class c, indexed by the pseudo-label:
+struct SelectionAccounting {
+  std::vector<std::int64_t> correct;           // selected as c and truly c
+  std::vector<std::int64_t> pool_true_counts;  // images of true class c in the pool
+  std::vector<double> precision;               // correct / selected (0 when none selected)
+  std::vector<double> recall;                  // correct / pool_true_counts (0 when none)
+  std::int64_t correct_total = 0;
+  double precision_total = 0.0;  // correct_total / images selected (0 when none)
+};
+
+// Accounts `selection` (made from the predictions of the pool's rows) against `pool_truth`, the
+// true label of every row of the pool, in [0, num_classes). Throws InputError when a selected
+// row is outside the pool or a label outside the classes.
+SelectionAccounting account_selection(const Selection& selection,
+                                      const std::vector<std::int64_t>& pool_truth, int num_classes);
+
 }  // namespace crest

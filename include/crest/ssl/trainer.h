@@ -5,15 +5,18 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crest/config/config.h"
+#include "crest/io/training_files.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn.h"
 
@@ -65,6 +68,8 @@ struct StepBatch {
   at::Tensor unlabeled_truth;  // int64 [U]: hidden true labels (monitoring), may be undefined
 };
 
+class Progress;
+
 class FixMatchTrainer {
  public:
   FixMatchTrainer(TrainerSettings settings, at::Device device, TrainingData data,
@@ -95,6 +100,22 @@ class FixMatchTrainer {
   // Forward, loss, backward, SGD, EMA and statistics on `batch`; with `device_lr` the SGD reads
   // the rate from device memory (the CUDA graph path).
   void run_step(const StepBatch& batch, bool device_lr);
+
+  // Checkpoint I/O (out_dir/checkpoint.pt): everything a resume needs to continue bit for bit.
+  // Saving is skipped once a non-finite loss was seen, so the last good checkpoint is kept.
+  void save_checkpoint();
+  void load_checkpoint();
+  // Raw and logit-adjusted evaluation of `net` on the test set, from one forward pass.
+  std::pair<Evaluation, Evaluation> evaluate_test(WideResNet& net);
+  // Evaluates both models, appends the line to metrics.jsonl and resets the running statistics.
+  MetricsLine log_evaluation(double lr, double elapsed_seconds, std::int64_t first_step);
+  // The progress bar's fields: from an evaluation `line`, or (nullptr) the running statistics.
+  std::string progress_fields(double lr, const MetricsLine* line) const;
+  // Throws TrainingDiverged (after closing `progress`) once a non-finite loss was seen.
+  void check_finite(Progress& progress);
+  // The final evaluation and the generation's per_class.csv, confusion.csv and summary.json;
+  // `start`: when this process began training the generation.
+  GenerationOutcome finish(std::chrono::steady_clock::time_point start);
 
   struct Impl;
   std::shared_ptr<Impl> impl_;

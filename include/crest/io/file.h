@@ -1,0 +1,34 @@
+// Whole-file reads and writes for everything crest leaves on disk. A write goes to a temporary
+// file in the same folder, is flushed to the disk (fsync) and then renamed over the target, so
+// a crash never leaves a half-written file where a complete one was.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace crest {
+
+// Writes `contents` to `path` atomically (temporary PATH.tmp.PID, fsync, rename); creates
+// missing parent folders. Throws std::runtime_error naming the path (disk full, no permission).
+void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
+
+// The same for writers that need a path of their own (e.g. a torch archive): `write` fills the
+// temporary file it is given, which is then synced and renamed to `path`. The temporary is
+// removed when `write` throws.
+void write_file_atomic_with(const std::filesystem::path& path,
+                            const std::function<void(const std::filesystem::path& tmp)>& write);
+
+// Appends `line` and a newline to `path` (created when missing) and flushes. Used for
+// line-per-record logs (metrics.jsonl): a crash can cut off the last line only, which the
+// readers tolerate.
+void append_line(const std::filesystem::path& path, const std::string& line);
+
+// Reads a whole file; throws DataError naming the path when it cannot be read.
+std::string read_file(const std::filesystem::path& path);
+
+// The lines of a text file without their line breaks; DataError as read_file.
+std::vector<std::string> read_lines(const std::filesystem::path& path);
+
+}  // namespace crest

@@ -1,0 +1,90 @@
+// The per-generation table of a run and the files built from it: RUN/generations.csv (one
+// GenerationRow per finished generation), RUN/gen_K/generation.json (a GenerationRecord, the
+// done marker of generation K, written last) and RUN/summary.json (the RunSummary: the best
+// generation under crest.select_on and every row). See README "Run folders".
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crest/io/figures.h"
+
+namespace crest {
+
+// One row of generations.csv: the figures people compare across generations. Ratios in [0, 1]
+// of the EMA model on the test set; a figure that is not defined is NaN (written as an empty
+// CSV field and a JSON null): selection_precision of a run that selects nothing (crest.mode
+// fixmatch), val_mean_recall without a validation slice (crest.select_on last).
+struct GenerationRow {
+  int generation = 0;
+  double t = 1.0;                   // alignment temperature t_g (1 when not aligning)
+  std::int64_t labeled = 0;         // images in this generation's labeled set
+  std::int64_t pseudo_labeled = 0;  // of which pseudo-labeled (selected at g-1)
+  double accuracy = 0.0;
+  double mean_recall = 0.0;
+  double mean_precision = 0.0;
+  double minority_recall = 0.0;
+  double majority_recall = 0.0;
+  double minority_precision = 0.0;
+  std::int64_t selected = 0;  // selected at the end of this generation
+  double selection_precision = std::numeric_limits<double>::quiet_NaN();
+  double val_mean_recall = std::numeric_limits<double>::quiet_NaN();
+};
+
+// {"generation", "t", "labeled", ..., "val_mean_recall"}: every field, NaN as null.
+nlohmann::json to_json(const GenerationRow& row);
+
+// The inverse. `strict`: every field must be there (a generation.json the loop resumes from);
+// otherwise only "generation" is required and an absent figure reads as NaN (0 for counts), as
+// summaries written by older versions or by hand may lack them. DataError naming `file`.
+GenerationRow generation_row_from_json(const nlohmann::json& j, const std::filesystem::path& file,
+                                       bool strict = true);
+
+// generations.csv: a header and one row per GenerationRow (figures as %.6f, undefined ones
+// empty), written atomically.
+void write_generations_csv(const std::filesystem::path& file,
+                           const std::vector<GenerationRow>& rows);
+
+// Reads generations.csv back (undefined figures as NaN; a file without the val_mean_recall
+// column, from an older version, reads it as NaN). DataError naming FILE:LINE and the column.
+std::vector<GenerationRow> read_generations_csv(const std::filesystem::path& file);
+
+// RUN/gen_K/generation.json: what generation K ended with. Its presence marks the generation
+// finished (a resume loads it instead of training again).
+struct GenerationRecord {
+  GenerationRow row;
+  EvaluationFigures test;                    // the EMA model on the test set
+  std::vector<std::int64_t> labeled_counts;  // the labeled set it trained on, per class
+  AccuracySummary ema_accuracy;              // over its per-epoch EMA accuracies
+};
+
+void write_generation_record(const std::filesystem::path& file, const GenerationRecord& record);
+// DataError naming the file when it is not valid JSON or lacks a field.
+GenerationRecord read_generation_record(const std::filesystem::path& file);
+
+// RUN/summary.json, written when the run finishes. Readers see only what the file holds: every
+// part is optional, and the reader that needs one says so when it is absent.
+struct RunSummary {
+  std::string mode;       // crest.mode
+  std::string select_on;  // crest.select_on
+  std::optional<int> best_generation;
+  std::optional<GenerationRow> best;
+  std::optional<GenerationRow> final_row;  // "final": the last generation
+  std::optional<std::vector<int>> minority_classes;
+  std::optional<std::vector<int>> majority_classes;
+  std::optional<std::vector<GenerationRow>> generations;  // every row, in order
+};
+
+// Writes every part (all must be set), pretty-printed, atomically.
+void write_run_summary(const std::filesystem::path& file, const RunSummary& summary);
+
+// Reads summary.json. DataError naming the file when it is not a JSON object, or a part it has
+// is of the wrong type ("best_generation" not an integer reads as absent).
+RunSummary read_run_summary(const std::filesystem::path& file);
+
+}  // namespace crest

@@ -1,0 +1,86 @@
+// The names of the files a run folder and a sweep folder hold (README "Run folders", "Sweeps").
+// Nobody else spells them: code that reads or writes one of these files takes the name from
+// here, and the record type and the reader/writer pair from the io header of that file kind:
+//
+//   RUN/config.yaml                     the resolved config            config/config.h
+//   RUN/split_manifest.json             the split                      io/manifest.h
+//   RUN/crest.log                       the log (spdlog's file sink)   util/logging.h
+//   RUN/generations.csv                 GenerationRow per generation   io/generation_files.h
+//   RUN/summary.json                    RunSummary                     io/generation_files.h
+//   RUN/report.html                     `crest report`                 report/report.h
+//   RUN/.lock                           RunLock                        io/run_dir.h
+//   RUN/stdout.log, RUN/stderr.log      a sweep point's output         app/sweep.cpp
+//   RUN/gen_K/generation.json           GenerationRecord (written last: the done marker)
+//   RUN/gen_K/labeled_distribution.csv  LabeledDistribution            io/class_tables.h
+//   RUN/gen_K/per_class.csv             PerClassTable                  io/class_tables.h
+//   RUN/gen_K/confusion.csv             ConfusionTable                 io/class_tables.h
+//   RUN/gen_K/metrics.jsonl             MetricsLine per evaluation     io/training_files.h
+//   RUN/gen_K/summary.json              TrainingSummary                io/training_files.h
+//   RUN/gen_K/checkpoint.pt             the trainer's torch archive    ssl/trainer.h
+//   RUN/gen_K/pseudo_labels.csv         PseudoLabelRow per selection   io/selection_files.h
+//   RUN/gen_K/selection.json            SelectionRecord                io/selection_files.h
+//   SWEEP/sweep.json                    SweepPlanFile                  io/sweep_files.h
+//   SWEEP/sweep.log                     the local launcher's log
+//   SWEEP/slurm/sweep.sbatch            the job array script           app/sweep.cpp
+//   SWEEP/slurm/submissions.jsonl       SlurmSubmission per sbatch     io/sweep_files.h
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace crest {
+
+// ---- RUN/ ------------------------------------------------------------------------------------
+inline constexpr char kConfigFile[] = "config.yaml";
+inline constexpr char kSplitManifestFile[] = "split_manifest.json";
+inline constexpr char kLogFile[] = "crest.log";
+inline constexpr char kGenerationsFile[] = "generations.csv";
+inline constexpr char kRunSummaryFile[] = "summary.json";
+inline constexpr char kReportFile[] = "report.html";
+inline constexpr char kLockFile[] = ".lock";
+inline constexpr char kStdoutLogFile[] = "stdout.log";
+inline constexpr char kStderrLogFile[] = "stderr.log";
+
+// ---- RUN/gen_K/ --------------------------------------------------------------------------------
+inline constexpr char kGenerationDoneFile[] = "generation.json";
+inline constexpr char kLabeledDistributionFile[] = "labeled_distribution.csv";
+inline constexpr char kPerClassFile[] = "per_class.csv";
+inline constexpr char kConfusionFile[] = "confusion.csv";
+inline constexpr char kMetricsFile[] = "metrics.jsonl";
+inline constexpr char kTrainingSummaryFile[] = "summary.json";
+inline constexpr char kCheckpointFile[] = "checkpoint.pt";
+inline constexpr char kPseudoLabelsFile[] = "pseudo_labels.csv";
+inline constexpr char kSelectionFile[] = "selection.json";
+
+// ---- SWEEP/ ------------------------------------------------------------------------------------
+inline constexpr char kSweepPlanFile[] = "sweep.json";
+inline constexpr char kSweepLogFile[] = "sweep.log";
+inline constexpr char kSlurmFolder[] = "slurm";
+inline constexpr char kSlurmScriptFile[] = "sweep.sbatch";
+inline constexpr char kSlurmSubmissionsFile[] = "submissions.jsonl";
+inline constexpr char kSlurmTaskOutputPattern[] = "%A_%a.out";  // sbatch --output, per task
+inline constexpr char kSbatchAnswerFile[] = ".sbatch-output";   // sbatch's answer, removed after
+
+// "gen_K": how messages and captions name any generation's folder.
+inline constexpr char kGenerationFolderPattern[] = "gen_K";
+
+// "gen_K" for K = `generation`: the folder of that generation inside a run folder.
+std::string generation_folder_name(int generation);
+
+// RUN/gen_K.
+std::filesystem::path generation_dir(const std::filesystem::path& run_dir, int generation);
+
+// K when `name` is a generation folder's name ("gen_K", K of 1 to 6 digits), else nullopt.
+std::optional<int> parse_generation_folder_name(const std::string& name);
+
+// The generation folders that exist in `run_dir`, as (K, path), ascending by K.
+std::vector<std::pair<int, std::filesystem::path>> generation_dirs(
+    const std::filesystem::path& run_dir);
+
+// True when `run_dir` holds a run (its config.yaml exists).
+bool is_run_folder(const std::filesystem::path& run_dir);
+
+}  // namespace crest

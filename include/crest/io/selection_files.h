@@ -1,0 +1,55 @@
+// The pseudo-label selection made at the end of a generation (RUN/gen_K/): pseudo_labels.csv,
+// the selected images themselves (the next generation trains on them, and a resume reads them
+// back), and selection.json, the per-class account of the selection (Wei et al. 2021, sec. 3.2:
+// the rates mu_l, and precision/recall against the hidden labels, for monitoring only).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace crest {
+
+// One row of pseudo_labels.csv: `index,predicted,confidence,true_label`.
+struct PseudoLabelRow {
+  std::int64_t index = 0;       // the image's index in the source training set
+  std::int64_t predicted = 0;   // the pseudo-label (the EMA model's prediction)
+  double confidence = 0.0;      // its softmax probability (written as %.6f)
+  std::int64_t true_label = 0;  // the hidden label (never used for training)
+};
+
+// Writes the rows in order, atomically.
+void write_pseudo_labels_csv(const std::filesystem::path& file,
+                             const std::vector<PseudoLabelRow>& rows);
+// DataError naming FILE:LINE when a column is absent or a field is not a number.
+std::vector<PseudoLabelRow> read_pseudo_labels_csv(const std::filesystem::path& file);
+
+// selection.json. Per-class vectors are indexed by class.
+struct SelectionRecord {
+  int generation = 0;
+  std::int64_t pool = 0;     // unlabeled-only images the EMA model predicted
+  double alpha = 0.0;        // crest.alpha
+  std::string rate_profile;  // crest.rate_profile
+  std::vector<std::string> names;
+  std::vector<double> rates;                   // mu_c
+  std::vector<std::int64_t> predicted;         // images predicted as the class
+  std::vector<std::int64_t> selected;          // floor(predicted * mu_c)
+  std::vector<std::int64_t> correct;           // of those, matching the hidden label
+  std::vector<std::int64_t> pool_true_counts;  // images of the class in the pool
+  std::vector<double> precision;               // correct / selected (0 when none selected)
+  std::vector<double> recall;                  // correct / pool_true_counts (0 when none)
+  std::int64_t selected_total = 0;
+  double precision_total = 0.0;  // over all selected images (0 when none)
+};
+
+// Writes every field, pretty-printed, atomically.
+void write_selection_json(const std::filesystem::path& file, const SelectionRecord& record);
+
+// Reads selection.json. Requires "classes", "rates", "predicted", "selected", "correct" and
+// "precision" with one entry per class; the other fields read as 0 / empty / NaN
+// (precision_total) when absent. DataError naming the file otherwise.
+SelectionRecord read_selection_json(const std::filesystem::path& file);
+
+}  // namespace crest

@@ -1,0 +1,121 @@
+#include "crest/io/file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "crest/util/error.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void create_parent(const fs::path& path) {
+  if (!path.has_parent_path()) return;
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) {
+    throw std::runtime_error("cannot create folder " + path.parent_path().string() + ": " +
+                             ec.message());
+  }
+}
+
+// The pid keeps two processes writing the same file from sharing a temporary.
+fs::path temporary_for(const fs::path& path) {
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid());
+  return tmp;
+}
+
+// fsync on a file or folder; a folder that cannot be opened (some file systems) is skipped,
+// because the rename itself is what makes the write atomic.
+bool sync_path(const fs::path& path, bool folder) {
+  const int fd = ::open(path.c_str(), (folder ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return folder;
+  const bool ok = ::fsync(fd) == 0 || errno == EINVAL;  // EINVAL: no sync for this file kind
+  ::close(fd);
+  return ok;
+}
+
+void remove_quietly(const fs::path& path) {
+  std::error_code ignored;
+  fs::remove(path, ignored);
+}
+
+// Syncs `tmp` and renames it to `path`, then syncs the folder so that the rename survives too.
+void commit(const fs::path& tmp, const fs::path& path) {
+  if (!sync_path(tmp, /*folder=*/false)) {
+    remove_quietly(tmp);
+    throw std::runtime_error("writing " + tmp.string() + " failed (fsync: " + std::strerror(errno) +
+                             ")");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    remove_quietly(tmp);
+    throw std::runtime_error("cannot move " + tmp.string() + " to " + path.string() + ": " +
+                             ec.message());
+  }
+  sync_path(path.has_parent_path() ? path.parent_path() : fs::path("."), /*folder=*/true);
+}
+
+}  // namespace
+
+void write_file_atomic(const fs::path& path, const std::string& contents) {
+  write_file_atomic_with(path, [&](const fs::path& tmp) {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    }
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.flush();
+    if (!out) throw std::runtime_error("writing " + tmp.string() + " failed (disk full?)");
+  });
+}
+
+void write_file_atomic_with(const fs::path& path,
+                            const std::function<void(const fs::path& tmp)>& write) {
+  create_parent(path);
+  const fs::path tmp = temporary_for(path);
+  try {
+    write(tmp);
+  } catch (...) {
+    remove_quietly(tmp);
+    throw;
+  }
+  commit(tmp, path);
+}
+
+void append_line(const fs::path& path, const std::string& line) {
+  create_parent(path);
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out << line << "\n";
+  out.flush();
+  if (!out) throw std::runtime_error("cannot append to " + path.string() + " (disk full?)");
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw DataError("cannot read " + path.string() + ": " + std::strerror(errno));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::istringstream in(read_file(path));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace crest

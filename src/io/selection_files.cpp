@@ -1,0 +1,100 @@
+#include "crest/io/selection_files.h"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "crest/io/csv.h"
+#include "crest/io/file.h"
+#include "json_fields.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+using io_detail::json_list;
+using io_detail::number_or_nan;
+using io_detail::optional_json_list;
+
+void write_pseudo_labels_csv(const fs::path& file, const std::vector<PseudoLabelRow>& rows) {
+  std::string out = "index,predicted,confidence,true_label\n";
+  for (const PseudoLabelRow& r : rows) {
+    char confidence[32];
+    std::snprintf(confidence, sizeof(confidence), "%.6f", r.confidence);
+    out += std::to_string(r.index) + ',' + std::to_string(r.predicted) + ',' + confidence + ',' +
+           std::to_string(r.true_label) + '\n';
+  }
+  write_file_atomic(file, out);
+}
+
+std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file) {
+  const CsvTable t = read_csv(file);
+  const std::size_t index = t.column("index"), predicted = t.column("predicted"),
+                    confidence = t.column("confidence"), true_label = t.column("true_label");
+  std::vector<PseudoLabelRow> rows;
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    PseudoLabelRow row;
+    row.index = t.integer(r, index);
+    row.predicted = t.integer(r, predicted);
+    row.confidence = t.number(r, confidence);
+    row.true_label = t.integer(r, true_label);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+void write_selection_json(const fs::path& file, const SelectionRecord& s) {
+  const nlohmann::json j = {{"generation", s.generation},
+                            {"pool", s.pool},
+                            {"alpha", s.alpha},
+                            {"rate_profile", s.rate_profile},
+                            {"classes", s.names},
+                            {"rates", s.rates},
+                            {"predicted", s.predicted},
+                            {"selected", s.selected},
+                            {"correct", s.correct},
+                            {"pool_true_counts", s.pool_true_counts},
+                            {"precision", s.precision},
+                            {"recall", s.recall},
+                            {"selected_total", s.selected_total},
+                            {"precision_total", s.precision_total}};
+  io_detail::write_json_file(file, j);
+}
+
+SelectionRecord read_selection_json(const fs::path& file) {
+  const nlohmann::json j = io_detail::read_json_object(file);
+  SelectionRecord s;
+  s.names = json_list<std::string>(j, "classes", file);
+  s.rates = json_list<double>(j, "rates", file);
+  s.predicted = json_list<std::int64_t>(j, "predicted", file);
+  s.selected = json_list<std::int64_t>(j, "selected", file);
+  s.correct = json_list<std::int64_t>(j, "correct", file);
+  s.precision = json_list<double>(j, "precision", file);
+  for (const auto* list : {&s.predicted, &s.selected, &s.correct}) {
+    if (list->size() != s.names.size()) {
+      throw DataError(file.string() + ": the per-class lists do not have one entry per class (" +
+                      std::to_string(s.names.size()) + ")");
+    }
+  }
+  if (s.rates.size() != s.names.size() || s.precision.size() != s.names.size()) {
+    throw DataError(file.string() + ": 'rates' and 'precision' need one entry per class (" +
+                    std::to_string(s.names.size()) + ")");
+  }
+  s.pool_true_counts = optional_json_list<std::int64_t>(j, "pool_true_counts", file);
+  s.recall = optional_json_list<double>(j, "recall", file);
+  const double generation = number_or_nan(j, "generation");
+  s.generation = std::isfinite(generation) ? static_cast<int>(generation) : 0;
+  const double pool = number_or_nan(j, "pool");
+  s.pool = std::isfinite(pool) ? static_cast<std::int64_t>(pool) : 0;
+  s.alpha = number_or_nan(j, "alpha");
+  if (j.contains("rate_profile") && j["rate_profile"].is_string()) {
+    s.rate_profile = j["rate_profile"].get<std::string>();
+  }
+  const double total = number_or_nan(j, "selected_total");
+  s.selected_total = std::isfinite(total) ? static_cast<std::int64_t>(total) : 0;
+  s.precision_total = number_or_nan(j, "precision_total");
+  return s;
+}
+
+}  // namespace crest

@@ -1,0 +1,158 @@
+#include "crest/io/training_files.h"
+
+#include <nlohmann/json.hpp>
+
+#include "crest/io/file.h"
+#include "json_fields.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+using io_detail::json_field;
+using io_detail::number_or_nan;
+
+namespace {
+
+nlohmann::json metrics_json(const MetricsLine& l) {
+  return {{"step", l.step},
+          {"epoch", l.epoch},
+          {"lr", l.lr},
+          {"loss", l.loss},
+          {"loss_x", l.loss_x},
+          {"loss_u", l.loss_u},
+          {"mask_rate", l.mask_rate},
+          {"pseudo_label_acc", l.pseudo_label_acc},
+          {"acc_raw", l.acc_raw},
+          {"acc_ema", l.acc_ema},
+          {"acc_raw_la", l.acc_raw_la},
+          {"acc_ema_la", l.acc_ema_la},
+          {"mean_recall_ema", l.mean_recall_ema},
+          {"per_class_recall_ema", l.per_class_recall_ema},
+          {"per_class_recall_raw", l.per_class_recall_raw},
+          {"steps_per_sec", l.steps_per_sec}};
+}
+
+std::vector<double> numbers_or_empty(const nlohmann::json& j, const char* key) {
+  std::vector<double> out;
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return out;
+  for (const auto& v : *it) out.push_back(v.is_number() ? v.get<double>() : io_detail::kNaN);
+  return out;
+}
+
+// A parsed line; `step` must be a number (the caller checks).
+MetricsLine metrics_from_json(const nlohmann::json& j) {
+  MetricsLine l;
+  l.step = static_cast<std::int64_t>(j.at("step").get<double>());
+  const double epoch = number_or_nan(j, "epoch");
+  l.epoch = std::isfinite(epoch) ? static_cast<std::int64_t>(epoch) : 0;
+  l.lr = number_or_nan(j, "lr");
+  l.loss = number_or_nan(j, "loss");
+  l.loss_x = number_or_nan(j, "loss_x");
+  l.loss_u = number_or_nan(j, "loss_u");
+  l.mask_rate = number_or_nan(j, "mask_rate");
+  l.pseudo_label_acc = number_or_nan(j, "pseudo_label_acc");
+  l.acc_raw = number_or_nan(j, "acc_raw");
+  l.acc_ema = number_or_nan(j, "acc_ema");
+  l.acc_raw_la = number_or_nan(j, "acc_raw_la");
+  l.acc_ema_la = number_or_nan(j, "acc_ema_la");
+  l.mean_recall_ema = number_or_nan(j, "mean_recall_ema");
+  l.per_class_recall_ema = numbers_or_empty(j, "per_class_recall_ema");
+  l.per_class_recall_raw = numbers_or_empty(j, "per_class_recall_raw");
+  l.steps_per_sec = number_or_nan(j, "steps_per_sec");
+  return l;
+}
+
+bool has_numeric_step(const nlohmann::json& j) {
+  return j.is_object() && j.contains("step") && j["step"].is_number();
+}
+
+}  // namespace
+
+std::string metrics_line_text(const MetricsLine& line) { return metrics_json(line).dump(); }
+
+void start_metrics_file(const fs::path& file) { write_file_atomic(file, ""); }
+
+void append_metrics_line(const fs::path& file, const MetricsLine& line) {
+  append_line(file, metrics_line_text(line));
+}
+
+MetricsLog read_metrics_file(const fs::path& file) {
+  const std::string text = read_file(file);
+  MetricsLog log;
+  std::size_t begin = 0;
+  for (int line = 1; begin < text.size(); ++line) {
+    std::size_t end = text.find('\n', begin);
+    const bool last_unterminated = end == std::string::npos;
+    if (last_unterminated) end = text.size();
+    const std::string content = text.substr(begin, end - begin);
+    begin = end + 1;
+    if (content.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(content);
+    } catch (const nlohmann::json::parse_error& e) {
+      if (last_unterminated) {
+        log.cut_line = line;
+        break;
+      }
+      throw DataError(file.string() + ":" + std::to_string(line) + ": not valid JSON: " + e.what());
+    }
+    if (!has_numeric_step(j)) {
+      throw DataError(file.string() + ":" + std::to_string(line) +
+                      ": expected a JSON object with a numeric 'step'");
+    }
+    log.lines.push_back(metrics_from_json(j));
+  }
+  return log;
+}
+
+std::vector<MetricsLine> truncate_metrics_file(const fs::path& file, std::int64_t step) {
+  std::vector<MetricsLine> kept_lines;
+  std::string kept;
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    for (const std::string& line : read_lines(file)) {
+      if (line.empty()) continue;
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::exception&) {
+        break;  // a line cut short by a crash ends the usable history
+      }
+      if (!has_numeric_step(j) || metrics_from_json(j).step > step) break;
+      kept_lines.push_back(metrics_from_json(j));
+      kept += line + "\n";
+    }
+  }
+  write_file_atomic(file, kept);
+  return kept_lines;
+}
+
+void write_training_summary(const fs::path& file, const TrainingSummary& s) {
+  const nlohmann::json j = {{"steps", s.steps},
+                            {"evaluations", s.evaluations},
+                            {"ema_accuracy", to_json(s.ema_accuracy)},
+                            {"final_ema", to_json(s.final_ema)},
+                            {"model_fingerprint", s.model_fingerprint},
+                            {"ema_fingerprint", s.ema_fingerprint}};
+  io_detail::write_json_file(file, j);
+}
+
+TrainingSummary read_training_summary(const fs::path& file) {
+  const nlohmann::json j = io_detail::read_json_object(file);
+  TrainingSummary s;
+  s.steps = json_field<std::int64_t>(j, "steps", file);
+  s.evaluations = json_field<std::int64_t>(j, "evaluations", file);
+  if (!j.contains("ema_accuracy") || !j.contains("final_ema")) {
+    throw DataError(file.string() + ": expected 'ema_accuracy' and 'final_ema'");
+  }
+  s.ema_accuracy = accuracy_summary_from_json(j.at("ema_accuracy"), file);
+  s.final_ema = evaluation_figures_from_json(j.at("final_ema"), file);
+  s.model_fingerprint = json_field<std::string>(j, "model_fingerprint", file);
+  s.ema_fingerprint = json_field<std::string>(j, "ema_fingerprint", file);
+  return s;
+}
+
+}  // namespace crest
