@@ -199,8 +199,8 @@ void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at:
   const std::string val =
       plan.val_positions.empty() ? "" : " (+" + std::to_string(plan.val_positions.size()) + " val)";
   spdlog::info("device {} | {} {} classes | LT set {} | labeled {}{} | unlabeled-only {} | test {}",
-               describe_device(device), to_string(config.data.dataset), run.num_classes(), run.lt.size(),
-               plan.labeled_positions.size(), val, run.unlabeled_only.size(),
+               describe_device(device), to_string(config.data.dataset), run.num_classes(),
+               run.lt.size(), plan.labeled_positions.size(), val, run.unlabeled_only.size(),
                run.test_labels.size(0));
   spdlog::info("WRN-{}-{} | {} x {} steps x {} generation(s) | mode {} | batch {} + {} x {}",
                config.model.depth, config.model.width, config.train.epochs,
@@ -401,8 +401,9 @@ void finish_run(const fs::path& run_dir, const Config& config, const RunPlan& pl
   summary.majority_classes = plan.majority;
   summary.generations = rows;
   write_run_summary(run_dir / kRunSummaryFile, summary);
-  out << "best generation " << best.generation << " (select_on " << to_string(cc.select_on) << "): accuracy "
-      << csv_number(best.accuracy) << ", mean recall " << csv_number(best.mean_recall) << "\n";
+  out << "best generation " << best.generation << " (select_on " << to_string(cc.select_on)
+      << "): accuracy " << csv_number(best.accuracy) << ", mean recall "
+      << csv_number(best.mean_recall) << "\n";
   out.flush();
   spdlog::info("done: {}", (run_dir / kRunSummaryFile).string());
 }
