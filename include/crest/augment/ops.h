@@ -8,7 +8,7 @@
 // Pixel semantics are Pillow's (ImageOps, ImageEnhance, Image.rotate / Image.transform with
 // NEAREST resampling), which the PyTorch ports of FixMatch and CReST use; the CReST reference
 // implements the same ops in TensorFlow and differs in a few places, noted at each op.
-// tests/unit/augment_test.cpp checks every op against Pillow 9.4.
+// tests/unit/augment/augment_test.cpp checks every op against Pillow 9.4.
 #pragma once
 
 #include <ATen/ATen.h>
