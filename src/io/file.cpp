@@ -27,10 +27,9 @@ void create_parent(const fs::path& path) {
   }
 }
 
-// The pid keeps two processes writing the same file from sharing a temporary.
-fs::path temporary_for(const fs::path& path) {
+fs::path with_suffix(const fs::path& path, const std::string& suffix) {
   fs::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
+  tmp += suffix;
   return tmp;
 }
 
@@ -66,10 +65,25 @@ void commit(const fs::path& tmp, const fs::path& path) {
   sync_path(path.has_parent_path() ? path.parent_path() : fs::path("."), /*folder=*/true);
 }
 
+// Writes `path` through the temporary `tmp` in the same folder.
+void write_through(const fs::path& path, const fs::path& tmp,
+                   const std::function<void(const fs::path& tmp)>& write) {
+  create_parent(path);
+  try {
+    write(tmp);
+  } catch (...) {
+    remove_quietly(tmp);
+    throw;
+  }
+  commit(tmp, path);
+}
+
 }  // namespace
 
 void write_file_atomic(const fs::path& path, const std::string& contents) {
-  write_file_atomic_with(path, [&](const fs::path& tmp) {
+  // The pid keeps two processes writing the same file from sharing a temporary.
+  const fs::path temporary = with_suffix(path, ".tmp." + std::to_string(::getpid()));
+  write_through(path, temporary, [&](const fs::path& tmp) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {
       throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
@@ -82,15 +96,7 @@ void write_file_atomic(const fs::path& path, const std::string& contents) {
 
 void write_file_atomic_with(const fs::path& path,
                             const std::function<void(const fs::path& tmp)>& write) {
-  create_parent(path);
-  const fs::path tmp = temporary_for(path);
-  try {
-    write(tmp);
-  } catch (...) {
-    remove_quietly(tmp);
-    throw;
-  }
-  commit(tmp, path);
+  write_through(path, with_suffix(path, ".tmp"), write);
 }
 
 void append_line(const fs::path& path, const std::string& line) {

@@ -15,8 +15,11 @@ namespace crest {
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
 
 // The same for writers that need a path of their own (e.g. a torch archive): `write` fills the
-// temporary file it is given, which is then synced and renamed to `path`. The temporary is
-// removed when `write` throws.
+// temporary file it is given, PATH.tmp, which is then synced and renamed to `path`; it is
+// removed when `write` throws. The temporary has no pid because a torch archive records its
+// file name minus the last extension: PATH.tmp keeps PATH's own name in the bytes (so a
+// checkpoint's bytes do not depend on the process). Only one process may write `path` (the run
+// lock makes sure of it for run folders).
 void write_file_atomic_with(const std::filesystem::path& path,
                             const std::function<void(const std::filesystem::path& tmp)>& write);
 

@@ -92,6 +92,14 @@ TEST_F(IoTest, AtomicWritesLeaveNoTemporary) {
                std::runtime_error);
   EXPECT_FALSE(fs::exists(dir_ / "c.bin"));
   EXPECT_EQ(file_count(), 1u);  // the failed writer's temporary is gone
+  // A torch archive records its file name minus the last extension: the temporary of
+  // write_file_atomic_with is PATH.tmp, so a checkpoint records "checkpoint.pt" as before.
+  write_file_atomic_with(dir_ / kCheckpointFile, [&](const fs::path& tmp) {
+    EXPECT_EQ(tmp, dir_ / "checkpoint.pt.tmp");
+    write_file_atomic(tmp, "archive");
+  });
+  EXPECT_EQ(read_file(dir_ / kCheckpointFile), "archive");
+  EXPECT_EQ(file_count(), 2u);
   append_line(dir_ / "log.jsonl", "{}");
   append_line(dir_ / "log.jsonl", "{\"x\": 1}");
   EXPECT_EQ(read_lines(dir_ / "log.jsonl"), (std::vector<std::string>{"{}", "{\"x\": 1}"}));
