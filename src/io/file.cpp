@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 
@@ -92,11 +93,6 @@ void write_file_atomic(const fs::path& path, const std::string& contents) {
     out.flush();
     if (!out) throw std::runtime_error("writing " + tmp.string() + " failed (disk full?)");
   });
-}
-
-void write_file_atomic_with(const fs::path& path,
-                            const std::function<void(const fs::path& tmp)>& write) {
-  write_through(path, with_suffix(path, ".tmp"), write);
 }
 
 void append_line(const fs::path& path, const std::string& line) {

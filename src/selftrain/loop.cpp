@@ -224,18 +224,11 @@ LabeledSet labeled_set(const RunPlan& plan, const CarriedSelection& carried, int
 }
 
 // CReST+ aligns the pseudo-labels toward normalise(p_data^t_g); the other modes do not align.
-std::shared_ptr<PseudoLabelAlignment> make_alignment(const CrestConfig& cc,
-                                                     const std::vector<double>& p_data, double t_g,
-                                                     at::Device device) {
+DistributionAligner make_alignment(const CrestConfig& cc, const std::vector<double>& p_data,
+                                   double t_g, at::Device device) {
   if (!aligns_distribution(cc.mode)) return nullptr;
-  auto aligner = std::make_shared<DistributionAligner>(
-      tempered_target(p_data, t_g), cc.p_model, cc.p_model_buffer, cc.p_model_momentum, device);
-  auto alignment = std::make_shared<PseudoLabelAlignment>();
-  alignment->align = [aligner](const at::Tensor& p) { return aligner->align(p); };
-  alignment->observe = [aligner](const at::Tensor& p) { aligner->observe(p); };
-  alignment->state = [aligner]() { return aligner->state(); };
-  alignment->restore = [aligner](const at::Tensor& s) { aligner->restore(s); };
-  return alignment;
+  return DistributionAligner(tempered_target(p_data, t_g), cc.p_model, cc.p_model_buffer,
+                             cc.p_model_momentum, device);
 }
 
 TrainerSettings trainer_settings(const Config& config, int g) {

@@ -33,8 +33,9 @@ std::vector<double> tempered_target(const std::vector<double>& p_data, double t)
   return out;
 }
 
-DistributionAligner::DistributionAligner(const std::vector<double>& target, PModelEstimate mode,
-                                         int buffer_size, double momentum, at::Device device)
+DistributionAlignerImpl::DistributionAlignerImpl(const std::vector<double>& target,
+                                                 PModelEstimate mode, int buffer_size,
+                                                 double momentum, at::Device device)
     : mode_(mode), momentum_(momentum) {
   if (target.empty()) throw InputError("the alignment target is empty");
   const auto classes = static_cast<std::int64_t>(target.size());
@@ -48,52 +49,35 @@ DistributionAligner::DistributionAligner(const std::vector<double>& target, PMod
       rows = 1;
       break;
   }
-  buffer_ = at::full({rows, classes}, 1.0 / static_cast<double>(classes), options);
-  next_ = at::zeros({1}, at::TensorOptions().dtype(at::kLong).device(device));
+  history_ = register_buffer(
+      "p_model_history", at::full({rows, classes}, 1.0 / static_cast<double>(classes), options));
+  next_ = register_buffer("history_next",
+                          at::zeros({1}, at::TensorOptions().dtype(at::kLong).device(device)));
 }
 
-at::Tensor DistributionAligner::p_model() const {
-  const at::Tensor mean = buffer_.mean(0);
+at::Tensor DistributionAlignerImpl::p_model() const {
+  const at::Tensor mean = history_.mean(0);
   return mean / mean.sum();
 }
 
-at::Tensor DistributionAligner::align(const at::Tensor& probs) const {
+at::Tensor DistributionAlignerImpl::align(const at::Tensor& probs) const {
   at::Tensor aligned = probs * (target_ + 1e-6) / (p_model() + 1e-6);
   return aligned / aligned.sum(1, /*keepdim=*/true);
 }
 
-void DistributionAligner::observe(const at::Tensor& probs) {
+void DistributionAlignerImpl::observe(const at::Tensor& probs) {
   const at::Tensor batch_mean = probs.mean(0);
   switch (mode_) {
     case PModelEstimate::kEma:
-      buffer_[0].mul_(momentum_).add_(batch_mean, 1.0 - momentum_);
+      history_[0].mul_(momentum_).add_(batch_mean, 1.0 - momentum_);
       break;
     case PModelEstimate::kBuffer:
       // A ring instead of the reference's shift-and-append: the mean over it is the same. The
       // position lives on the device, so observing needs no host value (CUDA-graph safe).
-      buffer_.index_copy_(0, next_, batch_mean.unsqueeze(0));
-      next_.add_(1).remainder_(buffer_.size(0));
+      history_.index_copy_(0, next_, batch_mean.unsqueeze(0));
+      next_.add_(1).remainder_(history_.size(0));
       break;
   }
-}
-
-at::Tensor DistributionAligner::state() const {
-  // The ring position rides along as an extra row so one tensor holds everything.
-  const at::Tensor position =
-      next_.to(buffer_.scalar_type()).view({1, 1}).expand({1, buffer_.size(1)});
-  return at::cat({buffer_, position});
-}
-
-void DistributionAligner::restore(const at::Tensor& state) {
-  if (state.dim() != 2 || state.size(0) != buffer_.size(0) + 1 ||
-      state.size(1) != buffer_.size(1)) {
-    throw DataError(
-        "the checkpoint's alignment state does not fit this config (crest.p_model / "
-        "crest.p_model_buffer changed?)");
-  }
-  buffer_.copy_(state.narrow(0, 0, buffer_.size(0)));
-  const at::Tensor position = state.narrow(0, buffer_.size(0), 1).narrow(1, 0, 1).reshape({1});
-  next_.copy_(position.round().to(at::kLong));
 }
 
 }  // namespace crest

@@ -164,24 +164,4 @@ std::vector<at::Tensor> Sgd::buffers() const {
   return out;
 }
 
-void Sgd::load_buffers(const std::vector<at::Tensor>& values) {
-  at::NoGradGuard no_grad;
-  std::size_t k = 0;
-  const std::size_t expected = buffers().size();
-  if (values.size() != expected) {
-    throw DataError("the checkpoint holds " + std::to_string(values.size()) +
-                    " momentum buffers, the model needs " + std::to_string(expected));
-  }
-  for (auto& group : groups_) {
-    for (auto& buf : group.buffers) {
-      const at::Tensor& v = values[k++];
-      if (!v.sizes().equals(buf.sizes())) {
-        throw DataError("a momentum buffer in the checkpoint has shape " + c10::str(v.sizes()) +
-                        ", the model needs " + c10::str(buf.sizes()));
-      }
-      buf.copy_(v);
-    }
-  }
-}
-
 }  // namespace crest

@@ -4,16 +4,14 @@
 #include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 
 #include <chrono>
 #include <cmath>
 #include <unordered_set>
 
 #include "crest/augment/augment.h"
+#include "crest/io/checkpoint.h"
 #include "crest/io/class_tables.h"
-#include "crest/io/file.h"
 #include "crest/io/run_files.h"
 #include "crest/io/training_files.h"
 #include "crest/ssl/ema.h"
@@ -22,7 +20,6 @@
 #include "crest/ssl/sgd.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
 #include "crest/util/progress.h"
 #include "crest/util/signals.h"
 #include "crest/util/torch_version.h"
@@ -39,9 +36,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// 2: momentum buffers as "optimizer/momentum.K" (crest's own SGD), instead of
-// torch::optim::SGD's archive (version 1).
-constexpr int kCheckpointVersion = 2;
 // Eager steps before a CUDA graph is captured (lazy initialisations, cuDNN autotuning).
 constexpr int kGraphWarmupSteps = 3;
 
@@ -67,7 +61,7 @@ at::Generator make_generator(at::Device device, std::uint64_t seed) {
   return generator;
 }
 
-at::Tensor generator_state(at::Generator& generator) {
+at::Tensor read_generator_state(at::Generator& generator) {
   std::lock_guard<std::mutex> lock(generator.mutex());
   return generator.get_state();
 }
@@ -77,19 +71,16 @@ void set_generator_state(at::Generator& generator, const at::Tensor& state) {
   generator.set_state(state);
 }
 
-at::Tensor scalar_tensor(std::int64_t value) { return at::tensor(value, at::kLong); }
-
-// FNV-1a over every parameter and buffer, in registration order: equal fingerprints mean
-// bit-identical weights (used to check that a resumed run ends where an uninterrupted one does).
-std::string weights_fingerprint(torch::nn::Module& module) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  auto mix = [&hash](const at::Tensor& t) {
-    const at::Tensor cpu = t.detach().to(at::kCPU).contiguous();
-    hash = fnv1a64(cpu.data_ptr(), static_cast<std::size_t>(cpu.nbytes()), hash);
-  };
-  for (const auto& p : module.parameters()) mix(p);
-  for (const auto& b : module.buffers()) mix(b);
-  return hex64(hash);
+// The SGD momentum buffers as a module tree: optimizer.K.momentum_buffer, K counting the
+// parameters group by group (torch.optim's state.K.momentum_buffer).
+std::shared_ptr<torch::nn::Module> momentum_module(const std::vector<at::Tensor>& buffers) {
+  auto optimizer = std::make_shared<torch::nn::Module>("Sgd");
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
+    auto slot = std::make_shared<torch::nn::Module>("MomentumState");
+    slot->register_buffer("momentum_buffer", buffers[k]);
+    optimizer->register_module(std::to_string(k), slot);
+  }
+  return optimizer;
 }
 
 }  // namespace
@@ -150,7 +141,7 @@ struct FixMatchTrainer::Impl {
   at::Device device;
   TrainingData data;
   fs::path out_dir;
-  std::shared_ptr<PseudoLabelAlignment> alignment;
+  DistributionAligner alignment{nullptr};
   bool bf16 = false;
   bool channels_last = false;
   bool cuda_graph = false;
@@ -158,11 +149,15 @@ struct FixMatchTrainer::Impl {
   std::unique_ptr<Sgd> optimizer;
   std::unique_ptr<WeightEma> ema;
   at::Generator generator;  // sampling and augmentation, on the training device
-  IndexStream labeled_stream;
-  IndexStream unlabeled_stream;
+  IndexSampler labeled_stream{nullptr};
+  IndexSampler unlabeled_stream{nullptr};  // null without unlabeled data
   std::int64_t step = 0;
-  at::Tensor stats;      // float64 [kStatCount] on the device, since the last evaluation
-  at::Tensor nonfinite;  // bool scalar on the device: a non-finite loss has been seen
+  at::Tensor stats;            // float64 [kStatCount] on the device, since the last evaluation
+  at::Tensor generator_state;  // uint8: the generator's state, refreshed before each save
+  // Everything a resume restores, as one module tree (the checkpoint): model, ema, optimizer,
+  // labeled_sampler, unlabeled_sampler, alignment, and the buffers generator and stats.
+  std::shared_ptr<torch::nn::Module> state;
+  at::Tensor nonfinite;                // bool scalar on the device: a non-finite loss has been seen
   std::vector<double> ema_accuracies;  // one per evaluation, for summary.json
   AugmentOptions augment;
 
@@ -174,8 +169,7 @@ struct FixMatchTrainer::Impl {
   std::unique_ptr<at::cuda::CUDAGraph> graph;
 #endif
 
-  Impl(TrainerSettings s, at::Device d, TrainingData td, fs::path out,
-       std::shared_ptr<PseudoLabelAlignment> align)
+  Impl(TrainerSettings s, at::Device d, TrainingData td, fs::path out, DistributionAligner align)
       : settings(std::move(s)),
         device(d),
         data(std::move(td)),
@@ -191,7 +185,7 @@ struct FixMatchTrainer::Impl {
 };
 
 FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, TrainingData data,
-                                 fs::path out_dir, std::shared_ptr<PseudoLabelAlignment> alignment)
+                                 fs::path out_dir, DistributionAligner alignment)
     : impl_(std::make_shared<Impl>(std::move(settings), device, std::move(data), std::move(out_dir),
                                    std::move(alignment))) {
   Impl& s = *impl_;
@@ -266,13 +260,24 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   s.generator = make_generator(
       device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
                           static_cast<std::uint64_t>(s.settings.generation), kSeedData));
-  s.labeled_stream = IndexStream(s.data.labeled_index.numel(), device);
+  s.labeled_stream = IndexSampler(s.data.labeled_index.numel(), device);
   if (s.data.unlabeled_index.numel() > 0) {
-    s.unlabeled_stream = IndexStream(s.data.unlabeled_index.numel(), device);
+    s.unlabeled_stream = IndexSampler(s.data.unlabeled_index.numel(), device);
   }
   s.bf16 = use_bf16_autocast(t.amp, device);
   s.stats = at::zeros({kStatCount}, at::TensorOptions().dtype(at::kDouble).device(device));
   s.nonfinite = at::zeros({}, at::TensorOptions().dtype(at::kBool).device(device));
+
+  s.state = std::make_shared<torch::nn::Module>("FixMatchTrainerState");
+  s.state->register_module("model", model_);
+  s.state->register_module("ema", ema_model_);
+  s.state->register_module("optimizer", momentum_module(s.optimizer->buffers()));
+  s.state->register_module("labeled_sampler", s.labeled_stream);
+  if (s.unlabeled_stream) s.state->register_module("unlabeled_sampler", s.unlabeled_stream);
+  if (s.alignment) s.state->register_module("alignment", s.alignment);
+  s.generator_state =
+      s.state->register_buffer("generator", read_generator_state(s.generator).clone());
+  s.state->register_buffer("stats", s.stats);
 }
 
 std::int64_t FixMatchTrainer::total_steps() const { return impl_->total_steps(); }
@@ -291,13 +296,13 @@ StepBatch FixMatchTrainer::draw_batch() {
   const std::int64_t batch = s.settings.train.batch_size;
   const std::int64_t unlabeled = s.unlabeled_batch();
   StepBatch out;
-  const at::Tensor pos_l = s.labeled_stream.next(batch, s.generator);
+  const at::Tensor pos_l = s.labeled_stream->next(batch, s.generator);
   out.labels = s.data.labeled_targets.index_select(0, pos_l);
   const at::Tensor images_l =
       s.data.images.index_select(0, s.data.labeled_index.index_select(0, pos_l));
   std::vector<at::Tensor> views = {weak_augment(images_l, s.generator, s.augment)};
   if (unlabeled > 0) {
-    const at::Tensor pos_u = s.unlabeled_stream.next(unlabeled, s.generator);
+    const at::Tensor pos_u = s.unlabeled_stream->next(unlabeled, s.generator);
     const at::Tensor images_u =
         s.data.images.index_select(0, s.data.unlabeled_index.index_select(0, pos_u));
     views.push_back(weak_augment(images_u, s.generator, s.augment));
@@ -391,13 +396,12 @@ void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
     const at::Tensor logits_s = logits.narrow(0, batch + unlabeled, unlabeled);
     // Pseudo-labels come from the raw model's weak view, without gradient.
     const at::Tensor probs = at::softmax(logits_w.detach().to(at::kFloat), 1);
-    const at::Tensor target_probs =
-        (s.alignment && s.alignment->align) ? s.alignment->align(probs) : probs;
+    const at::Tensor target_probs = s.alignment ? s.alignment->align(probs) : probs;
     FixMatchLoss loss =
         fixmatch_loss(logits_l, input.labels, target_probs, logits_s, t.threshold, t.lambda_u);
     total = loss.total;
     // p_model sees the raw probabilities after the loss, as the reference updates it.
-    if (s.alignment && s.alignment->observe) s.alignment->observe(probs);
+    if (s.alignment) s.alignment->observe(probs);
     at::Tensor correct = loss.mask;
     if (input.unlabeled_truth.defined()) {
       correct = loss.mask * loss.pseudo_labels.eq(input.unlabeled_truth).to(at::kFloat);
@@ -429,99 +433,45 @@ void FixMatchTrainer::step(double lr) {
 void FixMatchTrainer::save_checkpoint() {
   Impl& s = *impl_;
   if (s.nonfinite.item<bool>()) return;  // never overwrite a good checkpoint with NaNs
-  torch::serialize::OutputArchive archive;
-  archive.write("version", scalar_tensor(kCheckpointVersion));
-  archive.write("step", scalar_tensor(s.step));
-  archive.write("total_steps", scalar_tensor(s.total_steps()));
-  torch::serialize::OutputArchive model_archive, ema_archive, optimizer_archive;
-  model_->save(model_archive);
-  ema_model_->save(ema_archive);
-  const std::vector<at::Tensor> momentum = s.optimizer->buffers();
-  for (std::size_t k = 0; k < momentum.size(); ++k) {
-    optimizer_archive.write("momentum." + std::to_string(k), momentum[k]);
-  }
-  archive.write("model", model_archive);
-  archive.write("ema", ema_archive);
-  archive.write("optimizer", optimizer_archive);
-  archive.write("generator", generator_state(s.generator));
-  archive.write("labeled_perm", s.labeled_stream.permutation().defined()
-                                    ? s.labeled_stream.permutation().cpu()
-                                    : at::empty({0}, at::kLong));
-  archive.write("labeled_offset", scalar_tensor(s.labeled_stream.offset()));
-  archive.write("unlabeled_perm", s.unlabeled_stream.permutation().defined()
-                                      ? s.unlabeled_stream.permutation().cpu()
-                                      : at::empty({0}, at::kLong));
-  archive.write("unlabeled_offset", scalar_tensor(s.unlabeled_stream.offset()));
-  archive.write("stats", s.stats.cpu());
-  if (s.alignment && s.alignment->state) archive.write("alignment", s.alignment->state().cpu());
+  s.generator_state.copy_(read_generator_state(s.generator));
   const fs::path path = s.out_dir / kCheckpointFile;
-  write_file_atomic_with(path, [&](const fs::path& tmp) { archive.save_to(tmp.string()); });
+  write_checkpoint(path, *s.state, {s.step, s.total_steps()});
   spdlog::debug("checkpoint at step {} -> {}", s.step, path.string());
 }
 
 void FixMatchTrainer::load_checkpoint() {
   Impl& s = *impl_;
-  const fs::path checkpoint_path = s.out_dir / kCheckpointFile;
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(checkpoint_path.string(), s.device);
-  } catch (const c10::Error& e) {
-    throw DataError("cannot read the checkpoint " + checkpoint_path.string() +
-                    " (damaged or from another program): " + e.what_without_backtrace());
-  }
-  // InputArchive::read re-points a defined tensor at the stored data (Tensor::set_), which
-  // would alias every tensor read through one variable: each read gets a fresh tensor.
-  auto read = [&archive](const char* key) {
-    at::Tensor value;
-    archive.read(key, value);
-    return value;
-  };
-  const std::int64_t version = read("version").item<std::int64_t>();
-  if (version != kCheckpointVersion) {
-    throw DataError(checkpoint_path.string() + " has checkpoint version " +
-                    std::to_string(version) + "; this crest reads version " +
-                    std::to_string(kCheckpointVersion) +
-                    ". Finish the run with the crest that wrote it, or move the file away "
-                    "to retrain this generation from its start");
-  }
-  const std::int64_t stored_total = read("total_steps").item<std::int64_t>();
-  if (stored_total != s.total_steps()) {
-    throw InputError(checkpoint_path.string() + " was written for " + std::to_string(stored_total) +
+  const fs::path path = s.out_dir / kCheckpointFile;
+  const CheckpointHeader header = read_checkpoint(path, *s.state);
+  if (header.total_steps != s.total_steps()) {
+    throw InputError(path.string() + " was written for " + std::to_string(header.total_steps) +
                      " steps, the config asks for " + std::to_string(s.total_steps()) +
                      "; resume with the run's own config");
   }
-  s.step = read("step").item<std::int64_t>();
-  torch::serialize::InputArchive model_archive, ema_archive, optimizer_archive;
-  archive.read("model", model_archive);
-  archive.read("ema", ema_archive);
-  archive.read("optimizer", optimizer_archive);
-  model_->load(model_archive);
-  ema_model_->load(ema_archive);
-  // Loading re-points the weights at the stored tensors: restore the memory format.
-  if (s.channels_last) {
-    to_channels_last(*model_);
-    to_channels_last(*ema_model_);
+  if (header.step < 0 || header.step > header.total_steps) {
+    throw DataError(path.string() + " records step " + std::to_string(header.step) + " of " +
+                    std::to_string(header.total_steps) +
+                    " (damaged); move it away to retrain this generation from its start");
   }
-  std::vector<at::Tensor> momentum;
-  const std::size_t buffer_count = s.optimizer->buffers().size();
-  for (std::size_t k = 0; k < buffer_count; ++k) {
-    at::Tensor value;
-    if (!optimizer_archive.try_read("momentum." + std::to_string(k), value)) {
-      throw DataError(checkpoint_path.string() + " lacks the SGD momentum buffer " +
-                      std::to_string(k) + " (damaged, or written for another model)");
-    }
-    momentum.push_back(value);
+  s.step = header.step;
+  set_generator_state(s.generator, s.generator_state);
+}
+
+void FixMatchTrainer::open(bool resume) {
+  Impl& s = *impl_;
+  fs::create_directories(s.out_dir);
+  const fs::path metrics_path = s.out_dir / kMetricsFile;
+  if (!resume || !fs::exists(s.out_dir / kCheckpointFile)) {
+    start_metrics_file(metrics_path);
+    return;
   }
-  s.optimizer->load_buffers(momentum);
-  set_generator_state(s.generator, read("generator").cpu());
-  s.labeled_stream.restore(read("labeled_perm").clone(),
-                           read("labeled_offset").item<std::int64_t>());
-  if (s.unlabeled_stream.size() > 0) {
-    s.unlabeled_stream.restore(read("unlabeled_perm").clone(),
-                               read("unlabeled_offset").item<std::int64_t>());
+  load_checkpoint();
+  // metrics.jsonl keeps the lines up to the checkpoint's step; later ones are redone.
+  s.ema_accuracies.clear();
+  for (const MetricsLine& line : truncate_metrics_file(metrics_path, s.step)) {
+    s.ema_accuracies.push_back(line.acc_ema);
   }
-  s.stats.copy_(read("stats"));
-  if (s.alignment && s.alignment->restore) s.alignment->restore(read("alignment").to(s.device));
+  spdlog::info("{}: resuming at step {} of {}", s.settings.label, s.step, s.total_steps());
 }
 
 std::pair<Evaluation, Evaluation> FixMatchTrainer::evaluate_test(WideResNet& net) {
@@ -536,8 +486,7 @@ std::pair<Evaluation, Evaluation> FixMatchTrainer::evaluate_test(WideResNet& net
       evaluate_predictions(logit_adjust(logits, prior).argmax(1), s.data.test_labels, num_classes)};
 }
 
-MetricsLine FixMatchTrainer::log_evaluation(double lr, double elapsed_seconds,
-                                            std::int64_t first_step) {
+MetricsLine FixMatchTrainer::evaluate(double lr, double steps_per_sec) {
   Impl& s = *impl_;
   const at::Tensor stats = s.stats.cpu();
   const auto* st = stats.data_ptr<double>();
@@ -560,12 +509,15 @@ MetricsLine FixMatchTrainer::log_evaluation(double lr, double elapsed_seconds,
   line.mean_recall_ema = ema.mean_recall;
   line.per_class_recall_ema = ema.per_class.recall;
   line.per_class_recall_raw = raw.per_class.recall;
-  line.steps_per_sec =
-      elapsed_seconds > 0 ? static_cast<double>(s.step - first_step) / elapsed_seconds : 0.0;
-  append_metrics_line(s.out_dir / kMetricsFile, line);
-  s.ema_accuracies.push_back(ema.accuracy);
-  s.stats.zero_();
+  line.steps_per_sec = steps_per_sec;
   return line;
+}
+
+void FixMatchTrainer::record(const MetricsLine& line) {
+  Impl& s = *impl_;
+  append_metrics_line(s.out_dir / kMetricsFile, line);
+  s.ema_accuracies.push_back(line.acc_ema);
+  s.stats.zero_();
 }
 
 std::string FixMatchTrainer::progress_fields(double lr, const MetricsLine* line) const {
@@ -594,14 +546,19 @@ void FixMatchTrainer::check_finite(Progress& progress) {
       (s.out_dir / kCheckpointFile).string() + ") was kept. Lower train.lr or check the data");
 }
 
-GenerationOutcome FixMatchTrainer::finish(std::chrono::steady_clock::time_point start) {
+GenerationOutcome FixMatchTrainer::final_outcome(double seconds) {
   Impl& s = *impl_;
   GenerationOutcome outcome;
   outcome.final_ema = evaluate_test(ema_model_).first;
   if (s.ema_accuracies.empty()) s.ema_accuracies.push_back(outcome.final_ema.accuracy);
   outcome.ema_summary = summarize_accuracies(s.ema_accuracies);
   outcome.steps = s.step;
-  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  outcome.seconds = seconds;
+  return outcome;
+}
+
+void FixMatchTrainer::write_outcome(const GenerationOutcome& outcome) {
+  Impl& s = *impl_;
   const std::vector<std::string>& names = s.data.class_names;
   write_per_class_csv(s.out_dir / kPerClassFile, per_class_table(outcome.final_ema, names));
   write_confusion_csv(s.out_dir / kConfusionFile,
@@ -614,26 +571,12 @@ GenerationOutcome FixMatchTrainer::finish(std::chrono::steady_clock::time_point 
   summary.model_fingerprint = weights_fingerprint(*model_);
   summary.ema_fingerprint = weights_fingerprint(*ema_model_);
   write_training_summary(s.out_dir / kTrainingSummaryFile, summary);
-  return outcome;
 }
 
 GenerationOutcome FixMatchTrainer::run(bool resume) {
   Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
-  fs::create_directories(s.out_dir);
-  const fs::path metrics_path = s.out_dir / kMetricsFile;
-  if (resume && fs::exists(s.out_dir / kCheckpointFile)) {
-    load_checkpoint();
-    // metrics.jsonl keeps the lines up to the checkpoint's step; later ones are redone.
-    s.ema_accuracies.clear();
-    for (const MetricsLine& line : truncate_metrics_file(metrics_path, s.step)) {
-      s.ema_accuracies.push_back(line.acc_ema);
-    }
-    spdlog::info("{}: resuming at step {} of {}", s.settings.label, s.step, s.total_steps());
-  } else {
-    start_metrics_file(metrics_path);
-  }
-
+  open(resume);
   const auto start_time = std::chrono::steady_clock::now();
   auto seconds = [&start_time]() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
@@ -644,17 +587,19 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
   while (s.step < total_steps) {
     const double lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
     step(lr);
-    const bool epoch_end = s.step % t.steps_per_epoch == 0 || s.step == total_steps;
-    const bool checkpoint_due =
-        s.settings.checkpoint_every > 0 && s.step % s.settings.checkpoint_every == 0;
-    if (epoch_end) {
+    if (s.step % t.steps_per_epoch == 0 || s.step == total_steps) {
       check_finite(progress);
-      const MetricsLine line = log_evaluation(lr, seconds(), first_step);
+      const double elapsed = seconds();
+      const MetricsLine line =
+          evaluate(lr, elapsed > 0 ? static_cast<double>(s.step - first_step) / elapsed : 0.0);
+      record(line);
       progress.update(s.step, progress_fields(lr, &line));
       progress.finish();  // on a terminal, each evaluation stays on screen as a line
     } else if (progress.due()) {
       progress.update(s.step, progress_fields(lr, nullptr));
     }
+    const bool checkpoint_due =
+        s.settings.checkpoint_every > 0 && s.step % s.settings.checkpoint_every == 0;
     if (checkpoint_due || s.step == total_steps) {
       check_finite(progress);
       save_checkpoint();
@@ -669,7 +614,9 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     }
   }
   progress.finish();
-  return finish(start_time);
+  const GenerationOutcome outcome = final_outcome(seconds());
+  write_outcome(outcome);
+  return outcome;
 }
 
 }  // namespace crest

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,15 +12,6 @@ namespace crest {
 // Writes `contents` to `path` atomically (temporary PATH.tmp.PID, fsync, rename); creates
 // missing parent folders. Throws std::runtime_error naming the path (disk full, no permission).
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
-
-// The same for writers that need a path of their own (e.g. a torch archive): `write` fills the
-// temporary file it is given, PATH.tmp, which is then synced and renamed to `path`; it is
-// removed when `write` throws. The temporary has no pid because a torch archive records its
-// file name minus the last extension: PATH.tmp keeps PATH's own name in the bytes (so a
-// checkpoint's bytes do not depend on the process). Only one process may write `path` (the run
-// lock makes sure of it for run folders).
-void write_file_atomic_with(const std::filesystem::path& path,
-                            const std::function<void(const std::filesystem::path& tmp)>& write);
 
 // Appends `line` and a newline to `path` (created when missing) and flushes. Used for
 // line-per-record logs (metrics.jsonl): a crash can cut off the last line only, which the

@@ -16,7 +16,7 @@
 //   RUN/gen_K/confusion.csv             ConfusionTable                 io/class_tables.h
 //   RUN/gen_K/metrics.jsonl             MetricsLine per evaluation     io/training_files.h
 //   RUN/gen_K/summary.json              TrainingSummary                io/training_files.h
-//   RUN/gen_K/checkpoint.pt             the trainer's torch archive    ssl/trainer.h
+//   RUN/gen_K/checkpoint.pt             the trainer's state module   io/checkpoint.h
 //   RUN/gen_K/pseudo_labels.csv         PseudoLabelRow per selection   io/selection_files.h
 //   RUN/gen_K/selection.json            SelectionRecord                io/selection_files.h
 //   SWEEP/sweep.json                    SweepPlanFile                  io/sweep_files.h

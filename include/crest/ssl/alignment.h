@@ -6,6 +6,8 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
 
 #include <string>
 #include <vector>
@@ -22,12 +24,17 @@ double alignment_temperature(int generation, int generations, double t_min,
 // normalise(p_data^t).
 std::vector<double> tempered_target(const std::vector<double>& p_data, double t);
 
-class DistributionAligner {
+// A module so that checkpoints carry p_model by construction. Buffers:
+//   p_model_history  float [R, C]: R = crest.p_model_buffer batch means (ring) for mode buffer,
+//                    R = 1 (the moving average) for mode ema; starts uniform
+//   history_next     int64 [1]: the ring row written next (on the device: CUDA-graph safe)
+class DistributionAlignerImpl : public torch::nn::Module {
  public:
   // mode buffer: p_model is the mean of the last `buffer_size` batch means (reference; starts
-  // uniform); ema: p_model = m * p_model + (1 - m) * batch mean (USB; starts uniform).
-  DistributionAligner(const std::vector<double>& target, PModelEstimate mode, int buffer_size,
-                      double momentum, at::Device device);
+  // uniform); ema: p_model = m * p_model + (1 - m) * batch mean (USB; starts uniform). `target`
+  // [C] is the tempered p_data (config, not state). InputError when `target` is empty.
+  DistributionAlignerImpl(const std::vector<double>& target, PModelEstimate mode, int buffer_size,
+                          double momentum, at::Device device);
 
   // Aligned probabilities for `probs` [B, C] (float, no grad).
   at::Tensor align(const at::Tensor& probs) const;
@@ -36,16 +43,13 @@ class DistributionAligner {
   // Current p_model [C] (normalised).
   at::Tensor p_model() const;
 
-  // Checkpoint state: the buffer (or the EMA vector) and the ring position.
-  at::Tensor state() const;
-  void restore(const at::Tensor& state);
-
  private:
   PModelEstimate mode_;
   double momentum_;
-  at::Tensor target_;  // [C]
-  at::Tensor buffer_;  // [buffer_size, C] ring of batch means, or [1, C] for ema
-  at::Tensor next_;    // int64 [1] on the device: the ring row written next
+  at::Tensor target_;
+  at::Tensor history_;
+  at::Tensor next_;
 };
+TORCH_MODULE(DistributionAligner);
 
 }  // namespace crest

@@ -4,32 +4,34 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
 
 #include <cstdint>
 
 namespace crest {
 
-class IndexStream {
+// A module so that checkpoints carry its position by construction. Buffers:
+//   permutation  int64 [size] on the sampling device: the current pass
+//   offset       int64 scalar on the CPU: positions of the pass already drawn (size: draw a new
+//                pass first; the state before the first draw)
+class IndexSamplerImpl : public torch::nn::Module {
  public:
-  IndexStream() = default;
-  // A stream over positions 0..size-1 with permutations on `device`.
-  IndexStream(std::int64_t size, at::Device device);
+  // A stream over positions 0..size-1 with permutations on `device`; InputError when size <= 0.
+  IndexSamplerImpl(std::int64_t size, at::Device device);
 
   // The next `count` positions (int64 [count] on the stream's device).
   at::Tensor next(std::int64_t count, at::Generator& generator);
 
   std::int64_t size() const { return size_; }
-
-  // Checkpoint state: the current permutation and the offset into it.
-  at::Tensor permutation() const { return permutation_; }
-  std::int64_t offset() const { return offset_; }
-  void restore(const at::Tensor& permutation, std::int64_t offset);
+  std::int64_t offset() const { return offset_.item<std::int64_t>(); }
+  const at::Tensor& permutation() const { return permutation_; }
 
  private:
-  std::int64_t size_ = 0;
-  at::Device device_ = at::kCPU;
-  at::Tensor permutation_;  // undefined until the first draw
-  std::int64_t offset_ = 0;
+  std::int64_t size_;
+  at::Tensor permutation_;
+  at::Tensor offset_;
 };
+TORCH_MODULE(IndexSampler);
 
 }  // namespace crest

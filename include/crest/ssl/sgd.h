@@ -55,10 +55,9 @@ class Sgd {
 
   SgdKernels kernels() const { return kernels_; }
 
-  // Momentum buffers, group by group, parameter by parameter (checkpoints).
+  // Momentum buffers, group by group, parameter by parameter: the tensors the step updates
+  // (not copies), so a checkpoint registers them and restores them in place.
   std::vector<at::Tensor> buffers() const;
-  // Copies `values` into the buffers in place; throws DataError when they do not fit.
-  void load_buffers(const std::vector<at::Tensor>& values);
 
  private:
   struct Group {

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,6 +18,7 @@
 #include "crest/io/training_files.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn.h"
+#include "crest/ssl/alignment.h"
 
 namespace crest {
 
@@ -33,16 +33,6 @@ struct TrainingData {
   at::Tensor test_labels;      // int64 [T]
   std::vector<std::string> class_names;
   std::vector<double> class_prior;  // labeled class distribution (logit adjustment)
-};
-
-// Aligns the weak-view probabilities of the unlabeled batch before pseudo-labelling (CReST+);
-// given the raw probabilities (no grad), returns the aligned ones. Its state, if any, must be
-// saved and restored through the two callbacks so that resume is exact.
-struct PseudoLabelAlignment {
-  std::function<at::Tensor(const at::Tensor& probs)> align;
-  std::function<void(const at::Tensor& probs)> observe;  // called with the raw probabilities
-  std::function<at::Tensor()> state;                     // tensor to checkpoint
-  std::function<void(const at::Tensor&)> restore;
 };
 
 struct TrainerSettings {
@@ -73,8 +63,7 @@ class Progress;
 class FixMatchTrainer {
  public:
   FixMatchTrainer(TrainerSettings settings, at::Device device, TrainingData data,
-                  std::filesystem::path out_dir,
-                  std::shared_ptr<PseudoLabelAlignment> alignment = nullptr);
+                  std::filesystem::path out_dir, DistributionAligner alignment = nullptr);
 
   // Trains from the checkpoint in out_dir when `resume` and one exists, else from scratch.
   // Throws Interrupted after checkpointing when a stop was requested, TrainingDiverged on a
@@ -101,21 +90,29 @@ class FixMatchTrainer {
   // the rate from device memory (the CUDA graph path).
   void run_step(const StepBatch& batch, bool device_lr);
 
-  // Checkpoint I/O (out_dir/checkpoint.pt): everything a resume needs to continue bit for bit.
-  // Saving is skipped once a non-finite loss was seen, so the last good checkpoint is kept.
+  // out_dir/checkpoint.pt (io/checkpoint.h) holds the trainer's state module: everything a
+  // resume needs to continue bit for bit. Saving is skipped once a non-finite loss was seen, so
+  // the last good checkpoint is kept. Loading throws InputError when the checkpoint was written
+  // for another number of steps, DataError when it does not fit (io/checkpoint.h).
   void save_checkpoint();
   void load_checkpoint();
+  // Restores the checkpoint (resume) and the metrics history up to its step, or starts fresh.
+  void open(bool resume);
   // Raw and logit-adjusted evaluation of `net` on the test set, from one forward pass.
   std::pair<Evaluation, Evaluation> evaluate_test(WideResNet& net);
-  // Evaluates both models, appends the line to metrics.jsonl and resets the running statistics.
-  MetricsLine log_evaluation(double lr, double elapsed_seconds, std::int64_t first_step);
+  // The evaluation record at the current step: both models on the test set and the running
+  // training statistics since the previous record. Writes nothing.
+  MetricsLine evaluate(double lr, double steps_per_sec);
+  // Appends `line` to metrics.jsonl and starts the next window of running statistics.
+  void record(const MetricsLine& line);
   // The progress bar's fields: from an evaluation `line`, or (nullptr) the running statistics.
   std::string progress_fields(double lr, const MetricsLine* line) const;
   // Throws TrainingDiverged (after closing `progress`) once a non-finite loss was seen.
   void check_finite(Progress& progress);
-  // The final evaluation and the generation's per_class.csv, confusion.csv and summary.json;
-  // `start`: when this process began training the generation.
-  GenerationOutcome finish(std::chrono::steady_clock::time_point start);
+  // The final EMA evaluation and the summary of the generation; `seconds`: this process's share.
+  GenerationOutcome final_outcome(double seconds);
+  // The generation's per_class.csv, confusion.csv and summary.json.
+  void write_outcome(const GenerationOutcome& outcome);
 
   struct Impl;
   std::shared_ptr<Impl> impl_;

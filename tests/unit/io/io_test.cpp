@@ -84,22 +84,13 @@ TEST_F(IoTest, AtomicWritesLeaveNoTemporary) {
   write_file_atomic(dir_ / "a" / "b.txt", "one\n");
   write_file_atomic(dir_ / "a" / "b.txt", "two\n");
   EXPECT_EQ(read_file(dir_ / "a" / "b.txt"), "two\n");
-  EXPECT_THROW(write_file_atomic_with(dir_ / "c.bin",
-                                      [](const fs::path& tmp) {
-                                        write_file_atomic(tmp, "half");
-                                        throw std::runtime_error("writer failed");
-                                      }),
-               std::runtime_error);
-  EXPECT_FALSE(fs::exists(dir_ / "c.bin"));
-  EXPECT_EQ(file_count(), 1u);  // the failed writer's temporary is gone
-  // A torch archive records its file name minus the last extension: the temporary of
-  // write_file_atomic_with is PATH.tmp, so a checkpoint records "checkpoint.pt" as before.
-  write_file_atomic_with(dir_ / kCheckpointFile, [&](const fs::path& tmp) {
-    EXPECT_EQ(tmp, dir_ / "checkpoint.pt.tmp");
-    write_file_atomic(tmp, "archive");
-  });
-  EXPECT_EQ(read_file(dir_ / kCheckpointFile), "archive");
-  EXPECT_EQ(file_count(), 2u);
+  // A failed write leaves the previous file and no temporary.
+  write_file_atomic(dir_ / "d" / "keep.txt", "kept\n");
+  fs::create_directories(dir_ / "d" / "e.txt" / "inner");  // a folder where the file goes
+  EXPECT_THROW(write_file_atomic(dir_ / "d" / "e.txt", "lost"), std::runtime_error);
+  EXPECT_EQ(read_file(dir_ / "d" / "keep.txt"), "kept\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "d"), fs::directory_iterator()), 2);
+  fs::remove_all(dir_ / "d");
   append_line(dir_ / "log.jsonl", "{}");
   append_line(dir_ / "log.jsonl", "{\"x\": 1}");
   EXPECT_EQ(read_lines(dir_ / "log.jsonl"), (std::vector<std::string>{"{}", "{\"x\": 1}"}));

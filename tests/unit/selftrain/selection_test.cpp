@@ -103,29 +103,37 @@ TEST(SelectionTest, AlignmentArithmetic) {
   const std::vector<double> target = tempered_target({0.8, 0.2}, 0.5);
   EXPECT_NEAR(target[0], std::sqrt(0.8) / (std::sqrt(0.8) + std::sqrt(0.2)), 1e-12);
   // p_model starts uniform: aligned = normalise(p * (1e-6 + target) / (1e-6 + 0.5)).
-  DistributionAligner aligner({0.75, 0.25}, PModelEstimate::kBuffer, 4, 0.999, at::kCPU);
+  DistributionAligner aligner(std::vector<double>{0.75, 0.25}, PModelEstimate::kBuffer, 4, 0.999,
+                              at::kCPU);
   const at::Tensor p = at::tensor({0.5f, 0.5f, 0.9f, 0.1f}).view({2, 2});
-  at::Tensor aligned = aligner.align(p);
+  at::Tensor aligned = aligner->align(p);
   EXPECT_NEAR(aligned[0][0].item<float>(), 0.75, 1e-5);
   const double a = 0.9 * 0.750001 / 0.500001, b = 0.1 * 0.250001 / 0.500001;
   EXPECT_NEAR(aligned[1][0].item<float>(), a / (a + b), 1e-5);
   // After observing batches, p_model is the mean of the buffer (uniform rows pushed out).
-  for (int k = 0; k < 4; ++k) aligner.observe(at::tensor({0.8f, 0.2f, 0.8f, 0.2f}).view({2, 2}));
-  EXPECT_NEAR(aligner.p_model()[0].item<float>(), 0.8, 1e-6);
-  aligned = aligner.align(at::tensor({0.8f, 0.2f}).view({1, 2}));
+  for (int k = 0; k < 4; ++k) aligner->observe(at::tensor({0.8f, 0.2f, 0.8f, 0.2f}).view({2, 2}));
+  EXPECT_NEAR(aligner->p_model()[0].item<float>(), 0.8, 1e-6);
+  aligned = aligner->align(at::tensor({0.8f, 0.2f}).view({1, 2}));
   EXPECT_NEAR(aligned[0][0].item<float>(), 0.75, 1e-4);  // a model matching p_model maps to target
   // The ema estimate moves by (1 - m) per batch.
-  DistributionAligner ema({0.5, 0.5}, PModelEstimate::kEma, 0, 0.9, at::kCPU);
-  ema.observe(at::tensor({1.0f, 0.0f}).view({1, 2}));
-  EXPECT_NEAR(ema.p_model()[0].item<float>(), 0.9 * 0.5 + 0.1, 1e-6);
-  // State round trip.
-  DistributionAligner restored({0.75, 0.25}, PModelEstimate::kBuffer, 4, 0.999, at::kCPU);
-  aligner.observe(at::tensor({0.1f, 0.9f}).view({1, 2}));
-  restored.restore(aligner.state());
-  EXPECT_TRUE(at::allclose(restored.p_model(), aligner.p_model()));
-  aligner.observe(at::tensor({0.3f, 0.7f}).view({1, 2}));
-  restored.observe(at::tensor({0.3f, 0.7f}).view({1, 2}));
-  EXPECT_TRUE(at::allclose(restored.p_model(), aligner.p_model()));
+  DistributionAligner ema(std::vector<double>{0.5, 0.5}, PModelEstimate::kEma, 0, 0.9, at::kCPU);
+  ema->observe(at::tensor({1.0f, 0.0f}).view({1, 2}));
+  EXPECT_NEAR(ema->p_model()[0].item<float>(), 0.9 * 0.5 + 0.1, 1e-6);
+  // The state is the registered buffers (the ring and its position), nothing else.
+  std::vector<std::string> names;
+  for (const auto& buffer : aligner->named_buffers()) names.push_back(buffer.key());
+  EXPECT_EQ(names, (std::vector<std::string>{"p_model_history", "history_next"}));
+  DistributionAligner restored(std::vector<double>{0.75, 0.25}, PModelEstimate::kBuffer, 4, 0.999,
+                               at::kCPU);
+  aligner->observe(at::tensor({0.1f, 0.9f}).view({1, 2}));
+  for (auto& buffer : restored->named_buffers()) {
+    buffer.value().copy_(aligner->named_buffers()[buffer.key()]);
+  }
+  EXPECT_TRUE(at::allclose(restored->p_model(), aligner->p_model()));
+  aligner->observe(at::tensor({0.3f, 0.7f}).view({1, 2}));
+  restored->observe(at::tensor({0.3f, 0.7f}).view({1, 2}));
+  EXPECT_TRUE(at::allclose(restored->p_model(), aligner->p_model()));
+  EXPECT_EQ(aligner->named_buffers()["history_next"].item<std::int64_t>(), 2);  // 6 rows into 4
 }
 
 }  // namespace

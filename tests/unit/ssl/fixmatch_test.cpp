@@ -110,31 +110,39 @@ TEST(FixMatchTest, EmaArithmeticAndBufferCopy) {
   for (std::size_t i = 0; i < buffers.size(); ++i) EXPECT_TRUE(buffers[i].equal(ema_buffers[i]));
 }
 
-TEST(FixMatchTest, IndexStreamCoversEveryIndexEachPassAndWraps) {
+TEST(FixMatchTest, IndexSamplerCoversEveryIndexEachPassAndWraps) {
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(7);
-  IndexStream stream(10, at::kCPU);
+  IndexSampler sampler(10, at::kCPU);
   std::multiset<std::int64_t> seen;
   for (int k = 0; k < 5; ++k) {
-    const at::Tensor batch = stream.next(4, generator);  // 20 draws = two full passes
+    const at::Tensor batch = sampler->next(4, generator);  // 20 draws = two full passes
     ASSERT_EQ(batch.numel(), 4);
     for (std::int64_t i = 0; i < 4; ++i) seen.insert(batch[i].item<std::int64_t>());
   }
   for (std::int64_t i = 0; i < 10; ++i) EXPECT_EQ(seen.count(i), 2u) << i;
   // A batch larger than the set spans several passes.
-  IndexStream small(3, at::kCPU);
-  EXPECT_EQ(small.next(8, generator).numel(), 8);
+  IndexSampler small(3, at::kCPU);
+  EXPECT_EQ(small->next(8, generator).numel(), 8);
 }
 
-TEST(FixMatchTest, IndexStreamIsDeterministicAndRestorable) {
+TEST(FixMatchTest, IndexSamplerIsDeterministicAndItsStateIsItsBuffers) {
   at::Generator g1 = at::make_generator<at::CPUGeneratorImpl>(11);
   at::Generator g2 = at::make_generator<at::CPUGeneratorImpl>(11);
-  IndexStream a(50, at::kCPU), b(50, at::kCPU);
-  EXPECT_TRUE(a.next(30, g1).equal(b.next(30, g2)));
-  // Restore a copy of a's state mid-pass: both continue identically.
-  IndexStream c(50, at::kCPU);
-  c.restore(a.permutation().clone(), a.offset());
+  IndexSampler a(50, at::kCPU), b(50, at::kCPU);
+  const at::Tensor first = a->next(30, g1);
+  EXPECT_TRUE(first.equal(b->next(30, g2)));
+  EXPECT_EQ(a->offset(), 30);
+  // A drawn batch is a copy: the next pass does not overwrite it.
+  const at::Tensor kept = first.clone();
+  a->next(40, g1);
+  EXPECT_TRUE(first.equal(kept));
+  // Copying a's buffers into a fresh sampler mid-pass continues identically.
+  IndexSampler c(50, at::kCPU);
+  const auto from = a->named_buffers();
+  for (auto& to : c->named_buffers()) to.value().copy_(from[to.key()]);
   at::Generator g3 = g1.clone();
-  EXPECT_TRUE(a.next(40, g1).equal(c.next(40, g3)));
+  EXPECT_TRUE(a->next(40, g1).equal(c->next(40, g3)));
+  EXPECT_EQ(c->named_buffers().size(), 2u);  // permutation, offset
 }
 
 }  // namespace

@@ -140,25 +140,25 @@ TEST(SgdTest, ZeroGradKeepsTheGradientTensorsAndTheirLayout) {
   EXPECT_EQ(p.decay[0].grad().abs().sum().item<double>(), 0.0);
 }
 
-TEST(SgdTest, BuffersRoundTripAndRefuseAnotherModel) {
+TEST(SgdTest, BuffersAreTheTensorsTheStepUpdates) {
+  // Checkpoints register buffers() in the trainer's state module and restore them with copy_:
+  // that only works when they share storage with the buffers the step reads.
   const Problem start;
   Problem a = start.copy();
   Sgd first({{a.decay, 5e-4}, {a.no_decay, 0.0}}, 0.9, true, SgdKernels::kForeach);
   first.set_lr(0.03);
   set_grads(a.all(), 0);
   first.step();
-  Problem b = start.copy();
+  Problem b = a.copy();
   Sgd second({{b.decay, 5e-4}, {b.no_decay, 0.0}}, 0.9, true, SgdKernels::kForeach);
-  second.load_buffers(first.buffers());
-  for (std::size_t i = 0; i < first.buffers().size(); ++i) {
-    EXPECT_TRUE(at::equal(first.buffers()[i], second.buffers()[i]));
-  }
-  auto fewer = first.buffers();
-  fewer.pop_back();
-  expect_data_error([&] { second.load_buffers(fewer); }, {"3 momentum buffers", "needs 4"});
-  auto reshaped = first.buffers();
-  reshaped[1] = at::zeros({2, 2});
-  expect_data_error([&] { second.load_buffers(reshaped); }, {"[2, 2]", "[5, 4]"});
+  second.set_lr(0.03);
+  ASSERT_EQ(first.buffers().size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) second.buffers()[i].copy_(first.buffers()[i]);
+  set_grads(a.all(), 1);
+  set_grads(b.all(), 1);
+  first.step();
+  second.step();
+  for (std::size_t i = 0; i < a.all().size(); ++i) EXPECT_TRUE(at::equal(a.all()[i], b.all()[i]));
 }
 
 TEST(SgdTest, KernelChoice) {

@@ -3,8 +3,10 @@
 #include "crest/ssl/trainer.h"
 
 #include <gtest/gtest.h>
+#include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -202,26 +204,30 @@ TEST_F(TrainerTest, CheckpointOfAnotherVersionIsRefusedAndKept) {
   archive.save_to((dir_ / "old" / "checkpoint.pt").string());
   const std::string before = read_file(dir_ / "old" / "checkpoint.pt");
   expect_data_error([&] { train("old", /*resume=*/true); },
-                    {"checkpoint.pt", "version 1", "reads version 2", "move the file away"});
+                    {"checkpoint.pt", "version 1", "reads version 3", "move the file away"});
   EXPECT_EQ(read_file(dir_ / "old" / "checkpoint.pt"), before);
 }
 
-TEST_F(TrainerTest, CheckpointWithoutMomentumBuffersIsADataError) {
-  FixMatchTrainer trainer(settings_, at::kCPU,
-                          generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
-  torch::serialize::OutputArchive archive, model, ema, optimizer;
-  archive.write("version", at::tensor(std::int64_t{2}));
-  archive.write("step", at::tensor(std::int64_t{1}));
-  archive.write("total_steps", at::tensor(std::int64_t{6}));
-  trainer.model()->save(model);
-  trainer.ema_model()->save(ema);
-  archive.write("model", model);
-  archive.write("ema", ema);
-  archive.write("optimizer", optimizer);
-  fs::create_directories(dir_ / "nomomentum");
-  archive.save_to((dir_ / "nomomentum" / "checkpoint.pt").string());
-  expect_data_error([&] { train("nomomentum", /*resume=*/true); },
-                    {"checkpoint.pt", "lacks the SGD momentum buffer 0"});
+TEST_F(TrainerTest, CheckpointOfAnotherModelIsADataErrorAndKept) {
+  train("a");
+  const std::string before = read_file(dir_ / "a" / "checkpoint.pt");
+  settings_.model.width = 2;
+  expect_data_error([&] { train("a", /*resume=*/true); },
+                    {"checkpoint.pt", "model.", "this run needs", "another model or config"});
+  EXPECT_EQ(read_file(dir_ / "a" / "checkpoint.pt"), before);
+}
+
+TEST_F(TrainerTest, CheckpointCarriesEveryPieceOfState) {
+  // The state module is the checkpoint: models, momentum, samplers, generator, statistics.
+  train("a");
+  torch::serialize::InputArchive archive;
+  archive.load_from((dir_ / "a" / "checkpoint.pt").string());
+  torch::serialize::InputArchive state;
+  archive.read("state", state);
+  std::vector<std::string> keys = state.keys();
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"ema", "generator", "labeled_sampler", "model",
+                                            "optimizer", "stats", "unlabeled_sampler"}));
 }
 
 TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {

@@ -1,0 +1,51 @@
+// RUN/gen_K/checkpoint.pt: everything a resume needs to continue a generation bit for bit, as
+// one torch archive of a module tree. The trainer gathers its state (raw and EMA models, SGD
+// momentum buffers, index samplers, CReST+'s distribution aligner, the random generator, the
+// running statistics) as the parameters and registered buffers of one torch::nn::Module, so a
+// new piece of state is checkpointed by registering it, with no save code of its own.
+//
+// Layout (format version kCheckpointVersion):
+//   version      int64 scalar
+//   step         int64 scalar: steps done
+//   total_steps  int64 scalar: the generation's length (a resume with another length is refused)
+//   content_hash int64 scalar: FNV-1a 64 over the header and every tensor of `state`, bit cast
+//   state        the module tree, as torch::nn::Module::save writes it
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace crest {
+
+// 3: the trainer's state as one module tree with a content hash (2: hand-written keys and
+// crest's own SGD momentum; 1: torch::optim::SGD's archive).
+inline constexpr std::int64_t kCheckpointVersion = 3;
+
+struct CheckpointHeader {
+  std::int64_t step = 0;
+  std::int64_t total_steps = 0;
+};
+
+// Serialises `state` in memory and writes it to `file` atomically (temporary, fsync, rename).
+// Throws std::runtime_error naming the file when the write fails (disk full, no permission);
+// the previous checkpoint, if any, is then untouched and no temporary is left behind.
+void write_checkpoint(const std::filesystem::path& file, torch::nn::Module& state,
+                      const CheckpointHeader& header);
+
+// Reads `file` into `state` in place: every parameter and buffer is copied into the existing
+// tensor, so devices, memory formats and anything holding those tensors stay valid. Nothing is
+// changed unless the whole file checks out. Throws DataError naming the file and what to do when
+// it cannot be read as a checkpoint, has another format version, lacks a tensor of `state` or
+// holds one `state` does not have (another model or config), holds a tensor of another shape or
+// dtype, or its content hash does not match (damaged after it was written).
+CheckpointHeader read_checkpoint(const std::filesystem::path& file, torch::nn::Module& state);
+
+// FNV-1a 64 (hex) over the bytes of every parameter and then every buffer of `module`, in
+// registration order, each in its logical (contiguous, CPU) layout: equal fingerprints mean
+// bit-identical weights whatever the device or memory format.
+std::string weights_fingerprint(torch::nn::Module& module);
+
+}  // namespace crest
