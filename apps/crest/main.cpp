@@ -1,5 +1,6 @@
 // The `crest` command line: parses arguments, resolves the config, sets up logging and calls
 // the library. Exit codes: 0 success, 2 bad usage / config / data, 1 anything else.
+#include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -233,6 +234,10 @@ int main(int argc, char** argv) {
   } catch (const crest::InputError& e) {
     spdlog::error("{}", e.what());
     return kExitBadInput;
+  } catch (const c10::Error& e) {
+    // LibTorch's own message, without the C++ stack trace its what() carries.
+    spdlog::error("{}", e.what_without_backtrace());
+    return kExitFailure;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return kExitFailure;

@@ -55,7 +55,9 @@ double CsvTable::number(std::size_t row, std::size_t col, bool optional) const {
   errno = 0;
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE) {
+  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE ||
+      !std::isfinite(value)) {
+    // crest writes an undefined figure as an empty field, never as nan or inf.
     throw DataError(where(row) + ": column '" + header[col] + "' is '" + text + "', not a number");
   }
   return value;

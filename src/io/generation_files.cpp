@@ -10,6 +10,9 @@ namespace crest {
 
 namespace fs = std::filesystem;
 
+using io_detail::check_count;
+using io_detail::check_figures;
+using io_detail::check_ratio;
 using io_detail::json_field;
 using io_detail::json_list;
 using io_detail::kNaN;
@@ -32,6 +35,30 @@ std::int64_t count(const nlohmann::json& j, const char* key, const fs::path& fil
 double figure(const nlohmann::json& j, const char* key, const fs::path& file, bool strict) {
   if (!strict && !j.contains(key)) return kNaN;
   return json_field<double>(j, key, file);
+}
+
+// Every count non-negative, every figure NaN or in [0, 1].
+void check_row(const GenerationRow& row, const fs::path& file) {
+  const std::string at = "generation " + std::to_string(row.generation) + ": ";
+  check_count(row.generation, "'generation'", file);
+  check_count(row.labeled, at + "'labeled'", file);
+  check_count(row.pseudo_labeled, at + "'pseudo_labeled'", file);
+  check_count(row.selected, at + "'selected'", file);
+  if (row.pseudo_labeled > row.labeled) {
+    throw DataError(file.string() + ": " + at + "more pseudo-labeled images than labeled ones; " +
+                    "the file was edited or damaged");
+  }
+  const std::pair<const char*, double> figures[] = {
+      {"t", row.t},
+      {"accuracy", row.accuracy},
+      {"mean_recall", row.mean_recall},
+      {"mean_precision", row.mean_precision},
+      {"minority_recall", row.minority_recall},
+      {"majority_recall", row.majority_recall},
+      {"minority_precision", row.minority_precision},
+      {"selection_precision", row.selection_precision},
+      {"val_mean_recall", row.val_mean_recall}};
+  for (const auto& [key, value] : figures) check_ratio(value, at + "'" + key + "'", file);
 }
 
 }  // namespace
@@ -68,6 +95,7 @@ GenerationRow generation_row_from_json(const nlohmann::json& j, const fs::path& 
   row.selected = count(j, "selected", file, strict);
   row.selection_precision = nullable(j, "selection_precision", file, strict);
   row.val_mean_recall = nullable(j, "val_mean_recall", file, strict);
+  check_row(row, file);
   return row;
 }
 
@@ -141,6 +169,14 @@ GenerationRecord read_generation_record(const fs::path& file) {
   record.test = evaluation_figures_from_json(j.at("test"), file);
   record.labeled_counts = json_list<std::int64_t>(j, "labeled_counts", file);
   record.ema_accuracy = accuracy_summary_from_json(j.at("ema_accuracy"), file);
+  check_figures(record.test, "'test'", file);
+  if (record.labeled_counts.size() != record.test.per_class_recall.size()) {
+    throw DataError(file.string() + ": 'labeled_counts' has " +
+                    std::to_string(record.labeled_counts.size()) + " classes, 'test' has " +
+                    std::to_string(record.test.per_class_recall.size()));
+  }
+  for (std::int64_t n : record.labeled_counts) check_count(n, "'labeled_counts'", file);
+  io_detail::check_accuracy_summary(record.ema_accuracy, file);
   return record;
 }
 

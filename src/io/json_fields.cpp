@@ -1,5 +1,7 @@
 #include "json_fields.h"
 
+#include <utility>
+
 #include "crest/io/file.h"
 
 namespace crest::io_detail {
@@ -7,9 +9,22 @@ namespace crest::io_detail {
 nlohmann::json read_json_file(const std::filesystem::path& file) {
   try {
     return nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number past double's range (1e999).
     throw DataError(file.string() + ": not valid JSON: " + e.what());
   }
+}
+
+void check_ratio(double value, const std::string& what, const std::filesystem::path& file) {
+  if (std::isnan(value) || (value >= 0.0 && value <= 1.0)) return;
+  throw DataError(file.string() + ": " + what + " is " + std::to_string(value) +
+                  ", not a ratio in [0, 1]; the file was edited or damaged");
+}
+
+void check_count(std::int64_t value, const std::string& what, const std::filesystem::path& file) {
+  if (value >= 0) return;
+  throw DataError(file.string() + ": " + what + " is " + std::to_string(value) +
+                  ", a negative count; the file was edited or damaged");
 }
 
 void write_json_file(const std::filesystem::path& file, const nlohmann::json& j, int indent) {
@@ -20,6 +35,28 @@ nlohmann::json read_json_object(const std::filesystem::path& file) {
   nlohmann::json j = read_json_file(file);
   if (!j.is_object()) throw DataError(file.string() + ": expected a JSON object");
   return j;
+}
+
+void check_figures(const EvaluationFigures& f, const std::string& what,
+                   const std::filesystem::path& file) {
+  check_ratio(f.accuracy, what + " accuracy", file);
+  check_ratio(f.mean_recall, what + " mean_recall", file);
+  check_ratio(f.mean_precision, what + " mean_precision", file);
+  if (f.per_class_recall.size() != f.per_class_precision.size()) {
+    throw DataError(file.string() + ": " + what +
+                    " per_class_recall and per_class_precision differ in length");
+  }
+  for (double v : f.per_class_recall) check_ratio(v, what + " per_class_recall", file);
+  for (double v : f.per_class_precision) check_ratio(v, what + " per_class_precision", file);
+}
+
+void check_accuracy_summary(const AccuracySummary& s, const std::filesystem::path& file) {
+  const std::pair<const char*, double> figures[] = {
+      {"final_acc", s.final_acc},           {"best", s.best},
+      {"median_last_1", s.median_last_1},   {"median_last_10", s.median_last_10},
+      {"median_last_20", s.median_last_20}, {"median_last_50", s.median_last_50}};
+  for (const auto& [key, value] : figures) check_ratio(value, std::string("'") + key + "'", file);
+  check_count(s.best_index, "'best_index'", file);
 }
 
 }  // namespace crest::io_detail

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "crest/io/figures.h"
 #include "crest/util/error.h"
 
 namespace crest::io_detail {
@@ -35,8 +37,39 @@ inline double number_or_nan(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_number() ? it->get<double>() : kNaN;
 }
 
+// `v` (the value of `key`) as the number type T. An integral T needs a whole number that T
+// holds (a file edited to 1e300 or -1 where a count belongs must not reach the arithmetic);
+// DataError naming the file, the key and the value otherwise.
+template <typename T>
+T checked_number(const nlohmann::json& v, const std::string& key,
+                 const std::filesystem::path& file) {
+  static_assert(std::is_arithmetic_v<T>);
+  if (!v.is_number() || v.is_boolean()) {
+    throw DataError(file.string() + ": '" + key + "' is " + v.dump() + ", not a number");
+  }
+  if constexpr (std::is_integral_v<T>) {
+    const double d = v.get<double>();
+    const bool whole = v.is_number_integer() || (std::isfinite(d) && d == std::floor(d));
+    const bool fits =
+        v.is_number_unsigned()
+            ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+            : d >= static_cast<double>(std::numeric_limits<T>::min()) &&
+                  d <= static_cast<double>(std::numeric_limits<T>::max()) &&
+                  (!v.is_number_integer() ||
+                   (v.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
+                    v.get<std::int64_t>() <= std::numeric_limits<T>::max()));
+    if (!whole || !fits) {
+      throw DataError(file.string() + ": '" + key + "' is " + v.dump() +
+                      ", not a whole number in range; the file was edited or damaged");
+    }
+    return v.is_number_float() ? static_cast<T>(d) : v.get<T>();
+  } else {
+    return v.get<T>();
+  }
+}
+
 // The list j[key] of numbers or strings; DataError naming the file and key when it is absent
-// or holds something else.
+// or holds something else (numbers as checked_number).
 template <typename T>
 std::vector<T> json_list(const nlohmann::json& j, const char* key,
                          const std::filesystem::path& file) {
@@ -51,7 +84,7 @@ std::vector<T> json_list(const nlohmann::json& j, const char* key,
       out.push_back(v.get<std::string>());
     } else {
       if (!v.is_number()) throw DataError(file.string() + ": '" + key + "' must hold numbers");
-      out.push_back(v.get<T>());
+      out.push_back(checked_number<T>(v, key, file));
     }
   }
   return out;
@@ -64,16 +97,32 @@ std::vector<T> optional_json_list(const nlohmann::json& j, const char* key,
   return j.contains(key) ? json_list<T>(j, key, file) : std::vector<T>();
 }
 
-// j[key] as T; DataError naming the file and key when it is absent or of another type.
+// j[key] as T; DataError naming the file and key when it is absent or of another type (numbers
+// as checked_number).
 template <typename T>
 T json_field(const nlohmann::json& j, const char* key, const std::filesystem::path& file) {
   const auto it = j.find(key);
   if (it == j.end()) throw DataError(file.string() + ": expected '" + key + "'");
-  try {
-    return it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw DataError(file.string() + ": '" + key + "' is " + it->dump() + ", of the wrong type");
+  if constexpr (std::is_arithmetic_v<T>) {
+    return checked_number<T>(*it, key, file);
+  } else {
+    try {
+      return it->get<T>();
+    } catch (const nlohmann::json::exception&) {
+      throw DataError(file.string() + ": '" + key + "' is " + it->dump() + ", of the wrong type");
+    }
   }
 }
+
+// DataError naming the file and `what` unless `value` is NaN (not defined) or in [0, 1]: the
+// ratios crest writes (accuracies, recalls, precisions, rates).
+void check_ratio(double value, const std::string& what, const std::filesystem::path& file);
+// DataError naming the file and `what` when `value` is negative: counts and steps.
+void check_count(std::int64_t value, const std::string& what, const std::filesystem::path& file);
+// The figures of an evaluation: ratios, per-class lists of one length.
+void check_figures(const EvaluationFigures& f, const std::string& what,
+                   const std::filesystem::path& file);
+// Ratios in [0, 1] (NaN allowed) and a non-negative best_index.
+void check_accuracy_summary(const AccuracySummary& s, const std::filesystem::path& file);
 
 }  // namespace crest::io_detail

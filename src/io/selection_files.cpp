@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_set>
 
 #include "crest/io/csv.h"
 #include "crest/io/file.h"
@@ -28,17 +29,41 @@ void write_pseudo_labels_csv(const fs::path& file, const std::vector<PseudoLabel
   write_file_atomic(file, out);
 }
 
-std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file) {
+std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
+                                                   const PseudoLabelLimits& limits) {
   const CsvTable t = read_csv(file);
   const std::size_t index = t.column("index"), predicted = t.column("predicted"),
                     confidence = t.column("confidence"), true_label = t.column("true_label");
+  const std::string what_to_do = "; the file was edited or damaged (start a new run folder)";
+  auto check_class = [&](std::size_t r, std::size_t col, std::int64_t value) {
+    if (value < 0 || value >= limits.num_classes) {
+      throw DataError(t.where(r) + ": column '" + t.header[col] + "' is " + std::to_string(value) +
+                      ", not a class of this run (0.." + std::to_string(limits.num_classes - 1) +
+                      ")" + what_to_do);
+    }
+  };
   std::vector<PseudoLabelRow> rows;
+  std::unordered_set<std::int64_t> seen;
   for (std::size_t r = 0; r < t.rows.size(); ++r) {
     PseudoLabelRow row;
     row.index = t.integer(r, index);
     row.predicted = t.integer(r, predicted);
     row.confidence = t.number(r, confidence);
     row.true_label = t.integer(r, true_label);
+    check_class(r, predicted, row.predicted);
+    check_class(r, true_label, row.true_label);
+    if (!(row.confidence >= 0.0 && row.confidence <= 1.0)) {
+      throw DataError(t.where(r) + ": confidence " + t.rows[r][confidence] +
+                      " is not a probability" + what_to_do);
+    }
+    if (limits.in_pool && !limits.in_pool(row.index)) {
+      throw DataError(t.where(r) + ": image " + std::to_string(row.index) +
+                      " is not in this run's unlabeled pool" + what_to_do);
+    }
+    if (!seen.insert(row.index).second) {
+      throw DataError(t.where(r) + ": image " + std::to_string(row.index) + " is selected twice" +
+                      what_to_do);
+    }
     rows.push_back(row);
   }
   return rows;
@@ -94,6 +119,21 @@ SelectionRecord read_selection_json(const fs::path& file) {
   const double total = number_or_nan(j, "selected_total");
   s.selected_total = std::isfinite(total) ? static_cast<std::int64_t>(total) : 0;
   s.precision_total = number_or_nan(j, "precision_total");
+  for (const auto* list : {&s.rates, &s.precision, &s.recall}) {
+    for (double v : *list) io_detail::check_ratio(v, "a rate, precision or recall", file);
+  }
+  for (const auto* list : {&s.predicted, &s.selected, &s.correct, &s.pool_true_counts}) {
+    for (std::int64_t n : *list) io_detail::check_count(n, "a per-class count", file);
+  }
+  for (std::size_t c = 0; c < s.names.size(); ++c) {
+    if (s.selected[c] > s.predicted[c] || s.correct[c] > s.selected[c]) {
+      throw DataError(file.string() + ": class " + s.names[c] +
+                      " selects more images than it predicts, or has more correct than selected; "
+                      "the file was edited or damaged");
+    }
+  }
+  io_detail::check_count(s.selected_total, "'selected_total'", file);
+  io_detail::check_ratio(s.precision_total, "'precision_total'", file);
   return s;
 }
 

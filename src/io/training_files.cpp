@@ -1,6 +1,8 @@
 #include "crest/io/training_files.h"
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
 
 #include "crest/io/file.h"
 #include "json_fields.h"
@@ -42,11 +44,15 @@ std::vector<double> numbers_or_empty(const nlohmann::json& j, const char* key) {
 }
 
 // A parsed line; `step` must be a number (the caller checks).
-MetricsLine metrics_from_json(const nlohmann::json& j) {
+// `where`: FILE:LINE for messages. Steps are whole and non-negative, accuracies and rates
+// ratios (or absent), per-class recalls ratios.
+MetricsLine metrics_from_json(const nlohmann::json& j, const fs::path& where) {
   MetricsLine l;
-  l.step = static_cast<std::int64_t>(j.at("step").get<double>());
-  const double epoch = number_or_nan(j, "epoch");
-  l.epoch = std::isfinite(epoch) ? static_cast<std::int64_t>(epoch) : 0;
+  l.step = io_detail::checked_number<std::int64_t>(j.at("step"), "step", where);
+  io_detail::check_count(l.step, "'step'", where);
+  l.epoch = j.contains("epoch") && !j["epoch"].is_null()
+                ? io_detail::checked_number<std::int64_t>(j["epoch"], "epoch", where)
+                : 0;
   l.lr = number_or_nan(j, "lr");
   l.loss = number_or_nan(j, "loss");
   l.loss_x = number_or_nan(j, "loss_x");
@@ -61,7 +67,25 @@ MetricsLine metrics_from_json(const nlohmann::json& j) {
   l.per_class_recall_ema = numbers_or_empty(j, "per_class_recall_ema");
   l.per_class_recall_raw = numbers_or_empty(j, "per_class_recall_raw");
   l.steps_per_sec = number_or_nan(j, "steps_per_sec");
+  const std::pair<const char*, double> ratios[] = {{"mask_rate", l.mask_rate},
+                                                   {"pseudo_label_acc", l.pseudo_label_acc},
+                                                   {"acc_raw", l.acc_raw},
+                                                   {"acc_ema", l.acc_ema},
+                                                   {"acc_raw_la", l.acc_raw_la},
+                                                   {"acc_ema_la", l.acc_ema_la},
+                                                   {"mean_recall_ema", l.mean_recall_ema}};
+  for (const auto& [key, value] : ratios) {
+    io_detail::check_ratio(value, std::string("'") + key + "'", where);
+  }
+  for (double v : l.per_class_recall_ema)
+    io_detail::check_ratio(v, "'per_class_recall_ema'", where);
+  for (double v : l.per_class_recall_raw)
+    io_detail::check_ratio(v, "'per_class_recall_raw'", where);
   return l;
+}
+
+fs::path line_of(const fs::path& file, int line) {
+  return fs::path(file.string() + ":" + std::to_string(line));
 }
 
 bool has_numeric_step(const nlohmann::json& j) {
@@ -92,7 +116,7 @@ MetricsLog read_metrics_file(const fs::path& file) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(content);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       if (last_unterminated) {
         log.cut_line = line;
         break;
@@ -103,7 +127,7 @@ MetricsLog read_metrics_file(const fs::path& file) {
       throw DataError(file.string() + ":" + std::to_string(line) +
                       ": expected a JSON object with a numeric 'step'");
     }
-    log.lines.push_back(metrics_from_json(j));
+    log.lines.push_back(metrics_from_json(j, line_of(file, line)));
   }
   return log;
 }
@@ -113,7 +137,9 @@ std::vector<MetricsLine> truncate_metrics_file(const fs::path& file, std::int64_
   std::string kept;
   std::error_code ec;
   if (fs::exists(file, ec)) {
+    int number = 0;
     for (const std::string& line : read_lines(file)) {
+      ++number;
       if (line.empty()) continue;
       nlohmann::json j;
       try {
@@ -121,8 +147,10 @@ std::vector<MetricsLine> truncate_metrics_file(const fs::path& file, std::int64_
       } catch (const nlohmann::json::exception&) {
         break;  // a line cut short by a crash ends the usable history
       }
-      if (!has_numeric_step(j) || metrics_from_json(j).step > step) break;
-      kept_lines.push_back(metrics_from_json(j));
+      if (!has_numeric_step(j)) break;
+      const MetricsLine parsed = metrics_from_json(j, line_of(file, number));
+      if (parsed.step > step) break;
+      kept_lines.push_back(parsed);
       kept += line + "\n";
     }
   }
@@ -152,6 +180,10 @@ TrainingSummary read_training_summary(const fs::path& file) {
   s.final_ema = evaluation_figures_from_json(j.at("final_ema"), file);
   s.model_fingerprint = json_field<std::string>(j, "model_fingerprint", file);
   s.ema_fingerprint = json_field<std::string>(j, "ema_fingerprint", file);
+  io_detail::check_count(s.steps, "'steps'", file);
+  io_detail::check_count(s.evaluations, "'evaluations'", file);
+  io_detail::check_accuracy_summary(s.ema_accuracy, file);
+  io_detail::check_figures(s.final_ema, "'final_ema'", file);
   return s;
 }
 

@@ -326,20 +326,40 @@ CarriedSelection read_carried_selection(const fs::path& gen_dir, const RunData& 
                     " is missing, so the selection of that generation is lost; start a new run "
                     "folder");
   }
+  std::vector<bool> in_pool(run.lt.size(), false);
+  for (std::int64_t p : run.unlabeled_only) in_pool[static_cast<std::size_t>(p)] = true;
+  auto position = [&run](std::int64_t index) -> std::int64_t {
+    const auto it = std::lower_bound(run.lt.begin(), run.lt.end(), index);
+    return it == run.lt.end() || *it != index ? -1 : it - run.lt.begin();
+  };
+  PseudoLabelLimits limits;
+  limits.num_classes = run.num_classes();
+  limits.in_pool = [&](std::int64_t index) {
+    const std::int64_t p = position(index);
+    return p >= 0 && in_pool[static_cast<std::size_t>(p)];
+  };
   CarriedSelection carried;
-  const std::vector<PseudoLabelRow> rows = read_pseudo_labels_csv(file);
-  for (std::size_t k = 0; k < rows.size(); ++k) {
-    const auto it = std::lower_bound(run.lt.begin(), run.lt.end(), rows[k].index);
-    if (it == run.lt.end() || *it != rows[k].index) {
-      throw DataError(file.string() + ": row " + std::to_string(k + 1) + " selects image " +
-                      std::to_string(rows[k].index) +
-                      ", which is not in this run's long-tailed set; the file was edited or "
-                      "damaged");
-    }
-    carried.positions.push_back(it - run.lt.begin());
-    carried.labels.push_back(rows[k].predicted);
+  for (const PseudoLabelRow& row : read_pseudo_labels_csv(file, limits)) {
+    carried.positions.push_back(position(row.index));
+    carried.labels.push_back(row.predicted);
   }
   return carried;
+}
+
+// generation.json of finished generation g, checked against this run.
+GenerationRecord read_finished_generation(const fs::path& gen_dir, int g, int num_classes) {
+  const fs::path file = gen_dir / kGenerationDoneFile;
+  GenerationRecord record = read_generation_record(file);
+  if (record.row.generation != g ||
+      record.labeled_counts.size() != static_cast<std::size_t>(num_classes)) {
+    throw DataError(file.string() + " records generation " + std::to_string(record.row.generation) +
+                    " with " + std::to_string(record.labeled_counts.size()) +
+                    " classes; this is generation " + std::to_string(g) + " of a run with " +
+                    std::to_string(num_classes) +
+                    " classes. The file was edited or copied from another run: start a new "
+                    "run folder");
+  }
+  return record;
 }
 
 bool generation_finished(const fs::path& run_dir, int g) {
@@ -422,7 +442,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     const fs::path gen_dir = generation_dir(run_dir, g);
     if (options.resume && generation_finished(run_dir, g)) {
       // A finished generation: its figures and its selection come from disk, never recomputed.
-      rows.push_back(read_generation_record(gen_dir / kGenerationDoneFile).row);
+      rows.push_back(read_finished_generation(gen_dir, g, run.num_classes()).row);
       const bool last = g + 1 == cc.generations;
       carried = plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
       if (last || !generation_finished(run_dir, g + 1)) print_table(out, rows);

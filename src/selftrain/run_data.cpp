@@ -1,6 +1,8 @@
 #include "crest/selftrain/run_data.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 namespace crest {
 
@@ -14,7 +16,13 @@ at::Tensor long_tensor(const std::vector<std::int64_t>& values, at::Device devic
 
 std::vector<std::int64_t> count_by_class(const std::vector<std::int64_t>& labels, int classes) {
   std::vector<std::int64_t> counts(static_cast<std::size_t>(classes), 0);
-  for (std::int64_t y : labels) ++counts[static_cast<std::size_t>(y)];
+  for (std::int64_t y : labels) {
+    if (y < 0 || y >= classes) {
+      throw std::out_of_range("count_by_class: label " + std::to_string(y) + " outside 0.." +
+                              std::to_string(classes - 1));
+    }
+    ++counts[static_cast<std::size_t>(y)];
+  }
   return counts;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -23,8 +24,17 @@ struct PseudoLabelRow {
 // Writes the rows in order, atomically.
 void write_pseudo_labels_csv(const std::filesystem::path& file,
                              const std::vector<PseudoLabelRow>& rows);
-// DataError naming FILE:LINE when a column is absent or a field is not a number.
-std::vector<PseudoLabelRow> read_pseudo_labels_csv(const std::filesystem::path& file);
+// What a pseudo_labels.csv of a run may hold: classes 0..num_classes-1 (predicted and true
+// label), and only images `in_pool` accepts (source indices of the unlabeled-only pool).
+struct PseudoLabelLimits {
+  int num_classes = 0;
+  std::function<bool(std::int64_t index)> in_pool;
+};
+
+// DataError naming FILE:LINE when a column is absent, a field is not a number, a class is out
+// of range, a confidence is not in [0, 1], an image is not in the pool or appears twice.
+std::vector<PseudoLabelRow> read_pseudo_labels_csv(const std::filesystem::path& file,
+                                                   const PseudoLabelLimits& limits);
 
 // selection.json. Per-class vectors are indexed by class.
 struct SelectionRecord {

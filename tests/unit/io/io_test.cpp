@@ -289,15 +289,34 @@ TEST_F(IoTest, PseudoLabelsRoundTrip) {
   write_pseudo_labels_csv(file, {{1042, 3, 0.98765432, 3}, {7, 9, 0.5, 1}});
   EXPECT_EQ(read_file(file),
             "index,predicted,confidence,true_label\n1042,3,0.987654,3\n7,9,0.500000,1\n");
-  const std::vector<PseudoLabelRow> rows = read_pseudo_labels_csv(file);
+  const PseudoLabelLimits limits{10, [](std::int64_t i) { return i == 7 || i == 1042 || i < 5; }};
+  const std::vector<PseudoLabelRow> rows = read_pseudo_labels_csv(file, limits);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].index, 1042);
   EXPECT_EQ(rows[0].predicted, 3);
   EXPECT_DOUBLE_EQ(rows[0].confidence, 0.987654);
   EXPECT_EQ(rows[1].true_label, 1);
   write_file_atomic(file, "index,predicted,confidence,true_label\n1,2,0.5,3\n4,five,0.5,6\n");
-  expect_data_error([&] { read_pseudo_labels_csv(file); },
+  expect_data_error([&] { read_pseudo_labels_csv(file, limits); },
                     {file.string() + ":3", "column 'predicted'", "'five'"});
+  // Every value is checked against the run before anything uses it.
+  const std::string header = "index,predicted,confidence,true_label\n";
+  const std::pair<std::string, std::vector<std::string>> damaged[] = {
+      {"1,77,0.5,3\n", {":2", "'predicted' is 77", "0..9"}},
+      {"1,-1,0.5,3\n", {":2", "'predicted' is -1"}},
+      {"1,99999999999999999999,0.5,3\n", {":2", "'predicted'", "not a whole number"}},
+      {"1,2,0.5,10\n", {":2", "'true_label' is 10"}},
+      {"1,2,1.5,3\n", {":2", "confidence 1.5", "not a probability"}},
+      {"1,2,nan,3\n", {":2", "'confidence'", "not a number"}},
+      {"1,2,0.5,3\n9,2,0.5,3\n", {":3", "image 9", "not in this run's unlabeled pool"}},
+      {"1,2,0.5,3\n2,2,0.5,3\n1,0,0.5,3\n", {":4", "image 1", "selected twice"}},
+      {"1.5,2,0.5,3\n", {":2", "'index'", "not a whole number"}}};
+  for (const auto& [rows_text, needles] : damaged) {
+    write_file_atomic(file, header + rows_text);
+    std::vector<std::string> expected = needles;
+    expected.push_back(file.string());
+    expect_data_error([&] { read_pseudo_labels_csv(file, limits); }, expected);
+  }
 }
 
 TEST_F(IoTest, SelectionRoundTrip) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -106,7 +107,8 @@ TEST_F(LoopTest, TwoGenerationsLeaveConsistentRecords) {
     EXPECT_NEAR(per_class.recall[0], record.test.per_class_recall[0], 1e-6);
 
     // The selection and its account agree with the pseudo-labels written.
-    const std::vector<PseudoLabelRow> picked = read_pseudo_labels_csv(gen / kPseudoLabelsFile);
+    const std::vector<PseudoLabelRow> picked =
+        read_pseudo_labels_csv(gen / kPseudoLabelsFile, {3, nullptr});
     const SelectionRecord selection = read_selection_json(gen / kSelectionFile);
     EXPECT_EQ(static_cast<std::int64_t>(picked.size()), row.selected);
     EXPECT_EQ(selection.selected_total, row.selected);
@@ -168,6 +170,68 @@ TEST_F(LoopTest, ResumeRefusesADamagedSelection) {
   fs::remove(picked);
   expect_data_error([&] { train("run", /*resume=*/true); },
                     {"cannot resume", picked.string(), "is missing"});
+}
+
+TEST_F(LoopTest, ResumeRefusesEveryDamagedValueNamingTheFile) {
+  // An outside test once changed a predicted class to 77 and the resume corrupted the heap:
+  // every value read back is checked against the run before it is used.
+  train("run");
+  const fs::path run = dir_ / "run";
+  fs::remove_all(generation_dir(run, 1));
+  const fs::path picked = generation_dir(run, 0) / kPseudoLabelsFile;
+  const std::string original = read_file(picked);
+  std::vector<std::string> lines = read_lines(picked);
+  ASSERT_GE(lines.size(), 3u) << "generation 0 selected fewer than 2 images";
+  auto with_row = [&](std::size_t k, const std::string& row) {
+    std::vector<std::string> edited = lines;
+    edited[k] = row;
+    std::string text;
+    for (const std::string& line : edited) text += line + "\n";
+    write_file_atomic(picked, text);
+  };
+  const std::string index = lines[1].substr(0, lines[1].find(','));
+  with_row(1, index + ",77,0.9,0");
+  expect_data_error([&] { train("run", /*resume=*/true); },
+                    {picked.string() + ":2", "'predicted' is 77"});
+  with_row(1, index + ",4611686018427387904,0.9,0");
+  expect_data_error([&] { train("run", /*resume=*/true); }, {picked.string() + ":2"});
+  with_row(2, lines[1]);
+  expect_data_error([&] { train("run", /*resume=*/true); },
+                    {picked.string() + ":3", "selected twice"});
+  // A labeled image is not in the unlabeled pool.
+  const nlohmann::json manifest = nlohmann::json::parse(read_file(run / kSplitManifestFile));
+  const std::int64_t labeled = manifest["labeled_indices"][0].get<std::int64_t>();
+  with_row(1, std::to_string(labeled) + ",0,0.9,0");
+  expect_data_error([&] { train("run", /*resume=*/true); },
+                    {picked.string() + ":2", "not in this run's unlabeled pool"});
+  write_file_atomic(picked, original);
+
+  // generation.json: a number past double's range, a negative count, another generation.
+  const fs::path done = generation_dir(run, 0) / kGenerationDoneFile;
+  const std::string record = read_file(done);
+  nlohmann::json j = nlohmann::json::parse(record);
+  std::string text = j.dump();
+  const std::string accuracy = "\"accuracy\":";
+  text.insert(text.find(accuracy) + accuracy.size(), "1e999,\"x\":");
+  write_file_atomic(done, text);
+  expect_data_error([&] { train("run", /*resume=*/true); }, {done.string(), "not valid JSON"});
+  j["row"]["labeled"] = -5;
+  write_file_atomic(done, j.dump());
+  expect_data_error([&] { train("run", /*resume=*/true); },
+                    {done.string(), "'labeled'", "negative"});
+  j = nlohmann::json::parse(record);
+  j["row"]["accuracy"] = 3.5;
+  write_file_atomic(done, j.dump());
+  expect_data_error([&] { train("run", /*resume=*/true); },
+                    {done.string(), "'accuracy'", "not a ratio"});
+  j = nlohmann::json::parse(record);
+  j["row"]["generation"] = 4;
+  write_file_atomic(done, j.dump());
+  expect_data_error([&] { train("run", /*resume=*/true); },
+                    {done.string(), "records generation 4", "start a new run folder"});
+  write_file_atomic(done, record);
+  train("run", /*resume=*/true);  // intact again: the run completes
+  EXPECT_TRUE(fs::exists(generation_dir(run, 1) / kGenerationDoneFile));
 }
 
 }  // namespace
