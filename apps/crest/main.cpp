@@ -234,6 +234,12 @@ int main(int argc, char** argv) {
   } catch (const crest::InputError& e) {
     spdlog::error("{}", e.what());
     return kExitBadInput;
+  } catch (const crest::WriteError& e) {
+    spdlog::error("{}", e.what());
+    spdlog::error(
+        "nothing written before is lost (the last checkpoint is intact); free some space or fix "
+        "the folder, then rerun (crest train: add --resume to continue where it stopped)");
+    return kExitFailure;
   } catch (const c10::Error& e) {
     // LibTorch's own message, without the C++ stack trace its what() carries.
     spdlog::error("{}", e.what_without_backtrace());

@@ -164,9 +164,8 @@ void write_checkpoint(const fs::path& file, torch::nn::Module& state,
   }
   try {
     write_file_atomic(file, bytes.str());
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string(e.what()) +
-                             "; the previous checkpoint, if any, is intact");
+  } catch (const WriteError& e) {
+    throw WriteError(std::string(e.what()) + "; the previous checkpoint, if any, is intact");
   }
 }
 

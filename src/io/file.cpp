@@ -23,8 +23,8 @@ void create_parent(const fs::path& path) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) {
-    throw std::runtime_error("cannot create folder " + path.parent_path().string() + ": " +
-                             ec.message());
+    throw WriteError("cannot create folder " + path.parent_path().string() + " for " +
+                     path.filename().string() + ": " + ec.message());
   }
 }
 
@@ -53,15 +53,13 @@ void remove_quietly(const fs::path& path) {
 void commit(const fs::path& tmp, const fs::path& path) {
   if (!sync_path(tmp, /*folder=*/false)) {
     remove_quietly(tmp);
-    throw std::runtime_error("writing " + tmp.string() + " failed (fsync: " + std::strerror(errno) +
-                             ")");
+    throw WriteError("cannot write " + path.string() + ": " + std::strerror(errno));
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) {
     remove_quietly(tmp);
-    throw std::runtime_error("cannot move " + tmp.string() + " to " + path.string() + ": " +
-                             ec.message());
+    throw WriteError("cannot move " + tmp.string() + " to " + path.string() + ": " + ec.message());
   }
   sync_path(path.has_parent_path() ? path.parent_path() : fs::path("."), /*folder=*/true);
 }
@@ -87,11 +85,15 @@ void write_file_atomic(const fs::path& path, const std::string& contents) {
   write_through(path, temporary, [&](const fs::path& tmp) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {
-      throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+      throw WriteError("cannot write " + path.string() + ": " + std::strerror(errno));
     }
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
     out.flush();
-    if (!out) throw std::runtime_error("writing " + tmp.string() + " failed (disk full?)");
+    if (!out) {
+      const int error = errno;
+      throw WriteError("cannot write " + path.string() + ": " +
+                       (error != 0 ? std::strerror(error) : "disk full?"));
+    }
   });
 }
 
@@ -100,7 +102,32 @@ void append_line(const fs::path& path, const std::string& line) {
   std::ofstream out(path, std::ios::binary | std::ios::app);
   out << line << "\n";
   out.flush();
-  if (!out) throw std::runtime_error("cannot append to " + path.string() + " (disk full?)");
+  if (!out) {
+    const int error = errno;
+    throw WriteError("cannot append to " + path.string() + ": " +
+                     (error != 0 ? std::strerror(error) : "disk full?"));
+  }
+}
+
+bool is_temporary_name(const std::string& name) {
+  const std::size_t at = name.rfind(".tmp");
+  if (at == std::string::npos || at == 0) return false;
+  const std::string rest = name.substr(at + 4);
+  if (rest.empty()) return true;  // NAME.tmp
+  return rest.size() > 1 && rest[0] == '.' &&
+         rest.find_first_not_of("0123456789", 1) == std::string::npos;  // NAME.tmp.PID
+}
+
+std::vector<fs::path> remove_stale_temporaries(const fs::path& folder) {
+  std::vector<fs::path> removed;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && is_temporary_name(it->path().filename().string())) {
+      removed.push_back(it->path());
+    }
+  }
+  for (const fs::path& path : removed) remove_quietly(path);
+  return removed;
 }
 
 std::string read_file(const fs::path& path) {

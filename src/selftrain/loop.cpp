@@ -429,6 +429,9 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   set_cpu_threads(config.run.threads);
   RunLock lock(run_dir);
   open_run(run_dir, config, options.resume, device);
+  for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
+    spdlog::info("removed {} (left by a write that was cut short)", stale.string());
+  }
   const PreparedData prepared = prepare_data(config.data);
   record_split(run_dir, config.data, prepared);
   const RunData run = make_run_data(prepared, device);

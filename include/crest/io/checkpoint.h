@@ -30,7 +30,7 @@ struct CheckpointHeader {
 };
 
 // Serialises `state` in memory and writes it to `file` atomically (temporary, fsync, rename).
-// Throws std::runtime_error naming the file when the write fails (disk full, no permission);
+// Throws WriteError naming the file when the write fails (disk full, no permission);
 // the previous checkpoint, if any, is then untouched and no temporary is left behind.
 void write_checkpoint(const std::filesystem::path& file, torch::nn::Module& state,
                       const CheckpointHeader& header);

@@ -10,13 +10,22 @@
 namespace crest {
 
 // Writes `contents` to `path` atomically (temporary PATH.tmp.PID, fsync, rename); creates
-// missing parent folders. Throws std::runtime_error naming the path (disk full, no permission).
+// missing parent folders. Throws WriteError naming the path (disk full, no permission); the
+// previous file is then intact and the temporary removed.
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
 
 // Appends `line` and a newline to `path` (created when missing) and flushes. Used for
 // line-per-record logs (metrics.jsonl): a crash can cut off the last line only, which the
-// readers tolerate.
+// readers tolerate. WriteError naming the path when it fails.
 void append_line(const std::filesystem::path& path, const std::string& line);
+
+// Whether `name` is one of the temporaries write_file_atomic uses (NAME.tmp.PID, or NAME.tmp of
+// older versions).
+bool is_temporary_name(const std::string& name);
+
+// Removes such temporaries from `folder` and its sub-folders: a process killed mid-write leaves
+// one behind. Returns what it removed. Only with the folder's lock held (no other writer).
+std::vector<std::filesystem::path> remove_stale_temporaries(const std::filesystem::path& folder);
 
 // Reads a whole file; throws DataError naming the path when it cannot be read.
 std::string read_file(const std::filesystem::path& path);

@@ -36,6 +36,14 @@ class Interrupted : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A file could not be written (disk full, no permission, a folder in the way). The message
+// names the file; the write left the previous version of it (and every other file) intact and
+// no temporary behind. Exit code 1.
+class WriteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Training produced a non-finite loss; the last good checkpoint is kept. Exit code 1.
 class TrainingDiverged : public std::runtime_error {
  public:

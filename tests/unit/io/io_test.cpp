@@ -87,7 +87,7 @@ TEST_F(IoTest, AtomicWritesLeaveNoTemporary) {
   // A failed write leaves the previous file and no temporary.
   write_file_atomic(dir_ / "d" / "keep.txt", "kept\n");
   fs::create_directories(dir_ / "d" / "e.txt" / "inner");  // a folder where the file goes
-  EXPECT_THROW(write_file_atomic(dir_ / "d" / "e.txt", "lost"), std::runtime_error);
+  expect_error<WriteError>([&] { write_file_atomic(dir_ / "d" / "e.txt", "lost"); }, {"e.txt"});
   EXPECT_EQ(read_file(dir_ / "d" / "keep.txt"), "kept\n");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "d"), fs::directory_iterator()), 2);
   fs::remove_all(dir_ / "d");
@@ -95,6 +95,25 @@ TEST_F(IoTest, AtomicWritesLeaveNoTemporary) {
   append_line(dir_ / "log.jsonl", "{\"x\": 1}");
   EXPECT_EQ(read_lines(dir_ / "log.jsonl"), (std::vector<std::string>{"{}", "{\"x\": 1}"}));
   expect_data_error([&] { read_file(dir_ / "missing.txt"); }, {"missing.txt"});
+}
+
+TEST_F(IoTest, StaleTemporariesAreRecognisedAndRemoved) {
+  for (const char* name : {"summary.json.tmp.4242", "checkpoint.pt.tmp", "a.csv.tmp.1"}) {
+    EXPECT_TRUE(is_temporary_name(name)) << name;
+  }
+  for (const char* name : {"notes.tmp.txt", ".tmp", "x.tmp.12a", "x.tmp.", "tmp", "data.csv"}) {
+    EXPECT_FALSE(is_temporary_name(name)) << name;
+  }
+  write_file_atomic(dir_ / "gen_0" / "summary.json.tmp.4242", "half");
+  write_file_atomic(dir_ / "gen_0" / "summary.json", "{}");
+  write_file_atomic(dir_ / "checkpoint.pt.tmp", "half");
+  write_file_atomic(dir_ / "notes.tmp.txt", "mine");
+  const std::vector<fs::path> removed = remove_stale_temporaries(dir_);
+  EXPECT_EQ(removed.size(), 2u);
+  EXPECT_FALSE(fs::exists(dir_ / "gen_0" / "summary.json.tmp.4242"));
+  EXPECT_FALSE(fs::exists(dir_ / "checkpoint.pt.tmp"));
+  EXPECT_TRUE(fs::exists(dir_ / "gen_0" / "summary.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "notes.tmp.txt"));
 }
 
 TEST_F(IoTest, GenerationFolders) {
