@@ -27,6 +27,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // text keeps its size on a laptop screen (~1280 px).
 constexpr double kFullWidth = 1140;
 constexpr double kHalfWidth = 560;
+// The two charts side by side in the generations section.
+constexpr double kGenerationChartHeight = 340;
 // Grouped bars stay readable up to about this many bars a chart; beyond it, lines.
 constexpr std::size_t kMaxBarsFull = 160;
 constexpr std::size_t kMaxBarsHalf = 60;
@@ -171,20 +173,30 @@ std::string summary_section(const RunFolder& run) {
   return out.str();
 }
 
-std::string generations_section(const RunFolder& run) {
-  std::ostringstream out;
-  out << "<section id=\"generations\"><h2>Recall and accuracy per generation</h2>\n"
-      << "<p class=\"lead\">Test-set figures of each generation's EMA model at its end. "
-         "Minority and majority recall average the rarest and most frequent 30% of the "
-         "classes.</p>\n";
-  if (!run.rows || run.rows->empty()) {
-    out << empty_note(std::string("No generation has finished yet (") + kGenerationsFile +
-                      " has no rows).")
-        << "</section>\n";
-    return out.str();
-  }
+// The caption of the recall chart: whether accuracy and mean recall coincide, and which
+// generation is marked best.
+std::string recall_caption(const RunFolder& run, bool has_best) {
   const auto& rows = *run.rows;
-  std::vector<std::string> categories;
+  std::string caption;
+  if (std::all_of(rows.begin(), rows.end(), [](const GenerationRow& r) {
+        return std::abs(r.accuracy - r.mean_recall) < 1e-9;
+      })) {
+    caption = "The test set is balanced, so accuracy equals mean recall (the lines coincide). ";
+  }
+  if (has_best) {
+    caption += std::string("The highlighted generation is the run's best (") + kRunSummaryFile +
+               ", select_on " + esc(run.select_on) + ").";
+  } else {
+    caption += std::string("No best generation is marked: ") + kRunSummaryFile +
+               " is written when the run finishes.";
+  }
+  return caption;
+}
+
+// The line chart of mean recall, accuracy, minority and majority recall (and validation mean
+// recall when there is one) per generation, the best generation marked; run.rows is not empty.
+std::string recall_figure(const RunFolder& run, const std::vector<std::string>& categories) {
+  const auto& rows = *run.rows;
   std::vector<double> x;
   ChartSeries mean_recall = named_series("mean per-class recall", palette_color(0));
   ChartSeries accuracy = named_series("accuracy", "#222", true);
@@ -195,7 +207,6 @@ std::string generations_section(const RunFolder& run) {
   std::optional<std::size_t> best_index;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    categories.push_back(std::to_string(r.generation));
     x.push_back(static_cast<double>(i));
     mean_recall.values.push_back(r.mean_recall);
     accuracy.values.push_back(r.accuracy);
@@ -213,28 +224,19 @@ std::string generations_section(const RunFolder& run) {
   frame.x_label = "generation";
   frame.y_label = "test set (EMA model)";
   frame.width = kHalfWidth;
-  frame.height = 340;
+  frame.height = kGenerationChartHeight;
   frame.y_min = 0;
   frame.y_max = 1;
   std::vector<ChartMarker> markers;
   if (best_index) markers.push_back({static_cast<double>(*best_index), "best", true});
-  std::string caption;
-  if (std::all_of(rows.begin(), rows.end(), [](const GenerationRow& r) {
-        return std::abs(r.accuracy - r.mean_recall) < 1e-9;
-      })) {
-    caption = "The test set is balanced, so accuracy equals mean recall (the lines coincide). ";
-  }
-  if (best_index) {
-    caption += std::string("The highlighted generation is the run's best (") + kRunSummaryFile +
-               ", select_on " + esc(run.select_on) + ").";
-  } else {
-    caption += std::string("No best generation is marked: ") + kRunSummaryFile +
-               " is written when the run finishes.";
-  }
-  out << "<div class=\"grid grid2\">\n"
-      << figure(line_chart(frame, x, series, markers, categories), caption);
+  return figure(line_chart(frame, x, series, markers, categories),
+                recall_caption(run, best_index.has_value()));
+}
 
-  // Beside it: how the labeled set grew, which is what moves those figures.
+// Beside the recall chart: how the labeled set grew (original and pseudo-labeled images per
+// generation, stacked), which is what moves those figures.
+std::string labeled_size_figure(const std::vector<GenerationRow>& rows,
+                                const std::vector<std::string>& categories) {
   ChartSeries original = named_series("labeled", palette_color(0));
   ChartSeries pseudo = named_series("pseudo-labeled", palette_color(1));
   for (const auto& r : rows) {
@@ -253,9 +255,27 @@ std::string generations_section(const RunFolder& run) {
   sizes.x_label = "generation";
   sizes.y_label = "images";
   sizes.width = kHalfWidth;
-  sizes.height = frame.height;
-  out << figure(bar_chart(sizes, categories, {original, pseudo}, /*stacked=*/true),
-                "Pseudo-labels come from the previous generation's selection.")
+  sizes.height = kGenerationChartHeight;
+  return figure(bar_chart(sizes, categories, {original, pseudo}, /*stacked=*/true),
+                "Pseudo-labels come from the previous generation's selection.");
+}
+
+std::string generations_section(const RunFolder& run) {
+  std::ostringstream out;
+  out << "<section id=\"generations\"><h2>Recall and accuracy per generation</h2>\n"
+      << "<p class=\"lead\">Test-set figures of each generation's EMA model at its end. "
+         "Minority and majority recall average the rarest and most frequent 30% of the "
+         "classes.</p>\n";
+  if (!run.rows || run.rows->empty()) {
+    out << empty_note(std::string("No generation has finished yet (") + kGenerationsFile +
+                      " has no rows).")
+        << "</section>\n";
+    return out.str();
+  }
+  std::vector<std::string> categories;
+  for (const auto& r : *run.rows) categories.push_back(std::to_string(r.generation));
+  out << "<div class=\"grid grid2\">\n"
+      << recall_figure(run, categories) << labeled_size_figure(*run.rows, categories)
       << "</div>\n</section>\n";
   return out.str();
 }
@@ -328,6 +348,44 @@ std::string per_class_chart(ChartFrame frame, const std::vector<std::string>& na
   return line_chart(frame, x, series, {}, names);
 }
 
+// What tells one of two per-class charts apart.
+struct PerClassFigure {
+  std::string figure;  // the data-figure attribute
+  std::string title;
+  std::string y_label;
+  std::string caption;  // HTML
+  bool unit_range;      // the value axis is [0, 1]
+};
+
+// Two per-class charts (a series per generation) over the classes `names`, side by side while
+// the classes are few (12 at most), one above the other at full width otherwise; closes its
+// <div>.
+std::string per_class_pair(const std::vector<std::string>& names, const std::string& x_label,
+                           const PerClassFigure& first,
+                           const std::vector<ChartSeries>& first_series,
+                           const PerClassFigure& second,
+                           const std::vector<ChartSeries>& second_series) {
+  const bool half = names.size() <= 12;
+  std::string out = std::string("<div class=\"grid ") + (half ? "grid2" : "") + "\">\n";
+  auto chart = [&](const PerClassFigure& which, const std::vector<ChartSeries>& series) {
+    ChartFrame frame;
+    frame.x_label = x_label;
+    frame.width = half ? kHalfWidth : kFullWidth;
+    frame.height = half ? 320 : 380;
+    if (which.unit_range) {
+      frame.y_min = 0;
+      frame.y_max = 1;
+    }
+    frame.figure = which.figure;
+    frame.title = which.title;
+    frame.y_label = which.y_label;
+    return figure(per_class_chart(frame, names, series, half), which.caption);
+  };
+  out += chart(first, first_series);
+  out += chart(second, second_series);
+  return out + "</div>\n";
+}
+
 std::string per_class_section(const RunFolder& run) {
   std::ostringstream out;
   out << "<section id=\"per-class\"><h2>Per-class recall and precision</h2>\n"
@@ -364,23 +422,12 @@ std::string per_class_section(const RunFolder& run) {
         << "</section>\n";
     return out.str();
   }
-  const bool half = names.size() <= 12;
-  ChartFrame frame;
-  frame.x_label = "class";
-  frame.width = half ? kHalfWidth : kFullWidth;
-  frame.height = half ? 320 : 380;
-  frame.y_min = 0;
-  frame.y_max = 1;
-  out << "<div class=\"grid " << (half ? "grid2" : "") << "\">\n";
-  frame.figure = "per-class-recall";
-  frame.title = "Per-class recall (test set)";
-  frame.y_label = "recall";
-  out << figure(per_class_chart(frame, names, recall, half), "");
-  frame.figure = "per-class-precision";
-  frame.title = "Per-class precision (test set)";
-  frame.y_label = "precision";
-  out << figure(per_class_chart(frame, names, precision, half), "");
-  out << "</div>\n</section>\n";
+  out << per_class_pair(
+             names, "class",
+             {"per-class-recall", "Per-class recall (test set)", "recall", "", true}, recall,
+             {"per-class-precision", "Per-class precision (test set)", "precision", "", true},
+             precision)
+      << "</section>\n";
   return out.str();
 }
 
@@ -431,24 +478,14 @@ std::string selection_section(const RunFolder& run) {
         << "</section>\n";
     return out.str();
   }
-  const bool half = names.size() <= 12;
-  ChartFrame frame;
-  frame.x_label = "predicted class";
-  frame.width = half ? kHalfWidth : kFullWidth;
-  frame.height = half ? 320 : 380;
-  out << "<div class=\"grid " << (half ? "grid2" : "") << "\">\n";
-  frame.figure = "selection-count";
-  frame.title = "Pseudo-labels selected per class";
-  frame.y_label = "selected images";
-  out << figure(per_class_chart(frame, names, counts, half), "");
-  frame.figure = "selection-precision";
-  frame.title = "Precision of the selected pseudo-labels";
-  frame.y_label = "precision";
-  frame.y_min = 0;
-  frame.y_max = 1;
-  out << figure(per_class_chart(frame, names, precision, half),
-                "A class with nothing selected has no bar.");
-  out << "</div>\n<h3>Totals</h3><table><thead><tr><th>selected at the end of gen</th>"
+  out << per_class_pair(
+             names, "predicted class",
+             {"selection-count", "Pseudo-labels selected per class", "selected images", "", false},
+             counts,
+             {"selection-precision", "Precision of the selected pseudo-labels", "precision",
+              "A class with nothing selected has no bar.", true},
+             precision)
+      << "<h3>Totals</h3><table><thead><tr><th>selected at the end of gen</th>"
       << "<th>selected</th><th>precision</th></tr></thead><tbody>\n"
       << table.str() << "</tbody></table>\n</section>\n";
   return out.str();
