@@ -11,7 +11,7 @@
 #include "crest/app/sweep.h"
 #include "crest/config/config.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
+#include "crest/util/hash.h"
 
 namespace crest {
 

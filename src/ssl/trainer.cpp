@@ -22,7 +22,7 @@
 #include "crest/ssl/sgd.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
+#include "crest/util/hash.h"
 #include "crest/util/progress.h"
 #include "crest/util/signals.h"
 #include "crest/util/torch_version.h"
