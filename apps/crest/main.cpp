@@ -5,7 +5,9 @@
 
 #include <CLI/CLI.hpp>
 #include <exception>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,199 @@ void add_config_options(CLI::App* command, ConfigArgs& args) {
       ->allow_extra_args(false);
 }
 
+// One subcommand: the CLI11 app that parses it and what it runs once parsed (its options live
+// in the closure).
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<void()> run;
+};
+
+Command add_print_config(CLI::App& app) {
+  struct Args {
+    ConfigArgs config;
+    bool defaults = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* command =
+      app.add_subcommand("print-config", "Print the resolved, validated config as YAML");
+  add_config_options(command, args->config);
+  command->add_flag("--defaults", args->defaults,
+                    "Print every key with its default and documentation instead");
+  return {command, [args] {
+            if (args->defaults) {
+              std::cout << crest::documented_defaults_yaml();
+            } else {
+              std::cout << crest::config_to_yaml(
+                  crest::resolve_config(args->config.path, args->config.overrides));
+            }
+          }};
+}
+
+Command add_train(CLI::App& app) {
+  struct Args {
+    ConfigArgs config;
+    std::string out;
+    std::string device;
+    crest::TrainOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* command = app.add_subcommand(
+      "train", "Train: FixMatch generation 0, then the CReST/CReST+ generations as configured");
+  add_config_options(command, args->config);
+  command->add_option("--out", args->out, "Run folder (overrides run.out_dir)");
+  command->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (overrides run.device)");
+  command->add_flag("--resume", args->options.resume,
+                    "Continue the run in the run folder at its exact generation and step");
+  return {command, [args] {
+            std::vector<std::string> overrides = args->config.overrides;
+            if (!args->out.empty()) overrides.push_back("run.out_dir=" + args->out);
+            if (!args->device.empty()) overrides.push_back("run.device=" + args->device);
+            const crest::Config config = crest::resolve_config(args->config.path, overrides);
+            crest::run_training(config, args->options, std::cout);
+          }};
+}
+
+Command add_bench(CLI::App& app) {
+  struct Args {
+    ConfigArgs config;
+    std::string device;
+    crest::BenchOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  crest::BenchOptions& o = args->options;
+  CLI::App* command = app.add_subcommand(
+      "bench", "Measure the training step, the full step, pseudo-labelling and peak memory");
+  add_config_options(command, args->config);
+  command->add_option("--steps", o.steps, "Timed steps")->capture_default_str();
+  command->add_option("--warmup", o.warmup, "Untimed warm-up steps")->capture_default_str();
+  command->add_option("--windows", o.windows, "Timed windows (the median is reported)")
+      ->capture_default_str();
+  command->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (overrides run.device)");
+  command->add_flag("--json", o.json, "Print one JSON object instead of the table");
+  return {command, [args] {
+            std::vector<std::string> overrides = args->config.overrides;
+            if (!args->device.empty()) overrides.push_back("run.device=" + args->device);
+            const crest::Config config = crest::resolve_config(args->config.path, overrides);
+            const nlohmann::json result = crest::run_bench(config, args->options);
+            std::cout << (args->options.json ? result.dump() + "\n" : crest::bench_table(result));
+          }};
+}
+
+Command add_data_prepare(CLI::App* data) {
+  struct Args {
+    ConfigArgs config;
+    crest::DataPrepareOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* command = data->add_subcommand(
+      "prepare",
+      "Build the long-tailed set and the labeled/unlabeled split of the configured "
+      "fold; print the per-class table and write the split manifest");
+  add_config_options(command, args->config);
+  command->add_flag("--json", args->options.json,
+                    "Print one JSON object {classes, lt_counts, labeled, unlabeled, test}");
+  command->add_option("--manifest", args->options.manifest_path,
+                      std::string("Where to write the split manifest (default: RUN.OUT_DIR/") +
+                          crest::kSplitManifestFile + ")");
+  command->add_flag("--force", args->options.force,
+                    "Replace a manifest of a different split at that path");
+  return {command, [args] {
+            const crest::Config config =
+                crest::resolve_config(args->config.path, args->config.overrides);
+            crest::data_prepare(config, args->options, std::cout);
+          }};
+}
+
+Command add_data_synth(CLI::App* data) {
+  auto o = std::make_shared<crest::DataSynthOptions>();
+  CLI::App* command = data->add_subcommand(
+      "synth", "Write a procedurally generated dataset in the CIFAR-10 binary layout");
+  command->add_option("--out", o->out_dir, "Output folder")->required();
+  command->add_option("--classes", o->classes, "Number of classes (2-256)")->capture_default_str();
+  command->add_option("--train-per-class", o->train_per_class, "Training images per class")
+      ->capture_default_str();
+  command->add_option("--test-per-class", o->test_per_class, "Test images per class")
+      ->capture_default_str();
+  command->add_option("--seed", o->seed, "Generator seed")->capture_default_str();
+  command->add_flag("--force", o->force, "Overwrite a dataset already in --out");
+  return {command, [o] { crest::data_synth(*o, std::cout); }};
+}
+
+// The sweep's Slurm options (--partition ... --sbatch-arg).
+void add_slurm_options(CLI::App* command, crest::SweepOptions& o) {
+  command->add_option("--partition", o.partition, "slurm: partition");
+  command->add_option("--account", o.account, "slurm: account");
+  command->add_option("--time", o.time, "slurm: time limit per task, e.g. 24:00:00");
+  command->add_option("--mem", o.mem, "slurm: memory per node, e.g. 32G");
+  command->add_option("--job-name", o.job_name, "slurm: job name (default crest-OUT)");
+  command->add_option("--gpus-per-task", o.gpus_per_task, "slurm: GPUs per task");
+  command->add_option("--cpus-per-task", o.cpus_per_task, "slurm: CPUs per task");
+  command->add_option("--max-parallel", o.max_parallel,
+                      "slurm: array tasks running at once (--array=...%N)");
+  command
+      ->add_option("--sbatch-arg", o.sbatch_args,
+                   "slurm: another sbatch option for the script, e.g. --sbatch-arg=--qos=high")
+      ->allow_extra_args(false);
+}
+
+Command add_sweep(CLI::App& app) {
+  auto o = std::make_shared<crest::SweepOptions>();
+  CLI::App* command = app.add_subcommand(
+      "sweep", "Run every point of a grid of configs, locally or as a Slurm job array");
+  command->add_option("--grid", o->grid, "Grid file (base config, out_dir, grid, set)");
+  command->add_option(
+      "--points", o->points,
+      std::string("A ") + crest::kSweepPlanFile + " written earlier (instead of --grid)");
+  command->add_option("--out", o->out, "Sweep folder (overrides the grid's out_dir)");
+  command->add_option("--launcher", o->launcher, "local or slurm");
+  command->add_flag("--dry-run", o->dry_run,
+                    "local: print what would run; slurm: write the job script, do not submit");
+  command->add_option("--only", o->only, "Only this point, by name or index (repeatable)")
+      ->allow_extra_args(false);
+  command->add_option("--array-indices", o->array_indices,
+                      "Only these point indices, e.g. 3,7 or 0-4,9");
+  command->add_flag("--unfinished", o->unfinished, "Only points not finished yet");
+  command->add_option("--run-index", o->run_index,
+                      "Run this one point (what each Slurm array task does)");
+  command->add_option("--gpus", o->gpus, "local: GPUs to use, one process each, e.g. 0,1");
+  command->add_option(
+      "--slots", o->slots,
+      "local: CPU processes at a time (default 1; run.threads is divided among them)");
+  add_slurm_options(command, *o);
+  return {command, [o] { crest::run_sweep(*o, std::cout); }};
+}
+
+Command add_summarize(CLI::App& app) {
+  auto o = std::make_shared<crest::SummarizeOptions>();
+  CLI::App* command = app.add_subcommand(
+      "summarize",
+      "Mean (std) over folds of accuracy and minority recall per dataset, method, "
+      "gamma and beta, as the paper's Table 1");
+  command
+      ->add_option("runs", o->paths, "Run folders, or folders holding them (e.g. a sweep's folder)")
+      ->required();
+  command->add_option("--format", o->format, "md (Markdown) or csv")
+      ->check(CLI::IsMember({"md", "csv"}))
+      ->capture_default_str();
+  return {command, [o] { crest::summarize(*o, std::cout); }};
+}
+
+Command add_report(CLI::App& app) {
+  struct Args {
+    std::string run;
+    std::string out;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* command = app.add_subcommand(
+      "report", "Write one self-contained HTML page with the figures of a run folder");
+  command->add_option("RUN_DIR", args->run, "Run folder written by `crest train`")->required();
+  command->add_option(
+      "--out", args->out,
+      std::string("HTML file to write (default: RUN_DIR/") + crest::kReportFile + ")");
+  return {command,
+          [args] { std::cout << crest::write_report(args->run, args->out).string() << "\n"; }};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,134 +250,17 @@ int main(int argc, char** argv) {
   app.add_flag("--verbose,-v", verbose, "Debug messages on the console");
   app.set_version_flag("--version", crest::version_text());
 
-  // crest print-config
-  ConfigArgs print_args;
-  bool print_defaults = false;
-  CLI::App* print_config =
-      app.add_subcommand("print-config", "Print the resolved, validated config as YAML");
-  add_config_options(print_config, print_args);
-  print_config->add_flag("--defaults", print_defaults,
-                         "Print every key with its default and documentation instead");
-
-  // crest train
-  ConfigArgs train_args;
-  std::string train_out;
-  std::string train_device;
-  crest::TrainOptions train_options;
-  CLI::App* train = app.add_subcommand(
-      "train", "Train: FixMatch generation 0, then the CReST/CReST+ generations as configured");
-  add_config_options(train, train_args);
-  train->add_option("--out", train_out, "Run folder (overrides run.out_dir)");
-  train->add_option("--device", train_device, "auto, cpu, cuda or cuda:N (overrides run.device)");
-  train->add_flag("--resume", train_options.resume,
-                  "Continue the run in the run folder at its exact generation and step");
-
-  // crest bench
-  ConfigArgs bench_args;
-  std::string bench_device;
-  crest::BenchOptions bench_options;
-  CLI::App* bench = app.add_subcommand(
-      "bench", "Measure the training step, the full step, pseudo-labelling and peak memory");
-  add_config_options(bench, bench_args);
-  bench->add_option("--steps", bench_options.steps, "Timed steps")->capture_default_str();
-  bench->add_option("--warmup", bench_options.warmup, "Untimed warm-up steps")
-      ->capture_default_str();
-  bench->add_option("--windows", bench_options.windows, "Timed windows (the median is reported)")
-      ->capture_default_str();
-  bench->add_option("--device", bench_device, "auto, cpu, cuda or cuda:N (overrides run.device)");
-  bench->add_flag("--json", bench_options.json, "Print one JSON object instead of the table");
-
-  // crest data prepare | synth
+  std::vector<Command> commands;
+  commands.push_back(add_print_config(app));
+  commands.push_back(add_train(app));
+  commands.push_back(add_bench(app));
   CLI::App* data = app.add_subcommand("data", "Dataset tools");
   data->require_subcommand(1);
-  ConfigArgs prepare_args;
-  crest::DataPrepareOptions prepare_options;
-  CLI::App* prepare = data->add_subcommand(
-      "prepare",
-      "Build the long-tailed set and the labeled/unlabeled split of the configured "
-      "fold; print the per-class table and write the split manifest");
-  add_config_options(prepare, prepare_args);
-  prepare->add_flag("--json", prepare_options.json,
-                    "Print one JSON object {classes, lt_counts, labeled, unlabeled, test}");
-  prepare->add_option("--manifest", prepare_options.manifest_path,
-                      std::string("Where to write the split manifest (default: RUN.OUT_DIR/") +
-                          crest::kSplitManifestFile + ")");
-  prepare->add_flag("--force", prepare_options.force,
-                    "Replace a manifest of a different split at that path");
-
-  crest::DataSynthOptions synth_options;
-  CLI::App* synth = data->add_subcommand(
-      "synth", "Write a procedurally generated dataset in the CIFAR-10 binary layout");
-  synth->add_option("--out", synth_options.out_dir, "Output folder")->required();
-  synth->add_option("--classes", synth_options.classes, "Number of classes (2-256)")
-      ->capture_default_str();
-  synth->add_option("--train-per-class", synth_options.train_per_class, "Training images per class")
-      ->capture_default_str();
-  synth->add_option("--test-per-class", synth_options.test_per_class, "Test images per class")
-      ->capture_default_str();
-  synth->add_option("--seed", synth_options.seed, "Generator seed")->capture_default_str();
-  synth->add_flag("--force", synth_options.force, "Overwrite a dataset already in --out");
-
-  // crest sweep
-  crest::SweepOptions sweep_options;
-  CLI::App* sweep = app.add_subcommand(
-      "sweep", "Run every point of a grid of configs, locally or as a Slurm job array");
-  sweep->add_option("--grid", sweep_options.grid, "Grid file (base config, out_dir, grid, set)");
-  sweep->add_option(
-      "--points", sweep_options.points,
-      std::string("A ") + crest::kSweepPlanFile + " written earlier (instead of --grid)");
-  sweep->add_option("--out", sweep_options.out, "Sweep folder (overrides the grid's out_dir)");
-  sweep->add_option("--launcher", sweep_options.launcher, "local or slurm");
-  sweep->add_flag("--dry-run", sweep_options.dry_run,
-                  "local: print what would run; slurm: write the job script, do not submit");
-  sweep->add_option("--only", sweep_options.only, "Only this point, by name or index (repeatable)")
-      ->allow_extra_args(false);
-  sweep->add_option("--array-indices", sweep_options.array_indices,
-                    "Only these point indices, e.g. 3,7 or 0-4,9");
-  sweep->add_flag("--unfinished", sweep_options.unfinished, "Only points not finished yet");
-  sweep->add_option("--run-index", sweep_options.run_index,
-                    "Run this one point (what each Slurm array task does)");
-  sweep->add_option("--gpus", sweep_options.gpus, "local: GPUs to use, one process each, e.g. 0,1");
-  sweep->add_option(
-      "--slots", sweep_options.slots,
-      "local: CPU processes at a time (default 1; run.threads is divided among them)");
-  sweep->add_option("--partition", sweep_options.partition, "slurm: partition");
-  sweep->add_option("--account", sweep_options.account, "slurm: account");
-  sweep->add_option("--time", sweep_options.time, "slurm: time limit per task, e.g. 24:00:00");
-  sweep->add_option("--mem", sweep_options.mem, "slurm: memory per node, e.g. 32G");
-  sweep->add_option("--job-name", sweep_options.job_name, "slurm: job name (default crest-OUT)");
-  sweep->add_option("--gpus-per-task", sweep_options.gpus_per_task, "slurm: GPUs per task");
-  sweep->add_option("--cpus-per-task", sweep_options.cpus_per_task, "slurm: CPUs per task");
-  sweep->add_option("--max-parallel", sweep_options.max_parallel,
-                    "slurm: array tasks running at once (--array=...%N)");
-  sweep
-      ->add_option("--sbatch-arg", sweep_options.sbatch_args,
-                   "slurm: another sbatch option for the script, e.g. --sbatch-arg=--qos=high")
-      ->allow_extra_args(false);
-
-  // crest summarize
-  crest::SummarizeOptions summarize_options;
-  CLI::App* summarize = app.add_subcommand(
-      "summarize",
-      "Mean (std) over folds of accuracy and minority recall per dataset, method, "
-      "gamma and beta, as the paper's Table 1");
-  summarize
-      ->add_option("runs", summarize_options.paths,
-                   "Run folders, or folders holding them (e.g. a sweep's folder)")
-      ->required();
-  summarize->add_option("--format", summarize_options.format, "md (Markdown) or csv")
-      ->check(CLI::IsMember({"md", "csv"}))
-      ->capture_default_str();
-
-  // crest report
-  std::string report_run;
-  std::string report_out;
-  CLI::App* report = app.add_subcommand(
-      "report", "Write one self-contained HTML page with the figures of a run folder");
-  report->add_option("RUN_DIR", report_run, "Run folder written by `crest train`")->required();
-  report->add_option(
-      "--out", report_out,
-      std::string("HTML file to write (default: RUN_DIR/") + crest::kReportFile + ")");
+  commands.push_back(add_data_prepare(data));
+  commands.push_back(add_data_synth(data));
+  commands.push_back(add_sweep(app));
+  commands.push_back(add_summarize(app));
+  commands.push_back(add_report(app));
 
   try {
     app.parse(argc, argv);
@@ -197,36 +275,11 @@ int main(int argc, char** argv) {
                        : verbose ? crest::Verbosity::kVerbose
                                  : crest::Verbosity::kNormal);
   try {
-    if (print_config->parsed()) {
-      if (print_defaults) {
-        std::cout << crest::documented_defaults_yaml();
-      } else {
-        std::cout << crest::config_to_yaml(
-            crest::resolve_config(print_args.path, print_args.overrides));
+    for (const Command& command : commands) {
+      if (command.app->parsed()) {
+        command.run();
+        break;
       }
-    } else if (train->parsed()) {
-      std::vector<std::string> overrides = train_args.overrides;
-      if (!train_out.empty()) overrides.push_back("run.out_dir=" + train_out);
-      if (!train_device.empty()) overrides.push_back("run.device=" + train_device);
-      const crest::Config config = crest::resolve_config(train_args.path, overrides);
-      crest::run_training(config, train_options, std::cout);
-    } else if (bench->parsed()) {
-      std::vector<std::string> overrides = bench_args.overrides;
-      if (!bench_device.empty()) overrides.push_back("run.device=" + bench_device);
-      const crest::Config config = crest::resolve_config(bench_args.path, overrides);
-      const nlohmann::json result = crest::run_bench(config, bench_options);
-      std::cout << (bench_options.json ? result.dump() + "\n" : crest::bench_table(result));
-    } else if (prepare->parsed()) {
-      const crest::Config config = crest::resolve_config(prepare_args.path, prepare_args.overrides);
-      crest::data_prepare(config, prepare_options, std::cout);
-    } else if (synth->parsed()) {
-      crest::data_synth(synth_options, std::cout);
-    } else if (sweep->parsed()) {
-      crest::run_sweep(sweep_options, std::cout);
-    } else if (summarize->parsed()) {
-      crest::summarize(summarize_options, std::cout);
-    } else if (report->parsed()) {
-      std::cout << crest::write_report(report_run, report_out).string() << "\n";
     }
   } catch (const crest::Interrupted& e) {
     spdlog::warn("{}", e.what());

@@ -4,36 +4,22 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <deque>
-#include <fstream>
-#include <map>
-#include <regex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "crest/config/config.h"
-#include "crest/io/file.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/io/run_state.h"
 #include "crest/io/sweep_files.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
-#include "crest/util/logging.h"
-#include "crest/util/signals.h"
 #include "sweep_detail.h"
 
 extern char** environ;
@@ -42,7 +28,7 @@ namespace crest {
 
 namespace fs = std::filesystem;
 
-// Helpers shared with sweep_slurm.cpp (declared in sweep_detail.h); the rest are this file's own.
+// Helpers shared with sweep_run.cpp and sweep_slurm.cpp (declared in sweep_detail.h).
 namespace sweep_detail {
 
 // ---- plans and run folders -----------------------------------------------------------------
@@ -203,105 +189,6 @@ std::string describe_status(int status) {
   return "status " + std::to_string(status);
 }
 
-// The last non-empty line of a log (what a failed child said last), at most 300 characters.
-std::string last_line(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
-  }
-  // Drop the console logger's "[hh:mm:ss] error " prefix: the outcome line has its own time.
-  static const std::regex prefix(R"(^\[\d\d:\d\d:\d\d\] \w+ )");
-  last = std::regex_replace(last, prefix, "");
-  if (last.size() > 300) last = last.substr(0, 297) + "...";
-  return last;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string seconds_text(double seconds) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.1f s", seconds);
-  return buffer;
-}
-
-// ---- running points -----------------------------------------------------------------------
-
-enum class PointStatus { kFinished, kSkipped, kFailed, kStopped };
-
-const char* status_name(PointStatus status) {
-  switch (status) {
-    case PointStatus::kFinished:
-      return "finished";
-    case PointStatus::kSkipped:
-      return "skipped";
-    case PointStatus::kFailed:
-      return "failed";
-    case PointStatus::kStopped:
-      return "stopped";
-  }
-  return nullptr;
-}
-
-struct Outcome {
-  std::size_t index = 0;
-  PointStatus status = PointStatus::kFailed;
-  std::string detail;
-};
-
-struct Running {
-  pid_t pid = -1;
-  std::size_t point = 0;
-  int gpu = -1;
-  std::chrono::steady_clock::time_point start;
-};
-
-// Starts one point's `crest train` in its folder. Returns the pid.
-pid_t start_point(const SweepPlan& plan, const SweepPoint& point, bool resume, int threads, int gpu,
-                  bool own_group) {
-  fs::create_directories(point.folder);
-  const std::vector<std::string> args = train_args(plan, point, resume, threads, gpu);
-  {
-    // A header in stderr.log separates the attempts at this point.
-    std::ofstream log(point.folder / kStderrLogFile, std::ios::app);
-    log << "# crest sweep: " << command_text(crest_executable(), args) << "\n";
-  }
-  // /proc/self/exe: the very binary that planned the sweep, even if the file was replaced since.
-  return spawn("/proc/self/exe", crest_executable(), args, point.folder / kStdoutLogFile,
-               point.folder / kStderrLogFile, own_group);
-}
-
-Outcome finish_point(const SweepPoint& point, int status, double seconds) {
-  Outcome outcome;
-  outcome.index = point.index;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    outcome.status = PointStatus::kFinished;
-    outcome.detail = seconds_text(seconds);
-  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 130) {
-    outcome.status = PointStatus::kStopped;
-    outcome.detail = "checkpoint written; rerun to resume";
-  } else {
-    const fs::path log = point.folder / kStderrLogFile;
-    outcome.status = PointStatus::kFailed;
-    outcome.detail = describe_status(status) + " after " + seconds_text(seconds) + ": " +
-                     last_line(log) + " (" + log.string() + ")";
-  }
-  return outcome;
-}
-
-void report(std::ostream& out, const SweepPlan& plan, const Outcome& o, std::size_t done,
-            std::size_t total) {
-  const SweepPoint& point = plan.points[o.index];
-  const std::string line = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
-                           status_name(o.status) + " " + std::to_string(point.index) + " " +
-                           point.name + (o.detail.empty() ? "" : ": " + o.detail);
-  spdlog::debug("{}", line);  // for sweep.log; people read it on stdout
-  out << line << "\n";
-  out.flush();
-}
-
 std::vector<std::size_t> select_points(const SweepPlan& plan, const SweepOptions& options) {
   std::set<std::size_t> chosen;
   for (const std::string& item : options.only) {
@@ -346,213 +233,6 @@ std::vector<std::size_t> select_points(const SweepPlan& plan, const SweepOptions
     selected = kept;
   }
   return selected;
-}
-
-std::vector<int> parse_gpus(const std::string& text) {
-  std::vector<int> gpus;
-  std::stringstream split(text);
-  for (std::string item; std::getline(split, item, ',');) {
-    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos ||
-        item.size() > 4) {
-      throw InputError("--gpus " + text + ": expected GPU numbers separated by commas, e.g. 0,1");
-    }
-    const int gpu = std::stoi(item);
-    if (std::find(gpus.begin(), gpus.end(), gpu) != gpus.end()) {
-      throw InputError("--gpus " + text + ": GPU " + item + " is listed twice");
-    }
-    gpus.push_back(gpu);
-  }
-  if (gpus.empty()) throw InputError("--gpus: give at least one GPU number, e.g. --gpus 0,1");
-  return gpus;
-}
-
-void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
-               const SweepOptions& options, std::ostream& out) {
-  const std::vector<int> gpus =
-      options.gpus.empty() ? std::vector<int>{} : parse_gpus(options.gpus);
-  const int processes = gpus.empty() ? std::max(1, options.slots) : static_cast<int>(gpus.size());
-  const int cores = usable_cores();
-
-  // Finished points are reported at once; the others queue in index order.
-  std::deque<std::size_t> queue;
-  std::vector<Outcome> outcomes;
-  std::size_t finished_before = 0;
-  for (std::size_t i : selected) {
-    const SweepPoint& p = plan.points[i];
-    if (inspect_run(p.folder, point_config(plan, p).crest.generations).complete) {
-      ++finished_before;
-      outcomes.push_back({i, PointStatus::kSkipped, "already finished"});
-    } else {
-      queue.push_back(i);
-    }
-  }
-  const std::string where_text =
-      gpus.empty() ? std::to_string(processes) + " CPU slot(s)"
-                   : std::to_string(gpus.size()) + " GPU(s) (" + options.gpus + ")";
-  out << "sweep " << plan.out_dir.string() << ": " << selected.size() << " of "
-      << plan.points.size() << " point(s) selected, " << finished_before << " already finished, "
-      << queue.size() << " to run on " << where_text << "\n";
-
-  if (options.dry_run) {
-    for (std::size_t i : queue) {
-      const SweepPoint& p = plan.points[i];
-      const bool resume = inspect_run(p.folder, 0).started;
-      const int threads = point_threads(point_config(plan, p), p.folder, processes, cores);
-      out << (resume ? "resume " : "new    ") << i << " " << p.name << "\n    "
-          << command_text(crest_executable(),
-                          train_args(plan, p, resume, threads, gpus.empty() ? -1 : gpus.front()))
-          << (gpus.empty() ? "" : "  (cuda:N = the GPU free at the time)") << "\n";
-    }
-    return;
-  }
-
-  RunLock sweep_lock(plan.out_dir);  // one local launcher per sweep folder at a time
-  add_log_file(plan.out_dir / kSweepLogFile);
-  spdlog::info("sweep {} ({})", plan.out_dir.string(), current_command_line());
-  const std::size_t total = selected.size();
-  std::size_t done = 0;
-  for (const Outcome& o : outcomes) report(out, plan, o, ++done, total);
-
-  // A stop signal leaves the sweep alive while its children write their checkpoints (a Slurm
-  // step or a terminal that loses the parent kills what is left); a second one exits at once.
-  install_stop_handlers();
-  std::vector<Running> running;
-  std::vector<int> free_gpus = gpus;
-  bool forwarded = false;
-  while (!queue.empty() || !running.empty()) {
-    const bool stopping = stop_requested();
-    while (!stopping && !queue.empty() && static_cast<int>(running.size()) < processes) {
-      const std::size_t i = queue.front();
-      queue.pop_front();
-      const SweepPoint& p = plan.points[i];
-      const bool resume = inspect_run(p.folder, 0).started;
-      const int threads = point_threads(point_config(plan, p), p.folder, processes, cores);
-      Running r;
-      r.point = i;
-      if (!free_gpus.empty()) {
-        r.gpu = free_gpus.front();
-        free_gpus.erase(free_gpus.begin());
-      }
-      r.start = std::chrono::steady_clock::now();
-      try {
-        // Own process groups: a stop reaches each run once, passed on below, never twice (a
-        // second signal makes a run leave without its checkpoint).
-        r.pid = start_point(plan, p, resume, threads, r.gpu, true);
-      } catch (const std::exception& e) {
-        if (r.gpu >= 0) free_gpus.push_back(r.gpu);
-        const Outcome o{i, PointStatus::kFailed, e.what()};
-        outcomes.push_back(o);
-        report(out, plan, o, ++done, total);
-        continue;
-      }
-      spdlog::info("started {} {}{}{} ({})", i, p.name, resume ? " (resume)" : "",
-                   r.gpu >= 0 ? " on cuda:" + std::to_string(r.gpu) : "",
-                   (p.folder / kStderrLogFile).string());
-      running.push_back(r);
-    }
-    if (stopping && !forwarded) {
-      forwarded = true;
-      const int signal_number = stop_signal() != 0 ? stop_signal() : SIGTERM;
-      for (const Running& r : running) ::kill(r.pid, signal_number);
-      spdlog::warn("stopping: waiting for {} running point(s) to write a checkpoint",
-                   running.size());
-    }
-    if (running.empty()) break;
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid == 0 || (pid < 0 && errno == EINTR)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      continue;
-    }
-    if (pid < 0) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-    const auto it = std::find_if(running.begin(), running.end(),
-                                 [&](const Running& r) { return r.pid == pid; });
-    if (it == running.end()) continue;
-    const Outcome o = finish_point(plan.points[it->point], status, seconds_since(it->start));
-    if (it->gpu >= 0) free_gpus.push_back(it->gpu);
-    running.erase(it);
-    outcomes.push_back(o);
-    report(out, plan, o, ++done, total);
-  }
-
-  std::size_t ran = 0, stopped = 0;
-  std::vector<const Outcome*> failed;
-  for (const Outcome& o : outcomes) {
-    switch (o.status) {
-      case PointStatus::kFinished:
-        ++ran;
-        break;
-      case PointStatus::kStopped:
-        ++stopped;
-        break;
-      case PointStatus::kFailed:
-        failed.push_back(&o);
-        break;
-      case PointStatus::kSkipped:
-        break;
-    }
-  }
-  out << "sweep done: " << ran << " finished now, " << finished_before << " already finished, "
-      << failed.size() << " failed, " << stopped << " stopped, " << queue.size()
-      << " not started\n";
-  out.flush();
-  if (!failed.empty()) {
-    std::string list;
-    for (const Outcome* o : failed) {
-      list +=
-          "\n  " + std::to_string(o->index) + " " + plan.points[o->index].name + ": " + o->detail;
-    }
-    throw std::runtime_error(std::to_string(failed.size()) + " of " + std::to_string(total) +
-                             " sweep point(s) failed:" + list +
-                             "\nfix the cause and run the same command again: finished points "
-                             "are skipped, the others resumed");
-  }
-  if (stop_requested()) {
-    throw Interrupted("sweep stopped: " + std::to_string(stopped + queue.size()) +
-                      " point(s) left; run the same command again to resume");
-  }
-}
-
-void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
-  const SweepPoint& p = plan.points[index];
-  const Config config = point_config(plan, p);
-  if (inspect_run(p.folder, config.crest.generations).complete) {
-    out << "point " << index << " " << p.name << ": already finished\n";
-    return;
-  }
-  // In a Slurm task the allocation's CPUs are what the run may use.
-  int cores = usable_cores();
-  if (const char* cpus = std::getenv("SLURM_CPUS_PER_TASK")) {
-    const int n = std::atoi(cpus);
-    if (n > 0) cores = n;
-  }
-  const bool resume = inspect_run(p.folder, 0).started;
-  const int threads = point_threads(config, p.folder, 1, cores);
-  install_stop_handlers();
-  const auto start = std::chrono::steady_clock::now();
-  spdlog::info("point {} {}{}: {} ({})", index, p.name, resume ? " (resume)" : "",
-               p.folder.string(), (p.folder / kStderrLogFile).string());
-  const pid_t pid = start_point(plan, p, resume, threads, -1, false);
-  int status = 0;
-  // Slurm signals every process of the task; the child stops by itself, this one waits for it.
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-  }
-  const Outcome o = finish_point(p, status, seconds_since(start));
-  out << "point " << index << " " << p.name << ": " << status_name(o.status) << ": " << o.detail
-      << "\n";
-  out.flush();
-  switch (o.status) {
-    case PointStatus::kFinished:
-      return;
-    case PointStatus::kStopped:
-      throw Interrupted("point " + std::to_string(index) + " stopped");
-    case PointStatus::kSkipped:
-    case PointStatus::kFailed:
-      break;
-  }
-  throw std::runtime_error("point " + std::to_string(index) + " " + p.name +
-                           " failed: " + o.detail);
 }
 
 enum class Launcher { kLocal, kSlurm };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crest/app/sweep.h"
+#include "crest/config/config.h"
 
 namespace crest::sweep_detail {
 
@@ -33,6 +34,31 @@ pid_t spawn(const std::string& program, const std::string& name,
 
 // "exit N" or "killed by signal S": a waitpid status for people.
 std::string describe_status(int status);
+
+// A point's config: the base with the point's overrides; ConfigError names the point.
+Config point_config(const SweepPlan& plan, const SweepPoint& point);
+
+// The CPU cores this process may run on (its affinity mask), at least 1.
+int usable_cores();
+
+// The CPU threads a point's process gets: its config's run.threads (every usable core when 0)
+// divided among the `processes` running at once; a started point keeps its stored value (-1
+// when that config cannot be read).
+int point_threads(const Config& config, const std::filesystem::path& folder, int processes,
+                  int cores);
+
+// The `crest train` arguments of a point (after the executable); `gpu` < 0: no --device.
+std::vector<std::string> train_args(const SweepPlan& plan, const SweepPoint& point, bool resume,
+                                    int threads, int gpu);
+
+// Runs the selected points locally, --slots CPU processes or one per --gpus GPU at a time
+// (with --dry-run, prints their commands); throws when a point failed or a stop signal came.
+void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
+               const SweepOptions& options, std::ostream& out);
+
+// Runs point `index` in this process's allocation (--run-index) and waits for it; throws when
+// it failed or stopped.
+void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out);
 
 // Writes the job script and submits it (or, with --dry-run, prints the sbatch command).
 void run_slurm(const SweepPlan& plan, const std::vector<std::size_t>& selected,

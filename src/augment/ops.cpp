@@ -1,5 +1,6 @@
 #include "crest/augment/ops.h"
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <sstream>
@@ -474,32 +475,36 @@ at::Tensor rotate(const at::Tensor& images, const at::Tensor& degrees, int fill)
                 fill);
 }
 
+namespace {
+
+// The op `name`: an affine map whose entry `slot` of shift_matrix (0: shear x, 1: translate x,
+// 2: shear y, 3: translate y) is `amount` (one value per image) and whose other entries are 0.
+at::Tensor shift_op(const at::Tensor& images, const at::Tensor& amount, int fill, const char* name,
+                    std::size_t slot) {
+  check_images(images, name);
+  const at::Tensor a = per_image(amount, images, at::kDouble, name);
+  const at::Tensor zero = at::zeros_like(a);
+  std::array<at::Tensor, 4> m = {zero, zero, zero, zero};
+  m[slot] = a;
+  return affine(images, shift_matrix(m[0], m[1], m[2], m[3]), fill);
+}
+
+}  // namespace
+
 at::Tensor shear_x(const at::Tensor& images, const at::Tensor& shear, int fill) {
-  check_images(images, "shear_x");
-  const at::Tensor s = per_image(shear, images, at::kDouble, "shear_x");
-  const at::Tensor zero = at::zeros_like(s);
-  return affine(images, shift_matrix(s, zero, zero, zero), fill);
+  return shift_op(images, shear, fill, "shear_x", 0);
 }
 
 at::Tensor shear_y(const at::Tensor& images, const at::Tensor& shear, int fill) {
-  check_images(images, "shear_y");
-  const at::Tensor s = per_image(shear, images, at::kDouble, "shear_y");
-  const at::Tensor zero = at::zeros_like(s);
-  return affine(images, shift_matrix(zero, zero, s, zero), fill);
+  return shift_op(images, shear, fill, "shear_y", 2);
 }
 
 at::Tensor translate_x(const at::Tensor& images, const at::Tensor& pixels, int fill) {
-  check_images(images, "translate_x");
-  const at::Tensor t = per_image(pixels, images, at::kDouble, "translate_x");
-  const at::Tensor zero = at::zeros_like(t);
-  return affine(images, shift_matrix(zero, t, zero, zero), fill);
+  return shift_op(images, pixels, fill, "translate_x", 1);
 }
 
 at::Tensor translate_y(const at::Tensor& images, const at::Tensor& pixels, int fill) {
-  check_images(images, "translate_y");
-  const at::Tensor t = per_image(pixels, images, at::kDouble, "translate_y");
-  const at::Tensor zero = at::zeros_like(t);
-  return affine(images, shift_matrix(zero, zero, zero, t), fill);
+  return shift_op(images, pixels, fill, "translate_y", 3);
 }
 
 // --- Crop, flip, cutout ---------------------------------------------------------------------

@@ -9,7 +9,7 @@
 #include "crest/data/synthetic.h"
 #include "crest/io/manifest.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
+#include "crest/util/hash.h"
 
 namespace crest {
 

@@ -13,7 +13,7 @@
 
 #include "crest/io/file.h"
 #include "crest/util/error.h"
-#include "crest/util/fs.h"
+#include "crest/util/hash.h"
 
 namespace crest {
 

@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -124,5 +125,89 @@ void check_figures(const EvaluationFigures& f, const std::string& what,
                    const std::filesystem::path& file);
 // Ratios in [0, 1] (NaN allowed) and a non-negative best_index.
 void check_accuracy_summary(const AccuracySummary& s, const std::filesystem::path& file);
+
+// j[key] as T, a list (std::vector: json_list) or a single value (json_field).
+template <typename T>
+struct IsList : std::false_type {};
+template <typename T>
+struct IsList<std::vector<T>> : std::true_type {};
+
+template <typename T>
+T json_value(const nlohmann::json& j, const char* key, const std::filesystem::path& file) {
+  if constexpr (IsList<T>::value) {
+    return json_list<typename T::value_type>(j, key, file);
+  } else {
+    return json_field<T>(j, key, file);
+  }
+}
+
+// One member of a record as a field of its JSON object: the key and the member. A record's
+// fields are a tuple of them (std::make_tuple(json_member(...), ...)), so that its writer and
+// its reader share one list.
+template <typename Record, typename T>
+struct JsonMember {
+  const char* key;
+  T Record::*member;
+};
+
+template <typename Record, typename T>
+constexpr JsonMember<Record, T> json_member(const char* key, T Record::*member) {
+  return {key, member};
+}
+
+// Sets j[key] to each member of `record`.
+template <typename Record, typename Members>
+void put_members(nlohmann::json& j, const Record& record, const Members& members) {
+  std::apply([&](const auto&... m) { ((j[m.key] = record.*(m.member)), ...); }, members);
+}
+
+// Reads each member of `record` from j, in order; DataError (json_value) at the first one that
+// is absent or of the wrong type.
+template <typename Record, typename Members>
+void get_members(const nlohmann::json& j, const std::filesystem::path& file, Record& record,
+                 const Members& members) {
+  std::apply(
+      [&](const auto&... m) {
+        ((record.*(m.member) =
+              json_value<std::remove_reference_t<decltype(record.*(m.member))>>(j, m.key, file)),
+         ...);
+      },
+      members);
+}
+
+// A JSON object of the members of `record`.
+template <typename Record, typename Members>
+nlohmann::json members_to_json(const Record& record, const Members& members) {
+  nlohmann::json j = nlohmann::json::object();
+  put_members(j, record, members);
+  return j;
+}
+
+// A record read from the members of j (DataError as get_members).
+template <typename Record, typename Members>
+Record members_from_json(const nlohmann::json& j, const std::filesystem::path& file,
+                         const Members& members) {
+  Record record;
+  get_members(j, file, record, members);
+  return record;
+}
+
+// Writes the members of `record`, with the other fields in `j`, as the JSON file `file`.
+template <typename Record, typename Members>
+void write_members_file(const std::filesystem::path& file, nlohmann::json j, const Record& record,
+                        const Members& members) {
+  put_members(j, record, members);
+  write_json_file(file, j);
+}
+
+// Reads the JSON object of `file` and the members of `record` from it (DataError as
+// read_json_object and get_members); returns the object, for the fields read otherwise.
+template <typename Record, typename Members>
+nlohmann::json read_members_file(const std::filesystem::path& file, Record& record,
+                                 const Members& members) {
+  nlohmann::json j = read_json_object(file);
+  get_members(j, file, record, members);
+  return j;
+}
 
 }  // namespace crest::io_detail

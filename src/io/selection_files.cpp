@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <unordered_set>
 
 #include "crest/io/csv.h"
@@ -14,7 +15,7 @@ namespace crest {
 
 namespace fs = std::filesystem;
 
-using io_detail::json_list;
+using io_detail::json_member;
 using io_detail::number_or_nan;
 using io_detail::optional_json_list;
 
@@ -69,33 +70,30 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
   return rows;
 }
 
+// The per-class lists every selection.json has, in the order they are read.
+constexpr auto kSelectionLists = std::make_tuple(
+    json_member("classes", &SelectionRecord::names), json_member("rates", &SelectionRecord::rates),
+    json_member("predicted", &SelectionRecord::predicted),
+    json_member("selected", &SelectionRecord::selected),
+    json_member("correct", &SelectionRecord::correct),
+    json_member("precision", &SelectionRecord::precision));
+
 void write_selection_json(const fs::path& file, const SelectionRecord& s) {
-  const nlohmann::json j = {{"generation", s.generation},
-                            {"pool", s.pool},
-                            {"alpha", s.alpha},
-                            {"rate_profile", s.rate_profile},
-                            {"classes", s.names},
-                            {"rates", s.rates},
-                            {"predicted", s.predicted},
-                            {"selected", s.selected},
-                            {"correct", s.correct},
-                            {"pool_true_counts", s.pool_true_counts},
-                            {"precision", s.precision},
-                            {"recall", s.recall},
-                            {"selected_total", s.selected_total},
-                            {"precision_total", s.precision_total}};
-  io_detail::write_json_file(file, j);
+  io_detail::write_members_file(file,
+                                {{"generation", s.generation},
+                                 {"pool", s.pool},
+                                 {"alpha", s.alpha},
+                                 {"rate_profile", s.rate_profile},
+                                 {"pool_true_counts", s.pool_true_counts},
+                                 {"recall", s.recall},
+                                 {"selected_total", s.selected_total},
+                                 {"precision_total", s.precision_total}},
+                                s, kSelectionLists);
 }
 
 SelectionRecord read_selection_json(const fs::path& file) {
-  const nlohmann::json j = io_detail::read_json_object(file);
   SelectionRecord s;
-  s.names = json_list<std::string>(j, "classes", file);
-  s.rates = json_list<double>(j, "rates", file);
-  s.predicted = json_list<std::int64_t>(j, "predicted", file);
-  s.selected = json_list<std::int64_t>(j, "selected", file);
-  s.correct = json_list<std::int64_t>(j, "correct", file);
-  s.precision = json_list<double>(j, "precision", file);
+  const nlohmann::json j = io_detail::read_members_file(file, s, kSelectionLists);
   for (const auto* list : {&s.predicted, &s.selected, &s.correct}) {
     if (list->size() != s.names.size()) {
       throw DataError(file.string() + ": the per-class lists do not have one entry per class (" +

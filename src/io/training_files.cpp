@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "crest/io/file.h"
@@ -11,7 +12,9 @@ namespace crest {
 
 namespace fs = std::filesystem;
 
+using io_detail::get_members;
 using io_detail::json_field;
+using io_detail::json_member;
 using io_detail::number_or_nan;
 
 namespace {
@@ -158,28 +161,30 @@ std::vector<MetricsLine> truncate_metrics_file(const fs::path& file, std::int64_
   return kept_lines;
 }
 
+// The plain fields of training_summary.json (the figures are objects of their own), in the
+// order they are read: the counts before the figures, the fingerprints after them.
+constexpr auto kSummaryCounts =
+    std::make_tuple(json_member("steps", &TrainingSummary::steps),
+                    json_member("evaluations", &TrainingSummary::evaluations));
+constexpr auto kSummaryFingerprints =
+    std::make_tuple(json_member("model_fingerprint", &TrainingSummary::model_fingerprint),
+                    json_member("ema_fingerprint", &TrainingSummary::ema_fingerprint));
+
 void write_training_summary(const fs::path& file, const TrainingSummary& s) {
-  const nlohmann::json j = {{"steps", s.steps},
-                            {"evaluations", s.evaluations},
-                            {"ema_accuracy", to_json(s.ema_accuracy)},
-                            {"final_ema", to_json(s.final_ema)},
-                            {"model_fingerprint", s.model_fingerprint},
-                            {"ema_fingerprint", s.ema_fingerprint}};
-  io_detail::write_json_file(file, j);
+  io_detail::write_members_file(
+      file, {{"ema_accuracy", to_json(s.ema_accuracy)}, {"final_ema", to_json(s.final_ema)}}, s,
+      std::tuple_cat(kSummaryCounts, kSummaryFingerprints));
 }
 
 TrainingSummary read_training_summary(const fs::path& file) {
-  const nlohmann::json j = io_detail::read_json_object(file);
   TrainingSummary s;
-  s.steps = json_field<std::int64_t>(j, "steps", file);
-  s.evaluations = json_field<std::int64_t>(j, "evaluations", file);
+  const nlohmann::json j = io_detail::read_members_file(file, s, kSummaryCounts);
   if (!j.contains("ema_accuracy") || !j.contains("final_ema")) {
     throw DataError(file.string() + ": expected 'ema_accuracy' and 'final_ema'");
   }
   s.ema_accuracy = accuracy_summary_from_json(j.at("ema_accuracy"), file);
   s.final_ema = evaluation_figures_from_json(j.at("final_ema"), file);
-  s.model_fingerprint = json_field<std::string>(j, "model_fingerprint", file);
-  s.ema_fingerprint = json_field<std::string>(j, "ema_fingerprint", file);
+  get_members(j, file, s, kSummaryFingerprints);
   io_detail::check_count(s.steps, "'steps'", file);
   io_detail::check_count(s.evaluations, "'evaluations'", file);
   io_detail::check_accuracy_summary(s.ema_accuracy, file);

@@ -14,28 +14,19 @@
 #include "crest/io/run_files.h"
 #include "crest/report/svg.h"
 #include "crest/util/error.h"
+#include "report_parts.h"
 
 namespace crest {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Page geometry in CSS pixels; charts get viewBoxes of the width they are shown at, so their
-// text keeps its size on a laptop screen (~1280 px).
-constexpr double kFullWidth = 1140;
-constexpr double kHalfWidth = 560;
-// Grouped bars stay readable up to about this many bars a chart; beyond it, lines.
-constexpr std::size_t kMaxBarsFull = 160;
-constexpr std::size_t kMaxBarsHalf = 60;
+namespace report_parts {
 
 // ---- page pieces ------------------------------------------------------------------------------
 
 std::string esc(const std::string& text) { return html_escape(text); }
 
-std::string fixed(double value, int decimals = 4) {
+std::string fixed(double value, int decimals) {
   if (!std::isfinite(value)) return "\u2013";
   char buffer[48];
   std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
@@ -48,7 +39,6 @@ std::string percent(double value) {
 
 std::string gen_name(int g) { return "gen " + std::to_string(g); }
 
-// "gen_K/FILE": a generation's file, as captions name it.
 std::string gen_file(const char* file) {
   return std::string(kGenerationFolderPattern) + "/" + file;
 }
@@ -59,7 +49,7 @@ std::string figure(const std::string& svg, const std::string& caption_html) {
          "</figure>\n";
 }
 
-ChartSeries named_series(const std::string& name, const std::string& color, bool dashed = false) {
+ChartSeries named_series(const std::string& name, const std::string& color, bool dashed) {
   ChartSeries s;
   s.name = name;
   s.color = color;
@@ -70,6 +60,12 @@ ChartSeries named_series(const std::string& name, const std::string& color, bool
 std::string empty_note(const std::string& text) {
   return "<p class=\"empty\">" + esc(text) + "</p>\n";
 }
+
+}  // namespace report_parts
+
+using namespace report_parts;  // NOLINT(build/namespaces): the page's shared pieces
+
+namespace {
 
 std::string css() {
   return R"(
@@ -171,20 +167,30 @@ std::string summary_section(const RunFolder& run) {
   return out.str();
 }
 
-std::string generations_section(const RunFolder& run) {
-  std::ostringstream out;
-  out << "<section id=\"generations\"><h2>Recall and accuracy per generation</h2>\n"
-      << "<p class=\"lead\">Test-set figures of each generation's EMA model at its end. "
-         "Minority and majority recall average the rarest and most frequent 30% of the "
-         "classes.</p>\n";
-  if (!run.rows || run.rows->empty()) {
-    out << empty_note(std::string("No generation has finished yet (") + kGenerationsFile +
-                      " has no rows).")
-        << "</section>\n";
-    return out.str();
-  }
+// The caption of the recall chart: whether accuracy and mean recall coincide, and which
+// generation is marked best.
+std::string recall_caption(const RunFolder& run, bool has_best) {
   const auto& rows = *run.rows;
-  std::vector<std::string> categories;
+  std::string caption;
+  if (std::all_of(rows.begin(), rows.end(), [](const GenerationRow& r) {
+        return std::abs(r.accuracy - r.mean_recall) < 1e-9;
+      })) {
+    caption = "The test set is balanced, so accuracy equals mean recall (the lines coincide). ";
+  }
+  if (has_best) {
+    caption += std::string("The highlighted generation is the run's best (") + kRunSummaryFile +
+               ", select_on " + esc(run.select_on) + ").";
+  } else {
+    caption += std::string("No best generation is marked: ") + kRunSummaryFile +
+               " is written when the run finishes.";
+  }
+  return caption;
+}
+
+// The line chart of mean recall, accuracy, minority and majority recall (and validation mean
+// recall when there is one) per generation, the best generation marked; run.rows is not empty.
+std::string recall_figure(const RunFolder& run, const std::vector<std::string>& categories) {
+  const auto& rows = *run.rows;
   std::vector<double> x;
   ChartSeries mean_recall = named_series("mean per-class recall", palette_color(0));
   ChartSeries accuracy = named_series("accuracy", "#222", true);
@@ -195,7 +201,6 @@ std::string generations_section(const RunFolder& run) {
   std::optional<std::size_t> best_index;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    categories.push_back(std::to_string(r.generation));
     x.push_back(static_cast<double>(i));
     mean_recall.values.push_back(r.mean_recall);
     accuracy.values.push_back(r.accuracy);
@@ -213,28 +218,19 @@ std::string generations_section(const RunFolder& run) {
   frame.x_label = "generation";
   frame.y_label = "test set (EMA model)";
   frame.width = kHalfWidth;
-  frame.height = 340;
+  frame.height = kGenerationChartHeight;
   frame.y_min = 0;
   frame.y_max = 1;
   std::vector<ChartMarker> markers;
   if (best_index) markers.push_back({static_cast<double>(*best_index), "best", true});
-  std::string caption;
-  if (std::all_of(rows.begin(), rows.end(), [](const GenerationRow& r) {
-        return std::abs(r.accuracy - r.mean_recall) < 1e-9;
-      })) {
-    caption = "The test set is balanced, so accuracy equals mean recall (the lines coincide). ";
-  }
-  if (best_index) {
-    caption += std::string("The highlighted generation is the run's best (") + kRunSummaryFile +
-               ", select_on " + esc(run.select_on) + ").";
-  } else {
-    caption += std::string("No best generation is marked: ") + kRunSummaryFile +
-               " is written when the run finishes.";
-  }
-  out << "<div class=\"grid grid2\">\n"
-      << figure(line_chart(frame, x, series, markers, categories), caption);
+  return figure(line_chart(frame, x, series, markers, categories),
+                recall_caption(run, best_index.has_value()));
+}
 
-  // Beside it: how the labeled set grew, which is what moves those figures.
+// Beside the recall chart: how the labeled set grew (original and pseudo-labeled images per
+// generation, stacked), which is what moves those figures.
+std::string labeled_size_figure(const std::vector<GenerationRow>& rows,
+                                const std::vector<std::string>& categories) {
   ChartSeries original = named_series("labeled", palette_color(0));
   ChartSeries pseudo = named_series("pseudo-labeled", palette_color(1));
   for (const auto& r : rows) {
@@ -253,9 +249,27 @@ std::string generations_section(const RunFolder& run) {
   sizes.x_label = "generation";
   sizes.y_label = "images";
   sizes.width = kHalfWidth;
-  sizes.height = frame.height;
-  out << figure(bar_chart(sizes, categories, {original, pseudo}, /*stacked=*/true),
-                "Pseudo-labels come from the previous generation's selection.")
+  sizes.height = kGenerationChartHeight;
+  return figure(bar_chart(sizes, categories, {original, pseudo}, /*stacked=*/true),
+                "Pseudo-labels come from the previous generation's selection.");
+}
+
+std::string generations_section(const RunFolder& run) {
+  std::ostringstream out;
+  out << "<section id=\"generations\"><h2>Recall and accuracy per generation</h2>\n"
+      << "<p class=\"lead\">Test-set figures of each generation's EMA model at its end. "
+         "Minority and majority recall average the rarest and most frequent 30% of the "
+         "classes.</p>\n";
+  if (!run.rows || run.rows->empty()) {
+    out << empty_note(std::string("No generation has finished yet (") + kGenerationsFile +
+                      " has no rows).")
+        << "</section>\n";
+    return out.str();
+  }
+  std::vector<std::string> categories;
+  for (const auto& r : *run.rows) categories.push_back(std::to_string(r.generation));
+  out << "<div class=\"grid grid2\">\n"
+      << recall_figure(run, categories) << labeled_size_figure(*run.rows, categories)
       << "</div>\n</section>\n";
   return out.str();
 }
@@ -314,192 +328,6 @@ std::string distribution_section(const RunFolder& run) {
     out << figure(bar_chart(frame, d.names, {labeled, pseudo}, /*stacked=*/true), "");
   }
   out << "</div>\n</section>\n";
-  return out.str();
-}
-
-// A per-class chart with one series per generation: grouped bars while they stay readable,
-// lines over the classes beyond that.
-std::string per_class_chart(ChartFrame frame, const std::vector<std::string>& names,
-                            const std::vector<ChartSeries>& series, bool half) {
-  const std::size_t bars = names.size() * std::max<std::size_t>(series.size(), 1);
-  if (bars <= (half ? kMaxBarsHalf : kMaxBarsFull)) return bar_chart(frame, names, series);
-  std::vector<double> x;
-  for (std::size_t c = 0; c < names.size(); ++c) x.push_back(static_cast<double>(c));
-  return line_chart(frame, x, series, {}, names);
-}
-
-std::string per_class_section(const RunFolder& run) {
-  std::ostringstream out;
-  out << "<section id=\"per-class\"><h2>Per-class recall and precision</h2>\n"
-      << "<p class=\"lead\">The EMA model of each generation on the test set ("
-      << gen_file(kPerClassFile)
-      << "). Classes are in the order of the long-tailed training set: class 0 "
-         "is the most frequent.</p>\n";
-  std::vector<ChartSeries> recall, precision;
-  std::vector<std::string> names;
-  for (const auto& g : run.generations) {
-    if (!g.per_class) continue;
-    const PerClassTable& m = *g.per_class;
-    names = m.names;
-    ChartSeries r = named_series(gen_name(g.generation), palette_color(recall.size()));
-    ChartSeries p = named_series(gen_name(g.generation), palette_color(precision.size()));
-    for (std::size_t c = 0; c < m.names.size(); ++c) {
-      r.values.push_back(m.recall[c]);
-      p.values.push_back(m.precision[c]);
-      const auto correct =
-          static_cast<std::int64_t>(std::llround(m.recall[c] * static_cast<double>(m.support[c])));
-      r.tooltips.push_back(m.names[c] + " \u00b7 " + gen_name(g.generation) + ": recall " +
-                           fixed(m.recall[c]) + " (" + std::to_string(correct) + " of " +
-                           std::to_string(m.support[c]) + ")");
-      p.tooltips.push_back(m.names[c] + " \u00b7 " + gen_name(g.generation) + ": precision " +
-                           fixed(m.precision[c]) + " (" + std::to_string(correct) + " of " +
-                           std::to_string(m.predicted[c]) + " predicted)");
-    }
-    recall.push_back(r);
-    precision.push_back(p);
-  }
-  if (recall.empty()) {
-    out << empty_note("No " + gen_file(kPerClassFile) +
-                      " yet: it is written when a generation finishes.")
-        << "</section>\n";
-    return out.str();
-  }
-  const bool half = names.size() <= 12;
-  ChartFrame frame;
-  frame.x_label = "class";
-  frame.width = half ? kHalfWidth : kFullWidth;
-  frame.height = half ? 320 : 380;
-  frame.y_min = 0;
-  frame.y_max = 1;
-  out << "<div class=\"grid " << (half ? "grid2" : "") << "\">\n";
-  frame.figure = "per-class-recall";
-  frame.title = "Per-class recall (test set)";
-  frame.y_label = "recall";
-  out << figure(per_class_chart(frame, names, recall, half), "");
-  frame.figure = "per-class-precision";
-  frame.title = "Per-class precision (test set)";
-  frame.y_label = "precision";
-  out << figure(per_class_chart(frame, names, precision, half), "");
-  out << "</div>\n</section>\n";
-  return out.str();
-}
-
-std::string selection_section(const RunFolder& run) {
-  std::ostringstream out;
-  out << "<section id=\"selection\"><h2>Pseudo-label selection</h2>\n"
-      << "<p class=\"lead\">At the end of generation K the EMA model labels the unlabeled "
-         "pool and keeps, per predicted class c, the most confident fraction "
-         "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
-         "K+1 ("
-      << gen_file(kSelectionFile)
-      << "). Precision is measured against the hidden true "
-         "labels.</p>\n";
-  if (run.mode == to_string(CrestMode::kFixMatch)) {
-    out << empty_note("crest.mode is fixmatch: no pseudo-labels are selected.") << "</section>\n";
-    return out.str();
-  }
-  std::vector<ChartSeries> counts, precision;
-  std::vector<std::string> names;
-  std::ostringstream table;
-  for (const auto& g : run.generations) {
-    if (!g.selection) continue;
-    const SelectionRecord& s = *g.selection;
-    names = s.names;
-    ChartSeries n = named_series(gen_name(g.generation), palette_color(counts.size()));
-    ChartSeries p = named_series(gen_name(g.generation), palette_color(precision.size()));
-    for (std::size_t c = 0; c < s.names.size(); ++c) {
-      n.values.push_back(static_cast<double>(s.selected[c]));
-      // Precision of an empty selection is undefined: no bar rather than a misleading 0.
-      p.values.push_back(s.selected[c] > 0 ? s.precision[c] : kNaN);
-      const std::string head = s.names[c] + " \u00b7 end of " + gen_name(g.generation) + ": ";
-      n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
-                           std::to_string(s.predicted[c]) +
-                           " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " +
-                           std::to_string(s.correct[c]) + " correct");
-      p.tooltips.push_back(head + "precision " + fixed(s.precision[c]) + " (" +
-                           std::to_string(s.correct[c]) + " of " + std::to_string(s.selected[c]) +
-                           ")");
-    }
-    counts.push_back(n);
-    precision.push_back(p);
-    table << "<tr><td>" << g.generation << "</td><td>" << s.selected_total << "</td><td>"
-          << fixed(s.precision_total) << "</td></tr>\n";
-  }
-  if (counts.empty()) {
-    out << empty_note("No " + gen_file(kSelectionFile) +
-                      " yet: it is written at the end of a generation.")
-        << "</section>\n";
-    return out.str();
-  }
-  const bool half = names.size() <= 12;
-  ChartFrame frame;
-  frame.x_label = "predicted class";
-  frame.width = half ? kHalfWidth : kFullWidth;
-  frame.height = half ? 320 : 380;
-  out << "<div class=\"grid " << (half ? "grid2" : "") << "\">\n";
-  frame.figure = "selection-count";
-  frame.title = "Pseudo-labels selected per class";
-  frame.y_label = "selected images";
-  out << figure(per_class_chart(frame, names, counts, half), "");
-  frame.figure = "selection-precision";
-  frame.title = "Precision of the selected pseudo-labels";
-  frame.y_label = "precision";
-  frame.y_min = 0;
-  frame.y_max = 1;
-  out << figure(per_class_chart(frame, names, precision, half),
-                "A class with nothing selected has no bar.");
-  out << "</div>\n<h3>Totals</h3><table><thead><tr><th>selected at the end of gen</th>"
-      << "<th>selected</th><th>precision</th></tr></thead><tbody>\n"
-      << table.str() << "</tbody></table>\n</section>\n";
-  return out.str();
-}
-
-std::string confusion_section(const RunFolder& run) {
-  std::ostringstream out;
-  out << "<section id=\"confusion\"><h2>Confusion matrix</h2>\n";
-  const GenerationFiles* shown = nullptr;
-  std::string why;
-  if (run.best_generation) {
-    for (const auto& g : run.generations) {
-      if (g.generation == *run.best_generation && g.confusion) shown = &g;
-    }
-    if (shown) why = "the best generation (select_on " + run.select_on + ")";
-  }
-  if (!shown) {
-    for (const auto& g : run.generations) {
-      if (g.confusion) shown = &g;
-    }
-    if (shown) {
-      why = run.best_generation ? "the last generation with a confusion matrix (the best one, " +
-                                      gen_name(*run.best_generation) + ", has none)"
-                                : "the last finished generation (no best generation yet)";
-    }
-  }
-  if (!shown) {
-    out << empty_note("No " + gen_file(kConfusionFile) +
-                      " yet: it is written when a generation finishes.")
-        << "</section>\n";
-    return out.str();
-  }
-  const ConfusionTable& m = *shown->confusion;
-  std::vector<std::vector<double>> cells;
-  for (const auto& row : m.counts) cells.emplace_back(row.begin(), row.end());
-  const std::size_t n = m.names.size();
-  ChartFrame frame;
-  frame.figure = "confusion";
-  frame.attributes = {{"data-generation", std::to_string(shown->generation)}};
-  frame.title = "Test-set confusion matrix, " + gen_name(shown->generation);
-  frame.x_label = "predicted class";
-  frame.y_label = "true class";
-  // About 80 units a cell for a few classes; the whole width for many.
-  frame.width = n <= 12 ? std::min(620.0, 200.0 + 80.0 * static_cast<double>(n)) : 1000;
-  frame.height = frame.width;
-  out << "<p class=\"lead\">Of " << esc(why)
-      << ": counts of test images, rows the true class, columns the predicted class; the shade "
-         "is the share of the row (the diagonal is each class's recall).</p>\n";
-  // Shown at its own width, never stretched: its text keeps the size of the other charts'.
-  out << "<figure style=\"max-width: " << display_number(frame.width, 6) << "px\">"
-      << heat_map(frame, m.names, m.names, cells, true) << "</figure>\n</section>\n";
   return out.str();
 }
 

@@ -1,4 +1,4 @@
-#include "crest/util/fs.h"
+#include "crest/util/hash.h"
 
 namespace crest {
 

@@ -1,5 +1,5 @@
-// Fingerprints of bytes (datasets, weights, long names). Whole-file reads and atomic writes
-// live in io/file.h.
+// Fingerprints of bytes (datasets, weights, long names): 64-bit FNV-1a and its hexadecimal
+// text. Whole-file reads and atomic writes live in io/file.h.
 #pragma once
 
 #include <cstddef>

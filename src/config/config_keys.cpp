@@ -1,0 +1,373 @@
+// The key table of the config (see config_keys.h): every key with its type, rule and
+// documentation, section by section.
+#include "config_keys.h"
+
+#include <iterator>
+#include <limits>
+#include <regex>
+#include <type_traits>
+#include <utility>
+
+#include "crest/config/choices.h"
+
+namespace crest::config_detail {
+
+const char* kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::kBool:
+      return "true or false";
+    case Kind::kInt:
+      return "an integer";
+    case Kind::kFloat:
+      return "a number";
+    case Kind::kString:
+      return "a string";
+  }
+  return "";
+}
+
+namespace {
+
+Rule any() { return {}; }
+Rule at_least(double lo) {
+  Rule r;
+  r.lo = lo;
+  return r;
+}
+Rule above(double lo) {
+  Rule r;
+  r.lo = lo;
+  r.lo_open = true;
+  return r;
+}
+Rule between(double lo, double hi) {
+  Rule r;
+  r.lo = lo;
+  r.hi = hi;
+  return r;
+}
+// (lo, hi].
+Rule above_at_most(double lo, double hi) {
+  Rule r = between(lo, hi);
+  r.lo_open = true;
+  return r;
+}
+// [lo, hi).
+Rule at_least_below(double lo, double hi) {
+  Rule r = between(lo, hi);
+  r.hi_open = true;
+  return r;
+}
+// A string that `check` accepts (it returns the problem, or "").
+Rule checked(std::function<std::string(const std::string&)> check) {
+  Rule r;
+  r.check = std::move(check);
+  return r;
+}
+Rule not_empty() {
+  return checked([](const std::string& s) {
+    return s.empty() ? std::string("must not be empty") : std::string();
+  });
+}
+// A choice key: one of its enum's names (make_field fills them in from choices.h).
+Rule choice() { return {}; }
+
+template <typename Accessor>
+Field make_field(std::string path, Accessor accessor, std::string doc, Rule rule) {
+  using T = std::remove_reference_t<decltype(accessor(std::declval<Config&>()))>;
+  Field field;
+  field.path = std::move(path);
+  field.doc = std::move(doc);
+  field.rule = std::move(rule);
+  if constexpr (std::is_same_v<T, bool>) {
+    field.kind = Kind::kBool;
+  } else if constexpr (std::is_integral_v<T>) {
+    field.kind = Kind::kInt;
+    // Integers never leave the range of their C++ type.
+    const double lo = static_cast<double>(std::numeric_limits<T>::min());
+    const double hi = static_cast<double>(std::numeric_limits<T>::max());
+    if (!field.rule.lo || *field.rule.lo < lo) field.rule.lo = lo;
+    if (!field.rule.hi || *field.rule.hi > hi) field.rule.hi = hi;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    field.kind = Kind::kFloat;
+  } else if constexpr (std::is_enum_v<T>) {
+    // A choice key: a string in YAML, one of the enum's names.
+    field.kind = Kind::kString;
+    field.rule.choices = choice_names<T>();
+  } else {
+    static_assert(std::is_same_v<T, std::string>,
+                  "config fields are bool, integer, double, string or a choice enum");
+    field.kind = Kind::kString;
+  }
+  field.assign = [accessor, path = field.path](Config& config, const Value& value) {
+    if constexpr (std::is_same_v<T, bool>) {
+      accessor(config) = std::get<bool>(value);
+    } else if constexpr (std::is_integral_v<T>) {
+      accessor(config) = static_cast<T>(std::get<std::int64_t>(value));
+    } else if constexpr (std::is_floating_point_v<T>) {
+      accessor(config) = std::get<double>(value);
+    } else if constexpr (std::is_enum_v<T>) {
+      accessor(config) = parse_choice<T>(std::get<std::string>(value), path);
+    } else {
+      accessor(config) = std::get<std::string>(value);
+    }
+  };
+  field.read = [accessor](const Config& config) -> Value {
+    const T& v = accessor(const_cast<Config&>(config));
+    if constexpr (std::is_same_v<T, bool>) {
+      return v;
+    } else if constexpr (std::is_integral_v<T>) {
+      return static_cast<std::int64_t>(v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      return static_cast<double>(v);
+    } else if constexpr (std::is_enum_v<T>) {
+      return to_string(v);
+    } else {
+      return v;
+    }
+  };
+  return field;
+}
+
+#define CREST_KEY(path, member, doc, rule) \
+  make_field(                              \
+      path, [](Config & c) -> auto& { return c.member; }, doc, rule)
+
+std::string check_device(const std::string& device) {
+  static const std::regex kDevice("auto|cpu|cuda|cuda:[0-9]+");
+  if (std::regex_match(device, kDevice)) return "";
+  return "must be auto, cpu, cuda or cuda:N";
+}
+
+// The data keys: the dataset, the long-tailed construction, the split and synthetic data.
+std::vector<Field> data_keys() {
+  return {
+      CREST_KEY("data.dataset", data.dataset,
+                "Source dataset: cifar10 | cifar100 | folder (ROOT/train/<class>/*, "
+                "ROOT/test/<class>/*) | synthetic (generated in memory, no files).",
+                choice()),
+      CREST_KEY("data.root", data.root,
+                "Folder holding the dataset (CIFAR binary files or image folders); relative "
+                "paths are taken from the working directory. Unused for synthetic.",
+                any()),
+      CREST_KEY("data.protocol", data.protocol,
+                "How the long-tailed labeled/unlabeled split is built: crest (CReST/Cui et al.: "
+                "N_c = int(N_max * gamma^(-c/(L-1))), ceil(N_c * beta) labeled) | darp (DARP/"
+                "DASO/USB: N_1 labeled and M_1 unlabeled head images, gamma_l and gamma_u).",
+                choice()),
+      CREST_KEY("data.imbalance_ratio", data.imbalance_ratio,
+                "gamma = N_1 / N_L, the imbalance ratio of the training set (crest protocol).",
+                at_least(1)),
+      CREST_KEY("data.label_fraction", data.label_fraction,
+                "beta, the fraction of each class that is labeled (crest protocol).",
+                above_at_most(0, 1)),
+      CREST_KEY("data.fold", data.fold,
+                "Split seed: the labeled/unlabeled split of fold k shuffles each class with "
+                "NumPy's legacy RandomState(k), as the reference does; the paper averages "
+                "folds 1-5.",
+                between(0, 4294967295.0)),
+      CREST_KEY("data.lt_seed", data.lt_seed,
+                "Seed of the draw that picks which images of each class the long-tailed set "
+                "keeps (RandomState(lt_seed), classes in order; 0 matches the common PyTorch "
+                "IMBALANCECIFAR10 construction).",
+                between(0, 4294967295.0)),
+      CREST_KEY("data.max_per_class", data.max_per_class,
+                "N_max, the size of the head class (crest protocol); 0 = the size of the "
+                "smallest class of the source (5000 for CIFAR-10, 500 for CIFAR-100).",
+                at_least(0)),
+      CREST_KEY("data.num_labeled_head", data.num_labeled_head,
+                "N_1, labeled images of the head class (darp protocol).", at_least(1)),
+      CREST_KEY("data.num_unlabeled_head", data.num_unlabeled_head,
+                "M_1, unlabeled images of the head class (darp protocol; of the tail class when "
+                "imbalance_ratio_unlabeled is negative).",
+                at_least(0)),
+      CREST_KEY("data.imbalance_ratio_labeled", data.imbalance_ratio_labeled,
+                "gamma_l, imbalance ratio of the labeled set (darp protocol).", at_least(1)),
+      CREST_KEY("data.imbalance_ratio_unlabeled", data.imbalance_ratio_unlabeled,
+                "gamma_u, imbalance ratio of the unlabeled set (darp protocol); negative "
+                "reverses it (the tail class gets M_1 images), |gamma_u| >= 1.",
+                any()),
+      CREST_KEY("data.image_size", data.image_size,
+                "Image side in pixels; image folders must hold images of exactly this size "
+                "(CIFAR is 32).",
+                between(8, 1024)),
+      CREST_KEY("data.synthetic.classes", data.synthetic.classes,
+                "Synthetic data: number of classes.", between(2, 1000)),
+      CREST_KEY("data.synthetic.train_per_class", data.synthetic.train_per_class,
+                "Synthetic data: training images per class before the long-tailed cut.",
+                between(1, 100000)),
+      CREST_KEY("data.synthetic.test_per_class", data.synthetic.test_per_class,
+                "Synthetic data: test images per class.", between(1, 100000)),
+      CREST_KEY("data.synthetic.seed", data.synthetic.seed,
+                "Synthetic data: generator seed (the same seed gives the same images).",
+                at_least(0)),
+  };
+}
+
+// The model keys: the Wide ResNet.
+std::vector<Field> model_keys() {
+  return {
+      CREST_KEY("model.depth", model.depth,
+                "Wide ResNet depth; (depth - 4) must be a multiple of 6 (28 = 4 blocks per "
+                "stage).",
+                between(10, 1000)),
+      CREST_KEY("model.width", model.width, "Wide ResNet widening factor (WRN-28-2: 2).",
+                between(1, 64)),
+      CREST_KEY("model.bn_momentum", model.bn_momentum,
+                "BatchNorm running-statistics momentum in PyTorch terms (the reference's Keras "
+                "0.999 is 0.001). Schedules of a few hundred steps need more (e.g. 0.01), or "
+                "evaluation sees statistics that have barely moved from their initial values.",
+                above_at_most(0, 1)),
+  };
+}
+
+// The train keys: FixMatch inside one generation.
+std::vector<Field> train_keys() {
+  return {
+      CREST_KEY("train.batch_size", train.batch_size, "Labeled images per step (B).",
+                between(1, 1 << 20)),
+      CREST_KEY("train.unlabeled_ratio", train.unlabeled_ratio,
+                "Unlabeled images per step as a multiple of batch_size (mu = 7: 448).",
+                between(0, 1024)),
+      CREST_KEY("train.steps_per_epoch", train.steps_per_epoch,
+                "Steps per epoch; the test set is evaluated once an epoch.", at_least(1)),
+      CREST_KEY("train.epochs", train.epochs,
+                "Epochs per generation (64 x 1024 = 65,536 steps as in the paper).", at_least(1)),
+      CREST_KEY("train.threshold", train.threshold,
+                "Confidence threshold for FixMatch pseudo-labels (max probability >= tau).",
+                between(0, 1)),
+      CREST_KEY("train.lambda_u", train.lambda_u, "Weight of the unlabeled loss.", at_least(0)),
+      CREST_KEY("train.lr", train.lr, "Initial SGD learning rate.", above(0)),
+      CREST_KEY("train.momentum", train.momentum, "SGD momentum.", at_least_below(0, 1)),
+      CREST_KEY("train.nesterov", train.nesterov, "Nesterov momentum.", any()),
+      CREST_KEY("train.weight_decay", train.weight_decay,
+                "Coupled L2 weight decay on all weights but BatchNorm's.", at_least(0)),
+      CREST_KEY("train.lr_level", train.lr_level,
+                "halfcos schedule: lr_k = lr * cos(pi * k/K * lr_level/16); 1 as the CReST "
+                "reference runs, 7 as FixMatch, 0 keeps lr constant.",
+                between(0, 8)),
+      CREST_KEY("train.ema_decay", train.ema_decay,
+                "Decay of the exponential moving average of the weights (0 = EMA off).",
+                at_least_below(0, 1)),
+      CREST_KEY("train.amp", train.amp,
+                "Mixed precision: auto (bf16 autocast on CUDA, off on CPU) | bf16 | off.",
+                choice()),
+      CREST_KEY("train.eval_batch_size", train.eval_batch_size,
+                "Images per batch when evaluating and pseudo-labelling.", between(1, 1 << 20)),
+      CREST_KEY("train.channels_last", train.channels_last,
+                "NHWC memory layout for the model and its inputs: auto (on for CUDA, off on "
+                "CPU) | on | off.",
+                choice()),
+      CREST_KEY("train.cudnn_benchmark", train.cudnn_benchmark,
+                "Let cuDNN time its convolution algorithms once per shape and keep the "
+                "fastest (CUDA only).",
+                any()),
+      CREST_KEY("train.sgd", train.sgd,
+                "SGD kernels: auto (fused on CUDA with LibTorch >= 2.3, else foreach) | foreach "
+                "(multi-tensor) | fused (one CUDA kernel per group) | loop (per parameter, "
+                "as torch.optim.SGD without foreach). Same update rule in every case.",
+                choice()),
+      CREST_KEY("train.cuda_graph", train.cuda_graph,
+                "Capture forward, loss, backward, SGD and EMA as one CUDA graph after a few "
+                "eager steps and replay it: auto (on for CUDA builds that support it) | on | "
+                "off.",
+                choice()),
+  };
+}
+
+// The crest keys: the generation loop, the selection and CReST+ alignment.
+std::vector<Field> crest_keys() {
+  return {
+      CREST_KEY("crest.mode", crest.mode,
+                "fixmatch (no self-training) | crest (class-rebalancing selection each "
+                "generation) | crest+ (crest plus progressive distribution alignment).",
+                choice()),
+      CREST_KEY("crest.generations", crest.generations,
+                "Generations G; generation 0 is plain FixMatch on the labeled set.",
+                between(1, 1000)),
+      CREST_KEY("crest.alpha", crest.alpha,
+                "Exponent of the selection rate mu_l = (N_{L+1-l} / N_1)^alpha (the paper's "
+                "alpha = 1/3; the reference flag alpha=3 means this 1/3).",
+                at_least(0)),
+      CREST_KEY("crest.rate_profile", crest.rate_profile,
+                "Class profile N behind mu_l: ideal (from gamma, as the reference) | labeled "
+                "(the labeled counts, for datasets not built from gamma).",
+                choice()),
+      CREST_KEY("crest.t_min", crest.t_min,
+                "CReST+: final alignment temperature; target = normalise(p_data^t_g).",
+                above_at_most(0, 1)),
+      CREST_KEY("crest.t_schedule", crest.t_schedule,
+                "CReST+: linear (t_g from 1 to t_min over the generations) | constant "
+                "(t_g = t_min in every generation).",
+                choice()),
+      CREST_KEY("crest.p_model", crest.p_model,
+                "CReST+: estimate of the model's class distribution: buffer (mean of the last "
+                "p_model_buffer batch means, as the reference) | ema (USB).",
+                choice()),
+      CREST_KEY("crest.p_model_buffer", crest.p_model_buffer,
+                "CReST+: batch means kept by the buffer estimate.", between(1, 1 << 20)),
+      CREST_KEY("crest.p_model_momentum", crest.p_model_momentum,
+                "CReST+: momentum of the ema estimate.", at_least_below(0, 1)),
+      CREST_KEY("crest.select_on", crest.select_on,
+                "How the best generation is chosen, never from the test set: last (the final "
+                "generation, as the paper reports) | val (highest mean per-class recall on a "
+                "validation slice held out of the labeled set in every generation).",
+                choice()),
+      CREST_KEY("crest.val_fraction", crest.val_fraction,
+                "select_on val: share of each class's labeled images held out, floor(share * "
+                "n_c) but at least 1 for classes with 2 or more labeled images (drawn with "
+                "RandomState(fold + 1000)).",
+                above_at_most(0, 0.5)),
+  };
+}
+
+// The run keys: seeds, outputs, device, checkpoints and threads.
+std::vector<Field> run_keys() {
+  return {
+      CREST_KEY("run.seed", run.seed, "Seed of model initialisation, sampling and augmentation.",
+                at_least(0)),
+      CREST_KEY("run.out_dir", run.out_dir,
+                "Run folder for outputs (config, split manifest, logs, metrics, checkpoints).",
+                not_empty()),
+      CREST_KEY("run.device", run.device,
+                "auto (the first CUDA device if there is one, else cpu) | cpu | cuda | cuda:N.",
+                checked(check_device)),
+      CREST_KEY("run.checkpoint_every", run.checkpoint_every,
+                "Steps between checkpoints (0 = only at the end of a generation).", at_least(0)),
+      CREST_KEY("run.threads", run.threads,
+                "CPU threads for tensor operations (0 = every core). Results are bit-identical "
+                "only for the same thread count.",
+                between(0, 1024)),
+  };
+}
+
+#undef CREST_KEY
+
+}  // namespace
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> kFields = [] {
+    std::vector<Field> all;
+    for (auto* section : {data_keys, model_keys, train_keys, crest_keys, run_keys}) {
+      std::vector<Field> keys = section();
+      all.insert(all.end(), std::make_move_iterator(keys.begin()),
+                 std::make_move_iterator(keys.end()));
+    }
+    return all;
+  }();
+  return kFields;
+}
+
+const std::map<std::string, std::string>& section_docs() {
+  static const std::map<std::string, std::string> kDocs = {
+      {"data", "Dataset, long-tailed construction and labeled/unlabeled split."},
+      {"data.synthetic", "Procedurally generated images (data.dataset: synthetic)."},
+      {"model", "Wide ResNet (pre-activation, leaky ReLU 0.1, BatchNorm)."},
+      {"train", "FixMatch inside one generation."},
+      {"crest", "The CReST generation loop and CReST+ alignment."},
+      {"run", "Seeds, outputs and device."},
+  };
+  return kDocs;
+}
+
+}  // namespace crest::config_detail

@@ -1,0 +1,53 @@
+// Private to the config (src/config/config*.cpp): the key table. One Field per config key, with
+// its type, what it accepts beyond its type, its documentation and how to read and write it in
+// a Config; config.cpp parses, validates, prints and documents configs with it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "crest/config/config.h"
+
+namespace crest::config_detail {
+
+// A key's value once parsed.
+using Value = std::variant<bool, std::int64_t, double, std::string>;
+
+// A key's type (choice keys are strings).
+enum class Kind { kBool, kInt, kFloat, kString };
+
+// "true or false", "an integer", "a number" or "a string": a kind in error messages.
+const char* kind_name(Kind kind);
+
+// What a key accepts beyond its type.
+struct Rule {
+  std::optional<double> lo, hi;
+  bool lo_open = false;
+  bool hi_open = false;
+  std::vector<std::string> choices;  // filled from the enum for choice keys
+  // Extra check for strings: returns a problem ("must be ...") or "".
+  std::function<std::string(const std::string&)> check;
+};
+
+// One config key.
+struct Field {
+  std::string path;  // "train.lr"
+  std::string doc;   // one paragraph, printed by `crest print-config --defaults`
+  Kind kind;
+  Rule rule;
+  std::function<void(Config&, const Value&)> assign;  // the value has the field's kind
+  std::function<Value(const Config&)> read;
+};
+
+// Every key, in documentation order (the keys of a section stay together).
+const std::vector<Field>& fields();
+
+// The documentation of each section ("data", "data.synthetic", "model", ...).
+const std::map<std::string, std::string>& section_docs();
+
+}  // namespace crest::config_detail

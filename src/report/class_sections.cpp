@@ -1,0 +1,223 @@
+// The per-class sections of the HTML report (declared in report_parts.h): recall and
+// precision per class, the pseudo-label selection per class and the confusion matrix.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "crest/config/choices.h"
+#include "crest/io/run_files.h"
+#include "report_parts.h"
+
+namespace crest::report_parts {
+
+namespace {
+
+// A per-class chart with one series per generation: grouped bars while they stay readable,
+// lines over the classes beyond that.
+std::string per_class_chart(ChartFrame frame, const std::vector<std::string>& names,
+                            const std::vector<ChartSeries>& series, bool half) {
+  const std::size_t bars = names.size() * std::max<std::size_t>(series.size(), 1);
+  if (bars <= (half ? kMaxBarsHalf : kMaxBarsFull)) return bar_chart(frame, names, series);
+  std::vector<double> x;
+  for (std::size_t c = 0; c < names.size(); ++c) x.push_back(static_cast<double>(c));
+  return line_chart(frame, x, series, {}, names);
+}
+
+// What tells one of two per-class charts apart.
+struct PerClassFigure {
+  std::string figure;  // the data-figure attribute
+  std::string title;
+  std::string y_label;
+  std::string caption;  // HTML
+  bool unit_range;      // the value axis is [0, 1]
+};
+
+// Two per-class charts (a series per generation) over the classes `names`, side by side while
+// the classes are few (12 at most), one above the other at full width otherwise; closes its
+// <div>.
+std::string per_class_pair(const std::vector<std::string>& names, const std::string& x_label,
+                           const PerClassFigure& first,
+                           const std::vector<ChartSeries>& first_series,
+                           const PerClassFigure& second,
+                           const std::vector<ChartSeries>& second_series) {
+  const bool half = names.size() <= 12;
+  std::string out = std::string("<div class=\"grid ") + (half ? "grid2" : "") + "\">\n";
+  auto chart = [&](const PerClassFigure& which, const std::vector<ChartSeries>& series) {
+    ChartFrame frame;
+    frame.x_label = x_label;
+    frame.width = half ? kHalfWidth : kFullWidth;
+    frame.height = half ? 320 : 380;
+    if (which.unit_range) {
+      frame.y_min = 0;
+      frame.y_max = 1;
+    }
+    frame.figure = which.figure;
+    frame.title = which.title;
+    frame.y_label = which.y_label;
+    return figure(per_class_chart(frame, names, series, half), which.caption);
+  };
+  out += chart(first, first_series);
+  out += chart(second, second_series);
+  return out + "</div>\n";
+}
+
+}  // namespace
+
+std::string per_class_section(const RunFolder& run) {
+  std::ostringstream out;
+  out << "<section id=\"per-class\"><h2>Per-class recall and precision</h2>\n"
+      << "<p class=\"lead\">The EMA model of each generation on the test set ("
+      << gen_file(kPerClassFile)
+      << "). Classes are in the order of the long-tailed training set: class 0 "
+         "is the most frequent.</p>\n";
+  std::vector<ChartSeries> recall, precision;
+  std::vector<std::string> names;
+  for (const auto& g : run.generations) {
+    if (!g.per_class) continue;
+    const PerClassTable& m = *g.per_class;
+    names = m.names;
+    ChartSeries r = named_series(gen_name(g.generation), palette_color(recall.size()));
+    ChartSeries p = named_series(gen_name(g.generation), palette_color(precision.size()));
+    for (std::size_t c = 0; c < m.names.size(); ++c) {
+      r.values.push_back(m.recall[c]);
+      p.values.push_back(m.precision[c]);
+      const auto correct =
+          static_cast<std::int64_t>(std::llround(m.recall[c] * static_cast<double>(m.support[c])));
+      r.tooltips.push_back(m.names[c] + " \u00b7 " + gen_name(g.generation) + ": recall " +
+                           fixed(m.recall[c]) + " (" + std::to_string(correct) + " of " +
+                           std::to_string(m.support[c]) + ")");
+      p.tooltips.push_back(m.names[c] + " \u00b7 " + gen_name(g.generation) + ": precision " +
+                           fixed(m.precision[c]) + " (" + std::to_string(correct) + " of " +
+                           std::to_string(m.predicted[c]) + " predicted)");
+    }
+    recall.push_back(r);
+    precision.push_back(p);
+  }
+  if (recall.empty()) {
+    out << empty_note("No " + gen_file(kPerClassFile) +
+                      " yet: it is written when a generation finishes.")
+        << "</section>\n";
+    return out.str();
+  }
+  out << per_class_pair(
+             names, "class",
+             {"per-class-recall", "Per-class recall (test set)", "recall", "", true}, recall,
+             {"per-class-precision", "Per-class precision (test set)", "precision", "", true},
+             precision)
+      << "</section>\n";
+  return out.str();
+}
+
+std::string selection_section(const RunFolder& run) {
+  std::ostringstream out;
+  out << "<section id=\"selection\"><h2>Pseudo-label selection</h2>\n"
+      << "<p class=\"lead\">At the end of generation K the EMA model labels the unlabeled "
+         "pool and keeps, per predicted class c, the most confident fraction "
+         "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
+         "K+1 ("
+      << gen_file(kSelectionFile)
+      << "). Precision is measured against the hidden true "
+         "labels.</p>\n";
+  if (run.mode == to_string(CrestMode::kFixMatch)) {
+    out << empty_note("crest.mode is fixmatch: no pseudo-labels are selected.") << "</section>\n";
+    return out.str();
+  }
+  std::vector<ChartSeries> counts, precision;
+  std::vector<std::string> names;
+  std::ostringstream table;
+  for (const auto& g : run.generations) {
+    if (!g.selection) continue;
+    const SelectionRecord& s = *g.selection;
+    names = s.names;
+    ChartSeries n = named_series(gen_name(g.generation), palette_color(counts.size()));
+    ChartSeries p = named_series(gen_name(g.generation), palette_color(precision.size()));
+    for (std::size_t c = 0; c < s.names.size(); ++c) {
+      n.values.push_back(static_cast<double>(s.selected[c]));
+      // Precision of an empty selection is undefined: no bar rather than a misleading 0.
+      p.values.push_back(s.selected[c] > 0 ? s.precision[c] : kNaN);
+      const std::string head = s.names[c] + " \u00b7 end of " + gen_name(g.generation) + ": ";
+      n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
+                           std::to_string(s.predicted[c]) +
+                           " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " +
+                           std::to_string(s.correct[c]) + " correct");
+      p.tooltips.push_back(head + "precision " + fixed(s.precision[c]) + " (" +
+                           std::to_string(s.correct[c]) + " of " + std::to_string(s.selected[c]) +
+                           ")");
+    }
+    counts.push_back(n);
+    precision.push_back(p);
+    table << "<tr><td>" << g.generation << "</td><td>" << s.selected_total << "</td><td>"
+          << fixed(s.precision_total) << "</td></tr>\n";
+  }
+  if (counts.empty()) {
+    out << empty_note("No " + gen_file(kSelectionFile) +
+                      " yet: it is written at the end of a generation.")
+        << "</section>\n";
+    return out.str();
+  }
+  out << per_class_pair(
+             names, "predicted class",
+             {"selection-count", "Pseudo-labels selected per class", "selected images", "", false},
+             counts,
+             {"selection-precision", "Precision of the selected pseudo-labels", "precision",
+              "A class with nothing selected has no bar.", true},
+             precision)
+      << "<h3>Totals</h3><table><thead><tr><th>selected at the end of gen</th>"
+      << "<th>selected</th><th>precision</th></tr></thead><tbody>\n"
+      << table.str() << "</tbody></table>\n</section>\n";
+  return out.str();
+}
+
+std::string confusion_section(const RunFolder& run) {
+  std::ostringstream out;
+  out << "<section id=\"confusion\"><h2>Confusion matrix</h2>\n";
+  const GenerationFiles* shown = nullptr;
+  std::string why;
+  if (run.best_generation) {
+    for (const auto& g : run.generations) {
+      if (g.generation == *run.best_generation && g.confusion) shown = &g;
+    }
+    if (shown) why = "the best generation (select_on " + run.select_on + ")";
+  }
+  if (!shown) {
+    for (const auto& g : run.generations) {
+      if (g.confusion) shown = &g;
+    }
+    if (shown) {
+      why = run.best_generation ? "the last generation with a confusion matrix (the best one, " +
+                                      gen_name(*run.best_generation) + ", has none)"
+                                : "the last finished generation (no best generation yet)";
+    }
+  }
+  if (!shown) {
+    out << empty_note("No " + gen_file(kConfusionFile) +
+                      " yet: it is written when a generation finishes.")
+        << "</section>\n";
+    return out.str();
+  }
+  const ConfusionTable& m = *shown->confusion;
+  std::vector<std::vector<double>> cells;
+  for (const auto& row : m.counts) cells.emplace_back(row.begin(), row.end());
+  const std::size_t n = m.names.size();
+  ChartFrame frame;
+  frame.figure = "confusion";
+  frame.attributes = {{"data-generation", std::to_string(shown->generation)}};
+  frame.title = "Test-set confusion matrix, " + gen_name(shown->generation);
+  frame.x_label = "predicted class";
+  frame.y_label = "true class";
+  // About 80 units a cell for a few classes; the whole width for many.
+  frame.width = n <= 12 ? std::min(620.0, 200.0 + 80.0 * static_cast<double>(n)) : 1000;
+  frame.height = frame.width;
+  out << "<p class=\"lead\">Of " << esc(why)
+      << ": counts of test images, rows the true class, columns the predicted class; the shade "
+         "is the share of the row (the diagonal is each class's recall).</p>\n";
+  // Shown at its own width, never stretched: its text keeps the size of the other charts'.
+  out << "<figure style=\"max-width: " << display_number(frame.width, 6) << "px\">"
+      << heat_map(frame, m.names, m.names, cells, true) << "</figure>\n</section>\n";
+  return out.str();
+}
+
+}  // namespace crest::report_parts
