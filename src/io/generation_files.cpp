@@ -181,22 +181,34 @@ GenerationRecord read_generation_record(const fs::path& file) {
 }
 
 void write_run_summary(const fs::path& file, const RunSummary& s) {
-  nlohmann::json generations = nlohmann::json::array();
-  for (const auto& r : s.generations.value()) generations.push_back(to_json(r));
-  const nlohmann::json j = {{"mode", s.mode},
-                            {"select_on", s.select_on},
-                            {"best_generation", s.best_generation.value()},
-                            {"best", to_json(s.best.value())},
-                            {"final", to_json(s.final_row.value())},
-                            {"minority_classes", s.minority_classes.value()},
-                            {"majority_classes", s.majority_classes.value()},
-                            {"generations", generations}};
+  nlohmann::json j = {{"status", s.status}, {"mode", s.mode}, {"select_on", s.select_on}};
+  if (s.failed_generation) j["failed_generation"] = *s.failed_generation;
+  if (!s.error.empty()) j["error"] = s.error;
+  if (s.best_generation) j["best_generation"] = *s.best_generation;
+  if (s.best) j["best"] = to_json(*s.best);
+  if (s.final_row) j["final"] = to_json(*s.final_row);
+  if (s.minority_classes) j["minority_classes"] = *s.minority_classes;
+  if (s.majority_classes) j["majority_classes"] = *s.majority_classes;
+  if (s.generations) {
+    nlohmann::json generations = nlohmann::json::array();
+    for (const auto& r : *s.generations) generations.push_back(to_json(r));
+    j["generations"] = generations;
+  }
   io_detail::write_json_file(file, j);
 }
 
 RunSummary read_run_summary(const fs::path& file) {
   const nlohmann::json j = io_detail::read_json_object(file);
   RunSummary s;
+  if (j.contains("status")) s.status = json_field<std::string>(j, "status", file);
+  if (s.status != kRunFinished && s.status != kRunDiverged) {
+    throw DataError(file.string() + ": 'status' is \"" + s.status + "\", expected \"" +
+                    kRunFinished + "\" or \"" + kRunDiverged + "\"");
+  }
+  if (j.contains("failed_generation")) {
+    s.failed_generation = json_field<int>(j, "failed_generation", file);
+  }
+  if (j.contains("error")) s.error = json_field<std::string>(j, "error", file);
   if (j.contains("mode")) s.mode = json_field<std::string>(j, "mode", file);
   if (j.contains("select_on")) s.select_on = json_field<std::string>(j, "select_on", file);
   const auto best = j.find("best_generation");

@@ -36,8 +36,14 @@ RunState inspect_run(const fs::path& run_dir, int expected_generations) {
   }
   try {
     const RunSummary summary = read_run_summary(summary_path);
-    if (!summary.generations) {
+    if (!summary.generations && summary.status != kRunDiverged) {
       throw DataError(summary_path.string() + ": expected a list 'generations'");
+    }
+    if (summary.status == kRunDiverged) {
+      state.problem = "failed: training diverged in generation " +
+                      std::to_string(summary.failed_generation.value_or(-1)) +
+                      (summary.error.empty() ? "" : " (" + summary.error + ")");
+      return state;
     }
     const std::size_t done = summary.generations->size();
     if (done < static_cast<std::size_t>(expected_generations)) {

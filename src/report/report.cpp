@@ -518,7 +518,12 @@ std::string report_html(const RunFolder& run) {
       << (run.planned_generations >= 0 ? std::to_string(run.planned_generations) : "?")
       << " generation(s) finished \u00b7 best generation chosen by "
       << esc(run.select_on.empty() ? "?" : run.select_on) << "</p>\n";
-  if (!run.complete()) {
+  if (!run.failure.empty()) {
+    out << "<div class=\"banner\" id=\"failed\" role=\"alert\"><strong>Failed run.</strong> "
+        << esc(run.failure)
+        << " The report shows the generations that finished before it; their figures are "
+           "those of healthy models. Lower train.lr or check the data, then rerun.</div>\n";
+  } else if (!run.complete()) {
     out << "<div class=\"banner\" id=\"incomplete\" role=\"alert\"><strong>Incomplete run.</strong>"
         << " This run has not finished (it is still running, or it was stopped): the report "
            "shows the files that exist. Missing:<ul>\n";
@@ -541,7 +546,9 @@ std::string report_html(const RunFolder& run) {
 
 fs::path write_report(const fs::path& run_dir, const fs::path& out) {
   const RunFolder run = load_run(run_dir);
-  if (!run.complete()) {
+  if (!run.failure.empty()) {
+    spdlog::warn("{} is a failed run: {}", run_dir.string(), run.failure);
+  } else if (!run.complete()) {
     std::string missing;
     for (const auto& m : run.missing) missing += (missing.empty() ? "" : "; ") + m;
     spdlog::warn("{} is an incomplete run: {}", run_dir.string(), missing);

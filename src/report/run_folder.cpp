@@ -197,7 +197,7 @@ std::vector<std::string> missing_parts(const RunFolder& run) {
     missing.push_back(std::string(kGenerationsFile) + ": " + std::to_string(run.rows->size()) +
                       " of " + std::to_string(planned) + " generations");
   }
-  if (!run.best_generation) {
+  if (!run.best_generation && run.failure.empty()) {
     missing.push_back(std::string(kRunSummaryFile) +
                       ": not written yet (it names the best generation when the run finishes)");
   }
@@ -227,7 +227,10 @@ RunFolder load_run(const fs::path& dir) {
   if (fs::exists(dir / kGenerationsFile)) run.rows = read_generations_csv(dir / kGenerationsFile);
   if (fs::exists(dir / kRunSummaryFile)) {
     const RunSummary summary = read_run_summary(dir / kRunSummaryFile);
-    if (!summary.best_generation) {
+    if (summary.status == kRunDiverged) {
+      run.failure = "training diverged in generation " +
+                    std::to_string(summary.failed_generation.value_or(-1)) + ": " + summary.error;
+    } else if (!summary.best_generation) {
       throw DataError((dir / kRunSummaryFile).string() + ": expected an integer 'best_generation'");
     }
     run.best_generation = summary.best_generation;

@@ -399,6 +399,23 @@ std::size_t best_row(const std::vector<GenerationRow>& rows, SelectOn select_on)
   return best;
 }
 
+// RUN/summary.json of a run that diverged in generation g: the generations before it, marked
+// so that summarize leaves the run out and report calls it failed.
+void record_divergence(const fs::path& run_dir, const Config& config, const RunPlan& plan,
+                       const std::vector<GenerationRow>& rows, int g, const std::string& error) {
+  RunSummary summary;
+  summary.status = kRunDiverged;
+  summary.failed_generation = g;
+  summary.error = error;
+  summary.mode = to_string(config.crest.mode);
+  summary.select_on = to_string(config.crest.select_on);
+  summary.minority_classes = plan.minority;
+  summary.majority_classes = plan.majority;
+  summary.generations = rows;
+  if (!rows.empty()) summary.final_row = rows.back();
+  write_run_summary(run_dir / kRunSummaryFile, summary);
+}
+
 void finish_run(const fs::path& run_dir, const Config& config, const RunPlan& plan,
                 const std::vector<GenerationRow>& rows, std::ostream& out) {
   write_generations_csv(run_dir / kGenerationsFile, rows);
@@ -466,7 +483,13 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     FixMatchTrainer trainer(trainer_settings(config, g), device,
                             generation_data(run, labeled.positions, labeled.targets), gen_dir,
                             make_alignment(cc, plan.p_data, t_g, device));
-    const GenerationOutcome outcome = trainer.run(options.resume);
+    GenerationOutcome outcome;
+    try {
+      outcome = trainer.run(options.resume);
+    } catch (const TrainingDiverged& e) {
+      record_divergence(run_dir, config, plan, rows, g, e.what());
+      throw;
+    }
     GenerationRow row = test_row(g, t_g, labeled, static_cast<std::int64_t>(carried.labels.size()),
                                  outcome.final_ema, plan);
     if (!plan.val_positions.empty()) {

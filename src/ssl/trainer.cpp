@@ -152,6 +152,7 @@ struct FixMatchTrainer::Impl {
   IndexSampler labeled_stream{nullptr};
   IndexSampler unlabeled_stream{nullptr};  // null without unlabeled data
   std::int64_t step = 0;
+  std::int64_t checkpoint_step = -1;  // the step of the checkpoint on disk (-1: none yet)
   at::Tensor stats;            // float64 [kStatCount] on the device, since the last evaluation
   at::Tensor generator_state;  // uint8: the generator's state, refreshed before each save
   // Everything a resume restores, as one module tree (the checkpoint): model, ema, optimizer,
@@ -432,10 +433,11 @@ void FixMatchTrainer::step(double lr) {
 
 void FixMatchTrainer::save_checkpoint() {
   Impl& s = *impl_;
-  if (s.nonfinite.item<bool>()) return;  // never overwrite a good checkpoint with NaNs
+  check_finite();  // never replace a good checkpoint with a non-finite model
   s.generator_state.copy_(read_generator_state(s.generator));
   const fs::path path = s.out_dir / kCheckpointFile;
   write_checkpoint(path, *s.state, {s.step, s.total_steps()});
+  s.checkpoint_step = s.step;
   spdlog::debug("checkpoint at step {} -> {}", s.step, path.string());
 }
 
@@ -454,6 +456,7 @@ void FixMatchTrainer::load_checkpoint() {
                     " (damaged); move it away to retrain this generation from its start");
   }
   s.step = header.step;
+  s.checkpoint_step = header.step;
   set_generator_state(s.generator, s.generator_state);
 }
 
@@ -536,14 +539,33 @@ std::string FixMatchTrainer::progress_fields(double lr, const MetricsLine* line)
   return fields;
 }
 
-void FixMatchTrainer::check_finite(Progress& progress) {
+bool FixMatchTrainer::weights_finite() {
+  std::vector<at::Tensor> flags;
+  for (WideResNet* net : {&model_, &ema_model_}) {
+    for (const at::Tensor& p : (*net)->parameters()) flags.push_back(at::isfinite(p).all());
+    for (const at::Tensor& b : (*net)->buffers()) {
+      if (b.is_floating_point()) flags.push_back(at::isfinite(b).all());
+    }
+  }
+  return at::stack(flags).all().item<bool>();
+}
+
+void FixMatchTrainer::check_finite() {
   Impl& s = *impl_;
-  if (!s.nonfinite.item<bool>()) return;
-  progress.finish();
+  const bool loss_finite = !s.nonfinite.item<bool>();
+  if (loss_finite && weights_finite()) return;
+  const fs::path checkpoint = s.out_dir / kCheckpointFile;
+  const std::string kept =
+      s.checkpoint_step >= 0
+          ? "the last good checkpoint (" + checkpoint.string() + ", step " +
+                std::to_string(s.checkpoint_step) + ") was kept"
+          : "no checkpoint had been written yet, so this generation starts over on --resume";
   throw TrainingDiverged(
-      s.settings.label + ": the loss became non-finite (NaN or inf) before step " +
-      std::to_string(s.step) + "; training stopped and the last good checkpoint (" +
-      (s.out_dir / kCheckpointFile).string() + ") was kept. Lower train.lr or check the data");
+      s.settings.label + ": " +
+      (loss_finite ? "the model's weights or BatchNorm statistics became non-finite (NaN or inf)"
+                   : "the loss became non-finite (NaN or inf)") +
+      " by step " + std::to_string(s.step) + "; training stopped and " + kept +
+      ". Lower train.lr or check the data");
 }
 
 GenerationOutcome FixMatchTrainer::final_outcome(double seconds) {
@@ -575,20 +597,38 @@ void FixMatchTrainer::write_outcome(const GenerationOutcome& outcome) {
 
 GenerationOutcome FixMatchTrainer::run(bool resume) {
   Impl& s = *impl_;
-  const TrainConfig& t = s.settings.train;
   open(resume);
   const auto start_time = std::chrono::steady_clock::now();
   auto seconds = [&start_time]() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
   };
   const std::int64_t first_step = s.step;
+  Progress progress(s.settings.label, s.total_steps(), s.step);
+  try {
+    train_to_end(progress, first_step, start_time);
+  } catch (const TrainingDiverged&) {
+    progress.finish();
+    throw;
+  }
+  progress.finish();
+  const GenerationOutcome outcome = final_outcome(seconds());
+  write_outcome(outcome);
+  return outcome;
+}
+
+void FixMatchTrainer::train_to_end(Progress& progress, std::int64_t first_step,
+                                   std::chrono::steady_clock::time_point start_time) {
+  Impl& s = *impl_;
+  const TrainConfig& t = s.settings.train;
   const std::int64_t total_steps = s.total_steps();
-  Progress progress(s.settings.label, total_steps, s.step);
+  auto seconds = [&start_time]() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  };
   while (s.step < total_steps) {
     const double lr = halfcos_lr(t.lr, s.step, total_steps, t.lr_level);
     step(lr);
     if (s.step % t.steps_per_epoch == 0 || s.step == total_steps) {
-      check_finite(progress);
+      check_finite();
       const double elapsed = seconds();
       const MetricsLine line =
           evaluate(lr, elapsed > 0 ? static_cast<double>(s.step - first_step) / elapsed : 0.0);
@@ -600,23 +640,15 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     }
     const bool checkpoint_due =
         s.settings.checkpoint_every > 0 && s.step % s.settings.checkpoint_every == 0;
-    if (checkpoint_due || s.step == total_steps) {
-      check_finite(progress);
-      save_checkpoint();
-    }
+    if (checkpoint_due || s.step == total_steps) save_checkpoint();
     if (stop_requested()) {
       progress.finish();
-      check_finite(progress);
       save_checkpoint();
       throw Interrupted(s.settings.label + ": stopped at step " + std::to_string(s.step) +
                         "; checkpoint written to " + (s.out_dir / kCheckpointFile).string() +
                         ". Continue with --resume");
     }
   }
-  progress.finish();
-  const GenerationOutcome outcome = final_outcome(seconds());
-  write_outcome(outcome);
-  return outcome;
 }
 
 }  // namespace crest

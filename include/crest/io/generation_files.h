@@ -69,7 +69,16 @@ GenerationRecord read_generation_record(const std::filesystem::path& file);
 
 // RUN/summary.json, written when the run finishes. Readers see only what the file holds: every
 // part is optional, and the reader that needs one says so when it is absent.
+inline constexpr char kRunFinished[] = "finished";
+inline constexpr char kRunDiverged[] = "diverged";
+
 struct RunSummary {
+  // "finished", or "diverged": training stopped on a non-finite loss or model in generation
+  // `failed_generation` (`error` says how); best/final/... then cover the generations before it
+  // and are absent when there are none. Files without the field read as "finished".
+  std::string status = kRunFinished;
+  std::optional<int> failed_generation;
+  std::string error;
   std::string mode;       // crest.mode
   std::string select_on;  // crest.select_on
   std::optional<int> best_generation;
@@ -80,7 +89,7 @@ struct RunSummary {
   std::optional<std::vector<GenerationRow>> generations;  // every row, in order
 };
 
-// Writes every part (all must be set), pretty-printed, atomically.
+// Writes every part that is set, pretty-printed, atomically.
 void write_run_summary(const std::filesystem::path& file, const RunSummary& summary);
 
 // Reads summary.json. DataError naming the file when it is not a JSON object, or a part it has

@@ -45,8 +45,9 @@ struct RunFolder {
 
   std::optional<std::vector<GenerationRow>> rows;  // generations.csv
   std::optional<int> best_generation;              // summary.json
-  std::vector<int> minority_classes;               // summary.json
-  std::vector<GenerationFiles> generations;        // gen_0, gen_1, ... in order
+  std::string failure;  // summary.json of a run that diverged: what happened ("" otherwise)
+  std::vector<int> minority_classes;         // summary.json
+  std::vector<GenerationFiles> generations;  // gen_0, gen_1, ... in order
   std::vector<std::string> log_lines;  // crest.log lines that describe the run and its machine
 
   // What an unfinished run lacks, one sentence each; empty for a finished run.
@@ -54,7 +55,7 @@ struct RunFolder {
   // Things a reader should know that do not make the run incomplete.
   std::vector<std::string> notes;
 
-  bool complete() const { return missing.empty(); }
+  bool complete() const { return missing.empty() && failure.empty(); }
 };
 
 // Reads a run folder. Throws InputError when `dir` is not a run folder (no config.yaml) and

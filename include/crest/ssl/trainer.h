@@ -107,8 +107,16 @@ class FixMatchTrainer {
   void record(const MetricsLine& line);
   // The progress bar's fields: from an evaluation `line`, or (nullptr) the running statistics.
   std::string progress_fields(double lr, const MetricsLine* line) const;
-  // Throws TrainingDiverged (after closing `progress`) once a non-finite loss was seen.
-  void check_finite(Progress& progress);
+  // Whether every parameter and floating-point buffer of the raw and EMA models is finite (one
+  // device synchronisation).
+  bool weights_finite();
+  // Throws TrainingDiverged once a non-finite loss was seen or a weight or BatchNorm statistic
+  // is non-finite; the message says which, and whether a good checkpoint exists. Called at
+  // every evaluation and before every checkpoint, so neither ever sees a non-finite model.
+  void check_finite();
+  // The step loop from the current step to the end: evaluations, checkpoints, stop requests.
+  void train_to_end(Progress& progress, std::int64_t first_step,
+                    std::chrono::steady_clock::time_point start_time);
   // The final EMA evaluation and the summary of the generation; `seconds`: this process's share.
   GenerationOutcome final_outcome(double seconds);
   // The generation's per_class.csv, confusion.csv and summary.json.

@@ -17,8 +17,10 @@
 #include "crest/io/file.h"
 #include "crest/io/generation_files.h"
 #include "crest/io/run_files.h"
+#include "crest/io/run_state.h"
 #include "crest/io/selection_files.h"
 #include "crest/io/training_files.h"
+#include "crest/report/report.h"
 #include "crest/util/error.h"
 #include "test_util.h"
 
@@ -49,8 +51,9 @@ run: {device: cpu, threads: 1, checkpoint_every: 2}
 class LoopTest : public TempDirTest {
  protected:
   // Trains (or resumes) the tiny run in dir_/name; returns what it printed.
-  std::string train(const std::string& name, bool resume = false) {
+  std::string train(const std::string& name, bool resume = false, double lr = 0.0) {
     Config config = parse_config(kTinyRun, "<loop test>");
+    if (lr > 0.0) config.train.lr = lr;
     config.run.out_dir = (dir_ / name).string();
     std::ostringstream out;
     TrainOptions options;
@@ -232,6 +235,28 @@ TEST_F(LoopTest, ResumeRefusesEveryDamagedValueNamingTheFile) {
   write_file_atomic(done, record);
   train("run", /*resume=*/true);  // intact again: the run completes
   EXPECT_TRUE(fs::exists(generation_dir(run, 1) / kGenerationDoneFile));
+}
+
+TEST_F(LoopTest, ADivergedRunSaysSoEverywhere) {
+  expect_error<TrainingDiverged>([&] { train("nan", false, 1e30); }, {"gen 0", "non-finite"});
+  const fs::path run = dir_ / "nan";
+  const RunSummary summary = read_run_summary(run / kRunSummaryFile);
+  EXPECT_EQ(summary.status, kRunDiverged);
+  EXPECT_EQ(summary.failed_generation, 0);
+  EXPECT_NE(summary.error.find("non-finite"), std::string::npos) << summary.error;
+  EXPECT_FALSE(summary.best_generation.has_value());
+  EXPECT_FALSE(fs::exists(generation_dir(run, 0) / kGenerationDoneFile));
+  // summarize and sweep see a failed run, not an unfinished one.
+  const RunState state = inspect_run(run);
+  EXPECT_FALSE(state.complete);
+  EXPECT_NE(state.problem.find("failed: training diverged in generation 0"), std::string::npos)
+      << state.problem;
+  // The report calls it failed, never "still running".
+  const RunFolder folder = load_run(run);
+  EXPECT_FALSE(folder.complete());
+  const std::string html = report_html(folder);
+  EXPECT_NE(html.find("Failed run."), std::string::npos);
+  EXPECT_EQ(html.find("still running"), std::string::npos);
 }
 
 }  // namespace

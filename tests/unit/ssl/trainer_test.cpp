@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "crest/data/prepare.h"
 #include "crest/io/file.h"
@@ -141,8 +142,40 @@ TEST_F(TrainerTest, Bf16AutocastPathRunsOnCpu) {
 
 TEST_F(TrainerTest, NonFiniteLossStopsTraining) {
   settings_.train.lr = 1e30;
-  EXPECT_THROW(train("nan"), TrainingDiverged);
+  expect_error<TrainingDiverged>([&] { train("nan"); },
+                                 {"non-finite", "no checkpoint had been written yet"});
   EXPECT_FALSE(fs::exists(dir_ / "nan" / "summary.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "nan" / "checkpoint.pt"));
+}
+
+TEST_F(TrainerTest, ANonFiniteModelIsNeverCheckpointedOrEvaluated) {
+  // A finite loss does not make a finite model: a NaN in the EMA weights (or an inf in a
+  // BatchNorm statistic, what a too-high rate leaves behind) is caught before the first
+  // checkpoint or evaluation.
+  settings_.checkpoint_every = 1;
+  for (const bool ema : {true, false}) {
+    const std::string name = ema ? "ema" : "bn";
+    FixMatchTrainer trainer(settings_, at::kCPU,
+                            generation_data(run_, run_.labeled_positions, targets_), dir_ / name);
+    {
+      at::NoGradGuard no_grad;
+      if (ema) {
+        trainer.ema_model()->parameters()[0].view(-1)[0] = std::nan("");
+      } else {
+        for (const auto& b : trainer.model()->named_buffers()) {
+          if (b.key().find("running_var") != std::string::npos) {
+            b.value().fill_(std::numeric_limits<float>::infinity());
+          }
+        }
+      }
+    }
+    expect_error<TrainingDiverged>(
+        [&] { trainer.run(false); },
+        {"weights or BatchNorm statistics", "by step 1", "no checkpoint had been written yet"});
+    EXPECT_FALSE(fs::exists(dir_ / name / "checkpoint.pt")) << name;
+    EXPECT_FALSE(fs::exists(dir_ / name / "summary.json")) << name;
+    EXPECT_EQ(read_file(dir_ / name / "metrics.jsonl"), "") << name;
+  }
 }
 
 TEST_F(TrainerTest, SgdKernelVariantsTrainToTheSameWeights) {
