@@ -707,7 +707,14 @@ std::string emit(const Config& config, bool with_comments) {
 Config parse_config(const std::string& yaml_text, const std::string& source) {
   YAML::Node root;
   try {
-    root = YAML::Load(yaml_text);
+    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml_text);
+    if (documents.size() > 1) {  // "---" between two documents: which one is meant is a guess
+      throw ConfigError(location(source, documents[1]) + "the file holds " +
+                        std::to_string(documents.size()) +
+                        " YAML documents (separated by '---'); a config is one document: merge "
+                        "them into one mapping or keep one");
+    }
+    if (!documents.empty()) root = documents.front();
   } catch (const YAML::Exception& e) {
     throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);

@@ -161,7 +161,7 @@ std::vector<std::int64_t> carve_validation(std::vector<std::int64_t>& labeled_po
 
 // The labeled set, the class profile behind mu_l and p_data (ideal from gamma where the data
 // was built from one, else the labeled counts N_l), the rates mu_l = (N_{L+1-l} / N_1)^alpha
-// and the minority/majority classes of the long-tailed set.
+// and the minority/majority classes of that profile.
 RunPlan plan_run(const Config& config, const RunData& run, const Split& split, at::Device device) {
   const CrestConfig& cc = config.crest;
   const int num_classes = run.num_classes();
@@ -189,8 +189,10 @@ RunPlan plan_run(const Config& config, const RunData& run, const Split& split, a
   double profile_sum = 0.0;
   for (double v : profile) profile_sum += v;
   for (double v : profile) plan.p_data.push_back(v / profile_sum);
-  plan.minority = minority_classes(split.lt_counts, kMinorityFraction);
-  plan.majority = majority_classes(split.lt_counts, kMinorityFraction);
+  // Minority and majority are defined on the profile behind mu_l, not on the LT totals (with
+  // the darp protocol's reversed unlabeled set those would name middle classes).
+  plan.minority = minority_classes_of_profile(profile, kMinorityFraction);
+  plan.majority = majority_classes_of_profile(profile, kMinorityFraction);
   plan.bf16 = use_bf16_autocast(config.train.amp, device);
   return plan;
 }
