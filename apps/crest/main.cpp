@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
   train->add_option("--out", train_out, "Run folder (overrides run.out_dir)");
   train->add_option("--device", train_device, "auto, cpu, cuda or cuda:N (overrides run.device)");
   train->add_flag("--resume", train_options.resume,
-                  "Continue the run in the run folder at its exact generation and step");
+                  "Continue the run in the run folder at its exact generation and step (its own "
+                  "config.yaml when --config is not given; exit 2 when the folder holds no run)");
 
   // crest bench
   ConfigArgs bench_args;
@@ -204,14 +205,14 @@ int main(int argc, char** argv) {
             crest::resolve_config(print_args.path, print_args.overrides));
       }
     } else if (train->parsed()) {
-      std::vector<std::string> overrides = train_args.overrides;
-      if (!train_out.empty()) overrides.push_back("run.out_dir=" + train_out);
-      if (!train_device.empty()) overrides.push_back("run.device=" + train_device);
-      const crest::Config config = crest::resolve_config(train_args.path, overrides);
+      const crest::Config config = crest::resolve_train_config(
+          train_args.path, train_args.overrides, train_out, train_device, train_options.resume);
       crest::run_training(config, train_options, std::cout);
     } else if (bench->parsed()) {
       std::vector<std::string> overrides = bench_args.overrides;
-      if (!bench_device.empty()) overrides.push_back("run.device=" + bench_device);
+      if (!bench_device.empty()) {
+        overrides.push_back(crest::literal_override("run.device", bench_device));
+      }
       const crest::Config config = crest::resolve_config(bench_args.path, overrides);
       const nlohmann::json result = crest::run_bench(config, bench_options);
       std::cout << (bench_options.json ? result.dump() + "\n" : crest::bench_table(result));

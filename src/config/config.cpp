@@ -822,6 +822,23 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
   return config;
 }
 
+std::string literal_override(const std::string& key, const std::string& value) {
+  std::string quoted = "\"";  // a YAML double-quoted scalar reads back as exactly `value`
+  for (const char c : value) {
+    if (c == '"' || c == '\\') {
+      quoted += '\\';
+      quoted += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", static_cast<unsigned char>(c));
+      quoted += escaped;
+    } else {
+      quoted += c;
+    }
+  }
+  return key + "=" + quoted + "\"";
+}
+
 std::string config_to_yaml(const Config& config) { return emit(config, false); }
 
 std::string documented_defaults_yaml() {
