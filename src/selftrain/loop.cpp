@@ -422,11 +422,11 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   open_run(run_dir, config, options.resume, device);
   const PreparedData prepared = prepare_data(config.data);
   record_split(run_dir, config.data, prepared);
-  // Written once the data is loaded: a run that failed before leaves no run behind.
-  write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
   const RunData run = make_run_data(prepared, device);
   const RunPlan plan = plan_run(config, run, prepared.split, device);
   log_plan(config, run, plan, device);
+  // Written once the data is loaded and on the device: a run that failed before leaves no run.
+  write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
 
   const CrestConfig& cc = config.crest;
   std::vector<GenerationRow> rows;
