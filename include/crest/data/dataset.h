@@ -38,7 +38,7 @@ const std::vector<std::string>& cifar10_class_names();
 const std::vector<std::string>& cifar100_class_names();
 
 // The sizes of the official datasets (https://www.cs.toronto.edu/~kriz/cifar.html): a folder
-// in the same layout may hold other sizes (`crest data synth`); crest logs the difference.
+// in the same layout may hold other sizes (`crest data synth`), so they are not enforced.
 struct OfficialCounts {
   int classes;
   std::int64_t train_images;
