@@ -86,12 +86,13 @@ Command add_train(CLI::App& app) {
   command->add_option("--out", args->out, "Run folder (overrides run.out_dir)");
   command->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (overrides run.device)");
   command->add_flag("--resume", args->options.resume,
-                    "Continue the run in the run folder at its exact generation and step");
+                    "Continue the run in the run folder at its exact generation and step (its "
+                    "own config.yaml when --config is not given; exit 2 when the folder holds no "
+                    "run)");
   return {command, [args] {
-            std::vector<std::string> overrides = args->config.overrides;
-            if (!args->out.empty()) overrides.push_back("run.out_dir=" + args->out);
-            if (!args->device.empty()) overrides.push_back("run.device=" + args->device);
-            const crest::Config config = crest::resolve_config(args->config.path, overrides);
+            const crest::Config config =
+                crest::resolve_train_config(args->config.path, args->config.overrides, args->out,
+                                            args->device, args->options.resume);
             crest::run_training(config, args->options, std::cout);
           }};
 }
@@ -115,7 +116,9 @@ Command add_bench(CLI::App& app) {
   command->add_flag("--json", o.json, "Print one JSON object instead of the table");
   return {command, [args] {
             std::vector<std::string> overrides = args->config.overrides;
-            if (!args->device.empty()) overrides.push_back("run.device=" + args->device);
+            if (!args->device.empty()) {
+              overrides.push_back(crest::literal_override("run.device", args->device));
+            }
             const crest::Config config = crest::resolve_config(args->config.path, overrides);
             const nlohmann::json result = crest::run_bench(config, args->options);
             std::cout << (args->options.json ? result.dump() + "\n" : crest::bench_table(result));

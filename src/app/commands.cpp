@@ -12,6 +12,7 @@
 #include "crest/data/prepare.h"
 #include "crest/data/synthetic.h"
 #include "crest/io/manifest.h"
+#include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
@@ -55,6 +56,17 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
   const fs::path run_dir = config.run.out_dir;
   const fs::path manifest_path = options.manifest_path.empty() ? run_dir / kSplitManifestFile
                                                                : fs::path(options.manifest_path);
+  // A run's manifest is the split it trained on: --force must not swap it under the run.
+  if (options.force && manifest_path.filename() == kSplitManifestFile &&
+      holds_run(manifest_path.parent_path().empty() ? fs::path(".")
+                                                    : manifest_path.parent_path())) {
+    throw InputError(manifest_path.string() + " belongs to the crest run in " +
+                     manifest_path.parent_path().string() + " (" + kConfigFile +
+                     "); --force would replace the split that run trained on. Prepare into "
+                     "another run.out_dir (--set run.out_dir=DIR) or --manifest PATH");
+  }
+  check_run_folder_is_ours(run_dir, "run.out_dir (--set run.out_dir=DIR)");
+  RunLock lock(run_dir);  // no run may start or resume in the folder while its split is written
   add_log_file(run_dir / kLogFile);
 
   const auto start = std::chrono::steady_clock::now();
@@ -115,6 +127,22 @@ void data_synth(const DataSynthOptions& options, std::ostream& out) {
                data.train.size(), data.test.size(), options.classes, dir.string(),
                seconds_since(start));
   out << dir.string() << "\n";
+}
+
+Config resolve_train_config(const std::string& config_path, std::vector<std::string> overrides,
+                            const std::string& out, const std::string& device, bool resume) {
+  // Taken literally: a path or a device name is not YAML ("runs/exp #3" keeps its "#3").
+  if (!out.empty()) overrides.push_back(literal_override("run.out_dir", out));
+  if (!device.empty()) overrides.push_back(literal_override("run.device", device));
+  if (!resume || !config_path.empty()) return resolve_config(config_path, overrides);
+  // --resume without --config: the run's own config.yaml, in the folder the options name.
+  const std::string run_dir = resolve_config("", overrides).run.out_dir;
+  const fs::path stored = fs::path(run_dir) / kConfigFile;
+  std::error_code ec;
+  if (!fs::is_regular_file(stored, ec)) return resolve_config(config_path, overrides);
+  spdlog::info("--resume without --config: using the run's own {}", stored.string());
+  overrides.push_back(literal_override("run.out_dir", run_dir));
+  return resolve_config(stored.string(), overrides);
 }
 
 std::string version_text() {

@@ -356,7 +356,14 @@ std::string emit(const Config& config, bool with_comments) {
 Config parse_config(const std::string& yaml_text, const std::string& source) {
   YAML::Node root;
   try {
-    root = YAML::Load(yaml_text);
+    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml_text);
+    if (documents.size() > 1) {  // "---" between two documents: which one is meant is a guess
+      throw ConfigError(location(source, documents[1]) + "the file holds " +
+                        std::to_string(documents.size()) +
+                        " YAML documents (separated by '---'); a config is one document: merge "
+                        "them into one mapping or keep one");
+    }
+    if (!documents.empty()) root = documents.front();
   } catch (const YAML::Exception& e) {
     throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
@@ -462,6 +469,23 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
   for (const std::string& assignment : overrides) apply_override(config, assignment);
   validate_config(config);
   return config;
+}
+
+std::string literal_override(const std::string& key, const std::string& value) {
+  std::string quoted = "\"";  // a YAML double-quoted scalar reads back as exactly `value`
+  for (const char c : value) {
+    if (c == '"' || c == '\\') {
+      quoted += '\\';
+      quoted += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", static_cast<unsigned char>(c));
+      quoted += escaped;
+    } else {
+      quoted += c;
+    }
+  }
+  return key + "=" + quoted + "\"";
 }
 
 std::string config_to_yaml(const Config& config) { return emit(config, false); }

@@ -48,6 +48,11 @@ Dataset read_records(const fs::path& file, const Layout& layout, int num_classes
   }
   const auto file_size = static_cast<std::int64_t>(fs::file_size(file, ec));
   if (ec) throw DataError("cannot read the size of " + file.string() + ": " + ec.message());
+  if (file_size == 0) {
+    throw DataError(std::string(layout.name) + " file " + file.string() +
+                    " is empty (0 bytes): the download or copy did not finish; " +
+                    download_hint(layout));
+  }
   if (file_size % record_bytes != 0) {
     throw DataError(file.string() + " is " + std::to_string(file_size) +
                     " bytes, which is not a whole number of " + std::to_string(record_bytes) +

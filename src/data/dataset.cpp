@@ -72,9 +72,19 @@ const std::vector<std::string>& cifar100_class_names() {
       "seal",        "shark",         "shrew",     "skunk",      "skyscraper",   "snail",
       "snake",       "spider",        "squirrel",  "streetcar",  "sunflower",    "sweet_pepper",
       "table",       "tank",          "telephone", "television", "tiger",        "tractor",
-      "train",       "tulip",         "turtle",    "wardrobe",   "whale",        "willow_tree",
-      "wolf",        "woman",         "worm"};
+      "train",       "trout",         "tulip",     "turtle",     "wardrobe",     "whale",
+      "willow_tree", "wolf",          "woman",     "worm"};
   return kNames;
+}
+
+const OfficialCounts& cifar10_official_counts() {
+  static const OfficialCounts kCounts{10, 50000, 10000, 5000, 1000};
+  return kCounts;
+}
+
+const OfficialCounts& cifar100_official_counts() {
+  static const OfficialCounts kCounts{100, 50000, 10000, 500, 100};
+  return kCounts;
 }
 
 }  // namespace crest

@@ -125,10 +125,42 @@ SplitListing list_split(const fs::path& root, const std::string& split) {
   return listing;
 }
 
+// OpenCV decodes a truncated JPEG or PNG with only a warning, filling the missing rows, so
+// the end of the file is checked first: a JPEG ends with its end-of-image marker FFD9 (zero
+// padding after it is tolerated), a PNG with its IEND chunk, a BMP is as long as its header says.
+void check_complete(const fs::path& file, const std::string& bytes) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
+  const std::size_t n = bytes.size();
+  const auto truncated = [&](const std::string& what) {
+    return DataError(file.string() + " is truncated (" + what + ", " + std::to_string(n) +
+                     " bytes): copy the image again or remove it from the dataset");
+  };
+  if (n >= 3 && byte(0) == 0xFF && byte(1) == 0xD8 && byte(2) == 0xFF) {
+    std::size_t end = n;
+    while (end > 2 && byte(end - 1) == 0x00) --end;
+    if (end < 4 || byte(end - 2) != 0xFF || byte(end - 1) != 0xD9) {
+      throw truncated("a JPEG without its end-of-image marker FFD9");
+    }
+  } else if (n >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
+    if (n < 20 || bytes.compare(n - 8, 4, "IEND") != 0) {
+      throw truncated("a PNG that does not end with its IEND chunk");
+    }
+  } else if (n >= 6 && byte(0) == 'B' && byte(1) == 'M') {
+    const std::size_t declared =
+        byte(2) | (byte(3) << 8) | (byte(4) << 16) | (static_cast<std::size_t>(byte(5)) << 24);
+    if (declared > n) {
+      throw truncated("a BMP whose header says " + std::to_string(declared) + " bytes");
+    }
+  }
+}
+
 // Decodes `file` into `out` as RGB, channels first (3 x size x size bytes).
 void decode_into(const fs::path& file, int size, std::uint8_t* out) {
   const std::string bytes = read_file(file);
-  if (bytes.empty()) throw DataError("cannot decode " + file.string() + ": the file is empty");
+  if (bytes.empty()) {
+    throw DataError("cannot decode " + file.string() + ": the file is empty (0 bytes)");
+  }
+  check_complete(file, bytes);
   cv::Mat image;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));

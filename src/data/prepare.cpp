@@ -39,8 +39,78 @@ DatasetPair load_source(const DataConfig& data) {
   const std::string name = to_string(data.dataset);
   check_dataset(pair.train, name + " training set");
   check_dataset(pair.test, name + " test set");
+  const std::string where = reads_files(data.dataset) ? " in data.root " + data.root : "";
+  if (pair.train.size() == 0) {
+    throw DataError("the " + name + " training set" + where + " holds no images");
+  }
+  if (pair.test.size() == 0) {
+    throw DataError("the " + name + " test set" + where +
+                    " holds no images: every generation is evaluated on it; add test images");
+  }
   return pair;
 }
+
+namespace {
+
+std::string class_label(const std::vector<std::string>& names, std::size_t c) {
+  return "class " + std::to_string(c) + " '" + names[c] + "'";
+}
+
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
+// A split that leaves a class without images (or without labels), or nothing unlabeled, would
+// train and select pseudo-labels on nothing: refused here, naming the class and the settings.
+void check_split(const DataConfig& data, const PreparedData& prepared) {
+  const auto& names = prepared.source.train.class_names;
+  const Split& split = prepared.split;
+  const std::size_t last = names.size() - 1;
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    if (data.protocol == SplitProtocol::kCrest && split.lt_counts[c] == 0) {
+      const std::int64_t n_max = split.lt_counts[0];
+      throw DataError(class_label(names, c) +
+                      " gets 0 images in the long-tailed set: N_max = " + std::to_string(n_max) +
+                      " and data.imbalance_ratio = " + number(data.imbalance_ratio) + " give N_" +
+                      std::to_string(c) + " = int(" + std::to_string(n_max) + " * (1/" +
+                      number(data.imbalance_ratio) + ")^(" + std::to_string(c) + "/" +
+                      std::to_string(last) + ")) = 0; set data.imbalance_ratio to at most N_max (" +
+                      std::to_string(n_max) + ") or use more images per class");
+    }
+    if (split.labeled_counts[c] == 0) {
+      const std::string settings =
+          data.protocol == SplitProtocol::kCrest
+              ? "data.label_fraction = " + number(data.label_fraction)
+              : "data.num_labeled_head = " + std::to_string(data.num_labeled_head) +
+                    " and data.imbalance_ratio_labeled = " + number(data.imbalance_ratio_labeled);
+      throw DataError(class_label(names, c) + " gets 0 labeled images: " + settings +
+                      " leave it none; raise " +
+                      (data.protocol == SplitProtocol::kCrest ? "data.label_fraction"
+                                                              : "data.num_labeled_head or lower "
+                                                                "data.imbalance_ratio_labeled"));
+    }
+    if (prepared.test_counts[c] == 0) {
+      throw DataError("the test set" +
+                      (reads_files(data.dataset) ? " in data.root " + data.root : std::string()) +
+                      " has no image of " + class_label(names, c) +
+                      ", so its recall cannot be measured; add test images of that class");
+    }
+  }
+  if (split.unlabeled.empty()) {
+    throw DataError(
+        "the split leaves no unlabeled images (" +
+        (data.protocol == SplitProtocol::kCrest
+             ? "data.label_fraction = " + number(data.label_fraction) + " labels every image"
+             : "data.num_unlabeled_head = " + std::to_string(data.num_unlabeled_head)) +
+        "), and FixMatch and the pseudo-label selection need some; " +
+        (data.protocol == SplitProtocol::kCrest ? "lower data.label_fraction"
+                                                : "raise data.num_unlabeled_head"));
+  }
+}
+
+}  // namespace
 
 PreparedData prepare_data(const DataConfig& data) {
   PreparedData prepared;
@@ -48,6 +118,7 @@ PreparedData prepare_data(const DataConfig& data) {
   prepared.split =
       build_split(prepared.source.train.labels, prepared.source.train.num_classes(), data);
   prepared.test_counts = prepared.source.test.class_counts();
+  check_split(data, prepared);
   return prepared;
 }
 

@@ -4,16 +4,56 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
+#include "crest/io/run_files.h"
 #include "crest/util/error.h"
 
 namespace crest {
 
 namespace fs = std::filesystem;
+
+bool holds_run(const fs::path& run_dir) {
+  std::error_code ec;
+  return fs::is_regular_file(run_dir / kConfigFile, ec) &&
+         fs::is_regular_file(run_dir / kSplitManifestFile, ec);
+}
+
+void check_run_folder_is_ours(const fs::path& run_dir, const std::string& option) {
+  std::error_code ec;
+  if (!fs::exists(run_dir, ec)) return;
+  if (!fs::is_directory(run_dir, ec)) {
+    throw InputError("the run folder " + run_dir.string() + " exists and is not a folder; choose " +
+                     "another " + option);
+  }
+  if (holds_run(run_dir)) return;
+  // What crest itself leaves in a folder before a run has started in it.
+  static const std::vector<std::string> kOurs = {kConfigFile, kSplitManifestFile, kLogFile,
+                                                 kLockFile,   kStdoutLogFile,     kStderrLogFile};
+  std::vector<std::string> foreign;
+  for (fs::directory_iterator it(run_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    bool ours = false;
+    for (const std::string& own : kOurs) {
+      ours = ours || name == own || name.rfind(own + ".tmp.", 0) == 0;
+    }
+    if (!ours) foreign.push_back(name);
+  }
+  if (ec) throw InputError("cannot list the run folder " + run_dir.string() + ": " + ec.message());
+  if (foreign.empty()) return;
+  std::sort(foreign.begin(), foreign.end());
+  throw InputError("the run folder " + run_dir.string() + " is not empty and holds no crest run " +
+                   "(it has '" + foreign.front() + "'" +
+                   (foreign.size() > 1 ? " and " + std::to_string(foreign.size() - 1) + " more"
+                                       : std::string()) +
+                   "); crest writes a new run only into a new or empty folder, so nothing of " +
+                   "yours is overwritten: choose another " + option);
+}
 
 std::string current_command_line() {
   std::ifstream in("/proc/self/cmdline", std::ios::binary);

@@ -179,28 +179,38 @@ double mean_over(const std::vector<double>& values, const std::vector<int>& clas
   return sum / static_cast<double>(classes.size());
 }
 
-std::vector<int> minority_classes(const std::vector<std::int64_t>& train_counts, double fraction) {
-  const std::size_t k = class_quota(train_counts.size(), fraction, "minority_classes");
-  std::vector<int> order = class_order(train_counts.size());
+std::vector<int> minority_classes_of_profile(const std::vector<double>& profile, double fraction) {
+  const std::size_t k = class_quota(profile.size(), fraction, "minority_classes");
+  std::vector<int> order = class_order(profile.size());
   // Smallest count first; among equals the higher index (nearer the tail) first.
   std::sort(order.begin(), order.end(), [&](int a, int b) {
-    const auto ca = train_counts[static_cast<std::size_t>(a)];
-    const auto cb = train_counts[static_cast<std::size_t>(b)];
+    const double ca = profile[static_cast<std::size_t>(a)];
+    const double cb = profile[static_cast<std::size_t>(b)];
     return ca != cb ? ca < cb : a > b;
   });
   return first_classes(std::move(order), k);
 }
 
-std::vector<int> majority_classes(const std::vector<std::int64_t>& train_counts, double fraction) {
-  const std::size_t k = class_quota(train_counts.size(), fraction, "majority_classes");
-  std::vector<int> order = class_order(train_counts.size());
+std::vector<int> majority_classes_of_profile(const std::vector<double>& profile, double fraction) {
+  const std::size_t k = class_quota(profile.size(), fraction, "majority_classes");
+  std::vector<int> order = class_order(profile.size());
   // Largest count first; among equals the lower index (nearer the head) first.
   std::sort(order.begin(), order.end(), [&](int a, int b) {
-    const auto ca = train_counts[static_cast<std::size_t>(a)];
-    const auto cb = train_counts[static_cast<std::size_t>(b)];
+    const double ca = profile[static_cast<std::size_t>(a)];
+    const double cb = profile[static_cast<std::size_t>(b)];
     return ca != cb ? ca > cb : a < b;
   });
   return first_classes(std::move(order), k);
+}
+
+std::vector<int> minority_classes(const std::vector<std::int64_t>& train_counts, double fraction) {
+  return minority_classes_of_profile(std::vector<double>(train_counts.begin(), train_counts.end()),
+                                     fraction);
+}
+
+std::vector<int> majority_classes(const std::vector<std::int64_t>& train_counts, double fraction) {
+  return majority_classes_of_profile(std::vector<double>(train_counts.begin(), train_counts.end()),
+                                     fraction);
 }
 
 at::Tensor logit_adjust(const at::Tensor& logits, const at::Tensor& class_prior, double tau) {

@@ -70,14 +70,20 @@ struct LabeledSet {
 
 // ---- opening the run ---------------------------------------------------------------------------
 
+std::string no_run_to_resume(const fs::path& run_dir) {
+  return "--resume: " + run_dir.string() + " holds no crest run to resume (no " + kConfigFile +
+         "); check the folder (--out / run.out_dir), or drop --resume to start a new run";
+}
+
 // Guards the run folder: a folder holding another run is never reused silently, and a resume
 // must use the run's own config (the device and folder may change).
 void check_existing_run(const fs::path& run_dir, const Config& config, bool resume) {
   const fs::path stored_path = run_dir / kConfigFile;
   if (!fs::exists(stored_path)) {
-    if (resume) spdlog::info("nothing to resume in {}: starting a new run", run_dir.string());
+    if (resume) throw InputError(no_run_to_resume(run_dir));
     return;
   }
+  if (!resume && !holds_run(run_dir)) return;  // its first run failed before loading its data
   if (!resume) {
     throw InputError("the run folder " + run_dir.string() + " already holds a run (" + kConfigFile +
                      "); pass --resume to continue it, or choose another run.out_dir (--out DIR)");
@@ -108,7 +114,7 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
   }
 }
 
-// Refuses another run's folder, starts the log and records the config.
+// Refuses another run's folder and starts the log.
 void open_run(const fs::path& run_dir, const Config& config, bool resume, at::Device device) {
   check_existing_run(run_dir, config, resume);
   add_log_file(run_dir / kLogFile);
@@ -116,7 +122,6 @@ void open_run(const fs::path& run_dir, const Config& config, bool resume, at::De
   spdlog::info("run folder {} ({})", run_dir.string(), current_command_line());
   spdlog::info("crest {} | LibTorch {} | device {}", CREST_VERSION, CREST_TORCH_VERSION,
                describe_device(device));
-  write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
 }
 
 // Writes the split manifest; on resume it must describe the same data.
@@ -161,7 +166,7 @@ std::vector<std::int64_t> carve_validation(std::vector<std::int64_t>& labeled_po
 
 // The labeled set, the class profile behind mu_l and p_data (ideal from gamma where the data
 // was built from one, else the labeled counts N_l), the rates mu_l = (N_{L+1-l} / N_1)^alpha
-// and the minority/majority classes of the long-tailed set.
+// and the minority/majority classes of that profile.
 RunPlan plan_run(const Config& config, const RunData& run, const Split& split, at::Device device) {
   const CrestConfig& cc = config.crest;
   const int num_classes = run.num_classes();
@@ -189,8 +194,10 @@ RunPlan plan_run(const Config& config, const RunData& run, const Split& split, a
   double profile_sum = 0.0;
   for (double v : profile) profile_sum += v;
   for (double v : profile) plan.p_data.push_back(v / profile_sum);
-  plan.minority = minority_classes(split.lt_counts, kMinorityFraction);
-  plan.majority = majority_classes(split.lt_counts, kMinorityFraction);
+  // Minority and majority are defined on the profile behind mu_l, not on the LT totals (with
+  // the darp protocol's reversed unlabeled set those would name middle classes).
+  plan.minority = minority_classes_of_profile(profile, kMinorityFraction);
+  plan.majority = majority_classes_of_profile(profile, kMinorityFraction);
   plan.bf16 = use_bf16_autocast(config.train.amp, device);
   return plan;
 }
@@ -444,6 +451,10 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   const fs::path run_dir = config.run.out_dir;
   const at::Device device = resolve_device(config.run.device);
   set_cpu_threads(config.run.threads);
+  check_run_folder_is_ours(run_dir, "--out / run.out_dir");
+  if (options.resume && !fs::exists(run_dir / kConfigFile)) {
+    throw InputError(no_run_to_resume(run_dir));  // before the lock creates a mistyped folder
+  }
   RunLock lock(run_dir);
   open_run(run_dir, config, options.resume, device);
   for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
@@ -454,6 +465,8 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   const RunData run = make_run_data(prepared, device);
   const RunPlan plan = plan_run(config, run, prepared.split, device);
   log_plan(config, run, plan, device);
+  // Written once the data is loaded and on the device: a run that failed before leaves no run.
+  write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
 
   const CrestConfig& cc = config.crest;
   std::vector<GenerationRow> rows;

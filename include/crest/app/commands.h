@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "crest/config/config.h"
 
@@ -31,6 +32,13 @@ struct DataSynthOptions {
 
 // Writes a synthetic dataset in the CIFAR-10 binary layout.
 void data_synth(const DataSynthOptions& options, std::ostream& out);
+
+// The config of `crest train`: the file (or the embedded quickstart), the --set overrides,
+// then --out and --device taken literally (not read as YAML). With `resume` and no
+// `config_path`, the run folder's own config.yaml is the file, so `crest train --out RUN
+// --resume` needs no --config.
+Config resolve_train_config(const std::string& config_path, std::vector<std::string> overrides,
+                            const std::string& out, const std::string& device, bool resume);
 
 // crest, LibTorch and OpenCV versions and the devices this build can use.
 std::string version_text();

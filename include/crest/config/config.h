@@ -106,6 +106,10 @@ Config load_config_file(const std::string& path);
 // Applies one `KEY=VALUE` override with the same type and range rules as the file.
 void apply_override(Config& config, const std::string& assignment);
 
+// "KEY=VALUE" for apply_override with VALUE taken literally, not read as YAML: for values that
+// are paths or names (--out "runs/exp #3", --device), where '#', ':' or quotes are characters.
+std::string literal_override(const std::string& key, const std::string& value);
+
 // Checks rules that involve several keys (e.g. data.image_size with CIFAR). Throws ConfigError.
 void validate_config(const Config& config);
 

@@ -32,8 +32,21 @@ struct DatasetPair {
 // is out of range.
 void check_dataset(const Dataset& dataset, const std::string& what);
 
-// The default CIFAR class names, in label order.
+// The default CIFAR class names, in label order (the official batches.meta.txt and the fine
+// label names of CIFAR-100's meta file; tests pin both, by count and content).
 const std::vector<std::string>& cifar10_class_names();
 const std::vector<std::string>& cifar100_class_names();
+
+// The sizes of the official datasets (https://www.cs.toronto.edu/~kriz/cifar.html): a folder
+// in the same layout may hold other sizes (`crest data synth`), so they are not enforced.
+struct OfficialCounts {
+  int classes;
+  std::int64_t train_images;
+  std::int64_t test_images;
+  std::int64_t train_per_class;
+  std::int64_t test_per_class;
+};
+const OfficialCounts& cifar10_official_counts();
+const OfficialCounts& cifar100_official_counts();
 
 }  // namespace crest

@@ -21,6 +21,20 @@ class RunLock {
   int fd_ = -1;
 };
 
+// True when `run_dir` holds a crest run: its config.yaml and split_manifest.json both exist.
+// `crest train` writes config.yaml only once the data is loaded and the split recorded, so a
+// first run that fails before that (a wrong data.root) leaves no run behind, and a folder with
+// only `crest data prepare`'s manifest holds no run either.
+bool holds_run(const std::filesystem::path& run_dir);
+
+// Checks that crest may write a run into `run_dir` before anything is created there: the
+// folder does not exist, is empty, holds a crest run, or holds only what crest writes before a
+// run starts (config.yaml, split_manifest.json, crest.log, .lock, stdout.log, stderr.log, and
+// their temporaries). Anything else makes it someone else's folder (`--out /`, a folder with its
+// own summary.json): InputError naming the folder and the first such entry. `option` says how
+// the user chose the folder, for the message (e.g. "--out / run.out_dir").
+void check_run_folder_is_ours(const std::filesystem::path& run_dir, const std::string& option);
+
 // The command line of this process (for the lock file and the logs).
 std::string current_command_line();
 

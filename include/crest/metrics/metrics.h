@@ -71,6 +71,10 @@ double mean_over(const std::vector<double>& values, const std::vector<int>& clas
 // `train_counts` is empty or fraction is outside (0, 1].
 std::vector<int> minority_classes(const std::vector<std::int64_t>& train_counts, double fraction);
 std::vector<int> majority_classes(const std::vector<std::int64_t>& train_counts, double fraction);
+// The same on a class profile (e.g. the N_l behind the CReST rates mu_l, which may be ideal,
+// non-integer counts).
+std::vector<int> minority_classes_of_profile(const std::vector<double>& profile, double fraction);
+std::vector<int> majority_classes_of_profile(const std::vector<double>& profile, double fraction);
 
 // The floor applied to the normalised prior before its log in logit_adjust.
 inline constexpr double kPriorEpsilon = 1e-12;

@@ -191,3 +191,35 @@ TEST(ConfigTest, DefaultsFileIsGeneratedFromTheSchema) {
 
 }  // namespace
 }  // namespace crest
+
+namespace crest {
+namespace {
+
+// Two documents in one file: which one was meant is a guess, so it is an error naming the file
+// and the line where the second one starts.
+TEST(ConfigTest, MultiDocumentFileIsRefused) {
+  expect_config_error([] { parse_config("data:\n  fold: 2\n---\ndata:\n  fold: 3\n", "two.yaml"); },
+                      {"two.yaml:", "2 YAML documents", "'---'", "one document"});
+  // One document, with or without the explicit start marker, is fine.
+  EXPECT_EQ(parse_config("---\ndata:\n  fold: 2\n", "one.yaml").data.fold, 2);
+}
+
+// --out and --device values are paths and names, not YAML: "#" is not a comment, ":" is not a
+// mapping, quotes and backslashes stay as they are.
+TEST(ConfigTest, LiteralOverrideKeepsTheValueAsWritten) {
+  for (const std::string value :
+       {"runs/exp #3", "runs/a: b", "'quoted'", "\"double\"", "back\\slash", " lead space",
+        "[1, 2]",      "{a: 1}",    "null",     "~",          "yes",         "tab\there",
+        "- dash",      "&anchor",   "*alias",   "%percent",   "@at",         "`tick`",
+        "!tag",        "|",         ">"}) {
+    Config config;
+    apply_override(config, literal_override("run.out_dir", value));
+    EXPECT_EQ(config.run.out_dir, value);
+  }
+  Config config;
+  apply_override(config, literal_override("run.device", "cpu"));
+  EXPECT_EQ(config.run.device, "cpu");
+}
+
+}  // namespace
+}  // namespace crest

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
@@ -251,12 +252,108 @@ TEST_F(CifarTest, CifarFileLayoutMismatchIsCaught) {
   expect_data_error([&] { read_cifar100_file(file); }, {file.string(), "3074"});
 }
 
-TEST_F(CifarTest, EmptyFileReadsAsNoRecords) {
+// A 0-byte file is an unfinished download or copy, never a dataset with no images.
+TEST_F(CifarTest, EmptyFileIsRefused) {
   const fs::path file = dir_ / "empty.bin";
   write_file_atomic(file, "");
-  const Dataset read = read_cifar10_file(file);
-  EXPECT_EQ(read.size(), 0);
-  EXPECT_EQ(read.images.sizes().vec(), (std::vector<std::int64_t>{0, 3, 32, 32}));
+  expect_data_error([&] { read_cifar10_file(file); },
+                    {file.string(), "empty (0 bytes)", "download_cifar.sh cifar10"});
+  expect_data_error([&] { read_cifar100_file(file); },
+                    {file.string(), "empty (0 bytes)", "download_cifar.sh cifar100"});
+  const fs::path root = dir_ / "c10";
+  write_cifar10_folder(root, DatasetPair{make_dataset(10, 10), make_dataset(10, 10)});
+  write_file_atomic(root / "test_batch.bin", "");
+  expect_data_error([&] { read_cifar10(root); },
+                    {(root / "test_batch.bin").string(), "empty (0 bytes)"});
+}
+
+// ---- the built-in tables, pinned to their official sources --------------------------------------
+
+// CIFAR-10: batches.meta.txt of the official binary version, in label order.
+TEST(CifarTables, Cifar10ClassNamesAreTheOfficialOnes) {
+  const std::vector<std::string> official = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                             "dog",      "frog",       "horse", "ship", "truck"};
+  EXPECT_EQ(official.size(), 10u);
+  EXPECT_EQ(cifar10_class_names(), official);
+}
+
+// CIFAR-100: fine_label_names of the official meta file, in label order (100 names; the table
+// once lacked "trout", so valid data was refused with "label 99 is out of range for 99 classes").
+TEST(CifarTables, Cifar100ClassNamesAreTheOfficialOnes) {
+  const std::vector<std::string> official = {
+      "apple",       "aquarium_fish", "baby",      "bear",       "beaver",       "bed",
+      "bee",         "beetle",        "bicycle",   "bottle",     "bowl",         "boy",
+      "bridge",      "bus",           "butterfly", "camel",      "can",          "castle",
+      "caterpillar", "cattle",        "chair",     "chimpanzee", "clock",        "cloud",
+      "cockroach",   "couch",         "crab",      "crocodile",  "cup",          "dinosaur",
+      "dolphin",     "elephant",      "flatfish",  "forest",     "fox",          "girl",
+      "hamster",     "house",         "kangaroo",  "keyboard",   "lamp",         "lawn_mower",
+      "leopard",     "lion",          "lizard",    "lobster",    "man",          "maple_tree",
+      "motorcycle",  "mountain",      "mouse",     "mushroom",   "oak_tree",     "orange",
+      "orchid",      "otter",         "palm_tree", "pear",       "pickup_truck", "pine_tree",
+      "plain",       "plate",         "poppy",     "porcupine",  "possum",       "rabbit",
+      "raccoon",     "ray",           "road",      "rocket",     "rose",         "sea",
+      "seal",        "shark",         "shrew",     "skunk",      "skyscraper",   "snail",
+      "snake",       "spider",        "squirrel",  "streetcar",  "sunflower",    "sweet_pepper",
+      "table",       "tank",          "telephone", "television", "tiger",        "tractor",
+      "train",       "trout",         "tulip",     "turtle",     "wardrobe",     "whale",
+      "willow_tree", "wolf",          "woman",     "worm"};
+  ASSERT_EQ(official.size(), 100u);
+  ASSERT_EQ(cifar100_class_names().size(), 100u);
+  for (std::size_t c = 0; c < official.size(); ++c) {
+    EXPECT_EQ(cifar100_class_names()[c], official[c]) << "fine label " << c;
+  }
+  // The official list is sorted and has no repeats.
+  EXPECT_TRUE(std::is_sorted(official.begin(), official.end()));
+  EXPECT_EQ(std::adjacent_find(official.begin(), official.end()), official.end());
+}
+
+// https://www.cs.toronto.edu/~kriz/cifar.html: 50,000 training and 10,000 test images each;
+// 5,000 / 1,000 per class for CIFAR-10, 500 / 100 for CIFAR-100.
+TEST(CifarTables, OfficialCountsAreTheOfficialOnes) {
+  const OfficialCounts& c10 = cifar10_official_counts();
+  EXPECT_EQ(c10.classes, 10);
+  EXPECT_EQ(c10.train_images, 50000);
+  EXPECT_EQ(c10.test_images, 10000);
+  EXPECT_EQ(c10.train_per_class, 5000);
+  EXPECT_EQ(c10.test_per_class, 1000);
+  const OfficialCounts& c100 = cifar100_official_counts();
+  EXPECT_EQ(c100.classes, 100);
+  EXPECT_EQ(c100.train_images, 50000);
+  EXPECT_EQ(c100.test_images, 10000);
+  EXPECT_EQ(c100.train_per_class, 500);
+  EXPECT_EQ(c100.test_per_class, 100);
+  for (const OfficialCounts* c : {&c10, &c100}) {
+    EXPECT_EQ(c->train_per_class * c->classes, c->train_images);
+    EXPECT_EQ(c->test_per_class * c->classes, c->test_images);
+  }
+  EXPECT_EQ(static_cast<int>(cifar10_class_names().size()), c10.classes);
+  EXPECT_EQ(static_cast<int>(cifar100_class_names().size()), c100.classes);
+}
+
+// Synthetic files in the official CIFAR-100 record layout (1 coarse byte, 1 fine byte, 3072
+// pixel bytes) with every fine label 0..99 are accepted, named by the built-in table.
+TEST_F(CifarTest, Cifar100EveryFineLabelIsAccepted) {
+  const fs::path root = dir_ / "cifar100";
+  fs::create_directories(root);
+  for (const char* name : {"train.bin", "test.bin"}) {
+    std::string bytes;
+    for (int r = 0; r < 200; ++r) {
+      const int fine = r % 100;
+      bytes += static_cast<char>(fine / 5);
+      bytes += static_cast<char>(fine);
+      bytes += std::string(kCifarImageBytes, static_cast<char>(r));
+    }
+    write_file_atomic(root / name, bytes);
+  }
+  const DatasetPair read = read_cifar100(root);
+  ASSERT_EQ(read.train.size(), 200);
+  EXPECT_EQ(read.train.num_classes(), 100);
+  EXPECT_EQ(read.train.labels.max().item<std::int64_t>(), 99);
+  EXPECT_EQ(read.train.class_names.back(), "worm");
+  EXPECT_EQ(read.train.class_counts(), std::vector<std::int64_t>(100, 2));
+  check_dataset(read.train, "train");
+  check_dataset(read.test, "test");
 }
 
 TEST_F(CifarTest, WritersRejectBadDatasets) {

@@ -282,6 +282,56 @@ TEST_F(FolderTest, UndecodableFile) {
   expect_data_error([&] { read_image_folder(dir_, 4); }, {bad.string(), "empty"});
 }
 
+// A 16x16 colour JPEG (543 bytes; CPython's Lib/test/imghdrdata/python.jpg), as hex.
+std::string small_jpeg() {
+  const std::string hex =
+      "ffd8ffe000104a46494600010101000100010000ffdb004300030202020202030202020303030304060404040404"
+      "080606050609080a0a090809090a0c0f0c0a0b0e0b09090d110d0e0f101011100a0c12131210130f101010ffdb00"
+      "430103030304030408040408100b090b101010101010101010101010101010101010101010101010101010101010"
+      "1010101010101010101010101010101010101010ffc00011080010001003012200021101031101ffc40016000101"
+      "0100000000000000000000000000070405ffc4002410000104010402020300000000000000000102030406050708"
+      "121311220014093132ffc4001501010100000000000000000000000000000006ffc4002311000102050305000000"
+      "00000000000000010211030405062100123115166181e1ffda000c03010002110311003f0014a6d26a1b73c1e613"
+      "12d4951cf31163e42565beba5aec694540b1e520b254a51fd2cab8faf220ab963d976c9335e69b77d7e66da71781"
+      "a5571c7f1cea71e24b39d7e32253f21a69ded4714a38b482e84b892a71691ecd2d213bf1efb91a74aceea15a758e"
+      "d548ac655b858b81857b21299867a96b94b949654fb9c88529114b812af07ad9f23c807e55be0df662a140cce8e6"
+      "9a3d5cb743b3d77a6558b1d9512188bf64b8d3f1c3680429c0d0febb3c02e03c5407b4bdd97b54e627fb6edf9460"
+      "148262138db8529828370589727960e432896fc3828ea7528cea208dbe78191f07ad7fffd9";
+  std::string bytes;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  return bytes;
+}
+
+// OpenCV decodes a truncated JPEG or PNG with only a warning (the missing rows filled in), so
+// crest checks that the file is complete first, and names it.
+TEST_F(FolderTest, TruncatedImagesAreRefused) {
+  SKIP_WITHOUT_OPENCV();
+  const std::string jpeg = small_jpeg();
+  ASSERT_EQ(jpeg.size(), 543u);
+  for (const char* split : {"train", "test"}) {
+    write_file_atomic(dir_ / split / "cat" / "a.jpg", jpeg);
+    write_file_atomic(dir_ / split / "dog" / "a.jpg", jpeg + std::string(3, '\0'));  // padded
+  }
+  const DatasetPair read = read_image_folder(dir_, 16);  // complete files are read
+  EXPECT_EQ(read.train.size(), 2);
+
+  const fs::path cut_jpeg = dir_ / "train" / "cat" / "b.jpg";
+  write_file_atomic(cut_jpeg, jpeg.substr(0, 400));
+  expect_data_error([&] { read_image_folder(dir_, 16); }, {cut_jpeg.string(), "truncated", "FFD9"});
+  fs::remove(cut_jpeg);
+
+  const fs::path cut_png = dir_ / "test" / "dog" / "b.png";
+  const std::string png = encode_png(pattern(16, 3, 3));
+  write_file_atomic(cut_png, png);
+  EXPECT_EQ(read_image_folder(dir_, 16).test.size(), 3);
+  write_file_atomic(cut_png, png.substr(0, png.size() - 12));  // without its IEND chunk
+  expect_data_error([&] { read_image_folder(dir_, 16); }, {cut_png.string(), "truncated", "IEND"});
+  write_file_atomic(cut_png, png.substr(0, png.size() / 2));
+  expect_data_error([&] { read_image_folder(dir_, 16); }, {cut_png.string(), "truncated"});
+}
+
 TEST_F(FolderTest, WrongImageSize) {
   SKIP_WITHOUT_OPENCV();
   write_minimal({"cat", "dog"});

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -450,6 +451,30 @@ TEST_F(MetricsTest, SummaryOfSixtyEvaluations) {
   EXPECT_DOUBLE_EQ(json.at("median_last_20").get<double>(), 10.5);
   EXPECT_DOUBLE_EQ(json.at("median_last_50").get<double>(), 25.5);
   EXPECT_EQ(json.size(), 7u);
+}
+
+}  // namespace
+}  // namespace crest
+
+namespace crest {
+namespace {
+
+// The class profile behind the CReST rates (e.g. the ideal N_l of gamma_l, not integers)
+// decides minority and majority: with the darp protocol's reversed unlabeled set the LT totals
+// would call middle classes the minority.
+TEST(MinorityOfProfile, DarpReversedUnlabeledSet) {
+  const std::vector<std::int64_t> labeled = darp_counts(1500, 10, 100);
+  std::vector<std::int64_t> unlabeled = darp_counts(3000, 10, 100);
+  std::reverse(unlabeled.begin(), unlabeled.end());
+  std::vector<std::int64_t> totals;
+  for (std::size_t c = 0; c < labeled.size(); ++c) totals.push_back(labeled[c] + unlabeled[c]);
+  EXPECT_NE(minority_classes(totals, 0.3), (std::vector<int>{7, 8, 9}));  // the old definition
+  std::vector<double> profile;
+  for (int c = 0; c < 10; ++c) profile.push_back(std::pow(0.01, c / 9.0));
+  EXPECT_EQ(minority_classes_of_profile(profile, 0.3), (std::vector<int>{7, 8, 9}));
+  EXPECT_EQ(majority_classes_of_profile(profile, 0.3), (std::vector<int>{0, 1, 2}));
+  const std::vector<double> labeled_profile(labeled.begin(), labeled.end());
+  EXPECT_EQ(minority_classes_of_profile(labeled_profile, 0.3), (std::vector<int>{7, 8, 9}));
 }
 
 }  // namespace
