@@ -103,10 +103,10 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
   std::vector<std::int64_t> pool = run.unlabeled_only;
   if (pool.empty()) pool = run.labeled_positions;
   const at::Tensor pool_images = run.images.index_select(0, long_tensor(pool, device));
-  const bool bf16 = use_bf16_autocast(config.train.amp, device);
+  const bool bf16 = use_bf16_autocast(config.train.amp, device);  // the training step's
   auto label_pool = [&] {
     const at::Tensor probs = at::softmax(
-        predict_logits(trainer.ema_model(), pool_images, config.train.eval_batch_size, bf16), 1);
+        predict_logits(trainer.ema_model(), pool_images, config.train.eval_batch_size), 1);
     (void)probs.max(1);
   };
   label_pool();

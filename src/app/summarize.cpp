@@ -86,6 +86,7 @@ struct RunRecord {
   bool complete = false;
   std::string problem;
   double final_accuracy = 0.0;
+  double final_median_20 = 0.0;  // NaN for runs of older versions
   double best_accuracy = 0.0;
   std::vector<int> minority;
   std::vector<std::string> minority_names;
@@ -103,6 +104,7 @@ void read_results(RunRecord& run) {
                       ": expected 'final' and 'best' with an 'accuracy', and 'minority_classes'");
     }
     run.final_accuracy = summary.final_row->accuracy;
+    run.final_median_20 = summary.final_row->accuracy_median_last_20;
     run.best_accuracy = summary.best->accuracy;
     run.minority = *summary.minority_classes;
     const fs::path per_class_file =
@@ -195,7 +197,7 @@ std::vector<fs::path> find_run_dirs(const std::vector<std::string>& paths,
 
 // The means and notes of one group from its complete runs.
 void aggregate_group(SummaryGroup& group, const std::vector<RunRecord>& runs) {
-  std::vector<double> final_acc, best_acc, minority;
+  std::vector<double> final_acc, final_median, best_acc, minority;
   std::set<std::string> differing;
   std::map<std::int64_t, int> fold_count;
   if (!runs.empty()) {
@@ -208,6 +210,7 @@ void aggregate_group(SummaryGroup& group, const std::vector<RunRecord>& runs) {
     group.folds.push_back(run.config.data.fold);
     ++fold_count[run.config.data.fold];
     final_acc.push_back(run.final_accuracy);
+    final_median.push_back(run.final_median_20);
     best_acc.push_back(run.best_accuracy);
     double sum = 0.0;
     for (double r : run.minority_recall) sum += r;
@@ -226,6 +229,7 @@ void aggregate_group(SummaryGroup& group, const std::vector<RunRecord>& runs) {
     }
   }
   group.final_accuracy = mean_std(final_acc);
+  group.final_accuracy_median_20 = mean_std(final_median);
   group.best_accuracy = mean_std(best_acc);
   group.minority_recall = mean_std(minority);
   for (const auto& values : per_class) group.minority_class_recall.push_back(mean_std(values));
@@ -249,7 +253,7 @@ std::string folds_text(const std::vector<std::int64_t>& folds) {
 
 // "77.7 (1.22)": percent, mean with one decimal and std with two; "-" for what is undefined.
 std::string percent_cell(const MeanStd& value) {
-  if (value.n == 0) return "-";
+  if (value.n == 0 || std::isnan(value.mean)) return "-";
   return format("%.1f", 100.0 * value.mean) + " (" +
          (std::isnan(value.std) ? std::string("-") : format("%.2f", 100.0 * value.std)) + ")";
 }
@@ -358,9 +362,9 @@ std::string summary_markdown(const Summary& summary) {
          "n < 2. final = the last generation; best = the generation crest.select_on chose;\n"
          "minority recall = the final generation's recall of the minority classes (their mean,\n"
          "then each class).\n\n";
-  out << "| dataset | beta | gamma | method | n | folds | final acc | best acc | "
-         "minority recall | minority recall per class |\n";
-  out << "|---|---|---|---|---|---|---|---|---|---|\n";
+  out << "| dataset | beta | gamma | method | n | folds | final acc | final acc, median of last "
+         "20 | best acc | minority recall | minority recall per class |\n";
+  out << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const SummaryGroup& g : summary.groups) {
     std::string per_class;
     for (std::size_t i = 0; i < g.minority_class_recall.size(); ++i) {
@@ -373,8 +377,9 @@ std::string summary_markdown(const Summary& summary) {
     out << "| " << markdown_text(g.dataset) << " | " << format("%g", 100.0 * g.beta) << "% | "
         << format("%g", g.gamma) << " | " << method_label(g.method) << " | " << n << " | "
         << (g.folds.empty() ? "-" : folds_text(g.folds)) << " | " << percent_cell(g.final_accuracy)
-        << " | " << percent_cell(g.best_accuracy) << " | " << percent_cell(g.minority_recall)
-        << " | " << (per_class.empty() ? "-" : per_class) << " |\n";
+        << " | " << percent_cell(g.final_accuracy_median_20) << " | "
+        << percent_cell(g.best_accuracy) << " | " << percent_cell(g.minority_recall) << " | "
+        << (per_class.empty() ? "-" : per_class) << " |\n";
   }
 
   // The paper's Table 1 layout: methods down, gamma across, one table per dataset and beta.
@@ -432,7 +437,8 @@ std::string summary_csv(const Summary& summary) {
          "final_accuracy_mean_pct,final_accuracy_std_pct,best_accuracy_mean_pct,"
          "best_accuracy_std_pct,minority_recall_mean_pct,minority_recall_std_pct,"
          "minority_classes,minority_class_names,minority_class_recall_mean_pct,"
-         "minority_class_recall_std_pct\n";
+         "minority_class_recall_std_pct,final_accuracy_median_20_mean_pct,"
+         "final_accuracy_median_20_std_pct\n";
   const auto pct = [](double v) { return number_field(100.0 * v, "%.4f"); };
   for (const SummaryGroup& g : summary.groups) {
     std::string folds, classes, names, means, stds;
@@ -451,7 +457,9 @@ std::string summary_csv(const Summary& summary) {
         << pct(g.final_accuracy.mean) << "," << pct(g.final_accuracy.std) << ","
         << pct(g.best_accuracy.mean) << "," << pct(g.best_accuracy.std) << ","
         << pct(g.minority_recall.mean) << "," << pct(g.minority_recall.std) << "," << classes << ","
-        << csv_field(names) << "," << means << "," << stds << "\n";
+        << csv_field(names) << "," << means << "," << stds << ","
+        << pct(g.final_accuracy_median_20.mean) << "," << pct(g.final_accuracy_median_20.std)
+        << "\n";
   }
   return out.str();
 }

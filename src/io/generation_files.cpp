@@ -37,6 +37,27 @@ double figure(const nlohmann::json& j, const char* key, const fs::path& file, bo
   return json_field<double>(j, key, file);
 }
 
+// The figures of a row (ratios; t_g is one too), with how a reader treats each: kRequired must be
+// a number in a strict read, kNullable may be null (undefined), kNewer may be absent (files of
+// older versions) or null.
+enum class FigureRule { kRequired, kNullable, kNewer };
+struct RowFigure {
+  const char* key;
+  double GenerationRow::*member;
+  FigureRule rule;
+};
+constexpr RowFigure kRowFigures[] = {
+    {"t", &GenerationRow::t, FigureRule::kRequired},
+    {"accuracy", &GenerationRow::accuracy, FigureRule::kRequired},
+    {"mean_recall", &GenerationRow::mean_recall, FigureRule::kRequired},
+    {"mean_precision", &GenerationRow::mean_precision, FigureRule::kRequired},
+    {"minority_recall", &GenerationRow::minority_recall, FigureRule::kRequired},
+    {"majority_recall", &GenerationRow::majority_recall, FigureRule::kRequired},
+    {"minority_precision", &GenerationRow::minority_precision, FigureRule::kRequired},
+    {"selection_precision", &GenerationRow::selection_precision, FigureRule::kNullable},
+    {"val_mean_recall", &GenerationRow::val_mean_recall, FigureRule::kNullable},
+    {"accuracy_median_last_20", &GenerationRow::accuracy_median_last_20, FigureRule::kNewer}};
+
 // Every count non-negative, every figure NaN or in [0, 1].
 void check_row(const GenerationRow& row, const fs::path& file) {
   const std::string at = "generation " + std::to_string(row.generation) + ": ";
@@ -48,53 +69,40 @@ void check_row(const GenerationRow& row, const fs::path& file) {
     throw DataError(file.string() + ": " + at + "more pseudo-labeled images than labeled ones; " +
                     "the file was edited or damaged");
   }
-  const std::pair<const char*, double> figures[] = {
-      {"t", row.t},
-      {"accuracy", row.accuracy},
-      {"mean_recall", row.mean_recall},
-      {"mean_precision", row.mean_precision},
-      {"minority_recall", row.minority_recall},
-      {"majority_recall", row.majority_recall},
-      {"minority_precision", row.minority_precision},
-      {"selection_precision", row.selection_precision},
-      {"val_mean_recall", row.val_mean_recall}};
-  for (const auto& [key, value] : figures) check_ratio(value, at + "'" + key + "'", file);
+  for (const RowFigure& f : kRowFigures) check_ratio(row.*f.member, at + "'" + f.key + "'", file);
 }
 
 }  // namespace
 
 nlohmann::json to_json(const GenerationRow& row) {
-  return {{"generation", row.generation},
-          {"t", row.t},
-          {"labeled", row.labeled},
-          {"pseudo_labeled", row.pseudo_labeled},
-          {"accuracy", row.accuracy},
-          {"mean_recall", row.mean_recall},
-          {"mean_precision", row.mean_precision},
-          {"minority_recall", row.minority_recall},
-          {"majority_recall", row.majority_recall},
-          {"minority_precision", row.minority_precision},
-          {"selected", row.selected},
-          {"selection_precision", number_or_null(row.selection_precision)},
-          {"val_mean_recall", number_or_null(row.val_mean_recall)}};
+  nlohmann::json j = {{"generation", row.generation},
+                      {"labeled", row.labeled},
+                      {"pseudo_labeled", row.pseudo_labeled},
+                      {"selected", row.selected}};
+  for (const RowFigure& f : kRowFigures) j[f.key] = number_or_null(row.*f.member);
+  return j;
 }
 
 GenerationRow generation_row_from_json(const nlohmann::json& j, const fs::path& file, bool strict) {
   if (!j.is_object()) throw DataError(file.string() + ": a generation row must be a JSON object");
   GenerationRow row;
   row.generation = json_field<int>(j, "generation", file);
-  row.t = figure(j, "t", file, strict);
+  for (const RowFigure& f : kRowFigures) {
+    switch (f.rule) {
+      case FigureRule::kRequired:
+        row.*f.member = figure(j, f.key, file, strict);
+        break;
+      case FigureRule::kNullable:
+        row.*f.member = nullable(j, f.key, file, strict);
+        break;
+      case FigureRule::kNewer:
+        row.*f.member = number_or_nan(j, f.key);
+        break;
+    }
+  }
   row.labeled = count(j, "labeled", file, strict);
   row.pseudo_labeled = count(j, "pseudo_labeled", file, strict);
-  row.accuracy = figure(j, "accuracy", file, strict);
-  row.mean_recall = figure(j, "mean_recall", file, strict);
-  row.mean_precision = figure(j, "mean_precision", file, strict);
-  row.minority_recall = figure(j, "minority_recall", file, strict);
-  row.majority_recall = figure(j, "majority_recall", file, strict);
-  row.minority_precision = figure(j, "minority_precision", file, strict);
   row.selected = count(j, "selected", file, strict);
-  row.selection_precision = nullable(j, "selection_precision", file, strict);
-  row.val_mean_recall = nullable(j, "val_mean_recall", file, strict);
   check_row(row, file);
   return row;
 }
@@ -103,14 +111,14 @@ void write_generations_csv(const fs::path& file, const std::vector<GenerationRow
   std::ostringstream out;
   out << "generation,t,labeled,pseudo_labeled,accuracy,mean_recall,mean_precision,"
          "minority_recall,majority_recall,minority_precision,selected,selection_precision,"
-         "val_mean_recall\n";
+         "val_mean_recall,accuracy_median_last_20\n";
   for (const auto& r : rows) {
     out << r.generation << "," << csv_number(r.t) << "," << r.labeled << "," << r.pseudo_labeled
         << "," << csv_number(r.accuracy) << "," << csv_number(r.mean_recall) << ","
         << csv_number(r.mean_precision) << "," << csv_number(r.minority_recall) << ","
         << csv_number(r.majority_recall) << "," << csv_number(r.minority_precision) << ","
         << r.selected << "," << csv_number(r.selection_precision) << ","
-        << csv_number(r.val_mean_recall) << "\n";
+        << csv_number(r.val_mean_recall) << "," << csv_number(r.accuracy_median_last_20) << "\n";
   }
   write_file_atomic(file, out.str());
 }
@@ -128,6 +136,7 @@ std::vector<GenerationRow> read_generations_csv(const fs::path& file) {
                     selection_precision = t.column("selection_precision");
   // Older runs may lack the validation column.
   const std::size_t val = t.find_column("val_mean_recall");
+  const std::size_t median = t.find_column("accuracy_median_last_20");
   std::vector<GenerationRow> rows;
   for (std::size_t r = 0; r < t.rows.size(); ++r) {
     // The writer leaves a figure that is not defined empty: those read back as NaN.
@@ -146,6 +155,7 @@ std::vector<GenerationRow> read_generations_csv(const fs::path& file) {
     g.selected = t.integer(r, selected);
     g.selection_precision = ratio(selection_precision);
     if (val < t.header.size()) g.val_mean_recall = ratio(val);
+    if (median < t.header.size()) g.accuracy_median_last_20 = ratio(median);
     rows.push_back(g);
   }
   return rows;

@@ -148,7 +148,8 @@ std::string summary_section(const RunFolder& run) {
   });
   out << "<div class=\"tablewrap\"><table id=\"generations-table\"><thead><tr>"
       << "<th>gen</th><th>t<sub>g</sub></th><th>labeled</th><th>pseudo-labeled</th>"
-      << "<th>accuracy</th><th>mean recall</th><th>mean precision</th>"
+      << "<th>accuracy</th><th title=\"median of the last 20 per-epoch EMA test accuracies\">"
+         "accuracy, median of last 20</th><th>mean recall</th><th>mean precision</th>"
       << "<th>minority recall</th><th>majority recall</th><th>minority precision</th>"
       << "<th>selected</th><th>selection precision</th>"
       << (has_val ? "<th>val mean recall</th>" : "") << "</tr></thead><tbody>\n";
@@ -157,10 +158,10 @@ std::string summary_section(const RunFolder& run) {
     out << "<tr" << (is_best ? " class=\"best\" title=\"best generation\"" : "") << "><td>"
         << r.generation << (is_best ? " \u2605" : "") << "</td><td>" << fixed(r.t, 3) << "</td><td>"
         << r.labeled << "</td><td>" << r.pseudo_labeled << "</td><td>" << fixed(r.accuracy)
-        << "</td><td>" << fixed(r.mean_recall) << "</td><td>" << fixed(r.mean_precision)
-        << "</td><td>" << fixed(r.minority_recall) << "</td><td>" << fixed(r.majority_recall)
-        << "</td><td>" << fixed(r.minority_precision) << "</td><td>" << r.selected << "</td><td>"
-        << fixed(r.selection_precision) << "</td>"
+        << "</td><td>" << fixed(r.accuracy_median_last_20) << "</td><td>" << fixed(r.mean_recall)
+        << "</td><td>" << fixed(r.mean_precision) << "</td><td>" << fixed(r.minority_recall)
+        << "</td><td>" << fixed(r.majority_recall) << "</td><td>" << fixed(r.minority_precision)
+        << "</td><td>" << r.selected << "</td><td>" << fixed(r.selection_precision) << "</td>"
         << (has_val ? "<td>" + fixed(r.val_mean_recall) + "</td>" : "") << "</tr>\n";
   }
   out << "</tbody></table></div>\n</section>\n";
@@ -279,7 +280,8 @@ std::string distribution_section(const RunFolder& run) {
   out << "<section id=\"distribution\"><h2>Labeled set per generation</h2>\n"
       << "<p class=\"lead\">Images per class that each generation trained on: the original "
          "labeled set and the pseudo-labels selected at the end of the previous generation. "
-         "CReST adds more pseudo-labels to the rare classes.</p>\n";
+         "CReST keeps a larger share of the images predicted as a rare class (its rate mu_l "
+         "is higher), not necessarily more images: a head class is predicted far more often.</p>\n";
   std::vector<const GenerationFiles*> gens;
   std::int64_t largest = 1;
   for (const auto& g : run.generations) {

@@ -51,7 +51,6 @@ struct RunPlan {
   std::vector<double> p_data;                   // the class profile, normalised
   std::vector<int> minority;
   std::vector<int> majority;
-  bool bf16 = false;  // autocast for the EMA model's predictions
 };
 
 // A selection carried from one generation to the next: LT positions and their pseudo-labels.
@@ -198,7 +197,6 @@ RunPlan plan_run(const Config& config, const RunData& run, const Split& split, a
   // the darp protocol's reversed unlabeled set those would name middle classes).
   plan.minority = minority_classes_of_profile(profile, kMinorityFraction);
   plan.majority = majority_classes_of_profile(profile, kMinorityFraction);
-  plan.bf16 = use_bf16_autocast(config.train.amp, device);
   return plan;
 }
 
@@ -213,6 +211,23 @@ void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at:
                config.model.depth, config.model.width, config.train.epochs,
                config.train.steps_per_epoch, config.crest.generations, to_string(config.crest.mode),
                config.train.batch_size, config.train.unlabeled_ratio, config.train.batch_size);
+  if (!plan.selecting) return;
+  std::string rates;
+  char rate[32];
+  for (std::size_t c = 0; c < plan.rates.size(); ++c) {
+    std::snprintf(rate, sizeof(rate), "%s%s %.3f", c == 0 ? "" : ", ", run.class_names[c].c_str(),
+                  plan.rates[c]);
+    rates += rate;
+  }
+  spdlog::info("selection rates mu_l (alpha {}): {}", config.crest.alpha, rates);
+  if (config.crest.alpha > 1.0) {
+    spdlog::warn(
+        "crest.alpha is {}: the paper's alpha is the exponent of mu_l = (N_(L+1-l) / N_1)^alpha "
+        "(1/3 by default, alpha <= 1 in the paper); the reference release's flag value 3 means "
+        "alpha = 1/3. With alpha > 1 the frequent classes keep almost none of their "
+        "pseudo-labels (see the rates above); set crest.alpha: 0.333 for the paper's setting",
+        config.crest.alpha);
+  }
 }
 
 // ---- one generation ----------------------------------------------------------------------------
@@ -270,8 +285,7 @@ GenerationRow test_row(int g, double t_g, const LabeledSet& labeled, std::int64_
 double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan& plan,
                               int eval_batch_size) {
   const at::Tensor index = long_tensor(plan.val_positions, run.images.device());
-  const at::Tensor logits =
-      predict_logits(ema, run.images.index_select(0, index), eval_batch_size, plan.bf16);
+  const at::Tensor logits = predict_logits(ema, run.images.index_select(0, index), eval_batch_size);
   return evaluate_predictions(logits.argmax(1), run.labels.index_select(0, index),
                               run.num_classes())
       .mean_recall;
@@ -285,9 +299,8 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   CarriedSelection next;
   if (!plan.selecting || run.unlabeled_only.empty()) return next;
   const at::Tensor pool = long_tensor(run.unlabeled_only, run.images.device());
-  const at::Tensor probs = at::softmax(predict_logits(ema, run.images.index_select(0, pool),
-                                                      config.train.eval_batch_size, plan.bf16),
-                                       1);
+  const at::Tensor probs = at::softmax(
+      predict_logits(ema, run.images.index_select(0, pool), config.train.eval_batch_size), 1);
   const Selection selection = select_pseudo_labels(probs, plan.rates);
   std::vector<std::int64_t> pool_truth;
   for (std::int64_t p : run.unlabeled_only) {
@@ -376,15 +389,16 @@ bool generation_finished(const fs::path& run_dir, int g) {
 // After each generation the whole table so far is printed again, so it reads as one table
 // even with progress output in between.
 void print_table(std::ostream& out, const std::vector<GenerationRow>& rows) {
-  out << "gen      t  labeled     acc  mean-rec  min-rec  maj-rec  selected  sel-prec\n";
+  out << "gen      t  labeled     acc   med20  mean-rec  min-rec  maj-rec  selected  sel-prec\n";
   for (const GenerationRow& r : rows) {
     const std::string precision =
         std::isfinite(r.selection_precision) ? csv_number(r.selection_precision).substr(0, 6) : "-";
     char line[160];
-    std::snprintf(line, sizeof(line), "%3d  %5.2f  %7lld  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
-                  r.generation, r.t, static_cast<long long>(r.labeled), r.accuracy, r.mean_recall,
-                  r.minority_recall, r.majority_recall, static_cast<long long>(r.selected),
-                  precision.c_str());
+    std::snprintf(line, sizeof(line),
+                  "%3d  %5.2f  %7lld  %6.4f  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
+                  r.generation, r.t, static_cast<long long>(r.labeled), r.accuracy,
+                  r.accuracy_median_last_20, r.mean_recall, r.minority_recall, r.majority_recall,
+                  static_cast<long long>(r.selected), precision.c_str());
     out << line;
   }
   out.flush();
@@ -505,6 +519,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     }
     GenerationRow row = test_row(g, t_g, labeled, static_cast<std::int64_t>(carried.labels.size()),
                                  outcome.final_ema, plan);
+    row.accuracy_median_last_20 = outcome.ema_summary.median_last_20;
     if (!plan.val_positions.empty()) {
       row.val_mean_recall =
           validation_mean_recall(trainer.ema_model(), run, plan, config.train.eval_batch_size);

@@ -71,6 +71,31 @@ void set_generator_state(at::Generator& generator, const at::Tensor& state) {
   generator.set_state(state);
 }
 
+// train.cuda_graph for `device`; InputError naming the key when `on` cannot work here.
+bool resolve_cuda_graph(Toggle choice, const at::Device& device) {
+  if (choice == Toggle::kOn) {
+    if (!device.is_cuda()) {
+      throw InputError("train.cuda_graph=on needs a CUDA device (run.device is " + device.str() +
+                       "); use auto or off");
+    }
+    if (!CREST_HAS_CUDA_GRAPHS) {
+      throw InputError(
+          "train.cuda_graph=on needs a CUDA build of crest against LibTorch >= 2.3 "
+          "(this one: LibTorch " +
+          std::string(TORCH_VERSION) + "); use auto or off");
+    }
+  }
+  return resolve_toggle(choice, device.is_cuda() && CREST_HAS_CUDA_GRAPHS);
+}
+
+#if CREST_HAS_CUDA_GRAPHS
+// An exception's message; LibTorch's without its C++ stack trace.
+std::string c10_message(const std::exception& e) {
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
+  return e.what();
+}
+#endif
+
 // The SGD momentum buffers as a module tree: optimizer.K.momentum_buffer, K counting the
 // parameters group by group (torch.optim's state.K.momentum_buffer).
 std::shared_ptr<torch::nn::Module> momentum_module(const std::vector<at::Tensor>& buffers) {
@@ -92,48 +117,6 @@ std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t generation, std:
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFULL;
-}
-
-at::Tensor normalize_images(const at::Tensor& images) {
-  return images.to(at::kFloat).mul_(2.0 / 255.0).sub_(1.0);
-}
-
-void to_channels_last(torch::nn::Module& module) {
-  at::NoGradGuard no_grad;
-  for (auto& p : module.parameters()) {
-    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-  }
-}
-
-bool is_channels_last(torch::nn::Module& module) {
-  for (const auto& p : module.parameters()) {
-    if (p.dim() == 4) {
-      return !p.is_contiguous() && p.is_contiguous(at::MemoryFormat::ChannelsLast);
-    }
-  }
-  return false;
-}
-
-at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size, bool bf16) {
-  at::NoGradGuard no_grad;
-  const bool was_training = model->is_training();
-  model->eval();
-  const at::Device device = model->parameters().front().device();
-  const bool channels_last = is_channels_last(*model);
-  std::vector<at::Tensor> outputs;
-  for (std::int64_t start = 0; start < images.size(0); start += batch_size) {
-    const std::int64_t count = std::min<std::int64_t>(batch_size, images.size(0) - start);
-    at::Tensor batch = normalize_images(images.narrow(0, start, count).to(device));
-    if (channels_last) batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
-    AutocastGuard autocast(bf16, device);
-    outputs.push_back(model->forward(batch).to(at::kFloat));
-  }
-  model->train(was_training);
-  if (outputs.empty()) {
-    return at::empty({0, model->options().num_classes},
-                     at::TensorOptions().dtype(at::kFloat).device(device));
-  }
-  return at::cat(outputs);
 }
 
 struct FixMatchTrainer::Impl {
@@ -199,6 +182,24 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
                      " but the unlabeled stream is empty; set train.unlabeled_ratio=0 for "
                      "supervised training");
   }
+  build_models();
+  build_optimizer();
+  s.cuda_graph = resolve_cuda_graph(s.settings.train.cuda_graph, device);
+  s.generator = make_generator(
+      device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
+                          static_cast<std::uint64_t>(s.settings.generation), kSeedData));
+  s.labeled_stream = IndexSampler(s.data.labeled_index.numel(), device);
+  if (s.data.unlabeled_index.numel() > 0) {
+    s.unlabeled_stream = IndexSampler(s.data.unlabeled_index.numel(), device);
+  }
+  s.bf16 = use_bf16_autocast(s.settings.train.amp, device);
+  s.stats = at::zeros({kStatCount}, at::TensorOptions().dtype(at::kDouble).device(device));
+  s.nonfinite = at::zeros({}, at::TensorOptions().dtype(at::kBool).device(device));
+  register_state();
+}
+
+void FixMatchTrainer::build_models() {
+  Impl& s = *impl_;
   WideResNetOptions options;
   options.depth = s.settings.model.depth;
   options.width = s.settings.model.width;
@@ -211,19 +212,23 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
       at::kCPU, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
                             static_cast<std::uint64_t>(s.settings.generation), kSeedInit));
   initialize_wide_resnet(*model_, init);
-  model_->to(device);
-  ema_model_->to(device);
+  model_->to(s.device);
+  ema_model_->to(s.device);
   const TrainConfig& t = s.settings.train;
-  s.channels_last = resolve_toggle(t.channels_last, device.is_cuda());
+  s.channels_last = resolve_toggle(t.channels_last, s.device.is_cuda());
   if (s.channels_last) {
     to_channels_last(*model_);
     to_channels_last(*ema_model_);
   }
-  if (device.is_cuda() && t.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
+  if (s.device.is_cuda() && t.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
   model_->train();
   ema_model_->eval();
   s.ema = std::make_unique<WeightEma>(*ema_model_, *model_);
+}
 
+void FixMatchTrainer::build_optimizer() {
+  Impl& s = *impl_;
+  const TrainConfig& t = s.settings.train;
   // Coupled L2 weight decay on every weight but BatchNorm's (reference: util.loss_wd skips
   // variables named 'bn'). PyTorch's Nesterov SGD (the rule of Sgd) keeps the learning rate
   // outside the momentum buffer while Keras' keeps it inside; with the slowly varying halfcos
@@ -241,34 +246,12 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
     groups[bn_params.count(p.unsafeGetTensorImpl()) ? 1 : 0].params.push_back(p);
   }
   s.optimizer = std::make_unique<Sgd>(std::move(groups), t.momentum, t.nesterov,
-                                      resolve_sgd_kernels(t.sgd, device));
+                                      resolve_sgd_kernels(t.sgd, s.device));
   s.optimizer->set_lr(t.lr);
+}
 
-  if (t.cuda_graph == Toggle::kOn) {
-    if (!device.is_cuda()) {
-      throw InputError("train.cuda_graph=on needs a CUDA device (run.device is " + device.str() +
-                       "); use auto or off");
-    }
-    if (!CREST_HAS_CUDA_GRAPHS) {
-      throw InputError(
-          "train.cuda_graph=on needs a CUDA build of crest against LibTorch >= 2.3 "
-          "(this one: LibTorch " +
-          std::string(TORCH_VERSION) + "); use auto or off");
-    }
-  }
-  s.cuda_graph = resolve_toggle(t.cuda_graph, device.is_cuda() && CREST_HAS_CUDA_GRAPHS);
-
-  s.generator = make_generator(
-      device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
-                          static_cast<std::uint64_t>(s.settings.generation), kSeedData));
-  s.labeled_stream = IndexSampler(s.data.labeled_index.numel(), device);
-  if (s.data.unlabeled_index.numel() > 0) {
-    s.unlabeled_stream = IndexSampler(s.data.unlabeled_index.numel(), device);
-  }
-  s.bf16 = use_bf16_autocast(t.amp, device);
-  s.stats = at::zeros({kStatCount}, at::TensorOptions().dtype(at::kDouble).device(device));
-  s.nonfinite = at::zeros({}, at::TensorOptions().dtype(at::kBool).device(device));
-
+void FixMatchTrainer::register_state() {
+  Impl& s = *impl_;
   s.state = std::make_shared<torch::nn::Module>("FixMatchTrainerState");
   s.state->register_module("model", model_);
   s.state->register_module("ema", ema_model_);
@@ -357,22 +340,48 @@ void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
       const bool cache = at::autocast::is_autocast_cache_enabled();
       at::autocast::set_autocast_cache_enabled(false);
       auto graph = std::make_unique<at::cuda::CUDAGraph>();
+      bool capturing = false;
       try {
         graph->capture_begin();
+        capturing = true;
         run_step(fixed, /*device_lr=*/true);
+        capturing = false;
         graph->capture_end();
       } catch (const std::exception& e) {
         at::autocast::set_autocast_cache_enabled(cache);
-        throw std::runtime_error(std::string("capturing the training step as a CUDA graph "
-                                             "failed; rerun with --set train.cuda_graph=off: ") +
-                                 e.what());
+        if (capturing) {
+          try {
+            graph->capture_end();  // leaves capture mode; the half-recorded graph is dropped
+          } catch (const std::exception&) {
+          }
+        }
+        const std::string reason = c10_message(e);
+        if (s.settings.train.cuda_graph == Toggle::kOn) {
+          throw std::runtime_error(
+              "capturing the training step as a CUDA graph failed (train.cuda_graph=on); rerun "
+              "with --set train.cuda_graph=auto or off: " +
+              reason);
+        }
+        // train.cuda_graph=auto: the eager step is the same computation, only slower.
+        spdlog::warn(
+            "{}: capturing the training step as a CUDA graph failed ({}); continuing "
+            "with the eager step (train.cuda_graph=auto)",
+            s.settings.label, reason);
+        s.cuda_graph = false;
+        graph.reset();
       }
-      at::autocast::set_autocast_cache_enabled(cache);
-      s.graph = std::move(graph);
+      if (graph) {
+        at::autocast::set_autocast_cache_enabled(cache);
+        s.graph = std::move(graph);
+      }
     }
   }
   torch::cuda::synchronize();
-  if (s.graph) s.graph->replay();  // capturing recorded the step without running it
+  if (s.graph) {
+    s.graph->replay();  // capturing recorded the step without running it
+  } else if (!s.cuda_graph) {
+    run_step(fixed, /*device_lr=*/true);  // the capture failed: this step runs eagerly
+  }
 #endif
 }
 
@@ -483,7 +492,7 @@ std::pair<Evaluation, Evaluation> FixMatchTrainer::evaluate_test(WideResNet& net
   const int num_classes = static_cast<int>(s.data.class_names.size());
   const at::Tensor prior = at::tensor(s.data.class_prior, at::TensorOptions().dtype(at::kDouble));
   const at::Tensor logits =
-      predict_logits(net, s.data.test_images, s.settings.train.eval_batch_size, s.bf16);
+      predict_logits(net, s.data.test_images, s.settings.train.eval_batch_size);
   return {
       evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes),
       evaluate_predictions(logit_adjust(logits, prior).argmax(1), s.data.test_labels, num_classes)};

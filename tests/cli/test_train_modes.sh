@@ -21,6 +21,18 @@ sel=$(($(wc -l <cr/gen_0/pseudo_labels.csv) - 1))
 tr -d ' \n' <cr/gen_0/selection.json | grep -q '"rates":\[[0-9.,]*,1.0\]' ||
   fail "the rarest class's rate is 1"
 
+# The median of the last 20 EMA evaluations sits next to the final accuracy (column 14).
+awk -F, 'NR == 1 && $14 != "accuracy_median_last_20" { bad = 1 } NR > 1 && ($14 == "" || $14 < 0 || $14 > 1) { bad = 1 } END { exit bad }' \
+  cr/generations.csv || fail "accuracy_median_last_20 missing in generations.csv"
+
+# crest.alpha above 1: a warning that the paper's alpha is the exponent, and the rates.
+run train --config "$TINY" --out alpha --set crest.mode=crest --set crest.alpha=3 --set crest.generations=1
+expect_code 0 "crest.alpha=3 runs"
+expect_err "crest.alpha is 3" "a warning for alpha above 1"
+expect_err "alpha = 1/3" "the warning says what the reference's 3 means"
+expect_err "selection rates mu_l (alpha 3)" "the per-class rates are logged"
+expect_out "med20" "the printed table has the median column"
+
 # select_on val: a validation slice is held out and picks the best generation.
 run -q train --config "$TINY" --out val --set crest.select_on=val
 expect_code 0 "select_on val"

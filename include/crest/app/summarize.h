@@ -32,6 +32,7 @@ struct SummaryGroup {
   std::size_t excluded = 0;  // failed or unfinished runs of this group (listed apart)
   // Fractions in [0, 1], over the runs averaged in.
   MeanStd final_accuracy;             // summary.json "final"
+  MeanStd final_accuracy_median_20;   // its median of the last 20 EMA evaluations
   MeanStd best_accuracy;              // summary.json "best" (crest.select_on)
   MeanStd minority_recall;            // mean recall over the minority classes, final generation
   std::vector<int> minority_classes;  // summary.json "minority_classes"

@@ -34,6 +34,10 @@ struct GenerationRow {
   std::int64_t selected = 0;  // selected at the end of this generation
   double selection_precision = std::numeric_limits<double>::quiet_NaN();
   double val_mean_recall = std::numeric_limits<double>::quiet_NaN();
+  // The median of the last 20 per-epoch EMA test accuracies (fewer when there are fewer): the
+  // figure the reference release reports, steadier than the final accuracy. NaN in files of
+  // older versions.
+  double accuracy_median_last_20 = std::numeric_limits<double>::quiet_NaN();
 };
 
 // {"generation", "t", "labeled", ..., "val_mean_recall"}: every field, NaN as null.

@@ -19,6 +19,7 @@
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn.h"
 #include "crest/ssl/alignment.h"
+#include "crest/ssl/predict.h"
 
 namespace crest {
 
@@ -86,6 +87,12 @@ class FixMatchTrainer {
   nlohmann::json fast_path() const;
 
  private:
+  // The constructor's parts: the raw and EMA models (initialised from the run seed, on the
+  // device, in the resolved memory format), the SGD with its two weight-decay groups, and the
+  // state module every checkpoint holds.
+  void build_models();
+  void build_optimizer();
+  void register_state();
   // Forward, loss, backward, SGD, EMA and statistics on `batch`; with `device_lr` the SGD reads
   // the rate from device memory (the CUDA graph path).
   void run_step(const StepBatch& batch, bool device_lr);
@@ -127,18 +134,6 @@ class FixMatchTrainer {
   WideResNet model_{nullptr};
   WideResNet ema_model_{nullptr};
 };
-
-// Logits of `model` (eval mode, no grad) for uint8 images, in batches, as float32 on the
-// model's device.
-at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size, bool bf16);
-
-// uint8 [N, 3, H, W] -> float in [-1, 1] (the reference's x * 2/255 - 1).
-at::Tensor normalize_images(const at::Tensor& images);
-
-// Converts the 4-D weights (convolutions) of `module` to channels-last memory in place; and
-// whether they are in it (predict_logits then feeds it channels-last batches).
-void to_channels_last(torch::nn::Module& module);
-bool is_channels_last(torch::nn::Module& module);
 
 // A seed for one purpose of one generation, derived from the run seed (splitmix64).
 std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t generation, std::uint64_t purpose);

@@ -216,7 +216,10 @@ void make_run(const fs::path &dir, const std::string &mode, double gamma, std::i
   if (done == 0) return;
   nlohmann::json rows = nlohmann::json::array();
   for (int g = 0; g < done; ++g) rows.push_back({{"generation", g}, {"accuracy", final_acc}});
-  const nlohmann::json summary = {{"final", {{"generation", done - 1}, {"accuracy", final_acc}}},
+  const nlohmann::json summary = {{"final",
+                                   {{"generation", done - 1},
+                                    {"accuracy", final_acc},
+                                    {"accuracy_median_last_20", final_acc - 0.01}}},
                                   {"best", {{"generation", 0}, {"accuracy", best_acc}}},
                                   {"minority_classes", {2, 3}},
                                   {"generations", rows}};
@@ -251,6 +254,10 @@ TEST_F(SummarizeTest, GroupsByDatasetMethodGammaBeta) {
   make_run(sweep / "nested" / "f", "fixmatch", 100, 2, 0.62, 0.62, {1.0, 0.9, 0.2, 0.2});
   make_run(sweep / "unfinished", "crest+", 100, 4, 0.99, 0.99, {1, 1, 1, 1}, 1);
   make_run(sweep / "failed", "crest+", 100, 5, 0, 0, {}, 0);
+  make_run(sweep / "diverged", "fixmatch", 50, 2, 0.5, 0.5, {1.0, 0.9, 0.3, 0.1});
+  write_text(sweep / "diverged" / "summary.json",
+             R"({"status": "diverged", "failed_generation": 1, "error": "gen 1: the loss became )"
+             R"(non-finite", "generations": [{"generation": 0, "accuracy": 0.5}]})");
 
   const Summary s = summarize_runs({sweep.string()});
   ASSERT_EQ(s.groups.size(), 3u);
@@ -275,28 +282,31 @@ TEST_F(SummarizeTest, GroupsByDatasetMethodGammaBeta) {
   EXPECT_EQ(s.groups[1].folds.size(), 2u);  // found one level deeper too
   EXPECT_TRUE(g.notes.empty());
 
-  ASSERT_EQ(s.skipped.size(), 2u);
+  ASSERT_EQ(s.skipped.size(), 3u);
   std::string reasons;
   for (const auto &r : s.skipped) reasons += r.path + ": " + r.reason + "\n";
   EXPECT_NE(reasons.find("unfinished: summary.json has 1 of 2 generations"), std::string::npos)
       << reasons;
   EXPECT_NE(reasons.find("unfinished: no summary.json"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("failed: training diverged in generation 1 (gen 1: the loss became"),
+            std::string::npos)
+      << reasons;
 
   const std::string md = summary_markdown(s);
   EXPECT_NE(md.find("| synthetic | 30% | 100 | CReST+ | 3 (+2 left out) | 1-3 "
-                    "| 72.0 (2.00) | "
+                    "| 72.0 (2.00) | 71.0 (2.00) | "
                     "73.0 (2.00) | 50.0 (10.00) | tri,angle 60.0 (10.00), ring "
                     "40.0 (10.00) |"),
             std::string::npos)
       << md;
   EXPECT_NE(md.find("sample standard deviation (n - 1)"), std::string::npos);
   EXPECT_NE(md.find("| FixMatch | 65.0 (-) | 61.0 (1.41) |"), std::string::npos) << md;
-  EXPECT_NE(md.find("Not averaged in (2)"), std::string::npos);
+  EXPECT_NE(md.find("Not averaged in (3)"), std::string::npos);
 
   const std::string csv = summary_csv(s);
   EXPECT_NE(csv.find("\nsynthetic,crest+,100,0.3,3,2,1;2;3,72.0000,2.0000,73.0000,2.0000,"
                      "50.0000,10.0000,2;3,\"tri,angle;ring\",60.0000;40.0000,10.0000;10."
-                     "0000\n"),
+                     "0000,71.0000,2.0000\n"),
             std::string::npos)
       << csv;
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);

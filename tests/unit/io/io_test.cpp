@@ -53,6 +53,7 @@ GenerationRow sample_row(int g) {
   r.selected = 935;
   r.selection_precision = g == 0 ? 0.764706 : kNaN;
   r.val_mean_recall = kNaN;
+  r.accuracy_median_last_20 = 0.571;
   return r;
 }
 
@@ -73,7 +74,8 @@ void expect_same_row(const GenerationRow& a, const GenerationRow& b) {
   for (auto field : {&GenerationRow::t, &GenerationRow::accuracy, &GenerationRow::mean_recall,
                      &GenerationRow::mean_precision, &GenerationRow::minority_recall,
                      &GenerationRow::majority_recall, &GenerationRow::minority_precision,
-                     &GenerationRow::selection_precision, &GenerationRow::val_mean_recall}) {
+                     &GenerationRow::selection_precision, &GenerationRow::val_mean_recall,
+                     &GenerationRow::accuracy_median_last_20}) {
     expect_same(a.*field, b.*field);
   }
 }
@@ -166,10 +168,11 @@ TEST_F(IoTest, GenerationsCsvExactBytesAndRoundTrip) {
   EXPECT_EQ(read_file(file),
             "generation,t,labeled,pseudo_labeled,accuracy,mean_recall,mean_precision,"
             "minority_recall,majority_recall,minority_precision,selected,selection_precision,"
-            "val_mean_recall\n"
+            "val_mean_recall,accuracy_median_last_20\n"
             "0,0.750000,411,0,0.573000,0.572500,0.600000,0.363333,0.786667,0.500000,935,"
-            "0.764706,\n"
-            "1,0.750000,412,12,0.573000,0.572500,0.600000,0.363333,0.786667,0.500000,935,,\n");
+            "0.764706,,0.571000\n"
+            "1,0.750000,412,12,0.573000,0.572500,0.600000,0.363333,0.786667,0.500000,935,,,"
+            "0.571000\n");
   const std::vector<GenerationRow> back = read_generations_csv(file);
   ASSERT_EQ(back.size(), 2u);
   for (std::size_t i = 0; i < rows.size(); ++i) expect_same_row(rows[i], back[i]);

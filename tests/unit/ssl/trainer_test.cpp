@@ -263,6 +263,26 @@ TEST_F(TrainerTest, CheckpointCarriesEveryPieceOfState) {
                                             "optimizer", "stats", "unlabeled_sampler"}));
 }
 
+TEST(PredictLogitsTest, NearTiedLogitsStayApart) {
+  // bf16 rounds 5.0 and 5.01 to the same value, and argmax then picks class 0 (a head class);
+  // evaluation and pseudo-labelling run in fp32 whatever train.amp says, so class 1 wins.
+  EXPECT_EQ(at::tensor({5.0f, 5.01f}).to(at::kBFloat16).to(at::kFloat).argmax().item<int64_t>(), 0);
+  WideResNetOptions options;
+  options.depth = 10;
+  options.width = 1;
+  options.num_classes = 2;
+  WideResNet net(options);
+  for (const auto& p : net->named_parameters()) {
+    at::NoGradGuard no_grad;
+    if (p.key() == "fc.weight") p.value().zero_();
+    if (p.key() == "fc.bias") p.value().copy_(at::tensor({5.0f, 5.01f}));
+  }
+  const at::Tensor logits = predict_logits(net, at::zeros({5, 3, 32, 32}, at::kByte), 2);
+  EXPECT_EQ(logits.scalar_type(), at::kFloat);
+  EXPECT_TRUE(logits.argmax(1).eq(1).all().item<bool>());
+  EXPECT_NEAR((logits.select(1, 1) - logits.select(1, 0)).min().item<float>(), 0.01, 1e-5);
+}
+
 TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   settings_.train.amp = Amp::kOff;
