@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <unordered_set>
 
 #include "crest/augment/augment.h"
@@ -93,6 +94,48 @@ bool resolve_cuda_graph(Toggle choice, const at::Device& device) {
 std::string c10_message(const std::exception& e) {
   if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
   return e.what();
+}
+
+// Records `step` as a CUDA graph on the current (side) stream; the step is recorded, not run.
+// When the capture fails: under train.cuda_graph=on a runtime_error naming the key; under auto a
+// warning and nullptr (the caller continues with the eager step, the same computation).
+std::unique_ptr<at::cuda::CUDAGraph> capture_graph(const std::function<void()>& step, Toggle choice,
+                                                   const std::string& label) {
+  // Autocast's cast cache would hold tensors made during capture; PyTorch disables it for
+  // graphs too.
+  const bool cache = at::autocast::is_autocast_cache_enabled();
+  at::autocast::set_autocast_cache_enabled(false);
+  auto graph = std::make_unique<at::cuda::CUDAGraph>();
+  bool capturing = false;
+  try {
+    graph->capture_begin();
+    capturing = true;
+    step();
+    capturing = false;
+    graph->capture_end();
+  } catch (const std::exception& e) {
+    at::autocast::set_autocast_cache_enabled(cache);
+    if (capturing) {
+      try {
+        graph->capture_end();  // leaves capture mode; the half-recorded graph is dropped
+      } catch (const std::exception&) {
+      }
+    }
+    const std::string reason = c10_message(e);
+    if (choice == Toggle::kOn) {
+      throw std::runtime_error(
+          "capturing the training step as a CUDA graph failed (train.cuda_graph=on); rerun "
+          "with --set train.cuda_graph=auto or off: " +
+          reason);
+    }
+    spdlog::warn(
+        "{}: capturing the training step as a CUDA graph failed ({}); continuing with the "
+        "eager step (train.cuda_graph=auto)",
+        label, reason);
+    return nullptr;
+  }
+  at::autocast::set_autocast_cache_enabled(cache);
+  return graph;
 }
 #endif
 
@@ -335,45 +378,9 @@ void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
       run_step(fixed, /*device_lr=*/true);
       ++s.eager_steps;
     } else {
-      // Autocast's cast cache would hold tensors made during capture; PyTorch disables it for
-      // graphs too.
-      const bool cache = at::autocast::is_autocast_cache_enabled();
-      at::autocast::set_autocast_cache_enabled(false);
-      auto graph = std::make_unique<at::cuda::CUDAGraph>();
-      bool capturing = false;
-      try {
-        graph->capture_begin();
-        capturing = true;
-        run_step(fixed, /*device_lr=*/true);
-        capturing = false;
-        graph->capture_end();
-      } catch (const std::exception& e) {
-        at::autocast::set_autocast_cache_enabled(cache);
-        if (capturing) {
-          try {
-            graph->capture_end();  // leaves capture mode; the half-recorded graph is dropped
-          } catch (const std::exception&) {
-          }
-        }
-        const std::string reason = c10_message(e);
-        if (s.settings.train.cuda_graph == Toggle::kOn) {
-          throw std::runtime_error(
-              "capturing the training step as a CUDA graph failed (train.cuda_graph=on); rerun "
-              "with --set train.cuda_graph=auto or off: " +
-              reason);
-        }
-        // train.cuda_graph=auto: the eager step is the same computation, only slower.
-        spdlog::warn(
-            "{}: capturing the training step as a CUDA graph failed ({}); continuing "
-            "with the eager step (train.cuda_graph=auto)",
-            s.settings.label, reason);
-        s.cuda_graph = false;
-        graph.reset();
-      }
-      if (graph) {
-        at::autocast::set_autocast_cache_enabled(cache);
-        s.graph = std::move(graph);
-      }
+      s.graph = capture_graph([&] { run_step(fixed, /*device_lr=*/true); },
+                              s.settings.train.cuda_graph, s.settings.label);
+      if (!s.graph) s.cuda_graph = false;
     }
   }
   torch::cuda::synchronize();
