@@ -311,7 +311,17 @@ void write_or_check_plan(const SweepPlan& plan, bool write) {
   const fs::path file = plan_file(plan);
   std::error_code ec;
   if (!fs::exists(file, ec)) {
-    if (write) write_sweep_plan(file, plan_record(plan));
+    if (!write) return;
+    // A sweep goes only into a new or empty folder: one holding something else is the user's.
+    if (fs::is_directory(plan.out_dir, ec)) {
+      for (const auto& entry : fs::directory_iterator(plan.out_dir, ec)) {
+        throw InputError("crest sweep: " + plan.out_dir.string() + " holds " +
+                         entry.path().filename().string() + " but no " + kSweepPlanFile +
+                         ": it is not a crest sweep folder, and crest writes into nothing else. "
+                         "Choose another --out (or out_dir in the grid), or an empty folder");
+      }
+    }
+    write_sweep_plan(file, plan_record(plan));
     return;
   }
   const SweepPlan stored = read_plan(file);

@@ -33,6 +33,16 @@ run sweep --grid grid.yaml --launcher local --out "sw #1"
 expect_code 0 "sweep into 'sw #1'"
 [ -s "sw #1/fold=1/summary.json" ] || fail "the point did not run in 'sw #1/fold=1'"
 [ -e sw ] && fail "a point escaped the sweep folder to 'sw'"
+# A sweep into someone else's folder is refused, and nothing is written there.
+mkdir theirs
+echo notes >theirs/notes.txt
+run sweep --grid grid.yaml --launcher local --out theirs
+expect_code 2 "a sweep into a folder that is not a sweep's"
+expect_err "theirs holds notes.txt but no sweep.json" "the message names the folder and the entry"
+[ "$(ls -A theirs)" = "notes.txt" ] || fail "the sweep wrote into someone else's folder: $(ls -A theirs)"
+# The same grid again into its own folder continues (sweep.json is there).
+run sweep --grid grid.yaml --launcher local --out "sw #1"
+expect_code 0 "a second sweep into its own folder"
 
 # A non-empty folder that holds no crest run is refused, and nothing in it changes.
 mkdir mine
