@@ -140,17 +140,26 @@ std::vector<MetricsLine> truncate_metrics_file(const fs::path& file, std::int64_
   std::string kept;
   std::error_code ec;
   if (fs::exists(file, ec)) {
-    int number = 0;
-    for (const std::string& line : read_lines(file)) {
-      ++number;
+    const std::vector<std::string> lines = read_lines(file);
+    for (std::size_t k = 0; k < lines.size(); ++k) {
+      const std::string& line = lines[k];
+      const int number = static_cast<int>(k) + 1;
       if (line.empty()) continue;
       nlohmann::json j;
+      bool parsed_ok = true;
       try {
         j = nlohmann::json::parse(line);
       } catch (const nlohmann::json::exception&) {
-        break;  // a line cut short by a crash ends the usable history
+        parsed_ok = false;
       }
-      if (!has_numeric_step(j)) break;
+      if (!parsed_ok || !has_numeric_step(j)) {
+        // A crash can cut the last line short, and that ends the usable history; anything else
+        // is not what crest wrote.
+        if (k + 1 == lines.size()) break;
+        throw DataError(file.string() + ":" + std::to_string(number) +
+                        ": not a metrics line (a JSON object with a numeric 'step'); the file was "
+                        "edited or damaged. Move the generation's folder away to retrain it");
+      }
       const MetricsLine parsed = metrics_from_json(j, line_of(file, number));
       if (parsed.step > step) break;
       kept_lines.push_back(parsed);

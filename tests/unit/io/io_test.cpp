@@ -445,6 +445,11 @@ TEST_F(IoTest, TruncatingMetricsKeepsTheLinesUpToTheCheckpoint) {
   write_file_atomic(file, first + "\n{\"step\": 2");         // cut off by a crash
   EXPECT_EQ(truncate_metrics_file(file, 100).size(), 1u);
   EXPECT_EQ(read_file(file), first + "\n");
+  // Only the last line can be cut short by a crash; a bad line before it is damage.
+  write_file_atomic(file, first + "\n{bad\n" + second + "\n");
+  expect_data_error([&] { truncate_metrics_file(file, 100); },
+                    {file.string() + ":2", "not a metrics line"});
+  EXPECT_EQ(read_file(file), first + "\n{bad\n" + second + "\n");  // left as it was
   EXPECT_TRUE(truncate_metrics_file(dir_ / "none.jsonl", 5).empty());
   EXPECT_EQ(read_file(dir_ / "none.jsonl"), "");
 }
