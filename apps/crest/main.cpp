@@ -293,8 +293,9 @@ int main(int argc, char** argv) {
   } catch (const crest::WriteError& e) {
     spdlog::error("{}", e.what());
     spdlog::error(
-        "nothing written before is lost (the last checkpoint is intact); free some space or fix "
-        "the folder, then rerun (crest train: add --resume to continue where it stopped)");
+        "nothing written before is lost (earlier files and checkpoints are intact); free some "
+        "space or fix the folder, then rerun (a training run continues from its last checkpoint "
+        "with --resume)");
     return kExitFailure;
   } catch (const c10::Error& e) {
     // LibTorch's own message, without the C++ stack trace its what() carries.

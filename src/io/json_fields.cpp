@@ -11,7 +11,8 @@ nlohmann::json read_json_file(const std::filesystem::path& file) {
     return nlohmann::json::parse(read_file(file));
   } catch (const nlohmann::json::exception& e) {
     // parse_error, and out_of_range for a number past double's range (1e999).
-    throw DataError(file.string() + ": not valid JSON: " + e.what());
+    throw DataError(file.string() + ": not valid JSON (" + e.what() +
+                    "); crest did not write it so: the file was edited or damaged");
   }
 }
 

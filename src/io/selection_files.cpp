@@ -61,6 +61,11 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
       throw DataError(t.where(r) + ": image " + std::to_string(row.index) +
                       " is not in this run's unlabeled pool" + what_to_do);
     }
+    if (limits.true_label && limits.true_label(row.index) != row.true_label) {
+      throw DataError(t.where(r) + ": image " + std::to_string(row.index) + " has true label " +
+                      std::to_string(limits.true_label(row.index)) + " in the dataset, not " +
+                      std::to_string(row.true_label) + what_to_do);
+    }
     if (!seen.insert(row.index).second) {
       throw DataError(t.where(r) + ": image " + std::to_string(row.index) + " is selected twice" +
                       what_to_do);

@@ -131,9 +131,11 @@ void record_split(const fs::path& run_dir, const DataConfig& data, const Prepare
     const nlohmann::json existing = read_split_manifest(path);
     if (existing["labeled_indices"] != manifest["labeled_indices"] ||
         existing["source"] != manifest["source"]) {
-      throw InputError("cannot resume " + run_dir.string() +
-                       ": its split manifest describes other data (the dataset files changed "
-                       "since the run started)");
+      throw InputError(path.string() +
+                       " describes another split than this config and data give (other data.* "
+                       "settings, such as data.fold or data.imbalance_ratio, or dataset files "
+                       "changed since it was written): use the settings it was written for, or "
+                       "choose another --out");
     }
   }
   write_split_manifest(path, manifest);
@@ -357,6 +359,9 @@ CarriedSelection read_carried_selection(const fs::path& gen_dir, const RunData& 
   limits.in_pool = [&](std::int64_t index) {
     const std::int64_t p = position(index);
     return p >= 0 && in_pool[static_cast<std::size_t>(p)];
+  };
+  limits.true_label = [&](std::int64_t index) {
+    return run.lt_labels[static_cast<std::size_t>(position(index))];
   };
   CarriedSelection carried;
   for (const PseudoLabelRow& row : read_pseudo_labels_csv(file, limits)) {

@@ -25,14 +25,17 @@ struct PseudoLabelRow {
 void write_pseudo_labels_csv(const std::filesystem::path& file,
                              const std::vector<PseudoLabelRow>& rows);
 // What a pseudo_labels.csv of a run may hold: classes 0..num_classes-1 (predicted and true
-// label), and only images `in_pool` accepts (source indices of the unlabeled-only pool).
+// label), and only images `in_pool` accepts (source indices of the unlabeled-only pool), whose
+// true label, when `true_label` is given, is the one it returns.
 struct PseudoLabelLimits {
   int num_classes = 0;
   std::function<bool(std::int64_t index)> in_pool;
+  std::function<std::int64_t(std::int64_t index)> true_label;
 };
 
 // DataError naming FILE:LINE when a column is absent, a field is not a number, a class is out
-// of range, a confidence is not in [0, 1], an image is not in the pool or appears twice.
+// of range, a confidence is not in [0, 1], an image is not in the pool, appears twice or has
+// another true label than the dataset's.
 std::vector<PseudoLabelRow> read_pseudo_labels_csv(const std::filesystem::path& file,
                                                    const PseudoLabelLimits& limits);
 

@@ -311,7 +311,9 @@ TEST_F(IoTest, PseudoLabelsRoundTrip) {
   write_pseudo_labels_csv(file, {{1042, 3, 0.98765432, 3}, {7, 9, 0.5, 1}});
   EXPECT_EQ(read_file(file),
             "index,predicted,confidence,true_label\n1042,3,0.987654,3\n7,9,0.500000,1\n");
-  const PseudoLabelLimits limits{10, [](std::int64_t i) { return i == 7 || i == 1042 || i < 5; }};
+  PseudoLabelLimits limits;
+  limits.num_classes = 10;
+  limits.in_pool = [](std::int64_t i) { return i == 7 || i == 1042 || i < 5; };
   const std::vector<PseudoLabelRow> rows = read_pseudo_labels_csv(file, limits);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].index, 1042);
@@ -333,6 +335,12 @@ TEST_F(IoTest, PseudoLabelsRoundTrip) {
       {"1,2,0.5,3\n9,2,0.5,3\n", {":3", "image 9", "not in this run's unlabeled pool"}},
       {"1,2,0.5,3\n2,2,0.5,3\n1,0,0.5,3\n", {":4", "image 1", "selected twice"}},
       {"1.5,2,0.5,3\n", {":2", "'index'", "not a whole number"}}};
+  // A true label edited to another valid class is caught against the dataset.
+  PseudoLabelLimits with_truth = limits;
+  with_truth.true_label = [](std::int64_t) { return std::int64_t{3}; };
+  write_file_atomic(file, header + "1,2,0.5,3\n2,2,0.5,0\n");
+  expect_data_error([&] { read_pseudo_labels_csv(file, with_truth); },
+                    {file.string() + ":3", "true label 3 in the dataset, not 0"});
   for (const auto& [rows_text, needles] : damaged) {
     write_file_atomic(file, header + rows_text);
     std::vector<std::string> expected = needles;

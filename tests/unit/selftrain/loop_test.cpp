@@ -111,7 +111,7 @@ TEST_F(LoopTest, TwoGenerationsLeaveConsistentRecords) {
 
     // The selection and its account agree with the pseudo-labels written.
     const std::vector<PseudoLabelRow> picked =
-        read_pseudo_labels_csv(gen / kPseudoLabelsFile, {3, nullptr});
+        read_pseudo_labels_csv(gen / kPseudoLabelsFile, {3, nullptr, nullptr});
     const SelectionRecord selection = read_selection_json(gen / kSelectionFile);
     EXPECT_EQ(static_cast<std::int64_t>(picked.size()), row.selected);
     EXPECT_EQ(selection.selected_total, row.selected);
