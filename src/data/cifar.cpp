@@ -57,7 +57,7 @@ Dataset read_records(const fs::path& file, const Layout& layout, int num_classes
     throw DataError(file.string() + " is " + std::to_string(file_size) +
                     " bytes, which is not a whole number of " + std::to_string(record_bytes) +
                     "-byte records: it looks truncated or is not in the " + layout.name +
-                    " binary layout");
+                    " binary layout; " + download_hint(layout));
   }
   const std::int64_t count = file_size / record_bytes;
 

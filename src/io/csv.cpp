@@ -141,7 +141,10 @@ CsvRecords split_records(const std::string& text, const fs::path& file) {
 CsvTable parse_csv(const std::string& text, const fs::path& file) {
   const CsvRecords parsed = split_records(text, file);
   if (parsed.records.empty()) {
-    throw DataError(file.string() + ":1: the file is empty, expected a header");
+    throw DataError(file.string() +
+                    ":1: the file is empty, expected a header; crest never writes it so: it was "
+                    "cut off or emptied (for a run folder file: start a new run folder, or move "
+                    "the generation's folder away to redo it)");
   }
   CsvTable table;
   table.file = file;
@@ -150,7 +153,9 @@ CsvTable parse_csv(const std::string& text, const fs::path& file) {
     if (parsed.records[r].size() != table.header.size()) {
       throw DataError(file.string() + ":" + std::to_string(parsed.starts[r]) + ": " +
                       std::to_string(parsed.records[r].size()) + " fields, the header has " +
-                      std::to_string(table.header.size()));
+                      std::to_string(table.header.size()) +
+                      "; the file was edited or damaged (for a run folder file: start a new run "
+                      "folder, or move the generation's folder away to redo it)");
     }
     table.rows.push_back(parsed.records[r]);
     table.lines.push_back(parsed.starts[r]);
