@@ -29,6 +29,20 @@ const char* name_of(SplitProtocol value) {
       return "crest";
     case SplitProtocol::kDarp:
       return "darp";
+    case SplitProtocol::kAsIs:
+      return "as_is";
+  }
+  return nullptr;
+}
+
+const char* name_of(ResizeMode value) {
+  switch (value) {
+    case ResizeMode::kArea:
+      return "area";
+    case ResizeMode::kCenterCrop:
+      return "center_crop";
+    case ResizeMode::kError:
+      return "error";
   }
   return nullptr;
 }
@@ -133,6 +147,7 @@ std::string name_text(E value) {
 
 std::string to_string(DatasetKind value) { return name_text(value); }
 std::string to_string(SplitProtocol value) { return name_text(value); }
+std::string to_string(ResizeMode value) { return name_text(value); }
 std::string to_string(Amp value) { return name_text(value); }
 std::string to_string(Toggle value) { return name_text(value); }
 std::string to_string(SgdChoice value) { return name_text(value); }
@@ -226,6 +241,7 @@ E parse_choice(const std::string& text, const std::string& key) {
   template E parse_choice<E>(const std::string&, const std::string&);
 CREST_CHOICE(DatasetKind)
 CREST_CHOICE(SplitProtocol)
+CREST_CHOICE(ResizeMode)
 CREST_CHOICE(Amp)
 CREST_CHOICE(Toggle)
 CREST_CHOICE(SgdChoice)
@@ -241,6 +257,9 @@ DatasetKind parse_dataset(const std::string& text, const std::string& key) {
 }
 SplitProtocol parse_protocol(const std::string& text, const std::string& key) {
   return parse_choice<SplitProtocol>(text, key);
+}
+ResizeMode parse_resize(const std::string& text, const std::string& key) {
+  return parse_choice<ResizeMode>(text, key);
 }
 Amp parse_amp(const std::string& text, const std::string& key) {
   return parse_choice<Amp>(text, key);

@@ -143,8 +143,9 @@ std::string check_device(const std::string& device) {
 std::vector<Field> data_keys() {
   return {
       CREST_KEY("data.dataset", data.dataset,
-                "Source dataset: cifar10 | cifar100 | folder (ROOT/train/<class>/*, "
-                "ROOT/test/<class>/*) | synthetic (generated in memory, no files).",
+                "Source dataset: cifar10 | cifar100 | folder (ROOT/train/<class>/* labeled, "
+                "optional ROOT/unlabeled/** without labels, ROOT/test/<class>/*, optional "
+                "ROOT/val/<class>/*) | synthetic (generated in memory, no files).",
                 choice()),
       CREST_KEY("data.root", data.root,
                 "Folder holding the dataset (CIFAR binary files or image folders); relative "
@@ -153,7 +154,9 @@ std::vector<Field> data_keys() {
       CREST_KEY("data.protocol", data.protocol,
                 "How the long-tailed labeled/unlabeled split is built: crest (CReST/Cui et al.: "
                 "N_c = int(N_max * gamma^(-c/(L-1))), ceil(N_c * beta) labeled) | darp (DARP/"
-                "DASO/USB: N_1 labeled and M_1 unlabeled head images, gamma_l and gamma_u).",
+                "DASO/USB: N_1 labeled and M_1 unlabeled head images, gamma_l and gamma_u) | "
+                "as_is (the labeled and unlabeled images exactly as given: no long-tailed cut, "
+                "no label fraction; the imbalance ratio is measured).",
                 choice()),
       CREST_KEY("data.imbalance_ratio", data.imbalance_ratio,
                 "gamma = N_1 / N_L, the imbalance ratio of the training set (crest protocol).",
@@ -188,9 +191,23 @@ std::vector<Field> data_keys() {
                 "reverses it (the tail class gets M_1 images), |gamma_u| >= 1.",
                 any()),
       CREST_KEY("data.image_size", data.image_size,
-                "Image side in pixels; image folders must hold images of exactly this size "
-                "(CIFAR is 32).",
+                "Image side in pixels: image files of another size are fitted to it as "
+                "data.resize says (CIFAR is 32). The WRN pools globally, so 32 and 64 both work.",
                 between(8, 1024)),
+      CREST_KEY("data.resize", data.resize,
+                "How an image file of another size than data.image_size is fitted: area (the "
+                "whole image resized to a square, area interpolation when shrinking, bilinear "
+                "when enlarging) | center_crop (the shorter side resized to data.image_size, "
+                "then the centre cropped) | error (refuse it, naming the file).",
+                choice()),
+      CREST_KEY("data.unlabeled_root", data.unlabeled_root,
+                "A folder of unlabeled images (any nesting, any size) added to the unlabeled "
+                "pool; '' = none. A folder dataset uses ROOT/unlabeled when it exists.",
+                any()),
+      CREST_KEY("data.cache", data.cache,
+                "Decoded-image cache of image files: run (RUN/cache, reused on --resume) | off | "
+                "a folder shared by runs (a changed file is decoded again).",
+                any()),
       CREST_KEY("data.synthetic.classes", data.synthetic.classes,
                 "Synthetic data: number of classes.", between(2, 1000)),
       CREST_KEY("data.synthetic.train_per_class", data.synthetic.train_per_class,

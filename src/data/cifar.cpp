@@ -160,7 +160,8 @@ Dataset checked_for_writing(const fs::path& file, const Dataset& dataset, int ma
                     std::to_string(images.size(1)) + "x" + std::to_string(images.size(2)) + "x" +
                     std::to_string(images.size(3)));
   }
-  Dataset out{images.cpu().contiguous(), dataset.labels.cpu().contiguous(), dataset.class_names};
+  Dataset out{
+      images.cpu().contiguous(), dataset.labels.cpu().contiguous(), dataset.class_names, {}};
   if (out.size() > 0) {
     const std::int64_t hi = out.labels.max().item<std::int64_t>();
     if (hi > max_label) {
@@ -241,7 +242,7 @@ DatasetPair read_cifar10(const fs::path& root) {
     labels.push_back(part.labels);
   }
   DatasetPair pair;
-  pair.train = Dataset{at::cat(images, 0), at::cat(labels, 0), names};
+  pair.train = Dataset{at::cat(images, 0), at::cat(labels, 0), names, {}};
   pair.test = read_records(root / "test_batch.bin", kCifar10Layout, num_classes);
   pair.test.class_names = names;
   return pair;
@@ -291,8 +292,10 @@ void write_cifar10_folder(const fs::path& root, const DatasetPair& data) {
   std::int64_t start = 0;
   for (int i = 0; i < kCifar10TrainFiles; ++i) {
     const std::int64_t len = n / kCifar10TrainFiles + (i < n % kCifar10TrainFiles ? 1 : 0);
-    const Dataset part{train.images.narrow(0, start, len), train.labels.narrow(0, start, len),
-                       train.class_names};
+    const Dataset part{train.images.narrow(0, start, len),
+                       train.labels.narrow(0, start, len),
+                       train.class_names,
+                       {}};
     write_cifar10_records(root / ("data_batch_" + std::to_string(i + 1) + ".bin"), part);
     start += len;
   }

@@ -201,6 +201,8 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
       settings["imbalance_ratio_labeled"] = data.imbalance_ratio_labeled;
       settings["imbalance_ratio_unlabeled"] = data.imbalance_ratio_unlabeled;
       break;
+    case SplitProtocol::kAsIs:
+      break;
   }
   const DatasetPair& source = prepared.source;
   return {{"format", kSplitManifestFormat},

@@ -50,12 +50,29 @@ void finish(Split& split, int num_classes, const at::Tensor& labels) {
   const auto* data = cpu.data_ptr<std::int64_t>();
   auto count = [&](const std::vector<std::int64_t>& indices) {
     std::vector<std::int64_t> counts(static_cast<std::size_t>(num_classes), 0);
-    for (std::int64_t i : indices) ++counts[static_cast<std::size_t>(data[i])];
+    for (std::int64_t i : indices) {
+      if (data[i] != kUnknownLabel) ++counts[static_cast<std::size_t>(data[i])];
+    }
     return counts;
   };
   split.lt_counts = count(split.lt_indices);
   split.labeled_counts = count(split.labeled);
   split.unlabeled_counts = count(split.unlabeled);
+  split.unlabeled_unknown = static_cast<std::int64_t>(
+      std::count_if(split.unlabeled.begin(), split.unlabeled.end(),
+                    [&](std::int64_t i) { return data[i] == kUnknownLabel; }));
+}
+
+// as_is: every image with a label is labeled, every image without one is unlabeled.
+Split build_as_is_split(const at::Tensor& labels, int num_classes) {
+  const at::Tensor cpu = labels.to(at::kCPU, at::kLong).contiguous();
+  const auto* data = cpu.data_ptr<std::int64_t>();
+  Split split;
+  for (std::int64_t i = 0; i < cpu.numel(); ++i) {
+    (data[i] == kUnknownLabel ? split.unlabeled : split.labeled).push_back(i);
+  }
+  finish(split, num_classes, labels);
+  return split;
 }
 
 Split build_crest_split(const at::Tensor& labels, int num_classes, const DataConfig& data) {
@@ -172,18 +189,42 @@ double labeled_imbalance_ratio(const DataConfig& data) {
       return data.imbalance_ratio;
     case SplitProtocol::kDarp:
       return data.imbalance_ratio_labeled;
+    case SplitProtocol::kAsIs:
+      return 0.0;
   }
   return data.imbalance_ratio;
 }
 
+double measured_imbalance_ratio(const std::vector<std::int64_t>& counts) {
+  if (counts.empty()) return 0.0;
+  const auto [lo, hi] = std::minmax_element(counts.begin(), counts.end());
+  return *lo == 0 ? 0.0 : static_cast<double>(*hi) / static_cast<double>(*lo);
+}
+
 Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data) {
+  if (data.protocol == SplitProtocol::kAsIs) return build_as_is_split(labels, num_classes);
+  // The crest and darp protocols cut the labeled images; images without a label (a suffix)
+  // join the unlabeled pool as they are.
+  const at::Tensor cpu = labels.to(at::kCPU, at::kLong).contiguous();
+  const auto* data_ptr = cpu.data_ptr<std::int64_t>();
+  std::int64_t known = cpu.numel();
+  while (known > 0 && data_ptr[known - 1] == kUnknownLabel) --known;
+  const at::Tensor known_labels = cpu.slice(0, 0, known);
+  Split split;
   switch (data.protocol) {
     case SplitProtocol::kCrest:
-      return build_crest_split(labels, num_classes, data);
+      split = build_crest_split(known_labels, num_classes, data);
+      break;
     case SplitProtocol::kDarp:
-      return build_darp_split(labels, num_classes, data);
+      split = build_darp_split(known_labels, num_classes, data);
+      break;
+    case SplitProtocol::kAsIs:
+      break;
   }
-  return build_crest_split(labels, num_classes, data);
+  if (known == cpu.numel()) return split;
+  for (std::int64_t i = known; i < cpu.numel(); ++i) split.unlabeled.push_back(i);
+  finish(split, num_classes, cpu);
+  return split;
 }
 
 }  // namespace crest

@@ -16,7 +16,8 @@ namespace crest {
 // switch in that order (the order of the error message and of configs/defaults.yaml).
 
 enum class DatasetKind { kCifar10, kCifar100, kFolder, kSynthetic };  // data.dataset
-enum class SplitProtocol { kCrest, kDarp };                           // data.protocol
+enum class SplitProtocol { kCrest, kDarp, kAsIs };                    // data.protocol
+enum class ResizeMode { kArea, kCenterCrop, kError };                 // data.resize
 enum class Amp { kAuto, kBf16, kOff };                                // train.amp
 enum class Toggle { kAuto, kOn, kOff };                   // train.channels_last, train.cuda_graph
 enum class SgdChoice { kAuto, kForeach, kFused, kLoop };  // train.sgd
@@ -29,6 +30,7 @@ enum class SelectOn { kLast, kVal };                      // crest.select_on
 // The name of a value as the config spells it ("crest+" for CrestMode::kCrestPlus).
 std::string to_string(DatasetKind value);
 std::string to_string(SplitProtocol value);
+std::string to_string(ResizeMode value);
 std::string to_string(Amp value);
 std::string to_string(Toggle value);
 std::string to_string(SgdChoice value);
@@ -42,6 +44,7 @@ std::string to_string(SelectOn value);
 // listing the names: "crest.mode must be one of fixmatch, crest or crest+, got 'x'".
 DatasetKind parse_dataset(const std::string& text, const std::string& key = "data.dataset");
 SplitProtocol parse_protocol(const std::string& text, const std::string& key = "data.protocol");
+ResizeMode parse_resize(const std::string& text, const std::string& key = "data.resize");
 Amp parse_amp(const std::string& text, const std::string& key = "train.amp");
 Toggle parse_toggle(const std::string& text, const std::string& key);
 SgdChoice parse_sgd(const std::string& text, const std::string& key = "train.sgd");

@@ -35,6 +35,9 @@ struct DataConfig {
   double imbalance_ratio_labeled = 100.0;    // gamma_l (darp protocol)
   double imbalance_ratio_unlabeled = 100.0;  // gamma_u, negative = reversed (darp protocol)
   int image_size = 32;
+  ResizeMode resize = ResizeMode::kArea;  // how image files of another size are fitted
+  std::string unlabeled_root;  // extra unlabeled images ("" = none; folder: ROOT/unlabeled)
+  std::string cache = "run";   // decoded-image cache: run | off | a folder
   SyntheticConfig synthetic;
 };
 

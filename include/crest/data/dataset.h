@@ -9,16 +9,23 @@
 
 namespace crest {
 
+// The label of an image whose class is not known (an unlabeled image from a folder).
+constexpr std::int64_t kUnknownLabel = -1;
+
 struct Dataset {
   at::Tensor images;  // uint8 [N, C, H, W], contiguous, on the CPU
-  at::Tensor labels;  // int64 [N], values in [0, class_names.size())
+  at::Tensor labels;  // int64 [N], values in [0, class_names.size()) or kUnknownLabel
   std::vector<std::string> class_names;
+  // Per image, its file relative to data.root (datasets read from image files); else empty.
+  std::vector<std::string> files;
 
   std::int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
   int num_classes() const { return static_cast<int>(class_names.size()); }
-  // Images per class, indexed by label.
+  // Images per class, indexed by label (images of unknown class not counted).
   std::vector<std::int64_t> class_counts() const;
-  // The images and labels at `indices`, in that order; class names carried over.
+  // Images whose label is kUnknownLabel.
+  std::int64_t unknown_count() const;
+  // The images, labels and files at `indices`, in that order; class names carried over.
   Dataset subset(const std::vector<std::int64_t>& indices) const;
 };
 
@@ -28,9 +35,12 @@ struct DatasetPair {
   Dataset test;
 };
 
-// Throws DataError naming `what` if the tensors are malformed (dtype, rank, sizes) or a label
-// is out of range.
-void check_dataset(const Dataset& dataset, const std::string& what);
+// Throws DataError naming `what` if the tensors are malformed (dtype, rank, sizes), a label
+// is out of range (kUnknownLabel only where `unknown_allowed`) or `files` has another length.
+void check_dataset(const Dataset& dataset, const std::string& what, bool unknown_allowed = false);
+
+// `a` followed by `b` (same image shape and class names).
+Dataset concatenate(const Dataset& a, const Dataset& b);
 
 // The default CIFAR class names, in label order (the official batches.meta.txt and the fine
 // label names of CIFAR-100's meta file; tests pin both, by count and content).

@@ -6,6 +6,7 @@
 //   RandomState(lt_seed) (classes in order, one stream);
 //   the split seeds RandomState(fold), walks the classes in order, shuffles each class's
 //   positions within the LT set and labels the first ceil(N_c * beta).
+// as_is protocol: the labeled and unlabeled images exactly as given (no cut, no fraction).
 // darp protocol (DARP, DASO, USB): labeled counts from N_1 and gamma_l, unlabeled counts from
 //   M_1 and gamma_u (reversed when gamma_u < 0), N_i = int(N_1 * gamma^(-i/(L-1))) for
 //   i < L-1 and int(N_1 / gamma) for the last class; per class, one RandomState(fold) shuffle
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "crest/config/config.h"
+#include "crest/data/dataset.h"
 
 namespace crest {
 
@@ -35,14 +37,25 @@ struct Split {
   // Per-class counts, indexed by label.
   std::vector<std::int64_t> lt_counts;
   std::vector<std::int64_t> labeled_counts;
-  std::vector<std::int64_t> unlabeled_counts;
+  std::vector<std::int64_t> unlabeled_counts;  // of the unlabeled images whose label is known
+  std::int64_t unlabeled_unknown = 0;          // unlabeled images without a known label
+
+  // Whether every unlabeled image has a known (hidden) label, so that selections can be scored.
+  bool unlabeled_truth_known() const { return unlabeled_unknown == 0; }
 };
 
 // gamma of the labeled set, the class profile behind crest.rate_profile ideal:
-// data.imbalance_ratio (crest protocol) or data.imbalance_ratio_labeled (darp protocol).
+// data.imbalance_ratio (crest protocol) or data.imbalance_ratio_labeled (darp protocol); 0 for
+// as_is, whose profile is always the measured labeled counts.
 double labeled_imbalance_ratio(const DataConfig& data);
 
-// Builds the split of `labels` (int64 [N], values in [0, num_classes)) as `data` configures.
+// max / min of per-class counts (the measured imbalance ratio); 0 when a class has none.
+double measured_imbalance_ratio(const std::vector<std::int64_t>& counts);
+
+// Builds the split of `labels` (int64 [N], values in [0, num_classes) or kUnknownLabel) as
+// `data` configures. as_is: the images with a label are the labeled set, the others the
+// unlabeled pool. crest, darp: the protocol cuts the images with a label, which must come
+// first; the images without one (a suffix of `labels`) are added to the unlabeled pool.
 // Throws DataError when a class of the source is too small for the counts asked for.
 Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data);
 
