@@ -153,7 +153,7 @@ Command add_data_prepare(CLI::App* data) {
 Command add_data_synth(CLI::App* data) {
   auto o = std::make_shared<crest::DataSynthOptions>();
   CLI::App* command = data->add_subcommand(
-      "synth", "Write a procedurally generated dataset in the CIFAR-10 binary layout");
+      "synth", "Write a procedurally generated dataset (CIFAR-10 binary layout or image folders)");
   command->add_option("--out", o->out_dir, "Output folder")->required();
   command->add_option("--classes", o->classes, "Number of classes (2-256)")->capture_default_str();
   command->add_option("--train-per-class", o->train_per_class, "Training images per class")
@@ -162,6 +162,21 @@ Command add_data_synth(CLI::App* data) {
       ->capture_default_str();
   command->add_option("--seed", o->seed, "Generator seed")->capture_default_str();
   command->add_flag("--force", o->force, "Overwrite a dataset already in --out");
+  command
+      ->add_option("--format", o->format,
+                   "cifar (the CIFAR-10 binary layout) or folder (PNG files: train/<class>/, "
+                   "test/<class>/, and unlabeled/ with --unlabeled-per-class)")
+      ->capture_default_str();
+  command->add_option("--image-size", o->image_size, "folder: image side in pixels")
+      ->capture_default_str();
+  command
+      ->add_option("--imbalance-ratio", o->imbalance_ratio,
+                   "folder: class c keeps int(N * ratio^(-c/(L-1))) training images")
+      ->capture_default_str();
+  command
+      ->add_option("--unlabeled-per-class", o->unlabeled_per_class,
+                   "folder: unlabeled images per class before the ratio, written without labels")
+      ->capture_default_str();
   return {command, [o] { crest::data_synth(*o, std::cout); }};
 }
 

@@ -4,12 +4,14 @@
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
 #include "crest/data/cifar.h"
 #include "crest/data/folder.h"
 #include "crest/data/prepare.h"
+#include "crest/data/split.h"
 #include "crest/data/synthetic.h"
 #include "crest/io/manifest.h"
 #include "crest/io/run_dir.h"
@@ -25,6 +27,24 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The first int(N * ratio^(-c/(L-1))) images of each class c (images stay in their order).
+Dataset long_tailed(const Dataset& set, double ratio) {
+  const std::vector<std::int64_t> have = set.class_counts();
+  const std::int64_t n = *std::max_element(have.begin(), have.end());
+  const std::vector<std::int64_t> keep = crest_lt_counts(n, set.num_classes(), ratio);
+  std::vector<std::int64_t> taken(have.size(), 0);
+  std::vector<std::int64_t> indices;
+  const auto* labels = set.labels.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < set.size(); ++i) {
+    const auto c = static_cast<std::size_t>(labels[i]);
+    if (taken[c] < std::max<std::int64_t>(keep[c], 1)) {
+      ++taken[c];
+      indices.push_back(i);
+    }
+  }
+  return set.subset(indices);
 }
 
 // A manifest already at `path` that describes another split must not be lost silently.
@@ -109,23 +129,60 @@ void data_synth(const DataSynthOptions& options, std::ostream& out) {
   }
   if (options.seed < 0)
     throw InputError("--seed must be >= 0, got " + std::to_string(options.seed));
+  const bool folder = options.format == "folder";
+  if (!folder && options.format != "cifar") {
+    throw InputError("--format must be cifar or folder, got '" + options.format + "'");
+  }
+  if (!folder && (options.image_size != 32 || options.imbalance_ratio != 1.0 ||
+                  options.unlabeled_per_class != 0)) {
+    throw InputError(
+        "--image-size, --imbalance-ratio and --unlabeled-per-class need --format folder (the "
+        "CIFAR layout is balanced 32x32 labeled images)");
+  }
+  if (options.image_size < 8 || options.image_size > 256) {
+    throw InputError("--image-size must be between 8 and 256, got " +
+                     std::to_string(options.image_size));
+  }
+  if (!(options.imbalance_ratio >= 1.0)) {
+    throw InputError("--imbalance-ratio must be >= 1, got " +
+                     std::to_string(options.imbalance_ratio));
+  }
+  if (options.unlabeled_per_class < 0) {
+    throw InputError("--unlabeled-per-class must be >= 0, got " +
+                     std::to_string(options.unlabeled_per_class));
+  }
   const fs::path dir = options.out_dir;
-  if (!options.force && fs::exists(dir / "test_batch.bin")) {
-    throw InputError(dir.string() +
-                     " already holds a CIFAR-layout dataset (test_batch.bin); "
-                     "refusing to overwrite it (pass --force, or choose another --out)");
+  const fs::path marker = folder ? dir / "train" : dir / "test_batch.bin";
+  if (!options.force && fs::exists(marker)) {
+    throw InputError(dir.string() + " already holds a dataset (" + marker.string() +
+                     "); refusing to overwrite it (pass --force, or choose another --out)");
   }
   SyntheticOptions synth;
   synth.num_classes = options.classes;
   synth.train_per_class = options.train_per_class;
   synth.test_per_class = options.test_per_class;
   synth.seed = static_cast<std::uint64_t>(options.seed);
+  synth.image_size = options.image_size;
   const auto start = std::chrono::steady_clock::now();
-  const DatasetPair data = make_synthetic(synth);
-  write_cifar10_folder(dir, data);
-  spdlog::info("wrote {} training and {} test images of {} classes to {} ({:.2f}s)",
-               data.train.size(), data.test.size(), options.classes, dir.string(),
-               seconds_since(start));
+  DatasetPair data = make_synthetic(synth);
+  if (!folder) {
+    write_cifar10_folder(dir, data);
+  } else {
+    data.train = long_tailed(data.train, options.imbalance_ratio);
+    if (options.unlabeled_per_class > 0) {
+      SyntheticOptions extra = synth;
+      extra.train_per_class = options.unlabeled_per_class;
+      extra.seed = synth.seed + 1;  // other images than the labeled ones
+      Dataset unlabeled = long_tailed(make_synthetic(extra).train, options.imbalance_ratio);
+      unlabeled.labels.fill_(kUnknownLabel);
+      data.train = concatenate(data.train, unlabeled);
+    }
+    if (fs::exists(dir / "unlabeled")) fs::remove_all(dir / "unlabeled");
+    write_image_folder(dir, data);
+  }
+  spdlog::info("wrote {} training ({} unlabeled) and {} test images of {} classes to {} ({:.2f}s)",
+               data.train.size(), data.train.unknown_count(), data.test.size(), options.classes,
+               dir.string(), seconds_since(start));
   out << dir.string() << "\n";
 }
 

@@ -11,11 +11,13 @@
 #include <sstream>
 #include <system_error>
 #include <tuple>
+#include <utility>
 
 #include "crest/config/config.h"
 #include "crest/io/class_tables.h"
 #include "crest/io/csv.h"
 #include "crest/io/generation_files.h"
+#include "crest/io/manifest.h"
 #include "crest/io/run_files.h"
 #include "crest/io/run_state.h"
 #include "crest/io/sweep_files.h"
@@ -77,6 +79,31 @@ std::string format(const char* pattern, double value) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), pattern, value);
   return buffer;
+}
+
+// The beta of a group of data.protocol as_is runs, which use the labeled set as given.
+constexpr double kAsIsBeta = -1.0;
+
+// "10%", or "as is".
+std::string beta_text(double beta) {
+  return beta == kAsIsBeta ? "as is" : format("%g", 100.0 * beta) + "%";
+}
+
+// gamma and beta of a run's group: the configured ones, or for data.protocol as_is the measured
+// imbalance ratio (from its split manifest) and kAsIsBeta.
+std::pair<double, double> gamma_beta(const fs::path& dir, const Config& config) {
+  if (config.data.protocol != SplitProtocol::kAsIs) {
+    return {config.data.imbalance_ratio, config.data.label_fraction};
+  }
+  double gamma = 0.0;
+  try {
+    const nlohmann::json manifest = read_split_manifest(dir / kSplitManifestFile);
+    const auto& measured = manifest["settings"]["imbalance_ratio_measured"];
+    if (measured.is_number()) gamma = std::round(measured.get<double>() * 100.0) / 100.0;
+  } catch (const std::exception&) {
+    // Without a readable manifest the group shows gamma 0; the run itself is judged elsewhere.
+  }
+  return {gamma, kAsIsBeta};
 }
 
 // One run folder as the summary sees it.
@@ -272,7 +299,7 @@ std::string markdown_text(std::string text) {
 }
 
 std::string group_title(const SummaryGroup& g) {
-  return g.dataset + ", beta " + format("%g", 100.0 * g.beta) + "%, gamma " +
+  return g.dataset + ", beta " + beta_text(g.beta) + ", gamma " +
          format("%g", g.gamma) + ", " + method_label(g.method);
 }
 
@@ -327,13 +354,13 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
     run.problem = state.problem;
     if (run.complete) read_results(run);
 
-    const GroupKey key{to_string(run.config.data.dataset), run.config.crest.mode,
-                       run.config.data.imbalance_ratio, run.config.data.label_fraction};
+    const auto [gamma, beta] = gamma_beta(dir, run.config);
+    const GroupKey key{to_string(run.config.data.dataset), run.config.crest.mode, gamma, beta};
     SummaryGroup& group = groups[key];
     group.dataset = to_string(run.config.data.dataset);
     group.method = run.config.crest.mode;
-    group.gamma = run.config.data.imbalance_ratio;
-    group.beta = run.config.data.label_fraction;
+    group.gamma = gamma;
+    group.beta = beta;
     if (!run.complete) {
       ++group.excluded;
       summary.skipped.push_back({dir.string(), run.problem});
@@ -374,7 +401,7 @@ std::string summary_markdown(const Summary& summary) {
     }
     std::string n = std::to_string(g.folds.size());
     if (g.excluded > 0) n += " (+" + std::to_string(g.excluded) + " left out)";
-    out << "| " << markdown_text(g.dataset) << " | " << format("%g", 100.0 * g.beta) << "% | "
+    out << "| " << markdown_text(g.dataset) << " | " << beta_text(g.beta) << " | "
         << format("%g", g.gamma) << " | " << method_label(g.method) << " | " << n << " | "
         << (g.folds.empty() ? "-" : folds_text(g.folds)) << " | " << percent_cell(g.final_accuracy)
         << " | " << percent_cell(g.final_accuracy_median_20) << " | "
@@ -395,8 +422,7 @@ std::string summary_markdown(const Summary& summary) {
       }
     }
     out << "\nFinal accuracy, " << markdown_text(dataset_beta.first)
-        << ", beta = " << format("%g", 100.0 * dataset_beta.second)
-        << "% (Table 1 layout):\n\n| method |";
+        << ", beta = " << beta_text(dataset_beta.second) << " (Table 1 layout):\n\n| method |";
     for (double gamma : gammas) out << " gamma = " << format("%g", gamma) << " |";
     out << "\n|---|";
     for (std::size_t i = 0; i < gammas.size(); ++i) out << "---|";
@@ -453,7 +479,8 @@ std::string summary_csv(const Summary& summary) {
       stds += sep + pct(g.minority_class_recall[i].std);
     }
     out << csv_field(g.dataset) << "," << to_string(g.method) << "," << format("%g", g.gamma) << ","
-        << format("%g", g.beta) << "," << g.folds.size() << "," << g.excluded << "," << folds << ","
+        << (g.beta == kAsIsBeta ? std::string("as_is") : format("%g", g.beta)) << ","
+        << g.folds.size() << "," << g.excluded << "," << folds << ","
         << pct(g.final_accuracy.mean) << "," << pct(g.final_accuracy.std) << ","
         << pct(g.best_accuracy.mean) << "," << pct(g.best_accuracy.std) << ","
         << pct(g.minority_recall.mean) << "," << pct(g.minority_recall.std) << "," << classes << ","

@@ -1,13 +1,14 @@
 #include "crest/data/folder.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <iterator>
+#include <map>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "crest/data/images.h"
 #include "crest/util/error.h"
 
 #ifdef CREST_WITH_OPENCV
@@ -22,36 +23,17 @@ namespace crest {
 
 namespace fs = std::filesystem;
 
-bool folder_datasets_available() {
-#ifdef CREST_WITH_OPENCV
-  return true;
-#else
-  return false;
-#endif
-}
-
-#ifdef CREST_WITH_OPENCV
+bool folder_datasets_available() { return image_decoding_available(); }
 
 namespace {
 
 constexpr const char* kLayout =
-    "expected ROOT/train/<class>/<image> and ROOT/test/<class>/<image>, one folder per class "
-    "and the same class folders in train and test";
-
-constexpr const char* kExtensionList = ".png .jpg .jpeg .bmp .ppm .pgm .pnm .webp .tif .tiff";
+    "expected ROOT/train/<class>/<image> and ROOT/test/<class>/<image> (optional "
+    "ROOT/unlabeled/** and ROOT/val/<class>/<image>), one folder per class";
 
 bool is_hidden(const fs::path& path) {
   const std::string name = path.filename().string();
   return !name.empty() && name[0] == '.';
-}
-
-bool has_image_extension(const fs::path& file) {
-  static const std::vector<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".ppm",
-                                                       ".pgm", ".pnm", ".webp", ".tif", ".tiff"};
-  std::string ext = file.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end();
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -81,20 +63,26 @@ std::vector<fs::path> sorted_entries(const fs::path& folder) {
   return entries;
 }
 
-// One split (train or test) as listed on disk: class names in sorted order, and per class
-// its image files in sorted order.
-struct SplitListing {
+DataError not_an_image(const fs::path& file) {
+  return DataError(file.string() + " is not an image file (extension '" +
+                   file.extension().string() + "'); crest reads " + image_extension_list() +
+                   ": move other files out of the dataset folder");
+}
+
+// One labeled split (train, test or val) as listed on disk: class names in sorted order, and
+// per class its image files in sorted order.
+struct ClassListing {
   std::vector<std::string> classes;
   std::vector<std::vector<fs::path>> files;
 };
 
-SplitListing list_split(const fs::path& root, const std::string& split) {
+ClassListing list_classes(const fs::path& root, const std::string& split) {
   const fs::path dir = root / split;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     throw DataError("image folder " + not_a_folder(dir) + "; " + kLayout);
   }
-  SplitListing listing;
+  ClassListing listing;
   for (const auto& class_dir : sorted_entries(dir)) {
     if (!fs::is_directory(class_dir, ec)) {
       throw DataError(class_dir.string() + " is not a folder, but " + dir.string() +
@@ -105,16 +93,13 @@ SplitListing list_split(const fs::path& root, const std::string& split) {
       if (fs::is_directory(file, ec)) {
         throw DataError(file.string() + " is a folder, but class folders must hold only images");
       }
-      if (!has_image_extension(file)) {
-        throw DataError(file.string() + " is not an image file (extension '" +
-                        file.extension().string() + "'); crest reads " + kExtensionList +
-                        ": move other files out of the dataset folder");
-      }
+      if (!has_image_extension(file)) throw not_an_image(file);
       files.push_back(file);
     }
     if (files.empty()) {
       throw DataError("class folder " + class_dir.string() + " holds no images; " +
-                      "every class needs at least one image in train and in test");
+                      "every class needs at least one image (remove the folder if the class "
+                      "does not belong to the dataset)");
     }
     listing.classes.push_back(class_dir.filename().string());
     listing.files.push_back(std::move(files));
@@ -125,145 +110,177 @@ SplitListing list_split(const fs::path& root, const std::string& split) {
   return listing;
 }
 
-// OpenCV decodes a truncated JPEG or PNG with only a warning, filling the missing rows, so
-// the end of the file is checked first: a JPEG ends with its end-of-image marker FFD9 (zero
-// padding after it is tolerated), a PNG with its IEND chunk, a BMP is as long as its header says.
-void check_complete(const fs::path& file, const std::string& bytes) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
-  const std::size_t n = bytes.size();
-  const auto truncated = [&](const std::string& what) {
-    return DataError(file.string() + " is truncated (" + what + ", " + std::to_string(n) +
-                     " bytes): copy the image again or remove it from the dataset");
-  };
-  if (n >= 3 && byte(0) == 0xFF && byte(1) == 0xD8 && byte(2) == 0xFF) {
-    std::size_t end = n;
-    while (end > 2 && byte(end - 1) == 0x00) --end;
-    if (end < 4 || byte(end - 2) != 0xFF || byte(end - 1) != 0xD9) {
-      throw truncated("a JPEG without its end-of-image marker FFD9");
+// Labels of a test or val listing: the position of each class among the training classes.
+// A class the training set does not have cannot be scored, so it is refused by path.
+std::vector<std::int64_t> labels_in(const ClassListing& listing,
+                                    const std::vector<std::string>& train_classes,
+                                    const fs::path& root, const std::string& split) {
+  std::vector<std::string> unknown;
+  std::vector<std::int64_t> labels;
+  for (std::size_t c = 0; c < listing.classes.size(); ++c) {
+    const auto it = std::find(train_classes.begin(), train_classes.end(), listing.classes[c]);
+    if (it == train_classes.end()) {
+      unknown.push_back((root / split / listing.classes[c]).string());
+      continue;
     }
-  } else if (n >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
-    if (n < 20 || bytes.compare(n - 8, 4, "IEND") != 0) {
-      throw truncated("a PNG that does not end with its IEND chunk");
-    }
-  } else if (n >= 6 && byte(0) == 'B' && byte(1) == 'M') {
-    const std::size_t declared =
-        byte(2) | (byte(3) << 8) | (byte(4) << 16) | (static_cast<std::size_t>(byte(5)) << 24);
-    if (declared > n) {
-      throw truncated("a BMP whose header says " + std::to_string(declared) + " bytes");
-    }
+    labels.insert(labels.end(), listing.files[c].size(), it - train_classes.begin());
   }
+  if (!unknown.empty()) {
+    throw DataError(
+        "the class folder(s) " + join(unknown) + " have no counterpart in " +
+        (root / "train").string() + " (classes: " + join(train_classes) +
+        "), so the model cannot predict them; rename them to a training class or add the "
+        "class to train/");
+  }
+  return labels;
 }
 
-// Decodes `file` into `out` as RGB, channels first (3 x size x size bytes).
-void decode_into(const fs::path& file, int size, std::uint8_t* out) {
-  const std::string bytes = read_file(file);
-  if (bytes.empty()) {
-    throw DataError("cannot decode " + file.string() + ": the file is empty (0 bytes)");
-  }
-  check_complete(file, bytes);
-  cv::Mat image;
-  try {
-    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-    image = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    throw DataError("cannot decode " + file.string() + ": " + e.what());
-  }
-  if (image.empty()) {
-    throw DataError("cannot decode " + file.string() +
-                    ": it is damaged or not in the format its extension says");
-  }
-  if (image.cols != size || image.rows != size) {
-    throw DataError(file.string() + " is " + std::to_string(image.cols) + "x" +
-                    std::to_string(image.rows) + " pixels, expected " + std::to_string(size) + "x" +
-                    std::to_string(size) + ": resize the images to " + std::to_string(size) + "x" +
-                    std::to_string(size) + " beforehand");
-  }
-  if (image.depth() != CV_8U) {
-    throw DataError(file.string() + " does not have 8-bit samples: " +
-                    "convert it to 8 bits per channel beforehand");
-  }
-  cv::Mat rgb;
-  switch (image.channels()) {
-    case 1:
-      cv::cvtColor(image, rgb, cv::COLOR_GRAY2RGB);
-      break;
-    case 3:
-      cv::cvtColor(image, rgb, cv::COLOR_BGR2RGB);  // OpenCV decodes to BGR
-      break;
-    default:
-      throw DataError(file.string() + " has " + std::to_string(image.channels()) +
-                      " channels, expected 1 (grey) or 3 (colour): remove the alpha channel "
-                      "beforehand");
-  }
-  // Interleaved HWC to planar CHW, the layout of Dataset::images.
-  const std::int64_t plane = static_cast<std::int64_t>(size) * size;
-  for (int y = 0; y < size; ++y) {
-    const std::uint8_t* row = rgb.ptr<std::uint8_t>(y);
-    for (int x = 0; x < size; ++x) {
-      for (int c = 0; c < 3; ++c) out[c * plane + y * size + x] = row[x * 3 + c];
-    }
-  }
+std::string relative_name(const fs::path& file, const fs::path& root) {
+  return file.lexically_relative(root).generic_string();
 }
 
-Dataset load_split(const SplitListing& listing, int size) {
-  std::int64_t total = 0;
-  for (const auto& files : listing.files) total += static_cast<std::int64_t>(files.size());
+struct Part {
+  std::vector<fs::path> files;
+  std::vector<std::int64_t> labels;
+};
+
+Dataset decode_part(const Part& part, const fs::path& root, const fs::path& names_root,
+                    const std::vector<std::string>& class_names, const FolderOptions& options,
+                    const std::string& name) {
+  DecodeOptions decode;
+  decode.image_size = options.image_size;
+  decode.resize = options.resize;
+  decode.label = "decode " + name;
   Dataset dataset;
-  dataset.images = at::empty({total, 3, size, size}, at::TensorOptions().dtype(at::kByte));
-  dataset.labels = at::empty({total}, at::TensorOptions().dtype(at::kLong));
-  dataset.class_names = listing.classes;
-  auto* images = dataset.images.data_ptr<std::uint8_t>();
-  auto* labels = dataset.labels.data_ptr<std::int64_t>();
-  const std::int64_t image_bytes = 3 * static_cast<std::int64_t>(size) * size;
-  std::int64_t i = 0;
-  for (std::size_t c = 0; c < listing.files.size(); ++c) {
-    for (const auto& file : listing.files[c]) {
-      decode_into(file, size, images + i * image_bytes);
-      labels[i] = static_cast<std::int64_t>(c);
-      ++i;
-    }
-  }
+  dataset.images = decode_images_cached(part.files, root, decode, options.cache_dir, name);
+  dataset.labels = at::tensor(part.labels, at::TensorOptions().dtype(at::kLong));
+  dataset.class_names = class_names;
+  for (const auto& file : part.files) dataset.files.push_back(relative_name(file, names_root));
   return dataset;
+}
+
+Part labeled_part(const ClassListing& listing, const std::vector<std::int64_t>& labels) {
+  Part part;
+  for (const auto& files : listing.files) {
+    part.files.insert(part.files.end(), files.begin(), files.end());
+  }
+  part.labels = labels;
+  return part;
+}
+
+void require_decoding(const fs::path& root) {
+  if (image_decoding_available()) return;
+  throw DataError("cannot read the image folder " + root.string() +
+                  ": this crest was built without OpenCV (CREST_WITH_OPENCV=OFF), so image "
+                  "files cannot be decoded: install libopencv-dev and rebuild, or convert the "
+                  "images to the CIFAR binary layout");
 }
 
 }  // namespace
 
-DatasetPair read_image_folder(const fs::path& root, int image_size) {
-  if (image_size < 1) {
-    throw InputError("image size must be positive, got " + std::to_string(image_size));
+std::vector<fs::path> list_images_recursive(const fs::path& folder, const std::string& what) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw DataError("the " + what + " " + not_a_folder(folder));
+  std::vector<fs::path> files;
+  fs::recursive_directory_iterator it(folder, fs::directory_options::follow_directory_symlink, ec);
+  for (const fs::recursive_directory_iterator end; !ec && it != end; it.increment(ec)) {
+    if (is_hidden(it->path())) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_directory(ec)) continue;
+    if (!has_image_extension(it->path())) throw not_an_image(it->path());
+    files.push_back(it->path());
+  }
+  if (ec) throw DataError("cannot list " + folder.string() + ": " + ec.message());
+  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+    return a.generic_string() < b.generic_string();
+  });
+  if (files.empty()) {
+    throw DataError("the " + what + " " + folder.string() +
+                    " holds no images; put the unlabeled images there (any nesting), or remove "
+                    "the folder");
+  }
+  return files;
+}
+
+DatasetPair read_image_folder(const fs::path& root, const FolderOptions& options) {
+  if (options.image_size < 1) {
+    throw InputError("image size must be positive, got " + std::to_string(options.image_size));
   }
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     throw DataError("image folder " + not_a_folder(root) + "; " + kLayout);
   }
-  const SplitListing train = list_split(root, "train");
-  const SplitListing test = list_split(root, "test");
-  // Labels are positions in the sorted class list, so both splits must agree on it exactly.
-  if (train.classes != test.classes) {
-    std::vector<std::string> only_train;
-    std::vector<std::string> only_test;
-    std::set_difference(train.classes.begin(), train.classes.end(), test.classes.begin(),
-                        test.classes.end(), std::back_inserter(only_train));
-    std::set_difference(test.classes.begin(), test.classes.end(), train.classes.begin(),
-                        train.classes.end(), std::back_inserter(only_test));
-    throw DataError(
-        "the class folders of " + (root / "train").string() + " and " + (root / "test").string() +
-        " differ: only in train: " + (only_train.empty() ? "(none)" : join(only_train)) +
-        "; only in test: " + (only_test.empty() ? "(none)" : join(only_test)) +
-        "; both must hold the same class folders");
+  require_decoding(root);
+  const ClassListing train = list_classes(root, "train");
+  const ClassListing test = list_classes(root, "test");
+  const auto& names = train.classes;
+  std::vector<std::int64_t> train_labels;
+  for (std::size_t c = 0; c < train.files.size(); ++c) {
+    train_labels.insert(train_labels.end(), train.files[c].size(), static_cast<std::int64_t>(c));
   }
-  return DatasetPair{load_split(train, image_size), load_split(test, image_size)};
+  Part train_part = labeled_part(train, train_labels);
+  const Part test_part = labeled_part(test, labels_in(test, names, root, "test"));
+  // The unlabeled images follow the labeled ones in one tensor, so the training pool is never
+  // copied to join them.
+  const fs::path unlabeled_dir = root / "unlabeled";
+  if (fs::exists(unlabeled_dir, ec)) {
+    const auto unlabeled = list_images_recursive(unlabeled_dir, "unlabeled folder");
+    train_part.files.insert(train_part.files.end(), unlabeled.begin(), unlabeled.end());
+    train_part.labels.insert(train_part.labels.end(), unlabeled.size(), kUnknownLabel);
+  }
+  DatasetPair pair;
+  pair.train = decode_part(train_part, root, root, names, options, "train");
+  pair.test = decode_part(test_part, root, root, names, options, "test");
+  const fs::path val_dir = root / "val";
+  if (fs::exists(val_dir, ec)) {
+    const ClassListing val = list_classes(root, "val");
+    pair.val = decode_part(labeled_part(val, labels_in(val, names, root, "val")), root, root, names,
+                           options, "val");
+  }
+  return pair;
 }
 
-#else  // !CREST_WITH_OPENCV
-
-DatasetPair read_image_folder(const fs::path& root, int /*image_size*/) {
-  throw DataError("cannot read the image folder " + root.string() +
-                  ": this crest was built without OpenCV (CREST_WITH_OPENCV=OFF), so image "
-                  "folders cannot be read: install libopencv-dev and rebuild, or convert the "
-                  "images to the CIFAR binary layout");
+Dataset read_unlabeled_folder(const fs::path& root, const std::vector<std::string>& class_names,
+                              const FolderOptions& options) {
+  require_decoding(root);
+  Part part;
+  part.files = list_images_recursive(root, "unlabeled folder (data.unlabeled_root)");
+  part.labels.assign(part.files.size(), kUnknownLabel);
+  Dataset dataset = decode_part(part, root, root, class_names, options, "unlabeled");
+  for (auto& file : dataset.files) file = (root / file).generic_string();
+  return dataset;
 }
 
-#endif  // CREST_WITH_OPENCV
+void write_image_folder(const fs::path& root, const DatasetPair& data) {
+  require_decoding(root);
+#ifdef CREST_WITH_OPENCV
+  auto write_set = [&](const Dataset& set, const std::string& split) {
+    const at::Tensor hwc = set.images.permute({0, 2, 3, 1}).contiguous();  // RGB, interleaved
+    const int h = static_cast<int>(hwc.size(1));
+    const int w = static_cast<int>(hwc.size(2));
+    const auto* labels = set.labels.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < set.size(); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "%06lld.png", static_cast<long long>(i));
+      const fs::path folder =
+          labels[i] == kUnknownLabel
+              ? root / "unlabeled" / ("part_" + std::to_string(i % 3))
+              : root / split / set.class_names[static_cast<std::size_t>(labels[i])];
+      std::error_code ec;
+      fs::create_directories(folder, ec);
+      const cv::Mat rgb(h, w, CV_8UC3, hwc[i].data_ptr<std::uint8_t>());
+      cv::Mat bgr;
+      cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+      std::vector<unsigned char> bytes;
+      if (!cv::imencode(".png", bgr, bytes)) throw WriteError(std::string("cannot encode ") + name);
+      write_file_atomic(folder / name, std::string(bytes.begin(), bytes.end()));
+    }
+  };
+  write_set(data.train, "train");
+  write_set(data.test, "test");
+#endif
+}
 
 }  // namespace crest

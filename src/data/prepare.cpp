@@ -13,7 +13,13 @@
 
 namespace crest {
 
-DatasetPair load_source(const DataConfig& data) {
+namespace fs = std::filesystem;
+
+DatasetPair load_source(const DataConfig& data, const fs::path& cache_dir) {
+  FolderOptions folder;
+  folder.image_size = data.image_size;
+  folder.resize = data.resize;
+  folder.cache_dir = cache_dir;
   DatasetPair pair;
   switch (data.dataset) {
     case DatasetKind::kCifar10:
@@ -23,7 +29,7 @@ DatasetPair load_source(const DataConfig& data) {
       pair = read_cifar100(data.root);
       break;
     case DatasetKind::kFolder:
-      pair = read_image_folder(data.root, data.image_size);
+      pair = read_image_folder(data.root, folder);
       break;
     case DatasetKind::kSynthetic: {
       SyntheticOptions options;
@@ -37,15 +43,20 @@ DatasetPair load_source(const DataConfig& data) {
     }
   }
   const std::string name = to_string(data.dataset);
-  check_dataset(pair.train, name + " training set");
+  check_dataset(pair.train, name + " training set", /*unknown_allowed=*/true);
   check_dataset(pair.test, name + " test set");
+  if (pair.val.size() > 0) check_dataset(pair.val, name + " validation set");
   const std::string where = reads_files(data.dataset) ? " in data.root " + data.root : "";
-  if (pair.train.size() == 0) {
-    throw DataError("the " + name + " training set" + where + " holds no images");
+  if (pair.train.size() == pair.train.unknown_count()) {
+    throw DataError("the " + name + " training set" + where + " holds no labeled images");
   }
   if (pair.test.size() == 0) {
     throw DataError("the " + name + " test set" + where +
                     " holds no images: every generation is evaluated on it; add test images");
+  }
+  if (!data.unlabeled_root.empty()) {
+    pair.train = concatenate(
+        pair.train, read_unlabeled_folder(data.unlabeled_root, pair.train.class_names, folder));
   }
   return pair;
 }
@@ -60,6 +71,26 @@ std::string number(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%g", value);
   return text;
+}
+
+DataError no_labeled_images(const DataConfig& data, const std::string& label) {
+  switch (data.protocol) {
+    case SplitProtocol::kCrest:
+      return DataError(label + " gets 0 labeled images: data.label_fraction = " +
+                       number(data.label_fraction) + " leaves it none; raise data.label_fraction");
+    case SplitProtocol::kDarp:
+      return DataError(label + " gets 0 labeled images: data.num_labeled_head = " +
+                       std::to_string(data.num_labeled_head) +
+                       " and data.imbalance_ratio_labeled = " +
+                       number(data.imbalance_ratio_labeled) +
+                       " leave it none; raise data.num_labeled_head or lower "
+                       "data.imbalance_ratio_labeled");
+    case SplitProtocol::kAsIs:
+      break;
+  }
+  return DataError(label + " has no labeled image" +
+                   (reads_files(data.dataset) ? " in data.root " + data.root : std::string()) +
+                   "; add labeled images of that class");
 }
 
 // A split that leaves a class without images (or without labels), or nothing unlabeled, would
@@ -79,18 +110,7 @@ void check_split(const DataConfig& data, const PreparedData& prepared) {
                       std::to_string(last) + ")) = 0; set data.imbalance_ratio to at most N_max (" +
                       std::to_string(n_max) + ") or use more images per class");
     }
-    if (split.labeled_counts[c] == 0) {
-      const std::string settings =
-          data.protocol == SplitProtocol::kCrest
-              ? "data.label_fraction = " + number(data.label_fraction)
-              : "data.num_labeled_head = " + std::to_string(data.num_labeled_head) +
-                    " and data.imbalance_ratio_labeled = " + number(data.imbalance_ratio_labeled);
-      throw DataError(class_label(names, c) + " gets 0 labeled images: " + settings +
-                      " leave it none; raise " +
-                      (data.protocol == SplitProtocol::kCrest ? "data.label_fraction"
-                                                              : "data.num_labeled_head or lower "
-                                                                "data.imbalance_ratio_labeled"));
-    }
+    if (split.labeled_counts[c] == 0) throw no_labeled_images(data, class_label(names, c));
     if (prepared.test_counts[c] == 0) {
       throw DataError("the test set" +
                       (reads_files(data.dataset) ? " in data.root " + data.root : std::string()) +
@@ -98,7 +118,9 @@ void check_split(const DataConfig& data, const PreparedData& prepared) {
                       ", so its recall cannot be measured; add test images of that class");
     }
   }
-  if (split.unlabeled.empty()) {
+  // as_is may have no unlabeled images (plain FixMatch on the labeled set); the selection
+  // modes refuse that when the run is planned (selftrain/loop.cpp).
+  if (split.unlabeled.empty() && data.protocol != SplitProtocol::kAsIs) {
     throw DataError(
         "the split leaves no unlabeled images (" +
         (data.protocol == SplitProtocol::kCrest
@@ -112,48 +134,97 @@ void check_split(const DataConfig& data, const PreparedData& prepared) {
 
 }  // namespace
 
-PreparedData prepare_data(const DataConfig& data) {
+PreparedData prepare_data(const DataConfig& data, const fs::path& cache_dir) {
   PreparedData prepared;
-  prepared.source = load_source(data);
+  prepared.source = load_source(data, cache_dir);
+  prepared.protocol = data.protocol;
   prepared.split =
       build_split(prepared.source.train.labels, prepared.source.train.num_classes(), data);
   prepared.test_counts = prepared.source.test.class_counts();
+  if (prepared.source.val.size() > 0) prepared.val_counts = prepared.source.val.class_counts();
   check_split(data, prepared);
   return prepared;
 }
 
+double PreparedData::measured_imbalance_ratio() const {
+  return crest::measured_imbalance_ratio(split.labeled_counts);
+}
+
 nlohmann::json split_counts_json(const PreparedData& prepared) {
-  return {{"classes", prepared.source.train.class_names},
-          {"lt_counts", prepared.split.lt_counts},
-          {"labeled", prepared.split.labeled_counts},
-          {"unlabeled", prepared.split.unlabeled_counts},
-          {"test", prepared.test_counts}};
+  const Split& split = prepared.split;
+  nlohmann::json json = {{"classes", prepared.source.train.class_names},
+                         {"lt_counts", split.lt_counts},
+                         {"labeled", split.labeled_counts},
+                         {"unlabeled", split.unlabeled_counts},
+                         {"unlabeled_unknown", split.unlabeled_unknown},
+                         {"test", prepared.test_counts},
+                         {"imbalance_ratio_measured", prepared.measured_imbalance_ratio()}};
+  if (!split.unlabeled_truth_known()) {
+    // Per-class counts of the unlabeled pool are not known when some of it has no label.
+    json["unlabeled"] = nullptr;
+    json["unlabeled_known"] = split.unlabeled_counts;
+  }
+  if (!prepared.val_counts.empty()) json["val"] = prepared.val_counts;
+  return json;
 }
 
 std::string split_counts_table(const PreparedData& prepared) {
   const auto& names = prepared.source.train.class_names;
+  const Split& split = prepared.split;
+  const bool unlabeled_known = split.unlabeled_truth_known();
+  const bool has_val = !prepared.val_counts.empty();
   std::size_t name_width = 5;
   for (const auto& name : names) name_width = std::max(name_width, name.size());
+  // Columns: class, name, then the counts (LT only where a long tail was cut).
+  std::vector<std::string> heads;
+  if (prepared.protocol != SplitProtocol::kAsIs) heads.push_back("LT");
+  heads.insert(heads.end(), {"labeled", "unlabeled", "test"});
+  if (has_val) heads.push_back("val");
   std::ostringstream out;
-  char line[256];
-  auto row = [&](const std::string& c, const std::string& a, const std::string& b,
-                 const std::string& d, const std::string& e, const std::string& f) {
-    std::snprintf(line, sizeof(line), "%-*s  %-*s  %8s  %8s  %9s  %7s\n", 5, c.c_str(),
-                  static_cast<int>(name_width), a.c_str(), b.c_str(), d.c_str(), e.c_str(),
-                  f.c_str());
-    out << line;
+  char cell[64];
+  auto row = [&](const std::string& c, const std::string& name,
+                 const std::vector<std::string>& values) {
+    std::snprintf(cell, sizeof(cell), "%-5s  %-*s", c.c_str(), static_cast<int>(name_width),
+                  name.c_str());
+    out << cell;
+    for (const auto& v : values) {
+      std::snprintf(cell, sizeof(cell), "  %9s", v.c_str());
+      out << cell;
+    }
+    out << "\n";
   };
-  row("class", "name", "LT", "labeled", "unlabeled", "test");
-  std::int64_t totals[4] = {0, 0, 0, 0};
+  row("class", "name", heads);
+  std::vector<std::int64_t> totals(heads.size(), 0);
   for (std::size_t c = 0; c < names.size(); ++c) {
-    const std::int64_t values[4] = {prepared.split.lt_counts[c], prepared.split.labeled_counts[c],
-                                    prepared.split.unlabeled_counts[c], prepared.test_counts[c]};
-    for (int k = 0; k < 4; ++k) totals[k] += values[k];
-    row(std::to_string(c), names[c], std::to_string(values[0]), std::to_string(values[1]),
-        std::to_string(values[2]), std::to_string(values[3]));
+    std::vector<std::int64_t> values;
+    if (prepared.protocol != SplitProtocol::kAsIs) values.push_back(split.lt_counts[c]);
+    values.insert(values.end(), {split.labeled_counts[c], split.unlabeled_counts[c],
+                                 prepared.test_counts[c]});
+    if (has_val) values.push_back(prepared.val_counts[c]);
+    std::vector<std::string> text;
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      totals[k] += values[k];
+      const bool unknown = heads[k] == "unlabeled" && !unlabeled_known;
+      text.push_back(unknown ? (split.unlabeled_counts[c] == 0
+                                    ? "unknown"
+                                    : std::to_string(values[k]) + "+?")
+                             : std::to_string(values[k]));
+    }
+    row(std::to_string(c), names[c], text);
   }
-  row("total", "", std::to_string(totals[0]), std::to_string(totals[1]), std::to_string(totals[2]),
-      std::to_string(totals[3]));
+  std::vector<std::string> total_text;
+  for (std::size_t k = 0; k < totals.size(); ++k) {
+    const bool unlabeled = heads[k] == "unlabeled";
+    total_text.push_back(std::to_string(totals[k] + (unlabeled ? split.unlabeled_unknown : 0)));
+  }
+  row("total", "", total_text);
+  if (!unlabeled_known) {
+    out << split.unlabeled_unknown
+        << " unlabeled image(s) have no known class (their per-class counts are unknown)\n";
+  }
+  std::snprintf(cell, sizeof(cell), "%.2f", prepared.measured_imbalance_ratio());
+  out << "imbalance ratio of the labeled set (measured, largest / smallest class): " << cell
+      << "\n";
   return out.str();
 }
 
@@ -163,6 +234,20 @@ std::string dataset_fingerprint(const Dataset& dataset) {
   std::uint64_t hash = fnv1a64(images.data_ptr(), static_cast<std::size_t>(images.nbytes()));
   hash = fnv1a64(labels.data_ptr(), static_cast<std::size_t>(labels.nbytes()), hash);
   return hex64(hash);
+}
+
+std::string resize_method(ResizeMode resize) {
+  switch (resize) {
+    case ResizeMode::kArea:
+      return "whole image resized to a square: area interpolation (cv::INTER_AREA) when "
+             "shrinking, bilinear when enlarging";
+    case ResizeMode::kCenterCrop:
+      return "shorter side resized (area interpolation when shrinking, bilinear when "
+             "enlarging), then the centre square cropped";
+    case ResizeMode::kError:
+      return "none: every image must have the configured size";
+  }
+  return "";
 }
 
 nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepared) {
@@ -179,6 +264,8 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
     case DatasetKind::kFolder:
       settings["root"] = data.root;
       settings["image_size"] = data.image_size;
+      settings["resize"] = to_string(data.resize);
+      settings["resize_method"] = resize_method(data.resize);
       break;
     case DatasetKind::kSynthetic:
       settings["synthetic"] = {{"classes", data.synthetic.classes},
@@ -202,10 +289,16 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
       settings["imbalance_ratio_unlabeled"] = data.imbalance_ratio_unlabeled;
       break;
     case SplitProtocol::kAsIs:
+      settings["imbalance_ratio_measured"] = prepared.measured_imbalance_ratio();
       break;
   }
+  if (!data.unlabeled_root.empty()) {
+    settings["unlabeled_root"] = data.unlabeled_root;
+    settings["resize"] = to_string(data.resize);
+    settings["resize_method"] = resize_method(data.resize);
+  }
   const DatasetPair& source = prepared.source;
-  return {{"format", kSplitManifestFormat},
+  nlohmann::json manifest = {{"format", kSplitManifestFormat},
           {"version", kSplitManifestVersion},
           {"crest_version", CREST_VERSION},
           {"settings", settings},
@@ -223,6 +316,28 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
           {"test_counts", prepared.test_counts},
           {"labeled_indices", prepared.split.labeled},
           {"unlabeled_indices", prepared.split.unlabeled}};
+  if (!prepared.split.unlabeled_truth_known()) {
+    manifest["unlabeled_unknown"] = prepared.split.unlabeled_unknown;
+    manifest["unlabeled_truth"] = "unknown";
+  }
+  if (!prepared.val_counts.empty()) {
+    manifest["val_counts"] = prepared.val_counts;
+    manifest["source"]["val_size"] = source.val.size();
+    manifest["source"]["val_fingerprint"] = dataset_fingerprint(source.val);
+  }
+  // Folder datasets name each image's file (relative to data.root), so a user can open them.
+  const auto& files = source.train.files;
+  if (!files.empty()) {
+    auto names = [&](const std::vector<std::int64_t>& indices) {
+      std::vector<std::string> out;
+      out.reserve(indices.size());
+      for (std::int64_t i : indices) out.push_back(files[static_cast<std::size_t>(i)]);
+      return out;
+    };
+    manifest["labeled_files"] = names(prepared.split.labeled);
+    manifest["unlabeled_files"] = names(prepared.split.unlabeled);
+  }
+  return manifest;
 }
 
 }  // namespace crest

@@ -559,7 +559,8 @@ DatasetPair make_synthetic(const SyntheticOptions& options) {
                                                       : "class_" + std::to_string(c));
   }
   return DatasetPair{make_split(options, kTrainSplit, options.train_per_class, names),
-                     make_split(options, kTestSplit, options.test_per_class, names)};
+                     make_split(options, kTestSplit, options.test_per_class, names),
+                     {}};
 }
 
 }  // namespace crest

@@ -192,6 +192,7 @@ GenerationRecord read_generation_record(const fs::path& file) {
 
 void write_run_summary(const fs::path& file, const RunSummary& s) {
   nlohmann::json j = {{"status", s.status}, {"mode", s.mode}, {"select_on", s.select_on}};
+  if (!s.pool_truth_known) j["pool_truth"] = "unknown";
   if (s.failed_generation) j["failed_generation"] = *s.failed_generation;
   if (!s.error.empty()) j["error"] = s.error;
   if (s.best_generation) j["best_generation"] = *s.best_generation;
@@ -221,6 +222,14 @@ RunSummary read_run_summary(const fs::path& file) {
   if (j.contains("error")) s.error = json_field<std::string>(j, "error", file);
   if (j.contains("mode")) s.mode = json_field<std::string>(j, "mode", file);
   if (j.contains("select_on")) s.select_on = json_field<std::string>(j, "select_on", file);
+  if (j.contains("pool_truth")) {
+    const auto truth = json_field<std::string>(j, "pool_truth", file);
+    if (truth != "unknown") {
+      throw DataError(file.string() + ": 'pool_truth' is \"" + truth +
+                      "\", expected \"unknown\" or no such key");
+    }
+    s.pool_truth_known = false;
+  }
   const auto best = j.find("best_generation");
   if (best != j.end() && best->is_number_integer()) s.best_generation = best->get<int>();
   if (j.contains("best")) s.best = generation_row_from_json(j.at("best"), file, false);

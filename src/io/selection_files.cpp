@@ -1,5 +1,6 @@
 #include "crest/io/selection_files.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -19,13 +20,20 @@ using io_detail::json_member;
 using io_detail::number_or_nan;
 using io_detail::optional_json_list;
 
+constexpr const char* kUnknownText = "unknown";
+
 void write_pseudo_labels_csv(const fs::path& file, const std::vector<PseudoLabelRow>& rows) {
-  std::string out = "index,predicted,confidence,true_label\n";
+  const bool with_files =
+      std::any_of(rows.begin(), rows.end(), [](const PseudoLabelRow& r) { return !r.file.empty(); });
+  std::string out = std::string("index,predicted,confidence,true_label") +
+                    (with_files ? ",file" : "") + "\n";
   for (const PseudoLabelRow& r : rows) {
     char confidence[32];
     std::snprintf(confidence, sizeof(confidence), "%.6f", r.confidence);
     out += std::to_string(r.index) + ',' + std::to_string(r.predicted) + ',' + confidence + ',' +
-           std::to_string(r.true_label) + '\n';
+           (r.true_label < 0 ? std::string(kUnknownText) : std::to_string(r.true_label));
+    if (with_files) out += ',' + csv_field(r.file);
+    out += '\n';
   }
   write_file_atomic(file, out);
 }
@@ -34,7 +42,8 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
                                                    const PseudoLabelLimits& limits) {
   const CsvTable t = read_csv(file);
   const std::size_t index = t.column("index"), predicted = t.column("predicted"),
-                    confidence = t.column("confidence"), true_label = t.column("true_label");
+                    confidence = t.column("confidence"), true_label = t.column("true_label"),
+                    file_column = t.find_column("file");
   const std::string what_to_do = "; the file was edited or damaged (start a new run folder)";
   auto check_class = [&](std::size_t r, std::size_t col, std::int64_t value) {
     if (value < 0 || value >= limits.num_classes) {
@@ -50,9 +59,11 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
     row.index = t.integer(r, index);
     row.predicted = t.integer(r, predicted);
     row.confidence = t.number(r, confidence);
-    row.true_label = t.integer(r, true_label);
+    const bool unknown = t.rows[r][true_label] == kUnknownText;
+    row.true_label = unknown ? -1 : t.integer(r, true_label);
+    if (file_column < t.header.size()) row.file = t.rows[r][file_column];
     check_class(r, predicted, row.predicted);
-    check_class(r, true_label, row.true_label);
+    if (!unknown) check_class(r, true_label, row.true_label);
     if (!(row.confidence >= 0.0 && row.confidence <= 1.0)) {
       throw DataError(t.where(r) + ": confidence " + t.rows[r][confidence] +
                       " is not a probability" + what_to_do);
@@ -62,9 +73,14 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
                       " is not in this run's unlabeled pool" + what_to_do);
     }
     if (limits.true_label && limits.true_label(row.index) != row.true_label) {
+      const auto name = [](std::int64_t y) { return y < 0 ? kUnknownText : std::to_string(y); };
       throw DataError(t.where(r) + ": image " + std::to_string(row.index) + " has true label " +
-                      std::to_string(limits.true_label(row.index)) + " in the dataset, not " +
-                      std::to_string(row.true_label) + what_to_do);
+                      name(limits.true_label(row.index)) + " in the dataset, not " +
+                      name(row.true_label) + what_to_do);
+    }
+    if (unknown && !limits.true_label) {
+      throw DataError(t.where(r) + ": the true label is 'unknown', but this run knows the label "
+                      "of every image" + what_to_do);
     }
     if (!seen.insert(row.index).second) {
       throw DataError(t.where(r) + ": image " + std::to_string(row.index) + " is selected twice" +
@@ -79,26 +95,39 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
 constexpr auto kSelectionLists = std::make_tuple(
     json_member("classes", &SelectionRecord::names), json_member("rates", &SelectionRecord::rates),
     json_member("predicted", &SelectionRecord::predicted),
-    json_member("selected", &SelectionRecord::selected),
-    json_member("correct", &SelectionRecord::correct),
-    json_member("precision", &SelectionRecord::precision));
+    json_member("selected", &SelectionRecord::selected));
 
 void write_selection_json(const fs::path& file, const SelectionRecord& s) {
-  io_detail::write_members_file(file,
-                                {{"generation", s.generation},
-                                 {"pool", s.pool},
-                                 {"alpha", s.alpha},
-                                 {"rate_profile", s.rate_profile},
-                                 {"pool_true_counts", s.pool_true_counts},
-                                 {"recall", s.recall},
-                                 {"selected_total", s.selected_total},
-                                 {"precision_total", s.precision_total}},
-                                s, kSelectionLists);
+  nlohmann::json fields = {{"generation", s.generation},
+                           {"pool", s.pool},
+                           {"alpha", s.alpha},
+                           {"rate_profile", s.rate_profile},
+                           {"truth", s.truth_known ? "known" : kUnknownText},
+                           {"selected_total", s.selected_total}};
+  if (s.truth_known) {
+    fields.update({{"correct", s.correct},
+                   {"precision", s.precision},
+                   {"pool_true_counts", s.pool_true_counts},
+                   {"recall", s.recall},
+                   {"precision_total", s.precision_total}});
+  } else {
+    for (const char* key : {"correct", "precision", "pool_true_counts", "recall", "precision_total"})
+      fields[key] = nullptr;
+  }
+  io_detail::write_members_file(file, fields, s, kSelectionLists);
 }
 
 SelectionRecord read_selection_json(const fs::path& file) {
   SelectionRecord s;
   const nlohmann::json j = io_detail::read_members_file(file, s, kSelectionLists);
+  s.truth_known = !(j.contains("truth") && j["truth"] == kUnknownText);
+  if (s.truth_known) {
+    s.correct = io_detail::json_list<std::int64_t>(j, "correct", file);
+    s.precision = io_detail::json_list<double>(j, "precision", file);
+  } else {
+    s.correct.assign(s.names.size(), 0);  // read as 0 for the checks below; truth_known says
+    s.precision.assign(s.names.size(), 0.0);
+  }
   for (const auto* list : {&s.predicted, &s.selected, &s.correct}) {
     if (list->size() != s.names.size()) {
       throw DataError(file.string() + ": the per-class lists do not have one entry per class (" +
@@ -109,8 +138,14 @@ SelectionRecord read_selection_json(const fs::path& file) {
     throw DataError(file.string() + ": 'rates' and 'precision' need one entry per class (" +
                     std::to_string(s.names.size()) + ")");
   }
-  s.pool_true_counts = optional_json_list<std::int64_t>(j, "pool_true_counts", file);
-  s.recall = optional_json_list<double>(j, "recall", file);
+  if (!s.truth_known) {
+    s.correct.clear();
+    s.precision.clear();
+  }
+  if (s.truth_known) {
+    s.pool_true_counts = optional_json_list<std::int64_t>(j, "pool_true_counts", file);
+    s.recall = optional_json_list<double>(j, "recall", file);
+  }
   const double generation = number_or_nan(j, "generation");
   s.generation = std::isfinite(generation) ? static_cast<int>(generation) : 0;
   const double pool = number_or_nan(j, "pool");
@@ -129,7 +164,7 @@ SelectionRecord read_selection_json(const fs::path& file) {
     for (std::int64_t n : *list) io_detail::check_count(n, "a per-class count", file);
   }
   for (std::size_t c = 0; c < s.names.size(); ++c) {
-    if (s.selected[c] > s.predicted[c] || s.correct[c] > s.selected[c]) {
+    if (s.selected[c] > s.predicted[c] || (s.truth_known && s.correct[c] > s.selected[c])) {
       throw DataError(file.string() + ": class " + s.names[c] +
                       " selects more images than it predicts, or has more correct than selected; "
                       "the file was edited or damaged");

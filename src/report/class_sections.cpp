@@ -119,8 +119,13 @@ std::string selection_section(const RunFolder& run) {
          "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
          "K+1 ("
       << gen_file(kSelectionFile)
-      << "). Precision is measured against the hidden true "
-         "labels.</p>\n";
+      << ")."
+      << (run.pool_truth_known
+              ? " Precision is measured against the hidden true labels."
+              : " The unlabeled images have no labels, so the precision of the selection is "
+                "unknown; " +
+                    gen_file(kPseudoLabelsFile) + " names the file of each selected image.")
+      << "</p>\n";
   if (run.mode == to_string(CrestMode::kFixMatch)) {
     out << empty_note("crest.mode is fixmatch: no pseudo-labels are selected.") << "</section>\n";
     return out.str();
@@ -137,20 +142,23 @@ std::string selection_section(const RunFolder& run) {
     for (std::size_t c = 0; c < s.names.size(); ++c) {
       n.values.push_back(static_cast<double>(s.selected[c]));
       // Precision of an empty selection is undefined: no bar rather than a misleading 0.
-      p.values.push_back(s.selected[c] > 0 ? s.precision[c] : kNaN);
+      p.values.push_back(s.truth_known && s.selected[c] > 0 ? s.precision[c] : kNaN);
       const std::string head = s.names[c] + " \u00b7 end of " + gen_name(g.generation) + ": ";
+      const std::string correct =
+          s.truth_known ? std::to_string(s.correct[c]) + " correct" : "correctness unknown";
       n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
                            std::to_string(s.predicted[c]) +
-                           " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " +
-                           std::to_string(s.correct[c]) + " correct");
-      p.tooltips.push_back(head + "precision " + fixed(s.precision[c]) + " (" +
-                           std::to_string(s.correct[c]) + " of " + std::to_string(s.selected[c]) +
-                           ")");
+                           " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " + correct);
+      p.tooltips.push_back(
+          head + (s.truth_known ? "precision " + fixed(s.precision[c]) + " (" +
+                                      std::to_string(s.correct[c]) + " of " +
+                                      std::to_string(s.selected[c]) + ")"
+                                : std::string("precision unknown")));
     }
     counts.push_back(n);
     precision.push_back(p);
     table << "<tr><td>" << g.generation << "</td><td>" << s.selected_total << "</td><td>"
-          << fixed(s.precision_total) << "</td></tr>\n";
+          << (s.truth_known ? fixed(s.precision_total) : "unknown") << "</td></tr>\n";
   }
   if (counts.empty()) {
     out << empty_note("No " + gen_file(kSelectionFile) +

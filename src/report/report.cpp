@@ -161,7 +161,9 @@ std::string summary_section(const RunFolder& run) {
         << "</td><td>" << fixed(r.accuracy_median_last_20) << "</td><td>" << fixed(r.mean_recall)
         << "</td><td>" << fixed(r.mean_precision) << "</td><td>" << fixed(r.minority_recall)
         << "</td><td>" << fixed(r.majority_recall) << "</td><td>" << fixed(r.minority_precision)
-        << "</td><td>" << r.selected << "</td><td>" << fixed(r.selection_precision) << "</td>"
+        << "</td><td>" << r.selected << "</td><td>"
+        << (run.pool_truth_known || r.selected == 0 ? fixed(r.selection_precision) : "unknown")
+        << "</td>"
         << (has_val ? "<td>" + fixed(r.val_mean_recall) + "</td>" : "") << "</tr>\n";
   }
   out << "</tbody></table></div>\n</section>\n";
@@ -431,7 +433,9 @@ std::string curves_section(const RunFolder& run) {
                  {series("mask rate (confidence \u2265 threshold)", &MetricsLine::mask_rate, 0),
                   series("pseudo-label accuracy", &MetricsLine::pseudo_label_acc, 4, true)},
                  markers),
-      "");
+      run.pool_truth_known ? ""
+                           : "The unlabeled images have no labels, so the pseudo-label accuracy "
+                             "is unknown and not drawn.");
   frame.figure = "curves-accuracy";
   frame.title = "Test accuracy";
   frame.y_label = "accuracy";

@@ -131,6 +131,7 @@ GenerationFiles read_generation(int index, const fs::path& gen_dir, RunFolder& r
   }
   if (fs::exists(gen_dir / kSelectionFile)) {
     g.selection = read_selection_json(gen_dir / kSelectionFile);
+    if (!g.selection->truth_known) run.pool_truth_known = false;
     classes(g.selection->names.size(), gen_dir / kSelectionFile, dir);
   }
   if (fs::exists(gen_dir / kMetricsFile)) {
@@ -235,6 +236,7 @@ RunFolder load_run(const fs::path& dir) {
     }
     run.best_generation = summary.best_generation;
     if (summary.minority_classes) run.minority_classes = *summary.minority_classes;
+    run.pool_truth_known = summary.pool_truth_known;
   }
   if (fs::exists(dir / kLogFile)) {
     run.log_lines = read_log_lines(dir / kLogFile);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,8 @@ struct RunPlan {
   std::vector<std::int64_t> val_positions;      // the validation slice (crest.select_on: val)
   bool selecting = false;                       // crest.mode is not fixmatch
   std::vector<double> rates;                    // mu_l per class (empty when not selecting)
+  RateProfile rate_profile = RateProfile::kIdeal;  // the profile used (as_is: always labeled)
+  bool truth_known = true;                      // the hidden labels of the pool are known
   std::vector<double> p_data;                   // the class profile, normalised
   std::vector<int> minority;
   std::vector<int> majority;
@@ -123,6 +126,13 @@ void open_run(const fs::path& run_dir, const Config& config, bool resume, at::De
                describe_device(device));
 }
 
+// Where decoded image files are cached (data.cache): RUN/cache, none, or the named folder.
+fs::path cache_dir(const DataConfig& data, const fs::path& run_dir) {
+  if (data.cache == "off" || !reads_files(data.dataset)) return {};
+  if (data.cache == "run") return run_dir / "cache";
+  return data.cache;
+}
+
 // Writes the split manifest; on resume it must describe the same data.
 void record_split(const fs::path& run_dir, const DataConfig& data, const PreparedData& prepared) {
   const nlohmann::json manifest = split_manifest(data, prepared);
@@ -168,12 +178,13 @@ std::vector<std::int64_t> carve_validation(std::vector<std::int64_t>& labeled_po
 // The labeled set, the class profile behind mu_l and p_data (ideal from gamma where the data
 // was built from one, else the labeled counts N_l), the rates mu_l = (N_{L+1-l} / N_1)^alpha
 // and the minority/majority classes of that profile.
-RunPlan plan_run(const Config& config, const RunData& run, const Split& split, at::Device device) {
+RunPlan plan_run(const Config& config, const RunData& run) {
   const CrestConfig& cc = config.crest;
   const int num_classes = run.num_classes();
   RunPlan plan;
   plan.labeled_positions = run.labeled_positions;
-  if (uses_validation(cc.select_on)) {
+  // A val set read from files (ROOT/val) is used as it is; else a slice of the labeled set.
+  if (uses_validation(cc.select_on) && !run.val_images.defined()) {
     plan.val_positions = carve_validation(plan.labeled_positions, run.lt_labels, num_classes,
                                           cc.val_fraction, config.data.fold);
   }
@@ -182,15 +193,25 @@ RunPlan plan_run(const Config& config, const RunData& run, const Split& split, a
   }
   plan.labeled_counts = count_by_class(plan.labeled_truth, num_classes);
   std::vector<double> profile;
-  switch (cc.rate_profile) {
-    case RateProfile::kIdeal:
-      profile = ideal_profile(num_classes, labeled_imbalance_ratio(config.data));
-      break;
-    case RateProfile::kLabeled:
-      profile.assign(plan.labeled_counts.begin(), plan.labeled_counts.end());
-      break;
+  // as_is has no gamma to build an ideal profile from: its profile is the labeled counts.
+  const bool ideal =
+      cc.rate_profile == RateProfile::kIdeal && config.data.protocol != SplitProtocol::kAsIs;
+  plan.rate_profile = ideal ? RateProfile::kIdeal : RateProfile::kLabeled;
+  plan.truth_known = run.truth_known;
+  if (ideal) {
+    profile = ideal_profile(num_classes, labeled_imbalance_ratio(config.data));
+  } else {
+    profile.assign(plan.labeled_counts.begin(), plan.labeled_counts.end());
   }
   plan.selecting = selects_pseudo_labels(cc.mode);
+  if (plan.selecting && run.unlabeled_only.empty()) {
+    throw InputError(
+        "crest.mode " + to_string(cc.mode) +
+        " selects pseudo-labels from the unlabeled images, but data.protocol as_is found none "
+        "(a folder dataset reads them from ROOT/unlabeled; any dataset from "
+        "data.unlabeled_root): add unlabeled images, or set crest.mode: fixmatch to train on the "
+        "labeled images alone");
+  }
   if (plan.selecting) plan.rates = crest_rates(profile, cc.alpha);
   double profile_sum = 0.0;
   for (double v : profile) profile_sum += v;
@@ -204,11 +225,26 @@ RunPlan plan_run(const Config& config, const RunData& run, const Split& split, a
 
 void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at::Device device) {
   const std::string val =
-      plan.val_positions.empty() ? "" : " (+" + std::to_string(plan.val_positions.size()) + " val)";
+      !plan.val_positions.empty()
+          ? " (+" + std::to_string(plan.val_positions.size()) + " val)"
+          : run.val_images.defined() ? " | val " + std::to_string(run.val_labels.size(0)) : "";
   spdlog::info("device {} | {} {} classes | LT set {} | labeled {}{} | unlabeled-only {} | test {}",
                describe_device(device), to_string(config.data.dataset), run.num_classes(),
                run.lt.size(), plan.labeled_positions.size(), val, run.unlabeled_only.size(),
                run.test_labels.size(0));
+  if (config.data.protocol == SplitProtocol::kAsIs) {
+    spdlog::info("as_is: labeled set used as given, imbalance ratio {:.2f} (measured); the "
+                 "profile behind mu_l and p_data is the labeled counts",
+                 measured_imbalance_ratio(plan.labeled_counts));
+  }
+  if (!run.truth_known) {
+    spdlog::info("the unlabeled pool has images without labels: pseudo-label accuracy and "
+                 "selection precision are unknown");
+  }
+  if (run.val_images.defined() && !uses_validation(config.crest.select_on)) {
+    spdlog::info("the val set ({} images) is not used: crest.select_on is last",
+                 run.val_labels.size(0));
+  }
   spdlog::info("WRN-{}-{} | {} x {} steps x {} generation(s) | mode {} | batch {} + {} x {}",
                config.model.depth, config.model.width, config.train.epochs,
                config.train.steps_per_epoch, config.crest.generations, to_string(config.crest.mode),
@@ -286,11 +322,15 @@ GenerationRow test_row(int g, double t_g, const LabeledSet& labeled, std::int64_
 // Mean recall of the EMA model on the validation slice (crest.select_on: val).
 double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan& plan,
                               int eval_batch_size) {
-  const at::Tensor index = long_tensor(plan.val_positions, run.images.device());
-  const at::Tensor logits = predict_logits(ema, run.images.index_select(0, index), eval_batch_size);
-  return evaluate_predictions(logits.argmax(1), run.labels.index_select(0, index),
-                              run.num_classes())
-      .mean_recall;
+  at::Tensor images = run.val_images;
+  at::Tensor labels = run.val_labels;
+  if (!images.defined()) {
+    const at::Tensor index = long_tensor(plan.val_positions, run.images.device());
+    images = run.images.index_select(0, index);
+    labels = run.labels.index_select(0, index);
+  }
+  const at::Tensor logits = predict_logits(ema, images, eval_batch_size);
+  return evaluate_predictions(logits.argmax(1), labels, run.num_classes()).mean_recall;
 }
 
 // Step 3: the EMA model predicts every unlabeled-only image (no augmentation); per predicted
@@ -308,24 +348,34 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   for (std::int64_t p : run.unlabeled_only) {
     pool_truth.push_back(run.lt_labels[static_cast<std::size_t>(p)]);
   }
-  const SelectionAccounting account = account_selection(selection, pool_truth, run.num_classes());
+  // Scored against the hidden labels only where every one is known.
+  const bool truth_known = std::none_of(pool_truth.begin(), pool_truth.end(),
+                                        [](std::int64_t y) { return y == kUnknownLabel; });
+  const SelectionAccounting account = truth_known
+                                          ? account_selection(selection, pool_truth,
+                                                              run.num_classes())
+                                          : SelectionAccounting{};
   std::vector<PseudoLabelRow> rows;
   for (std::size_t k = 0; k < selection.rows.size(); ++k) {
     const std::int64_t row_in_pool = selection.rows[k];
-    const auto position = run.unlabeled_only[static_cast<std::size_t>(row_in_pool)];
-    rows.push_back({run.lt[static_cast<std::size_t>(position)], selection.labels[k],
-                    selection.confidences[k], pool_truth[static_cast<std::size_t>(row_in_pool)]});
-    next.positions.push_back(position);
+    const auto position = static_cast<std::size_t>(
+        run.unlabeled_only[static_cast<std::size_t>(row_in_pool)]);
+    rows.push_back({run.lt[position], selection.labels[k], selection.confidences[k],
+                    pool_truth[static_cast<std::size_t>(row_in_pool)],
+                    run.files.empty() ? std::string() : run.files[position]});
+    next.positions.push_back(static_cast<std::int64_t>(position));
     next.labels.push_back(selection.labels[k]);
   }
   write_pseudo_labels_csv(gen_dir / kPseudoLabelsFile, rows);
   row.selected = static_cast<std::int64_t>(selection.rows.size());
-  row.selection_precision = account.precision_total;
+  row.selection_precision =
+      truth_known ? account.precision_total : std::numeric_limits<double>::quiet_NaN();
   SelectionRecord record;
   record.generation = row.generation;
   record.pool = static_cast<std::int64_t>(run.unlabeled_only.size());
   record.alpha = config.crest.alpha;
-  record.rate_profile = to_string(config.crest.rate_profile);
+  record.rate_profile = to_string(plan.rate_profile);
+  record.truth_known = truth_known;
   record.names = run.class_names;
   record.rates = selection.rates;
   record.predicted = selection.predicted;
@@ -393,11 +443,13 @@ bool generation_finished(const fs::path& run_dir, int g) {
 
 // After each generation the whole table so far is printed again, so it reads as one table
 // even with progress output in between.
-void print_table(std::ostream& out, const std::vector<GenerationRow>& rows) {
+void print_table(std::ostream& out, const std::vector<GenerationRow>& rows, const RunPlan& plan) {
   out << "gen      t  labeled     acc   med20  mean-rec  min-rec  maj-rec  selected  sel-prec\n";
   for (const GenerationRow& r : rows) {
     const std::string precision =
-        std::isfinite(r.selection_precision) ? csv_number(r.selection_precision).substr(0, 6) : "-";
+        std::isfinite(r.selection_precision) ? csv_number(r.selection_precision).substr(0, 6)
+        : plan.selecting && !plan.truth_known ? "unknown"
+                                              : "-";
     char line[160];
     std::snprintf(line, sizeof(line),
                   "%3d  %5.2f  %7lld  %6.4f  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
@@ -435,6 +487,7 @@ void record_divergence(const fs::path& run_dir, const Config& config, const RunP
   summary.error = error;
   summary.mode = to_string(config.crest.mode);
   summary.select_on = to_string(config.crest.select_on);
+  summary.pool_truth_known = plan.truth_known;
   summary.minority_classes = plan.minority;
   summary.majority_classes = plan.majority;
   summary.generations = rows;
@@ -450,6 +503,7 @@ void finish_run(const fs::path& run_dir, const Config& config, const RunPlan& pl
   RunSummary summary;
   summary.mode = to_string(cc.mode);
   summary.select_on = to_string(cc.select_on);
+  summary.pool_truth_known = plan.truth_known;
   summary.best_generation = best.generation;
   summary.best = best;
   summary.final_row = rows.back();
@@ -479,10 +533,10 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
     spdlog::info("removed {} (left by a write that was cut short)", stale.string());
   }
-  const PreparedData prepared = prepare_data(config.data);
+  const PreparedData prepared = prepare_data(config.data, cache_dir(config.data, run_dir));
   record_split(run_dir, config.data, prepared);
   const RunData run = make_run_data(prepared, device);
-  const RunPlan plan = plan_run(config, run, prepared.split, device);
+  const RunPlan plan = plan_run(config, run);
   log_plan(config, run, plan, device);
   // Written once the data is loaded and on the device: a run that failed before leaves no run.
   write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
@@ -497,7 +551,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
       rows.push_back(read_finished_generation(gen_dir, g, run.num_classes()).row);
       const bool last = g + 1 == cc.generations;
       carried = plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
-      if (last || !generation_finished(run_dir, g + 1)) print_table(out, rows);
+      if (last || !generation_finished(run_dir, g + 1)) print_table(out, rows, plan);
       continue;
     }
     fs::create_directories(gen_dir);
@@ -525,7 +579,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     GenerationRow row = test_row(g, t_g, labeled, static_cast<std::int64_t>(carried.labels.size()),
                                  outcome.final_ema, plan);
     row.accuracy_median_last_20 = outcome.ema_summary.median_last_20;
-    if (!plan.val_positions.empty()) {
+    if (uses_validation(cc.select_on)) {
       row.val_mean_recall =
           validation_mean_recall(trainer.ema_model(), run, plan, config.train.eval_batch_size);
     }
@@ -540,7 +594,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
         {row, evaluation_figures(outcome.final_ema), labeled.counts, outcome.ema_summary});
     rows.push_back(row);
     write_generations_csv(run_dir / kGenerationsFile, rows);
-    print_table(out, rows);
+    print_table(out, rows, plan);
     carried = std::move(next);
   }
   finish_run(run_dir, config, plan, rows, out);

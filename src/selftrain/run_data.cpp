@@ -35,10 +35,21 @@ RunData make_run_data(const PreparedData& prepared, at::Device device) {
   const at::Tensor labels = train.labels.index_select(0, index).contiguous();
   run.lt_labels.assign(labels.data_ptr<std::int64_t>(),
                        labels.data_ptr<std::int64_t>() + labels.numel());
-  run.images = train.images.index_select(0, index).to(device);
+  run.truth_known = std::none_of(run.lt_labels.begin(), run.lt_labels.end(),
+                                 [](std::int64_t y) { return y == kUnknownLabel; });
+  if (!train.files.empty()) {
+    for (std::int64_t s : run.lt) run.files.push_back(train.files[static_cast<std::size_t>(s)]);
+  }
+  // The LT set is the whole training set under as_is: no copy then.
+  const bool everything = static_cast<std::int64_t>(run.lt.size()) == train.size();
+  run.images = (everything ? train.images : train.images.index_select(0, index)).to(device);
   run.labels = labels.to(device);
   run.test_images = prepared.source.test.images.to(device);
   run.test_labels = prepared.source.test.labels.to(device);
+  if (prepared.source.val.size() > 0) {
+    run.val_images = prepared.source.val.images.to(device);
+    run.val_labels = prepared.source.val.labels.to(device);
+  }
   for (std::int64_t s : prepared.split.labeled) run.labeled_positions.push_back(run.position_of(s));
   for (std::int64_t s : prepared.split.unlabeled) run.unlabeled_only.push_back(run.position_of(s));
   return run;
@@ -53,7 +64,7 @@ TrainingData generation_data(const RunData& run, const std::vector<std::int64_t>
   data.labeled_targets = long_tensor(targets, device);
   data.unlabeled_index = at::arange(static_cast<std::int64_t>(run.lt.size()),
                                     at::TensorOptions().dtype(at::kLong).device(device));
-  data.unlabeled_truth = run.labels;
+  if (run.truth_known) data.unlabeled_truth = run.labels;
   data.test_images = run.test_images;
   data.test_labels = run.test_labels;
   data.class_names = run.class_names;

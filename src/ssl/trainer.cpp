@@ -6,6 +6,7 @@
 #include <torch/cuda.h>
 
 #include <chrono>
+#include <limits>
 #include <cmath>
 #include <functional>
 #include <unordered_set>
@@ -520,7 +521,11 @@ MetricsLine FixMatchTrainer::evaluate(double lr, double steps_per_sec) {
   line.loss_x = st[kLossX] / steps;
   line.loss_u = st[kLossU] / steps;
   line.mask_rate = st[kMask] / steps;
-  line.pseudo_label_acc = st[kPseudoKept] > 0 ? st[kPseudoCorrect] / st[kPseudoKept] : 0.0;
+  // Unknown (NaN, null in metrics.jsonl) where the unlabeled stream has no hidden labels.
+  line.pseudo_label_acc = !s.data.unlabeled_truth.defined()
+                              ? std::numeric_limits<double>::quiet_NaN()
+                          : st[kPseudoKept] > 0 ? st[kPseudoCorrect] / st[kPseudoKept]
+                                                : 0.0;
   line.acc_raw = raw.accuracy;
   line.acc_ema = ema.accuracy;
   line.acc_raw_la = raw_la.accuracy;

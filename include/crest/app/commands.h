@@ -27,10 +27,16 @@ struct DataSynthOptions {
   int train_per_class = 5000;
   int test_per_class = 1000;
   std::int64_t seed = 0;
-  bool force = false;  // overwrite CIFAR files already in out_dir
+  bool force = false;            // overwrite a dataset already in out_dir
+  std::string format = "cifar";  // cifar (binary layout) | folder (PNG image folders)
+  int image_size = 32;           // folder only (the CIFAR layout is 32)
+  double imbalance_ratio = 1.0;  // folder only: N_c = int(N * ratio^(-c/(L-1))), train and unlabeled
+  int unlabeled_per_class = 0;   // folder only: ROOT/unlabeled images per class (before the ratio)
 };
 
-// Writes a synthetic dataset in the CIFAR-10 binary layout.
+// Writes a synthetic dataset in the CIFAR-10 binary layout, or (format folder) as PNG image
+// folders with a naturally imbalanced train/ and an unlabeled/ part whose classes are not
+// written anywhere.
 void data_synth(const DataSynthOptions& options, std::ostream& out);
 
 // The config of `crest train`: the file (or the embedded quickstart), the --set overrides,

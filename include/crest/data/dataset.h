@@ -17,7 +17,7 @@ struct Dataset {
   at::Tensor labels;  // int64 [N], values in [0, class_names.size()) or kUnknownLabel
   std::vector<std::string> class_names;
   // Per image, its file relative to data.root (datasets read from image files); else empty.
-  std::vector<std::string> files;
+  std::vector<std::string> files = {};
 
   std::int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
   int num_classes() const { return static_cast<int>(class_names.size()); }
@@ -29,10 +29,13 @@ struct Dataset {
   Dataset subset(const std::vector<std::int64_t>& indices) const;
 };
 
-// A training set and its test set, sharing class names.
+// A training set and its test set, sharing class names. The training set may end with images
+// of unknown class (kUnknownLabel: an unlabeled pool read from files), after every labeled one;
+// `val` is a labeled validation set read from files, empty (size 0) when there is none.
 struct DatasetPair {
   Dataset train;
   Dataset test;
+  Dataset val = {};
 };
 
 // Throws DataError naming `what` if the tensors are malformed (dtype, rank, sizes), a label

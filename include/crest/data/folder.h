@@ -1,10 +1,18 @@
-// Image-folder datasets: ROOT/train/<class>/* and ROOT/test/<class>/*, classes in sorted
-// order (the label is the position of the folder name), files in sorted order. Decoded with
-// OpenCV; without it (CREST_WITH_OPENCV off) reading throws a DataError saying how to get it.
+// Image-folder datasets (data.dataset: folder):
+//   ROOT/train/<class>/*      labeled training images, one folder per class;
+//   ROOT/unlabeled/**         optional: images without labels, any nesting;
+//   ROOT/test/<class>/*       test images (every class of test must be a class of train);
+//   ROOT/val/<class>/*        optional: a labeled validation set (classes as for test).
+// Classes are the train folders in sorted order (the label is the position of the name); files
+// are taken in sorted order of their path; hidden entries (a name starting with '.') are
+// skipped. Images of any size and mode are decoded to RGB at the configured size (images.h).
 #pragma once
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
+#include "crest/config/choices.h"
 #include "crest/data/dataset.h"
 
 namespace crest {
@@ -12,9 +20,35 @@ namespace crest {
 // True when this build can decode image files.
 bool folder_datasets_available();
 
-// Reads the folder dataset; every image must be image_size x image_size with 1 or 3 channels
-// (grey is expanded to RGB). Errors name the file: missing root, no class folders, an empty
-// class folder, train and test class folders that differ, an undecodable file, a wrong size.
-DatasetPair read_image_folder(const std::filesystem::path& root, int image_size = 32);
+struct FolderOptions {
+  int image_size = 32;
+  ResizeMode resize = ResizeMode::kArea;
+  std::filesystem::path cache_dir;  // decoded-image cache (images.h); empty = none
+};
+
+// Every image file under `folder`, at any depth, sorted by path; hidden entries skipped.
+// DataError naming the path when the folder is missing, holds a file that is not an image, or
+// holds no image at all (`what` names the folder's role in messages, e.g. "unlabeled folder").
+std::vector<std::filesystem::path> list_images_recursive(const std::filesystem::path& folder,
+                                                         const std::string& what);
+
+// Reads the folder dataset. `train` holds the labeled images, then the unlabeled ones with
+// kUnknownLabel; `files` name each image relative to `root`. Errors (DataError) name the path:
+// missing root, train or test; no class folders; an empty class folder; a test or val class
+// that train does not have; an empty unlabeled folder; a file that is not an image or does not
+// decode; another size under data.resize: error.
+DatasetPair read_image_folder(const std::filesystem::path& root, const FolderOptions& options);
+
+// Images without labels from any folder (data.unlabeled_root): a Dataset of kUnknownLabel
+// images named `class_names`, `files` relative to the working directory (root / path).
+Dataset read_unlabeled_folder(const std::filesystem::path& root,
+                              const std::vector<std::string>& class_names,
+                              const FolderOptions& options);
+
+// Writes `data` as an image folder dataset of PNG files: ROOT/train/<class>/NNNNNN.png for the
+// labeled training images, ROOT/unlabeled/part_K/NNNNNN.png (K = image mod 3, to exercise
+// nesting) for the training images with kUnknownLabel, ROOT/test/<class>/NNNNNN.png. Needs
+// OpenCV (DataError otherwise); a file that cannot be written is a WriteError naming it.
+void write_image_folder(const std::filesystem::path& root, const DatasetPair& data);
 
 }  // namespace crest

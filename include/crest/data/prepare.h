@@ -12,27 +12,43 @@
 
 namespace crest {
 
-// Loads the configured source dataset (train and test) from disk or the generator.
-DatasetPair load_source(const DataConfig& data);
+// Loads the configured source dataset (train, test and any val) from disk or the generator,
+// with the unlabeled images of data.unlabeled_root (and a folder dataset's ROOT/unlabeled) at
+// the end of the training set as kUnknownLabel. Image files are decoded through the cache in
+// `cache_dir` (empty = no cache; images.h).
+DatasetPair load_source(const DataConfig& data, const std::filesystem::path& cache_dir = {});
 
 struct PreparedData {
   DatasetPair source;
   Split split;
+  SplitProtocol protocol = SplitProtocol::kCrest;
   std::vector<std::int64_t> test_counts;
+  std::vector<std::int64_t> val_counts;  // empty when there is no val set
+
+  // max / min of the labeled counts per class (data.protocol as_is reports it).
+  double measured_imbalance_ratio() const;
 };
 
-PreparedData prepare_data(const DataConfig& data);
+// Loads the source and builds the split; DataError when a class ends up without labeled or test
+// images, or (crest, darp) nothing is left unlabeled.
+PreparedData prepare_data(const DataConfig& data, const std::filesystem::path& cache_dir = {});
 
-// The per-class table as JSON: {"classes", "lt_counts", "labeled", "unlabeled", "test"}.
+// The per-class table as JSON: {"classes", "lt_counts", "labeled", "unlabeled" (null when some
+// unlabeled images have no known class; then "unlabeled_known"), "unlabeled_unknown", "test",
+// "val" (when there is a val set), "imbalance_ratio_measured"}.
 nlohmann::json split_counts_json(const PreparedData& prepared);
 
-// The per-class table for people: class, LT count, labeled, unlabeled, test, and totals.
+// The per-class table for people: class, name, LT count (not for as_is), labeled, unlabeled,
+// test, val, the totals and the measured imbalance ratio of the labeled set.
 std::string split_counts_table(const PreparedData& prepared);
 
 // The split manifest: the settings that produced the split, fingerprints of the source data,
 // the per-class counts and the labeled and unlabeled indices into the source training set.
 // io/manifest.h writes and reads it.
 nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepared);
+
+// How data.resize fits images, in words, for the manifest.
+std::string resize_method(ResizeMode resize);
 
 // Fingerprint (FNV-1a 64, hex) of a dataset's images and labels.
 std::string dataset_fingerprint(const Dataset& dataset);

@@ -85,6 +85,9 @@ struct RunSummary {
   std::string error;
   std::string mode;       // crest.mode
   std::string select_on;  // crest.select_on
+  // Whether the unlabeled pool's hidden labels are known (CIFAR protocols) or not (images
+  // without labels): "pool_truth": "unknown" in the file, and selection precisions are null.
+  bool pool_truth_known = true;
   std::optional<int> best_generation;
   std::optional<GenerationRow> best;
   std::optional<GenerationRow> final_row;  // "final": the last generation

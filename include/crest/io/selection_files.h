@@ -13,20 +13,23 @@
 
 namespace crest {
 
-// One row of pseudo_labels.csv: `index,predicted,confidence,true_label`.
+// One row of pseudo_labels.csv: `index,predicted,confidence,true_label[,file]`.
 struct PseudoLabelRow {
   std::int64_t index = 0;       // the image's index in the source training set
   std::int64_t predicted = 0;   // the pseudo-label (the EMA model's prediction)
   double confidence = 0.0;      // its softmax probability (written as %.6f)
-  std::int64_t true_label = 0;  // the hidden label (never used for training)
+  std::int64_t true_label = 0;  // the hidden label (never used for training); -1 = unknown,
+                                // written as "unknown"
+  std::string file = {};        // the image file relative to data.root ("" = not from files)
 };
 
-// Writes the rows in order, atomically.
+// Writes the rows in order, atomically; the `file` column only when some row names a file.
 void write_pseudo_labels_csv(const std::filesystem::path& file,
                              const std::vector<PseudoLabelRow>& rows);
 // What a pseudo_labels.csv of a run may hold: classes 0..num_classes-1 (predicted and true
-// label), and only images `in_pool` accepts (source indices of the unlabeled-only pool), whose
-// true label, when `true_label` is given, is the one it returns.
+// label; "unknown" for the true label only where `true_label` returns -1), and only images
+// `in_pool` accepts (source indices of the unlabeled-only pool), whose true label, when
+// `true_label` is given, is the one it returns.
 struct PseudoLabelLimits {
   int num_classes = 0;
   std::function<bool(std::int64_t index)> in_pool;
@@ -39,9 +42,13 @@ struct PseudoLabelLimits {
 std::vector<PseudoLabelRow> read_pseudo_labels_csv(const std::filesystem::path& file,
                                                    const PseudoLabelLimits& limits);
 
-// selection.json. Per-class vectors are indexed by class.
+// selection.json. Per-class vectors are indexed by class. Where the pool's true labels are
+// unknown (`truth_known` false: images without labels), the file says "truth": "unknown" and
+// the figures that need them (correct, pool_true_counts, precision, recall, precision_total)
+// are null, read back as empty lists and NaN.
 struct SelectionRecord {
   int generation = 0;
+  bool truth_known = true;
   std::int64_t pool = 0;     // unlabeled-only images the EMA model predicted
   double alpha = 0.0;        // crest.alpha
   std::string rate_profile;  // crest.rate_profile
@@ -60,8 +67,8 @@ struct SelectionRecord {
 // Writes every field, pretty-printed, atomically.
 void write_selection_json(const std::filesystem::path& file, const SelectionRecord& record);
 
-// Reads selection.json. Requires "classes", "rates", "predicted", "selected", "correct" and
-// "precision" with one entry per class; the other fields read as 0 / empty / NaN
+// Reads selection.json. Requires "classes", "rates", "predicted", "selected" and (unless the
+// truth is unknown) "correct" and "precision" with one entry per class; the other fields read as 0 / empty / NaN
 // (precision_total) when absent. DataError naming the file otherwise.
 SelectionRecord read_selection_json(const std::filesystem::path& file);
 

@@ -15,14 +15,18 @@ namespace crest {
 
 struct RunData {
   std::vector<std::int64_t> lt;                 // source indices of the LT set, ascending
-  std::vector<std::int64_t> lt_labels;          // their true labels
+  std::vector<std::int64_t> lt_labels;          // their true labels (kUnknownLabel: unknown)
+  std::vector<std::string> files;               // their files relative to data.root, or empty
   std::vector<std::int64_t> labeled_positions;  // positions (into lt) of the labeled set
   std::vector<std::int64_t> unlabeled_only;     // positions of the unlabeled-only images
   at::Tensor images;                            // uint8 [|lt|, 3, H, W] on the device
   at::Tensor labels;                            // int64 [|lt|] on the device
   at::Tensor test_images;
   at::Tensor test_labels;
+  at::Tensor val_images;  // a val set read from files (ROOT/val); undefined when none
+  at::Tensor val_labels;
   std::vector<std::string> class_names;
+  bool truth_known = true;  // every image of the LT set has a known (hidden) label
 
   int num_classes() const { return static_cast<int>(class_names.size()); }
   // Position in `lt` of a source index (which must belong to the LT set).
@@ -32,8 +36,8 @@ struct RunData {
 RunData make_run_data(const PreparedData& prepared, at::Device device);
 
 // One generation's TrainingData: labeled `positions` with `targets` (true or pseudo labels);
-// the unlabeled stream is the whole LT set, as in FixMatch; the prior for logit adjustment is
-// the targets' class distribution.
+// the unlabeled stream is the whole LT set, as in FixMatch, with its true labels for monitoring
+// where all are known; the prior for logit adjustment is the targets' class distribution.
 TrainingData generation_data(const RunData& run, const std::vector<std::int64_t>& positions,
                              const std::vector<std::int64_t>& targets);
 
