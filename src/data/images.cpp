@@ -1,10 +1,23 @@
-// TEMPORARY: replaced by the images branch (parallel decoding, resize modes, cache).
 #include "crest/data/images.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "crest/util/error.h"
+#include "crest/util/progress.h"
+#include "images_detail.h"
 
 #ifdef CREST_WITH_OPENCV
 #include <opencv2/core.hpp>
@@ -34,7 +47,7 @@ const std::vector<std::string>& image_extensions() {
 
 std::string image_extension_list() {
   std::string out;
-  for (const auto& e : image_extensions()) out += (out.empty() ? "" : " ") + e;
+  for (const auto& ext : image_extensions()) out += (out.empty() ? "" : " ") + ext;
   return out;
 }
 
@@ -42,12 +55,25 @@ bool has_image_extension(const fs::path& file) {
   std::string ext = file.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const auto& all = image_extensions();
-  return std::find(all.begin(), all.end(), ext) != all.end();
+  const auto& known = image_extensions();
+  return std::find(known.begin(), known.end(), ext) != known.end();
 }
 
-#ifdef CREST_WITH_OPENCV
 namespace {
+
+// Images per claim of a worker: small enough to balance the cores at the end of a list, large
+// enough that the shared counter is not contended.
+constexpr std::int64_t kChunk = 16;
+
+// Lists at least this long show a progress bar.
+constexpr std::int64_t kProgressFrom = 2000;
+
+#ifdef CREST_WITH_OPENCV
+
+std::string pixels(int width, int height) {
+  return std::to_string(width) + "x" + std::to_string(height);
+}
+
 // OpenCV decodes a truncated JPEG or PNG with only a warning, filling the missing rows, so
 // the end of the file is checked first: a JPEG ends with its end-of-image marker FFD9 (zero
 // padding after it is tolerated), a PNG with its IEND chunk, a BMP is as long as its header says.
@@ -77,81 +103,261 @@ void check_complete(const fs::path& file, const std::string& bytes) {
   }
 }
 
-// Decodes `file` into `out` as RGB, channels first (3 x size x size bytes).
-void decode_into(const fs::path& file, int size, std::uint8_t* out) {  // NOLINT
-  const std::string bytes = read_file(file);
-  if (bytes.empty()) {
-    throw DataError("cannot decode " + file.string() + ": the file is empty (0 bytes)");
+// `image` with 8-bit samples: 16-bit scaled (65535 -> 255), floating point refused.
+cv::Mat to_8bit(const cv::Mat& image, const fs::path& file) {
+  switch (image.depth()) {
+    case CV_8U:
+      return image;
+    case CV_16U: {
+      cv::Mat out;
+      image.convertTo(out, CV_8U, 1.0 / 257.0);
+      return out;
+    }
+    case CV_32F:
+    case CV_64F:
+      throw DataError(file.string() + " has floating-point samples (" +
+                      (image.depth() == CV_32F ? "32" : "64") +
+                      "-bit): crest reads images with 8- or 16-bit integer samples; convert it "
+                      "to 8 bits per channel beforehand");
+    default:
+      throw DataError(file.string() +
+                      " has signed integer samples: crest reads images with 8- or 16-bit "
+                      "unsigned samples; convert it to 8 bits per channel beforehand");
   }
-  check_complete(file, bytes);
-  cv::Mat image;
-  try {
-    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-    image = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    throw DataError("cannot decode " + file.string() + ": " + e.what());
-  }
-  if (image.empty()) {
-    throw DataError("cannot decode " + file.string() +
-                    ": it is damaged or not in the format its extension says");
-  }
-  if (image.cols != size || image.rows != size) {
-    throw DataError(file.string() + " is " + std::to_string(image.cols) + "x" +
-                    std::to_string(image.rows) + " pixels, expected " + std::to_string(size) + "x" +
-                    std::to_string(size) + ": resize the images to " + std::to_string(size) + "x" +
-                    std::to_string(size) + " beforehand");
-  }
-  if (image.depth() != CV_8U) {
-    throw DataError(file.string() + " does not have 8-bit samples: " +
-                    "convert it to 8 bits per channel beforehand");
-  }
-  cv::Mat rgb;
+}
+
+// `image` as grey (1 channel) or BGR (3): alpha dropped, grey + alpha reduced to its grey.
+// (OpenCV decodes palette images to BGR or BGRA already.)
+cv::Mat to_grey_or_bgr(const cv::Mat& image, const fs::path& file) {
   switch (image.channels()) {
     case 1:
-      cv::cvtColor(image, rgb, cv::COLOR_GRAY2RGB);
-      break;
     case 3:
-      cv::cvtColor(image, rgb, cv::COLOR_BGR2RGB);  // OpenCV decodes to BGR
-      break;
+      return image;
+    case 2: {
+      cv::Mat grey;
+      cv::extractChannel(image, grey, 0);
+      return grey;
+    }
+    case 4: {
+      cv::Mat bgr;
+      cv::cvtColor(image, bgr, cv::COLOR_BGRA2BGR);
+      return bgr;
+    }
     default:
       throw DataError(file.string() + " has " + std::to_string(image.channels()) +
-                      " channels, expected 1 (grey) or 3 (colour): remove the alpha channel "
-                      "beforehand");
+                      " channels; crest reads grey, grey + alpha, colour and colour + alpha "
+                      "images: convert it to RGB beforehand");
   }
-  // Interleaved HWC to planar CHW, the layout of Dataset::images.
+}
+
+// cv::INTER_AREA when shrinking (no side below `size`), cv::INTER_LINEAR when enlarging.
+int interpolation(const cv::Mat& image, int size) {
+  return image.cols >= size && image.rows >= size ? cv::INTER_AREA : cv::INTER_LINEAR;
+}
+
+// `image` fitted to size x size as `resize` says (a view into a resized copy for center_crop).
+cv::Mat fit(const cv::Mat& image, const fs::path& file, int size, ResizeMode resize) {
+  const int width = image.cols;
+  const int height = image.rows;
+  if (width == size && height == size) return image;
+  switch (resize) {
+    case ResizeMode::kError:
+      throw DataError(file.string() + " is " + pixels(width, height) + " pixels, expected " +
+                      pixels(size, size) + " (data.image_size): set data.resize: area or " +
+                      "center_crop to fit other sizes, or resize the images to " +
+                      pixels(size, size) + " beforehand");
+    case ResizeMode::kArea: {
+      cv::Mat out;
+      cv::resize(image, out, cv::Size(size, size), 0, 0, interpolation(image, size));
+      return out;
+    }
+    case ResizeMode::kCenterCrop: {
+      // The shorter side becomes `size`, the longer keeps the aspect ratio (at least `size`).
+      const auto scaled = [&](int longer, int shorter) {
+        const double exact = static_cast<double>(longer) * size / shorter;
+        return std::max(size, static_cast<int>(exact + 0.5));
+      };
+      const int new_width = width >= height ? scaled(width, height) : size;
+      const int new_height = width >= height ? size : scaled(height, width);
+      cv::Mat resized = image;
+      if (new_width != width || new_height != height) {
+        cv::resize(image, resized, cv::Size(new_width, new_height), 0, 0,
+                   interpolation(image, size));
+      }
+      return resized(cv::Rect((new_width - size) / 2, (new_height - size) / 2, size, size));
+    }
+  }
+  throw DataError("unknown data.resize value");  // unreachable: the switch names every mode
+}
+
+// Interleaved HWC grey or BGR to planar CHW RGB, the layout of Dataset::images.
+void write_planar_rgb(const cv::Mat& image, int size, std::uint8_t* out) {
   const std::int64_t plane = static_cast<std::int64_t>(size) * size;
+  std::uint8_t* red = out;
+  std::uint8_t* green = out + plane;
+  std::uint8_t* blue = out + 2 * plane;
   for (int y = 0; y < size; ++y) {
-    const std::uint8_t* row = rgb.ptr<std::uint8_t>(y);
-    for (int x = 0; x < size; ++x) {
-      for (int c = 0; c < 3; ++c) out[c * plane + y * size + x] = row[x * 3 + c];
+    const std::uint8_t* row = image.ptr<std::uint8_t>(y);
+    const std::int64_t at = static_cast<std::int64_t>(y) * size;
+    if (image.channels() == 1) {
+      std::copy(row, row + size, red + at);
+      std::copy(row, row + size, green + at);
+      std::copy(row, row + size, blue + at);
+    } else {
+      for (int x = 0; x < size; ++x) {
+        blue[at + x] = row[3 * x];
+        green[at + x] = row[3 * x + 1];
+        red[at + x] = row[3 * x + 2];
+      }
     }
   }
 }
 
+#else  // !CREST_WITH_OPENCV
+
+DataError no_opencv(const std::string& what) {
+  return DataError("cannot decode " + what +
+                   ": this crest was built without OpenCV (CREST_WITH_OPENCV=OFF), so image "
+                   "files cannot be read: install libopencv-dev and rebuild, or convert the "
+                   "images to the CIFAR binary layout");
+}
+
+#endif  // CREST_WITH_OPENCV
+
 }  // namespace
 
-void decode_image(const fs::path& file, int size, ResizeMode, std::uint8_t* out) {
-  decode_into(file, size, out);
-}
+void decode_image(const fs::path& file, int size, ResizeMode resize, std::uint8_t* out) {
+#ifdef CREST_WITH_OPENCV
+  const std::string bytes = read_file(file);
+  if (bytes.empty()) {
+    throw DataError("cannot decode " + file.string() +
+                    ": the file is empty (0 bytes): copy the image again or remove it from the "
+                    "dataset");
+  }
+  check_complete(file, bytes);
+  try {
+    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    const cv::Mat image = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    if (image.empty()) {
+      throw DataError("cannot decode " + file.string() +
+                      ": it is damaged or not in the format its extension says; crest reads " +
+                      image_extension_list());
+    }
+    write_planar_rgb(fit(to_grey_or_bgr(to_8bit(image, file), file), file, size, resize), size,
+                     out);
+  } catch (const cv::Exception& e) {
+    throw DataError("cannot decode " + file.string() + ": " + e.what());
+  }
 #else
-void decode_image(const fs::path& file, int, ResizeMode, std::uint8_t*) {
-  throw DataError("cannot decode " + file.string() + ": built without OpenCV");
-}
+  (void)size;
+  (void)resize;
+  (void)out;
+  throw no_opencv(file.string());
 #endif
+}
+
+namespace images_detail {
+
+void check_options(const DecodeOptions& options) {
+  if (options.image_size < 1) {
+    throw InputError("image size must be positive, got " + std::to_string(options.image_size));
+  }
+  if (options.threads < 0) {
+    throw InputError("decoding threads must be >= 0 (0 = every core), got " +
+                     std::to_string(options.threads));
+  }
+}
+
+int decode_threads(int threads) {
+  if (threads > 0) return threads;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void decode_rows(const std::vector<fs::path>& files, const std::vector<std::int64_t>& rows,
+                 std::uint8_t* out, const DecodeOptions& options) {
+  check_options(options);
+  if (rows.empty()) return;
+#ifndef CREST_WITH_OPENCV
+  throw no_opencv(files[static_cast<std::size_t>(rows.front())].string());
+#endif
+  const int size = options.image_size;
+  const std::int64_t image_bytes = 3 * static_cast<std::int64_t>(size) * size;
+  const auto total = static_cast<std::int64_t>(rows.size());
+  const auto chunks = (total + kChunk - 1) / kChunk;
+  const int threads =
+      static_cast<int>(std::min<std::int64_t>(decode_threads(options.threads), chunks));
+
+  // Chunks are claimed in list order, so when a file fails, every earlier file is in a chunk
+  // already claimed; workers finish those (stopping only at their own failure) and claim no
+  // more, so the failure with the smallest row is found on every run.
+  std::atomic<std::int64_t> next{0};
+  std::atomic<std::int64_t> done{0};
+  std::atomic<bool> stop{false};
+  std::mutex failure_mutex;
+  std::int64_t failed_row = std::numeric_limits<std::int64_t>::max();
+  std::exception_ptr failure;
+
+  std::unique_ptr<Progress> progress;
+  if (total >= kProgressFrom) progress = std::make_unique<Progress>(options.label, total, 0);
+
+  // The calling thread is a worker too, and the one that draws the progress bar.
+  const auto work = [&](bool draws) {
+    while (!stop.load(std::memory_order_relaxed)) {
+      const std::int64_t begin = next.fetch_add(kChunk);
+      if (begin >= total) return;
+      const std::int64_t end = std::min(begin + kChunk, total);
+      for (std::int64_t k = begin; k < end; ++k) {
+        const std::int64_t row = rows[static_cast<std::size_t>(k)];
+        try {
+          decode_image(files[static_cast<std::size_t>(row)], size, options.resize,
+                       out + row * image_bytes);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(failure_mutex);
+          if (row < failed_row) {
+            failed_row = row;
+            failure = std::current_exception();
+          }
+          stop.store(true);
+          return;
+        }
+      }
+      const std::int64_t finished = done.fetch_add(end - begin) + (end - begin);
+      if (draws && progress && progress->due()) progress->update(finished, "images");
+    }
+  };
+
+  std::vector<std::thread> workers;
+  try {
+    for (int t = 1; t < threads; ++t) workers.emplace_back(work, false);
+  } catch (const std::system_error&) {
+    // No more threads to be had: those started and this one do the work.
+  }
+  work(true);
+  for (auto& worker : workers) worker.join();
+  if (progress) {
+    progress->update(done.load(), "images");
+    progress->finish();
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace images_detail
 
 at::Tensor decode_images(const std::vector<fs::path>& files, const DecodeOptions& options) {
-  const int s = options.image_size;
-  at::Tensor out = at::empty({static_cast<std::int64_t>(files.size()), 3, s, s}, at::kByte);
-  auto* data = out.data_ptr<std::uint8_t>();
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    decode_image(files[i], s, options.resize, data + i * 3 * s * s);
-  }
-  return out;
-}
-
-at::Tensor decode_images_cached(const std::vector<fs::path>& files, const fs::path&,
-                                const DecodeOptions& options, const fs::path&, const std::string&) {
-  return decode_images(files, options);
+  images_detail::check_options(options);
+  const auto n = static_cast<std::int64_t>(files.size());
+  const int size = options.image_size;
+#ifndef CREST_WITH_OPENCV
+  throw no_opencv(std::to_string(n) + " images");
+#endif
+  at::Tensor images = at::empty({n, 3, size, size}, at::TensorOptions().dtype(at::kByte));
+  std::vector<std::int64_t> rows(files.size());
+  for (std::int64_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
+  images_detail::decode_rows(files, rows, images.data_ptr<std::uint8_t>(), options);
+  return images;
 }
 
 }  // namespace crest

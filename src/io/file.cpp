@@ -80,6 +80,10 @@ void write_through(const fs::path& path, const fs::path& tmp,
 }  // namespace
 
 void write_file_atomic(const fs::path& path, const std::string& contents) {
+  write_bytes_atomic(path, contents.data(), contents.size());
+}
+
+void write_bytes_atomic(const fs::path& path, const void* data, std::size_t size) {
   // The pid keeps two processes writing the same file from sharing a temporary.
   const fs::path temporary = with_suffix(path, ".tmp." + std::to_string(::getpid()));
   write_through(path, temporary, [&](const fs::path& tmp) {
@@ -87,7 +91,7 @@ void write_file_atomic(const fs::path& path, const std::string& contents) {
     if (!out) {
       throw WriteError("cannot write " + path.string() + ": " + std::strerror(errno));
     }
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
     out.flush();
     if (!out) {
       const int error = errno;

@@ -3,6 +3,7 @@
 // a crash never leaves a half-written file where a complete one was.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,6 +14,10 @@ namespace crest {
 // missing parent folders. Throws WriteError naming the path (disk full, no permission); the
 // previous file is then intact and the temporary removed.
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
+
+// write_file_atomic for `size` bytes at `data`, for large buffers (a tensor's storage) that a
+// std::string copy would double in memory.
+void write_bytes_atomic(const std::filesystem::path& path, const void* data, std::size_t size);
 
 // Appends `line` and a newline to `path` (created when missing) and flushes. Used for
 // line-per-record logs (metrics.jsonl): a crash can cut off the last line only, which the
