@@ -92,7 +92,7 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("loading {} data{}", to_string(config.data.dataset),
                reads_files(config.data.dataset) ? " from " + config.data.root : "");
-  const PreparedData prepared = prepare_data(config.data);
+  const PreparedData prepared = prepare_data(config.data, decoded_cache_dir(config.data, run_dir));
   spdlog::info("{} training and {} test images, {} classes; long-tailed set {} images ({:.2f}s)",
                prepared.source.train.size(), prepared.source.test.size(),
                prepared.source.train.num_classes(), prepared.split.lt_indices.size(),

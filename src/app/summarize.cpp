@@ -299,8 +299,8 @@ std::string markdown_text(std::string text) {
 }
 
 std::string group_title(const SummaryGroup& g) {
-  return g.dataset + ", beta " + beta_text(g.beta) + ", gamma " +
-         format("%g", g.gamma) + ", " + method_label(g.method);
+  return g.dataset + ", beta " + beta_text(g.beta) + ", gamma " + format("%g", g.gamma) + ", " +
+         method_label(g.method);
 }
 
 }  // namespace
@@ -480,13 +480,12 @@ std::string summary_csv(const Summary& summary) {
     }
     out << csv_field(g.dataset) << "," << to_string(g.method) << "," << format("%g", g.gamma) << ","
         << (g.beta == kAsIsBeta ? std::string("as_is") : format("%g", g.beta)) << ","
-        << g.folds.size() << "," << g.excluded << "," << folds << ","
-        << pct(g.final_accuracy.mean) << "," << pct(g.final_accuracy.std) << ","
-        << pct(g.best_accuracy.mean) << "," << pct(g.best_accuracy.std) << ","
-        << pct(g.minority_recall.mean) << "," << pct(g.minority_recall.std) << "," << classes << ","
-        << csv_field(names) << "," << means << "," << stds << ","
-        << pct(g.final_accuracy_median_20.mean) << "," << pct(g.final_accuracy_median_20.std)
-        << "\n";
+        << g.folds.size() << "," << g.excluded << "," << folds << "," << pct(g.final_accuracy.mean)
+        << "," << pct(g.final_accuracy.std) << "," << pct(g.best_accuracy.mean) << ","
+        << pct(g.best_accuracy.std) << "," << pct(g.minority_recall.mean) << ","
+        << pct(g.minority_recall.std) << "," << classes << "," << csv_field(names) << "," << means
+        << "," << stds << "," << pct(g.final_accuracy_median_20.mean) << ","
+        << pct(g.final_accuracy_median_20.std) << "\n";
   }
   return out.str();
 }

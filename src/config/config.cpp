@@ -447,6 +447,10 @@ void validate_config(const Config& config) {
     throw ConfigError("data.root must name the folder holding the " + to_string(data.dataset) +
                       " data, got ''");
   }
+  if (data.cache.empty()) {
+    throw ConfigError(
+        "data.cache must be run (RUN/cache), off, or a folder for the decoded images, got ''");
+  }
   if (std::fabs(data.imbalance_ratio_unlabeled) < 1.0) {
     throw ConfigError(
         "data.imbalance_ratio_unlabeled must be >= 1 or <= -1 (negative reverses "

@@ -8,12 +8,20 @@
 #include "crest/data/folder.h"
 #include "crest/data/synthetic.h"
 #include "crest/io/manifest.h"
+#include "crest/io/run_files.h"
 #include "crest/util/error.h"
 #include "crest/util/hash.h"
 
 namespace crest {
 
 namespace fs = std::filesystem;
+
+fs::path decoded_cache_dir(const DataConfig& data, const fs::path& run_dir) {
+  const bool decodes = data.dataset == DatasetKind::kFolder || !data.unlabeled_root.empty();
+  if (data.cache == "off" || !decodes) return {};
+  if (data.cache == "run") return run_dir / kCacheDir;
+  return data.cache;
+}
 
 DatasetPair load_source(const DataConfig& data, const fs::path& cache_dir) {
   FolderOptions folder;
@@ -79,12 +87,12 @@ DataError no_labeled_images(const DataConfig& data, const std::string& label) {
       return DataError(label + " gets 0 labeled images: data.label_fraction = " +
                        number(data.label_fraction) + " leaves it none; raise data.label_fraction");
     case SplitProtocol::kDarp:
-      return DataError(label + " gets 0 labeled images: data.num_labeled_head = " +
-                       std::to_string(data.num_labeled_head) +
-                       " and data.imbalance_ratio_labeled = " +
-                       number(data.imbalance_ratio_labeled) +
-                       " leave it none; raise data.num_labeled_head or lower "
-                       "data.imbalance_ratio_labeled");
+      return DataError(
+          label + " gets 0 labeled images: data.num_labeled_head = " +
+          std::to_string(data.num_labeled_head) +
+          " and data.imbalance_ratio_labeled = " + number(data.imbalance_ratio_labeled) +
+          " leave it none; raise data.num_labeled_head or lower "
+          "data.imbalance_ratio_labeled");
     case SplitProtocol::kAsIs:
       break;
   }
@@ -198,17 +206,16 @@ std::string split_counts_table(const PreparedData& prepared) {
   for (std::size_t c = 0; c < names.size(); ++c) {
     std::vector<std::int64_t> values;
     if (prepared.protocol != SplitProtocol::kAsIs) values.push_back(split.lt_counts[c]);
-    values.insert(values.end(), {split.labeled_counts[c], split.unlabeled_counts[c],
-                                 prepared.test_counts[c]});
+    values.insert(values.end(),
+                  {split.labeled_counts[c], split.unlabeled_counts[c], prepared.test_counts[c]});
     if (has_val) values.push_back(prepared.val_counts[c]);
     std::vector<std::string> text;
     for (std::size_t k = 0; k < values.size(); ++k) {
       totals[k] += values[k];
       const bool unknown = heads[k] == "unlabeled" && !unlabeled_known;
-      text.push_back(unknown ? (split.unlabeled_counts[c] == 0
-                                    ? "unknown"
-                                    : std::to_string(values[k]) + "+?")
-                             : std::to_string(values[k]));
+      text.push_back(
+          unknown ? (split.unlabeled_counts[c] == 0 ? "unknown" : std::to_string(values[k]) + "+?")
+                  : std::to_string(values[k]));
     }
     row(std::to_string(c), names[c], text);
   }
@@ -298,24 +305,25 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
     settings["resize_method"] = resize_method(data.resize);
   }
   const DatasetPair& source = prepared.source;
-  nlohmann::json manifest = {{"format", kSplitManifestFormat},
-          {"version", kSplitManifestVersion},
-          {"crest_version", CREST_VERSION},
-          {"settings", settings},
-          {"source",
-           {{"train_size", source.train.size()},
-            {"test_size", source.test.size()},
-            {"image_shape", std::vector<std::int64_t>(source.train.images.sizes().begin() + 1,
-                                                      source.train.images.sizes().end())},
-            {"train_fingerprint", dataset_fingerprint(source.train)},
-            {"test_fingerprint", dataset_fingerprint(source.test)}}},
-          {"classes", source.train.class_names},
-          {"lt_counts", prepared.split.lt_counts},
-          {"labeled_counts", prepared.split.labeled_counts},
-          {"unlabeled_counts", prepared.split.unlabeled_counts},
-          {"test_counts", prepared.test_counts},
-          {"labeled_indices", prepared.split.labeled},
-          {"unlabeled_indices", prepared.split.unlabeled}};
+  nlohmann::json manifest = {
+      {"format", kSplitManifestFormat},
+      {"version", kSplitManifestVersion},
+      {"crest_version", CREST_VERSION},
+      {"settings", settings},
+      {"source",
+       {{"train_size", source.train.size()},
+        {"test_size", source.test.size()},
+        {"image_shape", std::vector<std::int64_t>(source.train.images.sizes().begin() + 1,
+                                                  source.train.images.sizes().end())},
+        {"train_fingerprint", dataset_fingerprint(source.train)},
+        {"test_fingerprint", dataset_fingerprint(source.test)}}},
+      {"classes", source.train.class_names},
+      {"lt_counts", prepared.split.lt_counts},
+      {"labeled_counts", prepared.split.labeled_counts},
+      {"unlabeled_counts", prepared.split.unlabeled_counts},
+      {"test_counts", prepared.test_counts},
+      {"labeled_indices", prepared.split.labeled},
+      {"unlabeled_indices", prepared.split.unlabeled}};
   if (!prepared.split.unlabeled_truth_known()) {
     manifest["unlabeled_unknown"] = prepared.split.unlabeled_unknown;
     manifest["unlabeled_truth"] = "unknown";

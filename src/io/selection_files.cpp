@@ -23,10 +23,10 @@ using io_detail::optional_json_list;
 constexpr const char* kUnknownText = "unknown";
 
 void write_pseudo_labels_csv(const fs::path& file, const std::vector<PseudoLabelRow>& rows) {
-  const bool with_files =
-      std::any_of(rows.begin(), rows.end(), [](const PseudoLabelRow& r) { return !r.file.empty(); });
-  std::string out = std::string("index,predicted,confidence,true_label") +
-                    (with_files ? ",file" : "") + "\n";
+  const bool with_files = std::any_of(rows.begin(), rows.end(),
+                                      [](const PseudoLabelRow& r) { return !r.file.empty(); });
+  std::string out =
+      std::string("index,predicted,confidence,true_label") + (with_files ? ",file" : "") + "\n";
   for (const PseudoLabelRow& r : rows) {
     char confidence[32];
     std::snprintf(confidence, sizeof(confidence), "%.6f", r.confidence);
@@ -79,8 +79,10 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
                       name(row.true_label) + what_to_do);
     }
     if (unknown && !limits.true_label) {
-      throw DataError(t.where(r) + ": the true label is 'unknown', but this run knows the label "
-                      "of every image" + what_to_do);
+      throw DataError(t.where(r) +
+                      ": the true label is 'unknown', but this run knows the label "
+                      "of every image" +
+                      what_to_do);
     }
     if (!seen.insert(row.index).second) {
       throw DataError(t.where(r) + ": image " + std::to_string(row.index) + " is selected twice" +
@@ -111,7 +113,8 @@ void write_selection_json(const fs::path& file, const SelectionRecord& s) {
                    {"recall", s.recall},
                    {"precision_total", s.precision_total}});
   } else {
-    for (const char* key : {"correct", "precision", "pool_true_counts", "recall", "precision_total"})
+    for (const char* key :
+         {"correct", "precision", "pool_true_counts", "recall", "precision_total"})
       fields[key] = nullptr;
   }
   io_detail::write_members_file(file, fields, s, kSelectionLists);

@@ -118,8 +118,7 @@ std::string selection_section(const RunFolder& run) {
          "pool and keeps, per predicted class c, the most confident fraction "
          "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
          "K+1 ("
-      << gen_file(kSelectionFile)
-      << ")."
+      << gen_file(kSelectionFile) << ")."
       << (run.pool_truth_known
               ? " Precision is measured against the hidden true labels."
               : " The unlabeled images have no labels, so the precision of the selection is "
@@ -149,11 +148,10 @@ std::string selection_section(const RunFolder& run) {
       n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
                            std::to_string(s.predicted[c]) +
                            " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " + correct);
-      p.tooltips.push_back(
-          head + (s.truth_known ? "precision " + fixed(s.precision[c]) + " (" +
-                                      std::to_string(s.correct[c]) + " of " +
-                                      std::to_string(s.selected[c]) + ")"
-                                : std::string("precision unknown")));
+      p.tooltips.push_back(head + (s.truth_known ? "precision " + fixed(s.precision[c]) + " (" +
+                                                       std::to_string(s.correct[c]) + " of " +
+                                                       std::to_string(s.selected[c]) + ")"
+                                                 : std::string("precision unknown")));
     }
     counts.push_back(n);
     precision.push_back(p);

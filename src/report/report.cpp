@@ -163,8 +163,7 @@ std::string summary_section(const RunFolder& run) {
         << "</td><td>" << fixed(r.majority_recall) << "</td><td>" << fixed(r.minority_precision)
         << "</td><td>" << r.selected << "</td><td>"
         << (run.pool_truth_known || r.selected == 0 ? fixed(r.selection_precision) : "unknown")
-        << "</td>"
-        << (has_val ? "<td>" + fixed(r.val_mean_recall) + "</td>" : "") << "</tr>\n";
+        << "</td>" << (has_val ? "<td>" + fixed(r.val_mean_recall) + "</td>" : "") << "</tr>\n";
   }
   out << "</tbody></table></div>\n</section>\n";
   return out.str();

@@ -43,15 +43,15 @@ constexpr double kMinorityFraction = 0.3;  // the 30% rarest / most frequent cla
 // What stays fixed over the generations: the original labeled set, the class profile and the
 // rates mu_l derived from it, and the classes the summaries call minority and majority.
 struct RunPlan {
-  std::vector<std::int64_t> labeled_positions;  // original labeled set (positions in the LT set)
-  std::vector<std::int64_t> labeled_truth;      // their true labels
-  std::vector<std::int64_t> labeled_counts;     // N_l per class
-  std::vector<std::int64_t> val_positions;      // the validation slice (crest.select_on: val)
-  bool selecting = false;                       // crest.mode is not fixmatch
-  std::vector<double> rates;                    // mu_l per class (empty when not selecting)
+  std::vector<std::int64_t> labeled_positions;     // original labeled set (positions in the LT set)
+  std::vector<std::int64_t> labeled_truth;         // their true labels
+  std::vector<std::int64_t> labeled_counts;        // N_l per class
+  std::vector<std::int64_t> val_positions;         // the validation slice (crest.select_on: val)
+  bool selecting = false;                          // crest.mode is not fixmatch
+  std::vector<double> rates;                       // mu_l per class (empty when not selecting)
   RateProfile rate_profile = RateProfile::kIdeal;  // the profile used (as_is: always labeled)
-  bool truth_known = true;                      // the hidden labels of the pool are known
-  std::vector<double> p_data;                   // the class profile, normalised
+  bool truth_known = true;                         // the hidden labels of the pool are known
+  std::vector<double> p_data;                      // the class profile, normalised
   std::vector<int> minority;
   std::vector<int> majority;
 };
@@ -124,13 +124,6 @@ void open_run(const fs::path& run_dir, const Config& config, bool resume, at::De
   spdlog::info("run folder {} ({})", run_dir.string(), current_command_line());
   spdlog::info("crest {} | LibTorch {} | device {}", CREST_VERSION, CREST_TORCH_VERSION,
                describe_device(device));
-}
-
-// Where decoded image files are cached (data.cache): RUN/cache, none, or the named folder.
-fs::path cache_dir(const DataConfig& data, const fs::path& run_dir) {
-  if (data.cache == "off" || !reads_files(data.dataset)) return {};
-  if (data.cache == "run") return run_dir / "cache";
-  return data.cache;
 }
 
 // Writes the split manifest; on resume it must describe the same data.
@@ -225,21 +218,23 @@ RunPlan plan_run(const Config& config, const RunData& run) {
 
 void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at::Device device) {
   const std::string val =
-      !plan.val_positions.empty()
-          ? " (+" + std::to_string(plan.val_positions.size()) + " val)"
-          : run.val_images.defined() ? " | val " + std::to_string(run.val_labels.size(0)) : "";
+      !plan.val_positions.empty() ? " (+" + std::to_string(plan.val_positions.size()) + " val)"
+      : run.val_images.defined()  ? " | val " + std::to_string(run.val_labels.size(0))
+                                  : "";
   spdlog::info("device {} | {} {} classes | LT set {} | labeled {}{} | unlabeled-only {} | test {}",
                describe_device(device), to_string(config.data.dataset), run.num_classes(),
                run.lt.size(), plan.labeled_positions.size(), val, run.unlabeled_only.size(),
                run.test_labels.size(0));
   if (config.data.protocol == SplitProtocol::kAsIs) {
-    spdlog::info("as_is: labeled set used as given, imbalance ratio {:.2f} (measured); the "
-                 "profile behind mu_l and p_data is the labeled counts",
-                 measured_imbalance_ratio(plan.labeled_counts));
+    spdlog::info(
+        "as_is: labeled set used as given, imbalance ratio {:.2f} (measured); the "
+        "profile behind mu_l and p_data is the labeled counts",
+        measured_imbalance_ratio(plan.labeled_counts));
   }
   if (!run.truth_known) {
-    spdlog::info("the unlabeled pool has images without labels: pseudo-label accuracy and "
-                 "selection precision are unknown");
+    spdlog::info(
+        "the unlabeled pool has images without labels: pseudo-label accuracy and "
+        "selection precision are unknown");
   }
   if (run.val_images.defined() && !uses_validation(config.crest.select_on)) {
     spdlog::info("the val set ({} images) is not used: crest.select_on is last",
@@ -351,15 +346,14 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   // Scored against the hidden labels only where every one is known.
   const bool truth_known = std::none_of(pool_truth.begin(), pool_truth.end(),
                                         [](std::int64_t y) { return y == kUnknownLabel; });
-  const SelectionAccounting account = truth_known
-                                          ? account_selection(selection, pool_truth,
-                                                              run.num_classes())
-                                          : SelectionAccounting{};
+  const SelectionAccounting account =
+      truth_known ? account_selection(selection, pool_truth, run.num_classes())
+                  : SelectionAccounting{};
   std::vector<PseudoLabelRow> rows;
   for (std::size_t k = 0; k < selection.rows.size(); ++k) {
     const std::int64_t row_in_pool = selection.rows[k];
-    const auto position = static_cast<std::size_t>(
-        run.unlabeled_only[static_cast<std::size_t>(row_in_pool)]);
+    const auto position =
+        static_cast<std::size_t>(run.unlabeled_only[static_cast<std::size_t>(row_in_pool)]);
     rows.push_back({run.lt[position], selection.labels[k], selection.confidences[k],
                     pool_truth[static_cast<std::size_t>(row_in_pool)],
                     run.files.empty() ? std::string() : run.files[position]});
@@ -446,10 +440,10 @@ bool generation_finished(const fs::path& run_dir, int g) {
 void print_table(std::ostream& out, const std::vector<GenerationRow>& rows, const RunPlan& plan) {
   out << "gen      t  labeled     acc   med20  mean-rec  min-rec  maj-rec  selected  sel-prec\n";
   for (const GenerationRow& r : rows) {
-    const std::string precision =
-        std::isfinite(r.selection_precision) ? csv_number(r.selection_precision).substr(0, 6)
-        : plan.selecting && !plan.truth_known ? "unknown"
-                                              : "-";
+    const std::string precision = std::isfinite(r.selection_precision)
+                                      ? csv_number(r.selection_precision).substr(0, 6)
+                                  : plan.selecting && !plan.truth_known ? "unknown"
+                                                                        : "-";
     char line[160];
     std::snprintf(line, sizeof(line),
                   "%3d  %5.2f  %7lld  %6.4f  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
@@ -533,7 +527,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
     spdlog::info("removed {} (left by a write that was cut short)", stale.string());
   }
-  const PreparedData prepared = prepare_data(config.data, cache_dir(config.data, run_dir));
+  const PreparedData prepared = prepare_data(config.data, decoded_cache_dir(config.data, run_dir));
   record_split(run_dir, config.data, prepared);
   const RunData run = make_run_data(prepared, device);
   const RunPlan plan = plan_run(config, run);

@@ -5,10 +5,11 @@
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <chrono>
-#include <limits>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <unordered_set>
 
 #include "crest/augment/augment.h"
@@ -217,6 +218,10 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
     : impl_(std::make_shared<Impl>(std::move(settings), device, std::move(data), std::move(out_dir),
                                    std::move(alignment))) {
   Impl& s = *impl_;
+  // The reference's pad 4 and Cutout 16 are for 32 pixels: other sizes scale them (1/8, 1/2).
+  const auto side = static_cast<int>(s.data.images.size(-1));
+  s.augment.pad = std::max(1, side / 8);
+  s.augment.cutout_size = std::max(1, side / 2);
   if (s.data.labeled_index.numel() == 0) {
     throw InputError("the labeled set is empty: raise data.label_fraction or check the data");
   }

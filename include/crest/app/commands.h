@@ -30,8 +30,9 @@ struct DataSynthOptions {
   bool force = false;            // overwrite a dataset already in out_dir
   std::string format = "cifar";  // cifar (binary layout) | folder (PNG image folders)
   int image_size = 32;           // folder only (the CIFAR layout is 32)
-  double imbalance_ratio = 1.0;  // folder only: N_c = int(N * ratio^(-c/(L-1))), train and unlabeled
-  int unlabeled_per_class = 0;   // folder only: ROOT/unlabeled images per class (before the ratio)
+  double imbalance_ratio =
+      1.0;                      // folder only: N_c = int(N * ratio^(-c/(L-1))), train and unlabeled
+  int unlabeled_per_class = 0;  // folder only: ROOT/unlabeled images per class (before the ratio)
 };
 
 // Writes a synthetic dataset in the CIFAR-10 binary layout, or (format folder) as PNG image

@@ -21,11 +21,11 @@
 namespace crest {
 
 struct AugmentOptions {
-  int pad = 4;       // reflect padding before the random crop
+  int pad = 4;       // reflect padding before the random crop (the trainer uses side / 8)
   bool flip = true;  // random horizontal flip
   int randaugment_layers = 2;
   double randaugment_prob = 0.5;  // probability that a layer acts on an image
-  int cutout_size = 16;           // side of the Cutout square (0: no Cutout)
+  int cutout_size = 16;           // side of the Cutout square (0: no Cutout; trainer: side / 2)
   int fill = 128;                 // gray fill of the geometric ops and of Cutout
 };
 

@@ -12,6 +12,11 @@
 
 namespace crest {
 
+// Where decoded image files are cached (data.cache): RUN/cache for "run", none for "off" or
+// data that decodes no image files, else the named folder.
+std::filesystem::path decoded_cache_dir(const DataConfig& data,
+                                        const std::filesystem::path& run_dir);
+
 // Loads the configured source dataset (train, test and any val) from disk or the generator,
 // with the unlabeled images of data.unlabeled_root (and a folder dataset's ROOT/unlabeled) at
 // the end of the training set as kUnknownLabel. Image files are decoded through the cache in

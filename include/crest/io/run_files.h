@@ -43,6 +43,7 @@ inline constexpr char kReportFile[] = "report.html";
 inline constexpr char kLockFile[] = ".lock";
 inline constexpr char kStdoutLogFile[] = "stdout.log";
 inline constexpr char kStderrLogFile[] = "stderr.log";
+inline constexpr char kCacheDir[] = "cache";  // decoded images of image folders (data.cache: run)
 
 // ---- RUN/gen_K/ --------------------------------------------------------------------------------
 inline constexpr char kGenerationDoneFile[] = "generation.json";

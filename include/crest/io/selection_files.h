@@ -68,8 +68,8 @@ struct SelectionRecord {
 void write_selection_json(const std::filesystem::path& file, const SelectionRecord& record);
 
 // Reads selection.json. Requires "classes", "rates", "predicted", "selected" and (unless the
-// truth is unknown) "correct" and "precision" with one entry per class; the other fields read as 0 / empty / NaN
-// (precision_total) when absent. DataError naming the file otherwise.
+// truth is unknown) "correct" and "precision" with one entry per class; the other fields read as 0
+// / empty / NaN (precision_total) when absent. DataError naming the file otherwise.
 SelectionRecord read_selection_json(const std::filesystem::path& file);
 
 }  // namespace crest

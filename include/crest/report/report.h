@@ -46,7 +46,7 @@ struct RunFolder {
   std::optional<std::vector<GenerationRow>> rows;  // generations.csv
   std::optional<int> best_generation;              // summary.json
   std::string failure;  // summary.json of a run that diverged: what happened ("" otherwise)
-  std::vector<int> minority_classes;         // summary.json
+  std::vector<int> minority_classes;  // summary.json
   bool pool_truth_known = true;  // summary.json / selection.json: hidden labels of the pool known
   std::vector<GenerationFiles> generations;  // gen_0, gen_1, ... in order
   std::vector<std::string> log_lines;  // crest.log lines that describe the run and its machine

@@ -25,7 +25,8 @@ void expect_names(const std::vector<std::string>& expected) {
 
 TEST(ChoicesTest, EveryNameRoundTrips) {
   expect_names<DatasetKind>({"cifar10", "cifar100", "folder", "synthetic"});
-  expect_names<SplitProtocol>({"crest", "darp"});
+  expect_names<SplitProtocol>({"crest", "darp", "as_is"});
+  expect_names<ResizeMode>({"area", "center_crop", "error"});
   expect_names<Amp>({"auto", "bf16", "off"});
   expect_names<Toggle>({"auto", "on", "off"});
   expect_names<SgdChoice>({"auto", "foreach", "fused", "loop"});
@@ -39,6 +40,8 @@ TEST(ChoicesTest, EveryNameRoundTrips) {
 TEST(ChoicesTest, NamedParsers) {
   EXPECT_EQ(parse_dataset("folder"), DatasetKind::kFolder);
   EXPECT_EQ(parse_protocol("darp"), SplitProtocol::kDarp);
+  EXPECT_EQ(parse_protocol("as_is"), SplitProtocol::kAsIs);
+  EXPECT_EQ(parse_resize("center_crop"), ResizeMode::kCenterCrop);
   EXPECT_EQ(parse_amp("bf16"), Amp::kBf16);
   EXPECT_EQ(parse_toggle("on", "train.channels_last"), Toggle::kOn);
   EXPECT_EQ(parse_sgd("fused"), SgdChoice::kFused);

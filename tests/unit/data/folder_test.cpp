@@ -244,6 +244,50 @@ TEST_F(FolderTest, SortedClassesAndFilesHiddenSkipped) {
   EXPECT_TRUE(data.test.labels.equal(data.train.labels));
 }
 
+// unlabeled/ at any depth follows the labeled images with kUnknownLabel, sorted by path,
+// hidden entries skipped; val/ and test/ may hold a subset of the classes; files are named
+// relative to the root.
+TEST_F(FolderTest, UnlabeledValAndFileNames) {
+  SKIP_WITHOUT_OPENCV();
+  std::vector<Pixels> images;
+  for (int i = 0; i < 8; ++i) images.push_back(pattern(4, 3, 20 + i));
+  write_png(dir_ / "train" / "a" / "1.png", images[0]);
+  write_png(dir_ / "train" / "b" / "1.png", images[1]);
+  write_png(dir_ / "test" / "b" / "1.png", images[2]);
+  write_png(dir_ / "val" / "b" / "x.png", images[3]);
+  write_png(dir_ / "unlabeled" / "z.png", images[4]);
+  write_png(dir_ / "unlabeled" / "deep" / "er" / "y.png", images[5]);
+  write_png(dir_ / "unlabeled" / "deep" / "a.png", images[6]);
+  write_png(dir_ / "unlabeled" / ".hidden" / "skip.png", images[7]);
+  write_file_atomic(dir_ / "unlabeled" / ".DS_Store", "x");
+  const DatasetPair data = read_image_folder(dir_, sized(4));
+  ASSERT_EQ(data.train.size(), 5);
+  EXPECT_TRUE(data.train.labels.equal(at::tensor({0, 1, -1, -1, -1}, at::kLong)));
+  EXPECT_EQ(data.train.unknown_count(), 3);
+  const std::vector<std::string> files = {"train/a/1.png", "train/b/1.png", "unlabeled/deep/a.png",
+                                          "unlabeled/deep/er/y.png", "unlabeled/z.png"};
+  EXPECT_EQ(data.train.files, files);
+  expect_image(data.train.images, 2, images[6]);
+  expect_image(data.train.images, 4, images[4]);
+  EXPECT_TRUE(data.test.labels.equal(at::tensor({1}, at::kLong)));
+  ASSERT_EQ(data.val.size(), 1);
+  EXPECT_TRUE(data.val.labels.equal(at::tensor({1}, at::kLong)));
+  EXPECT_EQ(data.val.files, std::vector<std::string>{"val/b/x.png"});
+  expect_image(data.val.images, 0, images[3]);
+
+  fs::remove_all(dir_ / "unlabeled");
+  fs::create_directories(dir_ / "unlabeled" / "empty");
+  expect_data_error([&] { read_image_folder(dir_, sized(4)); },
+                    {(dir_ / "unlabeled").string(), "holds no images"});
+  write_file_atomic(dir_ / "unlabeled" / "notes.txt", "x");
+  expect_data_error([&] { read_image_folder(dir_, sized(4)); },
+                    {(dir_ / "unlabeled" / "notes.txt").string(), "not an image"});
+  fs::remove_all(dir_ / "unlabeled");
+  write_png(dir_ / "val" / "c" / "x.png", images[3]);
+  expect_data_error([&] { read_image_folder(dir_, sized(4)); },
+                    {(dir_ / "val" / "c").string(), "no counterpart"});
+}
+
 TEST_F(FolderTest, GreyExpandedToRgb) {
   SKIP_WITHOUT_OPENCV();
   const Pixels grey_png = pattern(4, 1, 5);
@@ -327,7 +371,8 @@ TEST_F(FolderTest, TruncatedImagesAreRefused) {
 
   const fs::path cut_jpeg = dir_ / "train" / "cat" / "b.jpg";
   write_file_atomic(cut_jpeg, jpeg.substr(0, 400));
-  expect_data_error([&] { read_image_folder(dir_, sized(16)); }, {cut_jpeg.string(), "truncated", "FFD9"});
+  expect_data_error([&] { read_image_folder(dir_, sized(16)); },
+                    {cut_jpeg.string(), "truncated", "FFD9"});
   fs::remove(cut_jpeg);
 
   const fs::path cut_png = dir_ / "test" / "dog" / "b.png";
@@ -335,7 +380,8 @@ TEST_F(FolderTest, TruncatedImagesAreRefused) {
   write_file_atomic(cut_png, png);
   EXPECT_EQ(read_image_folder(dir_, sized(16)).test.size(), 3);
   write_file_atomic(cut_png, png.substr(0, png.size() - 12));  // without its IEND chunk
-  expect_data_error([&] { read_image_folder(dir_, sized(16)); }, {cut_png.string(), "truncated", "IEND"});
+  expect_data_error([&] { read_image_folder(dir_, sized(16)); },
+                    {cut_png.string(), "truncated", "IEND"});
   write_file_atomic(cut_png, png.substr(0, png.size() / 2));
   expect_data_error([&] { read_image_folder(dir_, sized(16)); }, {cut_png.string(), "truncated"});
 }
@@ -349,7 +395,8 @@ TEST_F(FolderTest, WrongImageSize) {
                     {big.string(), "8x6", "expected 4x4", "resize"});
   // The default size is 32, which the 4x4 images do not have either.
   fs::remove(big);
-  expect_data_error([&] { read_image_folder(dir_, sized(32)); }, {"a.png", "4x4", "expected 32x32"});
+  expect_data_error([&] { read_image_folder(dir_, sized(32)); },
+                    {"a.png", "4x4", "expected 32x32"});
 }
 
 TEST_F(FolderTest, NonImageExtension) {

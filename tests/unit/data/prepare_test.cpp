@@ -54,6 +54,30 @@ TEST(Prepare, ClassWithoutImagesInTheLongTailedSetIsRefused) {
   EXPECT_EQ(prepared.split.lt_counts.back(), 1);
 }
 
+// as_is keeps the source whole: every labeled image is labeled, nothing is cut, and without an
+// unlabeled source the pool is empty (allowed here; the CReST modes refuse it when planning).
+TEST(Prepare, AsIsUsesTheSourceWhole) {
+  DataConfig data = synthetic(3, 20, 5);
+  data.protocol = SplitProtocol::kAsIs;
+  data.imbalance_ratio = 100;  // ignored by as_is
+  data.label_fraction = 0.1;   // ignored by as_is
+  const PreparedData prepared = prepare_data(data);
+  EXPECT_EQ(prepared.split.labeled.size(), 60u);
+  EXPECT_TRUE(prepared.split.unlabeled.empty());
+  EXPECT_EQ(prepared.split.labeled_counts, (std::vector<std::int64_t>{20, 20, 20}));
+  EXPECT_DOUBLE_EQ(prepared.measured_imbalance_ratio(), 1.0);
+  const std::string table = split_counts_table(prepared);
+  EXPECT_EQ(table.find("LT"), std::string::npos) << table;
+  EXPECT_NE(table.find("(measured, largest / smallest class): 1.00"), std::string::npos) << table;
+  const nlohmann::json json = split_counts_json(prepared);
+  EXPECT_EQ(json["imbalance_ratio_measured"], 1.0);
+  EXPECT_EQ(json["unlabeled_unknown"], 0);
+  const nlohmann::json manifest = split_manifest(data, prepared);
+  EXPECT_EQ(manifest["settings"]["protocol"], "as_is");
+  EXPECT_EQ(manifest["settings"]["imbalance_ratio_measured"], 1.0);
+  EXPECT_FALSE(manifest.contains("labeled_files"));  // synthetic images have no files
+}
+
 TEST(Prepare, ClassWithoutLabeledImagesIsRefused) {
   DataConfig data = synthetic(10, 100, 10);
   data.protocol = SplitProtocol::kDarp;

@@ -55,6 +55,42 @@ TEST(NumpyRandomTest, ConsecutiveShufflesShareOneStream) {
             (std::vector<int>{22, 46, 80, 93, 43, 47, 78, 26, 30, 88}));
 }
 
+// as_is: images with a label are the labeled set, those without (kUnknownLabel) the pool.
+TEST(SplitTest, AsIsUsesTheLabelsAsGiven) {
+  const at::Tensor labels = at::tensor({0, 0, 1, 0, 2, 1, -1, -1, -1}, at::kLong);
+  DataConfig data;
+  data.protocol = SplitProtocol::kAsIs;
+  const Split split = build_split(labels, 3, data);
+  EXPECT_EQ(split.labeled, (Counts{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(split.unlabeled, (Counts{6, 7, 8}));
+  EXPECT_EQ(split.lt_indices.size(), 9u);
+  EXPECT_EQ(split.labeled_counts, (Counts{3, 2, 1}));
+  EXPECT_EQ(split.unlabeled_counts, (Counts{0, 0, 0}));
+  EXPECT_EQ(split.unlabeled_unknown, 3);
+  EXPECT_FALSE(split.unlabeled_truth_known());
+  EXPECT_DOUBLE_EQ(measured_imbalance_ratio(split.labeled_counts), 3.0);
+  // Without unlabeled images everything is labeled.
+  const Split all = build_split(labels.slice(0, 0, 6), 3, data);
+  EXPECT_TRUE(all.unlabeled.empty());
+  EXPECT_TRUE(all.unlabeled_truth_known());
+}
+
+// The crest protocol cuts the labeled images exactly as without extra unlabeled ones, which
+// join the pool after them.
+TEST(SplitTest, UnlabeledImagesJoinTheCrestPool) {
+  const at::Tensor labels = balanced_labels(10, 50);
+  const DataConfig data = crest_data(10, 0.2, 1);
+  const Split plain = build_split(labels, 10, data);
+  const at::Tensor extra = at::cat({labels, at::full({7}, kUnknownLabel, at::kLong)});
+  const Split split = build_split(extra, 10, data);
+  EXPECT_EQ(split.labeled, plain.labeled);
+  EXPECT_EQ(split.lt_counts, plain.lt_counts);
+  EXPECT_EQ(split.unlabeled_counts, plain.unlabeled_counts);
+  EXPECT_EQ(split.unlabeled.size(), plain.unlabeled.size() + 7);
+  EXPECT_EQ(split.unlabeled.back(), 506);
+  EXPECT_EQ(split.unlabeled_unknown, 7);
+}
+
 TEST(SplitTest, Cifar10LongTailedCounts) {
   EXPECT_EQ(crest_lt_counts(5000, 10, 100),
             (Counts{5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50}));

@@ -387,6 +387,81 @@ TEST_F(IoTest, SelectionRoundTrip) {
   expect_data_error([&] { read_selection_json(file); }, {file.string(), "one entry per class"});
 }
 
+// Images without labels (data.protocol as_is on a folder): the true label is written "unknown"
+// and read back as -1 only where the run says it is unknown; files are named.
+TEST_F(IoTest, PseudoLabelsWithUnknownTruthAndFiles) {
+  const fs::path file = dir_ / kPseudoLabelsFile;
+  write_pseudo_labels_csv(file,
+                          {{12, 1, 0.9, -1, "unlabeled/a, b.png"}, {13, 0, 0.8, -1, "u/c.png"}});
+  EXPECT_EQ(read_file(file),
+            "index,predicted,confidence,true_label,file\n12,1,0.900000,unknown,\"unlabeled/a, "
+            "b.png\"\n13,0,0.800000,unknown,u/c.png\n");
+  PseudoLabelLimits limits;
+  limits.num_classes = 2;
+  limits.in_pool = [](std::int64_t i) { return i >= 10; };
+  limits.true_label = [](std::int64_t) { return std::int64_t{-1}; };
+  const std::vector<PseudoLabelRow> rows = read_pseudo_labels_csv(file, limits);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].true_label, -1);
+  EXPECT_EQ(rows[0].file, "unlabeled/a, b.png");
+  EXPECT_EQ(rows[1].file, "u/c.png");
+  // A run that knows every label refuses "unknown", and a run without labels refuses a label.
+  PseudoLabelLimits known = limits;
+  known.true_label = [](std::int64_t) { return std::int64_t{1}; };
+  expect_data_error([&] { read_pseudo_labels_csv(file, known); },
+                    {file.string() + ":2", "true label 1 in the dataset, not unknown"});
+  known.true_label = nullptr;
+  expect_data_error([&] { read_pseudo_labels_csv(file, known); },
+                    {file.string() + ":2", "'unknown'", "knows the label of every image"});
+  write_file_atomic(file, "index,predicted,confidence,true_label\n12,1,0.5,1\n");
+  expect_data_error([&] { read_pseudo_labels_csv(file, limits); },
+                    {file.string() + ":2", "true label unknown in the dataset, not 1"});
+}
+
+TEST_F(IoTest, SelectionWithUnknownTruthRoundTrip) {
+  SelectionRecord s;
+  s.generation = 0;
+  s.truth_known = false;
+  s.pool = 40;
+  s.rate_profile = "labeled";
+  s.names = {"a", "b"};
+  s.rates = {0.5, 1.0};
+  s.predicted = {30, 10};
+  s.selected = {15, 10};
+  s.selected_total = 25;
+  const fs::path file = dir_ / kSelectionFile;
+  write_selection_json(file, s);
+  const std::string text = read_file(file);
+  EXPECT_NE(text.find("\"truth\": \"unknown\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"precision\": null"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"correct\": null"), std::string::npos) << text;
+  const SelectionRecord back = read_selection_json(file);
+  EXPECT_FALSE(back.truth_known);
+  EXPECT_EQ(back.selected, s.selected);
+  EXPECT_TRUE(back.correct.empty());
+  EXPECT_TRUE(back.precision.empty());
+  EXPECT_TRUE(std::isnan(back.precision_total));
+  // Known truth still requires the lists.
+  write_file_atomic(file, R"({"classes": ["a"], "rates": [1], "predicted": [1], "selected": [1]})");
+  expect_data_error([&] { read_selection_json(file); }, {file.string(), "'correct'"});
+}
+
+TEST_F(IoTest, RunSummaryRecordsUnknownPoolTruth) {
+  RunSummary summary;
+  summary.mode = "crest+";
+  summary.pool_truth_known = false;
+  const fs::path file = dir_ / kRunSummaryFile;
+  write_run_summary(file, summary);
+  EXPECT_NE(read_file(file).find("\"pool_truth\": \"unknown\""), std::string::npos);
+  EXPECT_FALSE(read_run_summary(file).pool_truth_known);
+  summary.pool_truth_known = true;
+  write_run_summary(file, summary);
+  EXPECT_EQ(read_file(file).find("pool_truth"), std::string::npos);
+  EXPECT_TRUE(read_run_summary(file).pool_truth_known);
+  write_file_atomic(file, R"({"status": "finished", "pool_truth": "maybe"})");
+  expect_data_error([&] { read_run_summary(file); }, {file.string(), "'pool_truth'", "maybe"});
+}
+
 // ---- metrics.jsonl and the generation's summary.json --------------------------------------------
 
 MetricsLine sample_line(std::int64_t step) {
