@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "crest/data/prepare.h"
+#include "crest/models/wrn.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/ssl/trainer.h"
 #include "crest/util/device.h"
@@ -117,6 +118,8 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
       {"torch", CREST_TORCH_VERSION},
       {"model",
        "WRN-" + std::to_string(config.model.depth) + "-" + std::to_string(config.model.width)},
+      {"parameters", parameter_count(*trainer.ema_model())},
+      {"image_size", run.images.size(-1)},
       {"batch_labeled", config.train.batch_size},
       {"batch_unlabeled", config.train.batch_size * config.train.unlabeled_ratio},
       {"amp_bf16", bf16},
@@ -144,14 +147,18 @@ std::string bench_table(const nlohmann::json& r) {
   char text[1024];
   std::snprintf(text, sizeof(text),
                 "device                     %s\n"
-                "model                      %s, %d + 2 x %d images a step%s\n"
+                "model                      %s (%lld parameters), %d + 2 x %d images of "
+                "%lldx%lld a step%s\n"
                 "step                       %s\n"
                 "(a) training step          %.2f steps/s   (inputs on the device)\n"
                 "(b) full step              %.2f steps/s   (sampling and augmentation included)\n"
                 "(c) pseudo-labelling       %.0f images/s  (pool of %d)\n"
                 "(d) peak memory            %.1f MiB       (%s)\n",
                 r["device"].get<std::string>().c_str(), r["model"].get<std::string>().c_str(),
+                static_cast<long long>(r["parameters"].get<std::int64_t>()),
                 r["batch_labeled"].get<int>(), r["batch_unlabeled"].get<int>(),
+                static_cast<long long>(r["image_size"].get<std::int64_t>()),
+                static_cast<long long>(r["image_size"].get<std::int64_t>()),
                 r["amp_bf16"].get<bool>() ? ", bf16 autocast" : "", fast_path.c_str(),
                 r["train_step_per_sec"].get<double>(), r["full_step_per_sec"].get<double>(),
                 r["pseudo_label_images_per_sec"].get<double>(), r["pseudo_label_pool"].get<int>(),
