@@ -15,6 +15,7 @@
 #include "crest/app/commands.h"
 #include "crest/app/summarize.h"
 #include "crest/app/sweep.h"
+#include "crest/app/use_model.h"
 #include "crest/config/config.h"
 #include "crest/io/run_files.h"
 #include "crest/report/report.h"
@@ -180,6 +181,71 @@ Command add_data_synth(CLI::App* data) {
   return {command, [o] { crest::data_synth(*o, std::cout); }};
 }
 
+// RUN, --generation, --model, --device of the commands that use a trained model.
+void add_model_choice(CLI::App* command, crest::ModelChoice& choice) {
+  command->add_option("RUN", choice.run_dir, "Run folder (written by crest train)")->required();
+  command
+      ->add_option("--generation,-g", choice.generation,
+                   "Generation: a number, best (summary.json) or last (last finished)")
+      ->capture_default_str();
+  command->add_option("--model", choice.model, "ema (the EMA weights) or raw")
+      ->capture_default_str();
+  command->add_option("--device", choice.device, "auto, cpu, cuda or cuda:N")
+      ->capture_default_str();
+}
+
+Command add_evaluate(CLI::App& app) {
+  struct Args {
+    ConfigArgs config;
+    crest::EvaluateOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  crest::EvaluateOptions& o = args->options;
+  CLI::App* command = app.add_subcommand(
+      "evaluate", "Evaluate a trained generation on the run's test set or another labeled set");
+  add_model_choice(command, o.choice);
+  command->add_option("--config,-c", args->config.path,
+                      "Another dataset's config: its test set is evaluated");
+  command
+      ->add_option("--set,-s", args->config.overrides,
+                   "Override a key of that config (or of the run's), e.g. --set data.root=DIR")
+      ->allow_extra_args(false);
+  command->add_option("--folder", o.folder, "A labeled folder DIR/<class>/* to evaluate on");
+  command->add_flag("--logit-adjust", o.logit_adjust,
+                    "Post-hoc logit adjustment with the generation's training class prior");
+  command->add_option("--name", o.name, "Name of RUN/eval/<name>/ (default from the data)");
+  command->add_flag("--json", o.json, "Print one JSON object instead of the table");
+  return {command, [args] {
+            args->options.config_path = args->config.path;
+            args->options.overrides = args->config.overrides;
+            crest::evaluate_run(args->options, std::cout);
+          }};
+}
+
+Command add_predict(CLI::App& app) {
+  auto o = std::make_shared<crest::PredictOptions>();
+  CLI::App* command =
+      app.add_subcommand("predict", "Top-k classes with probabilities for new images");
+  add_model_choice(command, o->choice);
+  command->add_option("--image,-i", o->images, "Image file (repeatable)");
+  command->add_option("--folder", o->folder, "Every image under a folder (any nesting)");
+  command->add_option("--top-k,-k", o->top_k, "Classes per image")->capture_default_str();
+  command->add_option("--out,-o", o->out, "FILE.csv or FILE.jsonl (default: CSV on stdout)");
+  command->add_flag("--logits", o->logits, "JSONL: add every class's logit");
+  return {command, [o] { crest::predict_images(*o, std::cout); }};
+}
+
+Command add_export(CLI::App& app) {
+  auto o = std::make_shared<crest::ExportOptions>();
+  CLI::App* command = app.add_subcommand(
+      "export", "Export a trained generation's weights for PyTorch (.pt or .safetensors)");
+  add_model_choice(command, o->choice);
+  command->add_option("--format", o->format, "pt or safetensors")->capture_default_str();
+  command->add_option("--out,-o", o->out,
+                      "Output file (default RUN/export/gen_K-MODEL.FORMAT); FILE.json beside it");
+  return {command, [o] { crest::export_model(*o, std::cout); }};
+}
+
 // The sweep's Slurm options (--partition ... --sbatch-arg).
 void add_slurm_options(CLI::App* command, crest::SweepOptions& o) {
   command->add_option("--partition", o.partition, "slurm: partition");
@@ -279,6 +345,9 @@ int main(int argc, char** argv) {
   commands.push_back(add_sweep(app));
   commands.push_back(add_summarize(app));
   commands.push_back(add_report(app));
+  commands.push_back(add_evaluate(app));
+  commands.push_back(add_predict(app));
+  commands.push_back(add_export(app));
 
   try {
     app.parse(argc, argv);

@@ -242,6 +242,18 @@ DatasetPair read_image_folder(const fs::path& root, const FolderOptions& options
   return pair;
 }
 
+Dataset read_labeled_folder(const fs::path& dir, const FolderOptions& options) {
+  require_decoding(dir);
+  fs::path normal = dir.lexically_normal();
+  if (normal.filename().empty()) normal = normal.parent_path();  // "DIR/"
+  const ClassListing listing = list_classes(normal.parent_path(), normal.filename().string());
+  std::vector<std::int64_t> labels;
+  for (std::size_t c = 0; c < listing.files.size(); ++c) {
+    labels.insert(labels.end(), listing.files[c].size(), static_cast<std::int64_t>(c));
+  }
+  return decode_part(labeled_part(listing, labels), dir, dir, listing.classes, options, "labeled");
+}
+
 Dataset read_unlabeled_folder(const fs::path& root, const std::vector<std::string>& class_names,
                               const FolderOptions& options) {
   require_decoding(root);

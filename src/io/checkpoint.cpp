@@ -169,52 +169,92 @@ void write_checkpoint(const fs::path& file, torch::nn::Module& state,
   }
 }
 
-CheckpointHeader read_checkpoint(const fs::path& file, torch::nn::Module& state) {
+namespace {
+
+// Opens `file` as a crest checkpoint of this version: its header, stored hash and the archive
+// of the state module tree.
+struct OpenCheckpoint {
   torch::serialize::InputArchive archive;
+  torch::serialize::InputArchive state;
+  CheckpointHeader header;
+  std::int64_t stored_hash = 0;
+};
+
+void open_checkpoint(const fs::path& file, OpenCheckpoint& open) {
   try {
-    archive.load_from(file.string(), at::kCPU);
+    open.archive.load_from(file.string(), at::kCPU);
   } catch (const c10::Error& e) {
     throw DataError("cannot read the checkpoint " + file.string() +
                     " (damaged or from another program): " + e.what_without_backtrace() +
                     "; move it away to retrain this generation from its start");
   }
-  const std::int64_t version = read_scalar(archive, kVersionKey, file);
+  const std::int64_t version = read_scalar(open.archive, kVersionKey, file);
   if (version != kCheckpointVersion) {
     throw DataError(file.string() + " has checkpoint version " + std::to_string(version) +
                     "; this crest reads version " + std::to_string(kCheckpointVersion) +
                     ". Finish the run with the crest that wrote it, or move the file away "
                     "to retrain this generation from its start");
   }
-  CheckpointHeader header;
-  header.step = read_scalar(archive, kStepKey, file);
-  header.total_steps = read_scalar(archive, kTotalStepsKey, file);
-  const std::int64_t stored_hash = read_scalar(archive, kHashKey, file);
-  torch::serialize::InputArchive state_archive;
-  if (!archive.try_read(kStateKey, state_archive)) {
+  open.header.step = read_scalar(open.archive, kStepKey, file);
+  open.header.total_steps = read_scalar(open.archive, kTotalStepsKey, file);
+  open.stored_hash = read_scalar(open.archive, kHashKey, file);
+  if (!open.archive.try_read(kStateKey, open.state)) {
     throw DataError(file.string() + " lacks the trainer state (damaged); move it away to " +
                     "retrain this generation from its start");
   }
+}
+
+// Checks every tensor of `module` against `archive` and returns the stored ones, in order.
+std::vector<std::pair<std::string, at::Tensor>> collect_stored(
+    const fs::path& file, torch::serialize::InputArchive& archive, torch::nn::Module& module,
+    const std::string& prefix) {
   CheckpointReader reader(file);
   try {
-    reader.collect(state_archive, state, "");
+    reader.collect(archive, module, prefix);
   } catch (const c10::Error& e) {
     throw DataError("cannot read the checkpoint " + file.string() +
                     " (damaged): " + e.what_without_backtrace());
   }
-  const auto targets = ordered_tensors(state);
-  const auto stored = reader.stored_for(targets);
-  if (as_int64(content_hash(header, stored)) != stored_hash) {
+  return reader.stored_for(ordered_tensors(module));
+}
+
+void copy_into(torch::nn::Module& module,
+               const std::vector<std::pair<std::string, at::Tensor>>& stored) {
+  at::NoGradGuard no_grad;
+  const auto targets = ordered_tensors(module);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    at::Tensor target = targets[i].second;
+    target.copy_(stored[i].second);
+  }
+}
+
+}  // namespace
+
+CheckpointHeader read_checkpoint(const fs::path& file, torch::nn::Module& state) {
+  OpenCheckpoint open;
+  open_checkpoint(file, open);
+  const auto stored = collect_stored(file, open.state, state, "");
+  if (as_int64(content_hash(open.header, stored)) != open.stored_hash) {
     throw DataError(file.string() +
                     ": its content hash does not match its tensors (the file was changed or "
                     "damaged after crest wrote it); move it away to retrain this generation "
                     "from its start");
   }
-  at::NoGradGuard no_grad;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    at::Tensor target = targets[i].second;
-    target.copy_(stored[i].second);
+  copy_into(state, stored);
+  return open.header;
+}
+
+CheckpointHeader read_checkpoint_module(const fs::path& file, const std::string& name,
+                                        torch::nn::Module& module) {
+  OpenCheckpoint open;
+  open_checkpoint(file, open);
+  torch::serialize::InputArchive part;
+  if (!open.state.try_read(name, part)) {
+    throw DataError(file.string() + " holds no module '" + name +
+                    "' (not a crest training checkpoint, or damaged)");
   }
-  return header;
+  copy_into(module, collect_stored(file, part, module, ""));
+  return open.header;
 }
 
 }  // namespace crest

@@ -45,6 +45,10 @@ Dataset read_unlabeled_folder(const std::filesystem::path& root,
                               const std::vector<std::string>& class_names,
                               const FolderOptions& options);
 
+// One labeled folder DIR/<class>/* (e.g. for `crest evaluate --folder`): classes in sorted
+// order, files relative to DIR. DataError as read_image_folder.
+Dataset read_labeled_folder(const std::filesystem::path& dir, const FolderOptions& options);
+
 // Writes `data` as an image folder dataset of PNG files: ROOT/train/<class>/NNNNNN.png for the
 // labeled training images, ROOT/unlabeled/part_K/NNNNNN.png (K = image mod 3, to exercise
 // nesting) for the training images with kUnknownLabel, ROOT/test/<class>/NNNNNN.png. Needs

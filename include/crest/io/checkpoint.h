@@ -43,6 +43,13 @@ void write_checkpoint(const std::filesystem::path& file, torch::nn::Module& stat
 // dtype, or its content hash does not match (damaged after it was written).
 CheckpointHeader read_checkpoint(const std::filesystem::path& file, torch::nn::Module& state);
 
+// Reads one module of the state tree (e.g. "ema" or "model") into `module` in place, with the
+// same name, shape and dtype checks as read_checkpoint. The content hash covers the whole tree,
+// so it is not checked here: compare weights_fingerprint(module) with the fingerprint the
+// generation recorded (gen_K/summary.json) instead. DataError as read_checkpoint.
+CheckpointHeader read_checkpoint_module(const std::filesystem::path& file, const std::string& name,
+                                        torch::nn::Module& module);
+
 // FNV-1a 64 (hex) over the bytes of every parameter and then every buffer of `module`, in
 // registration order, each in its logical (contiguous, CPU) layout: equal fingerprints mean
 // bit-identical weights whatever the device or memory format.

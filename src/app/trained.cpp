@@ -1,0 +1,168 @@
+#include "crest/app/trained.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <string>
+#include <system_error>
+
+#include "crest/data/images.h"
+#include "crest/io/checkpoint.h"
+#include "crest/io/class_tables.h"
+#include "crest/io/generation_files.h"
+#include "crest/io/manifest.h"
+#include "crest/io/run_dir.h"
+#include "crest/io/run_files.h"
+#include "crest/io/training_files.h"
+#include "crest/util/error.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool finished(const fs::path& run_dir, int g) {
+  std::error_code ec;
+  return fs::exists(generation_dir(run_dir, g) / kGenerationDoneFile, ec);
+}
+
+std::string finished_list(const fs::path& run_dir) {
+  std::string list;
+  for (const auto& [g, dir] : generation_dirs(run_dir)) {
+    if (finished(run_dir, g)) list += (list.empty() ? "" : ", ") + std::to_string(g);
+  }
+  return list.empty() ? "none yet" : list;
+}
+
+void check_is_run(const fs::path& run_dir) {
+  std::error_code ec;
+  if (!fs::exists(run_dir / kConfigFile, ec)) {
+    throw InputError(run_dir.string() + " is not a crest run folder (no " + kConfigFile +
+                     "); give the folder `crest train --out` wrote");
+  }
+}
+
+}  // namespace
+
+int resolve_generation(const fs::path& run_dir, const std::string& choice) {
+  check_is_run(run_dir);
+  if (choice == "best") {
+    const fs::path summary_file = run_dir / kRunSummaryFile;
+    std::error_code ec;
+    if (!fs::exists(summary_file, ec)) {
+      throw InputError("--generation best: " + run_dir.string() +
+                       " has no summary.json yet (the run is not finished); use --generation "
+                       "last or a finished generation (" +
+                       finished_list(run_dir) + ")");
+    }
+    const RunSummary summary = read_run_summary(summary_file);
+    if (!summary.best_generation) {
+      throw InputError("--generation best: " + summary_file.string() +
+                       " names no best generation (the run " +
+                       (summary.status == kRunDiverged ? "diverged" : "did not finish") +
+                       "); use a finished generation (" + finished_list(run_dir) + ")");
+    }
+    return *summary.best_generation;
+  }
+  if (choice == "last") {
+    int last = -1;
+    for (const auto& [g, dir] : generation_dirs(run_dir)) {
+      if (finished(run_dir, g)) last = g;
+    }
+    if (last < 0) {
+      throw InputError(run_dir.string() +
+                       " has no finished generation yet (no gen_K/generation.json): finish "
+                       "generation 0 first (crest train --out " +
+                       run_dir.string() + " --resume)");
+    }
+    return last;
+  }
+  bool digits = !choice.empty() && choice.size() < 6;
+  for (const char c : choice) digits = digits && std::isdigit(static_cast<unsigned char>(c));
+  if (!digits) {
+    throw InputError("--generation must be a generation number, best or last, got '" + choice +
+                     "'");
+  }
+  const int g = std::stoi(choice);
+  if (!finished(run_dir, g)) {
+    throw InputError("generation " + choice + " of " + run_dir.string() +
+                     " is not a finished generation (finished: " + finished_list(run_dir) + ")");
+  }
+  return g;
+}
+
+TrainedModel load_trained_model(const fs::path& run_dir, const std::string& choice,
+                                const std::string& which, at::Device device) {
+  if (which != "ema" && which != "raw") {
+    throw InputError("--model must be ema or raw, got '" + which + "'");
+  }
+  TrainedModel trained;
+  trained.run_dir = run_dir;
+  trained.generation = resolve_generation(run_dir, choice);
+  trained.which = which;
+  try {
+    trained.config = load_config_file((run_dir / kConfigFile).string());
+  } catch (const ConfigError& e) {
+    throw DataError(std::string("cannot read the run's config: ") + e.what());
+  }
+  const nlohmann::json manifest = read_split_manifest(run_dir / kSplitManifestFile);
+  try {
+    trained.class_names = manifest.at("classes").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception&) {
+    throw DataError((run_dir / kSplitManifestFile).string() +
+                    ": 'classes' is not a list of names (damaged)");
+  }
+  const fs::path gen_dir = generation_dir(run_dir, trained.generation);
+  const LabeledDistribution distribution =
+      read_labeled_distribution_csv(gen_dir / kLabeledDistributionFile);
+  if (distribution.names != trained.class_names) {
+    throw DataError((gen_dir / kLabeledDistributionFile).string() +
+                    " names other classes than the run's split manifest (damaged)");
+  }
+  std::int64_t total = 0;
+  for (std::int64_t n : distribution.total) total += n;
+  for (std::int64_t n : distribution.total) {
+    trained.class_prior.push_back(total > 0 ? static_cast<double>(n) / total : 0.0);
+  }
+
+  WideResNetOptions options;
+  options.depth = trained.config.model.depth;
+  options.width = trained.config.model.width;
+  options.bn_momentum = trained.config.model.bn_momentum;
+  options.num_classes = static_cast<int>(trained.class_names.size());
+  trained.model = WideResNet(options);
+  const fs::path checkpoint = gen_dir / kCheckpointFile;
+  std::error_code ec;
+  if (!fs::exists(checkpoint, ec)) {
+    throw DataError(checkpoint.string() + " is missing, so the model of generation " +
+                    std::to_string(trained.generation) +
+                    " is lost (was it deleted to save space?); retrain that generation");
+  }
+  read_checkpoint_module(checkpoint, which == "ema" ? "ema" : "model", *trained.model);
+  trained.fingerprint = weights_fingerprint(*trained.model);
+  const TrainingSummary summary = read_training_summary(gen_dir / kTrainingSummaryFile);
+  const std::string& recorded =
+      which == "ema" ? summary.ema_fingerprint : summary.model_fingerprint;
+  if (trained.fingerprint != recorded) {
+    throw DataError(checkpoint.string() + " holds " + which + " weights with fingerprint " +
+                    trained.fingerprint + ", but generation " + std::to_string(trained.generation) +
+                    " recorded " + recorded + " in " + (gen_dir / kTrainingSummaryFile).string() +
+                    " (the checkpoint was changed or damaged, or belongs to another run)");
+  }
+  trained.model->to(device);
+  trained.model->eval();
+  spdlog::info("{} generation {} ({} model, fingerprint {}), {} classes", run_dir.string(),
+               trained.generation, which, trained.fingerprint, trained.class_names.size());
+  return trained;
+}
+
+at::Tensor decode_for_model(const TrainedModel& trained, const std::vector<fs::path>& files) {
+  DecodeOptions options;
+  options.image_size = trained.config.data.image_size;
+  options.resize = trained.config.data.resize;
+  options.threads = trained.config.run.threads;
+  return decode_images(files, options);
+}
+
+}  // namespace crest

@@ -1,0 +1,373 @@
+#include "crest/app/use_model.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/serialize.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "crest/app/trained.h"
+#include "crest/data/folder.h"
+#include "crest/data/images.h"
+#include "crest/data/prepare.h"
+#include "crest/io/class_tables.h"
+#include "crest/io/csv.h"
+#include "crest/io/file.h"
+#include "crest/io/run_files.h"
+#include "crest/metrics/metrics.h"
+#include "crest/ssl/predict.h"
+#include "crest/util/device.h"
+#include "crest/util/error.h"
+
+namespace crest {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+TrainedModel load_choice(const ModelChoice& choice) {
+  if (choice.run_dir.empty()) throw InputError("give the run folder (RUN)");
+  const at::Device device = resolve_device(choice.device);
+  return load_trained_model(choice.run_dir, choice.generation, choice.model, device);
+}
+
+// The labels of `data` renumbered to the run's classes by name; InputError naming the classes
+// the run does not know.
+at::Tensor labels_for_run(const Dataset& data, const std::vector<std::string>& run_classes,
+                          const std::string& where) {
+  std::vector<std::int64_t> map;
+  std::string unknown;
+  for (const auto& name : data.class_names) {
+    const auto it = std::find(run_classes.begin(), run_classes.end(), name);
+    if (it == run_classes.end()) unknown += (unknown.empty() ? "" : ", ") + name;
+    map.push_back(it - run_classes.begin());
+  }
+  if (!unknown.empty()) {
+    std::string known;
+    for (const auto& name : run_classes) known += (known.empty() ? "" : ", ") + name;
+    throw InputError(where + " has classes the run does not know: " + unknown +
+                     " (the run's classes: " + known +
+                     "); evaluate on images of the run's classes only");
+  }
+  return at::tensor(map, at::kLong).index_select(0, data.labels);
+}
+
+// The labeled set to evaluate on and a short name for it.
+std::pair<Dataset, std::string> evaluation_data(const EvaluateOptions& options,
+                                                const TrainedModel& trained) {
+  if (!options.folder.empty()) {
+    if (!options.config_path.empty() || !options.overrides.empty()) {
+      throw InputError("give either --folder or --config/--set, not both");
+    }
+    FolderOptions folder;
+    folder.image_size = trained.config.data.image_size;
+    folder.resize = trained.config.data.resize;
+    fs::path dir = fs::path(options.folder).lexically_normal();
+    if (dir.filename().empty()) dir = dir.parent_path();
+    return {read_labeled_folder(dir, folder), dir.filename().string()};
+  }
+  const bool own = options.config_path.empty() && options.overrides.empty();
+  Config config = trained.config;
+  if (!options.config_path.empty()) config = load_config_file(options.config_path);
+  for (const auto& assignment : options.overrides) apply_override(config, assignment);
+  validate_config(config);
+  if (config.data.image_size != trained.config.data.image_size) {
+    spdlog::info("images are fitted to the run's {} pixels (data.image_size {} asked)",
+                 trained.config.data.image_size, config.data.image_size);
+  }
+  config.data.image_size = trained.config.data.image_size;
+  config.data.unlabeled_root.clear();  // only the test set is used
+  const DatasetPair pair = load_source(config.data, {});
+  return {pair.test, own ? std::string("test") : to_string(config.data.dataset) + "-test"};
+}
+
+std::string fixed4(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.4f", value);
+  return text;
+}
+
+}  // namespace
+
+void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
+  const TrainedModel trained = load_choice(options.choice);
+  auto [data, source] = evaluation_data(options, trained);
+  const at::Tensor labels = labels_for_run(data, trained.class_names, source);
+  WideResNet model = trained.model;
+  at::Tensor logits = predict_logits(model, data.images.to(model->parameters()[0].device()),
+                                     trained.config.train.eval_batch_size)
+                          .cpu();
+  if (options.logit_adjust) {
+    logits = logit_adjust(logits, at::tensor(trained.class_prior, at::kDouble));
+  }
+  const int num_classes = static_cast<int>(trained.class_names.size());
+  const Evaluation eval = evaluate_predictions(logits.argmax(1), labels, num_classes);
+
+  const std::string name =
+      !options.name.empty() ? options.name
+                            : source + "-gen" + std::to_string(trained.generation) + "-" +
+                                  trained.which + (options.logit_adjust ? "-logit-adjusted" : "");
+  if (name.find('/') != std::string::npos || name == "." || name == "..") {
+    throw InputError("--name must be a plain folder name, got '" + name + "'");
+  }
+  const fs::path dir = trained.run_dir / "eval" / name;
+  fs::create_directories(dir);
+  const PerClassTable per_class = per_class_table(eval, trained.class_names);
+  write_per_class_csv(dir / kPerClassFile, per_class);
+  write_confusion_csv(dir / kConfusionFile, confusion_table(eval.confusion, trained.class_names));
+  nlohmann::json metrics = {{"run", trained.run_dir.string()},
+                            {"generation", trained.generation},
+                            {"model", trained.which},
+                            {"fingerprint", trained.fingerprint},
+                            {"data", source},
+                            {"images", eval.count},
+                            {"logit_adjusted", options.logit_adjust},
+                            {"accuracy", eval.accuracy},
+                            {"mean_recall", eval.mean_recall},
+                            {"mean_precision", eval.mean_precision},
+                            {"classes", trained.class_names},
+                            {"precision", eval.per_class.precision},
+                            {"recall", eval.per_class.recall},
+                            {"f1", eval.per_class.f1},
+                            {"support", eval.per_class.support}};
+  write_file_atomic(dir / "metrics.json", metrics.dump(2) + "\n");
+  if (options.json) {
+    out << metrics.dump() << "\n";
+    return;
+  }
+  out << "generation " << trained.generation << " (" << trained.which << " model"
+      << (options.logit_adjust ? ", logit-adjusted with the generation's class prior" : "")
+      << ") on " << source << ": " << eval.count << " images\n"
+      << "accuracy " << fixed4(eval.accuracy) << "  mean recall " << fixed4(eval.mean_recall)
+      << "  mean precision " << fixed4(eval.mean_precision) << "\n\n";
+  std::size_t width = 5;
+  for (const auto& n : trained.class_names) width = std::max(width, n.size());
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-5s  %-*s  %9s  %7s  %7s  %7s\n", "class",
+                static_cast<int>(width), "name", "precision", "recall", "f1", "support");
+  out << line;
+  for (int c = 0; c < num_classes; ++c) {
+    const auto k = static_cast<std::size_t>(c);
+    std::snprintf(line, sizeof(line), "%-5d  %-*s  %9.4f  %7.4f  %7.4f  %7lld\n", c,
+                  static_cast<int>(width), trained.class_names[k].c_str(),
+                  eval.per_class.precision[k], eval.per_class.recall[k], eval.per_class.f1[k],
+                  static_cast<long long>(eval.per_class.support[k]));
+    out << line;
+  }
+  if (num_classes <= 20) {
+    out << "\nconfusion matrix (rows true, columns predicted):\n";
+    const auto* m = eval.confusion.data_ptr<std::int64_t>();
+    for (int r = 0; r < num_classes; ++r) {
+      for (int c = 0; c < num_classes; ++c) {
+        std::snprintf(line, sizeof(line), "%7lld", static_cast<long long>(m[r * num_classes + c]));
+        out << line;
+      }
+      out << "\n";
+    }
+  }
+  out << "\nwritten to " << dir.string() << "/\n";
+  out.flush();
+}
+
+void predict_images(const PredictOptions& options, std::ostream& out) {
+  if (options.images.empty() == options.folder.empty()) {
+    throw InputError("give image files or --folder DIR (one of the two)");
+  }
+  if (options.top_k < 1) {
+    throw InputError("--top-k must be >= 1, got " + std::to_string(options.top_k));
+  }
+  const bool jsonl =
+      options.out.size() > 6 && options.out.substr(options.out.size() - 6) == ".jsonl";
+  const bool csv = options.out.size() > 4 && options.out.substr(options.out.size() - 4) == ".csv";
+  if (!options.out.empty() && !jsonl && !csv) {
+    throw InputError("--out must name a .csv or .jsonl file, got '" + options.out + "'");
+  }
+  if (options.logits && !jsonl) throw InputError("--logits needs --out FILE.jsonl");
+  TrainedModel trained = load_choice(options.choice);
+  std::vector<fs::path> files;
+  if (!options.folder.empty()) {
+    files = list_images_recursive(options.folder, "image folder");
+  } else {
+    for (const auto& image : options.images) {
+      std::error_code ec;
+      if (!fs::is_regular_file(image, ec)) {
+        throw InputError("image " + image +
+                         (fs::exists(image, ec) ? " is not a file" : " does not exist"));
+      }
+      files.emplace_back(image);
+    }
+  }
+  const at::Tensor images = decode_for_model(trained, files);
+  const at::Tensor logits =
+      predict_logits(trained.model, images.to(trained.model->parameters()[0].device()),
+                     trained.config.train.eval_batch_size)
+          .cpu();
+  const at::Tensor probs = at::softmax(logits, 1);
+  const int k = std::min<int>(options.top_k, static_cast<int>(trained.class_names.size()));
+  const auto top = probs.topk(k, 1);
+  const at::Tensor top_p = std::get<0>(top).contiguous();
+  const at::Tensor top_c = std::get<1>(top).contiguous();
+  std::ostringstream text;
+  if (!jsonl) text << "file,rank,class,name,probability\n";
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto row = static_cast<std::int64_t>(i);
+    if (jsonl) {
+      nlohmann::json entry = {{"file", files[i].string()}};
+      nlohmann::json ranked = nlohmann::json::array();
+      for (int r = 0; r < k; ++r) {
+        const auto c = top_c[row][r].item<std::int64_t>();
+        ranked.push_back({{"class", c},
+                          {"name", trained.class_names[static_cast<std::size_t>(c)]},
+                          {"probability", top_p[row][r].item<double>()}});
+      }
+      entry["top"] = ranked;
+      if (options.logits) {
+        const at::Tensor l = logits[row].to(at::kDouble).contiguous();
+        entry["logits"] =
+            std::vector<double>(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
+      }
+      text << entry.dump() << "\n";
+    } else {
+      for (int r = 0; r < k; ++r) {
+        const auto c = top_c[row][r].item<std::int64_t>();
+        char p[32];
+        std::snprintf(p, sizeof(p), "%.6f", top_p[row][r].item<double>());
+        text << csv_field(files[i].string()) << "," << (r + 1) << "," << c << ","
+             << csv_field(trained.class_names[static_cast<std::size_t>(c)]) << "," << p << "\n";
+      }
+    }
+  }
+  if (options.out.empty()) {
+    out << text.str();
+    out.flush();
+  } else {
+    write_file_atomic(options.out, text.str());
+    spdlog::info("{} predictions written to {}", files.size(), options.out);
+  }
+}
+
+std::string pytorch_wrn_name(const std::string& crest_name, int blocks_per_stage) {
+  if (crest_name.rfind("stem.", 0) == 0) return "conv1." + crest_name.substr(5);
+  if (crest_name.rfind("bn.", 0) == 0) return "bn1." + crest_name.substr(3);
+  if (crest_name.rfind("fc.", 0) == 0) return crest_name;
+  if (crest_name.rfind("blocks.", 0) == 0) {
+    const std::size_t dot = crest_name.find('.', 7);
+    const int index = std::stoi(crest_name.substr(7, dot - 7));
+    std::string rest = crest_name.substr(dot + 1);
+    if (rest.rfind("shortcut.", 0) == 0) rest = "convShortcut." + rest.substr(9);
+    return "block" + std::to_string(index / blocks_per_stage + 1) + ".layer." +
+           std::to_string(index % blocks_per_stage) + "." + rest;
+  }
+  throw InputError("no PyTorch WRN name for '" + crest_name + "'");
+}
+
+namespace {
+
+const char* safetensors_dtype(at::ScalarType type) {
+  switch (type) {
+    case at::kFloat:
+      return "F32";
+    case at::kLong:
+      return "I64";
+    case at::kDouble:
+      return "F64";
+    default:
+      return nullptr;
+  }
+}
+
+// The safetensors layout (huggingface/safetensors, "Format"): u64 little-endian header size N,
+// N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
+// then the tensors' bytes, little-endian, row-major, at those offsets. The header is padded
+// with spaces to a multiple of 8 bytes.
+std::string safetensors_bytes(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  header["__metadata__"] = metadata;
+  std::string data;
+  for (const auto& [name, tensor] : tensors) {
+    const at::Tensor t = tensor.detach().cpu().contiguous();
+    const char* dtype = safetensors_dtype(t.scalar_type());
+    if (dtype == nullptr) throw InputError("safetensors: unsupported dtype for " + name);
+    const std::size_t begin = data.size();
+    data.append(static_cast<const char*>(t.data_ptr()), static_cast<std::size_t>(t.nbytes()));
+    header[name] = {{"dtype", dtype},
+                    {"shape", std::vector<std::int64_t>(t.sizes().begin(), t.sizes().end())},
+                    {"data_offsets", {begin, data.size()}}};
+  }
+  std::string json = header.dump();
+  while (json.size() % 8 != 0) json += ' ';
+  std::string out(8, '\0');
+  std::uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i)
+    out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
+  return out + json + data;
+}
+
+}  // namespace
+
+void export_model(const ExportOptions& options, std::ostream& out) {
+  if (options.format != "pt" && options.format != "safetensors") {
+    throw InputError("--format must be pt or safetensors, got '" + options.format + "'");
+  }
+  ModelChoice choice = options.choice;
+  choice.device = "cpu";
+  const TrainedModel trained = load_choice(choice);
+  const fs::path file = !options.out.empty() ? fs::path(options.out)
+                                             : trained.run_dir / "export" /
+                                                   ("gen_" + std::to_string(trained.generation) +
+                                                    "-" + trained.which + "." + options.format);
+  const int blocks_per_stage = (trained.config.model.depth - 4) / 6;
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : trained.model->named_parameters()) {
+    tensors.emplace_back(pytorch_wrn_name(p.key(), blocks_per_stage), p.value().detach());
+  }
+  for (const auto& b : trained.model->named_buffers()) {
+    tensors.emplace_back(pytorch_wrn_name(b.key(), blocks_per_stage), b.value().detach());
+  }
+  std::error_code ec;
+  if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);
+  const nlohmann::json sidecar = {
+      {"format", "crest-wrn-export"},
+      {"version", 1},
+      {"weights", file.filename().string()},
+      {"weights_format", options.format},
+      {"architecture", "wide_resnet"},
+      {"depth", trained.config.model.depth},
+      {"width", trained.config.model.width},
+      {"num_classes", trained.class_names.size()},
+      {"classes", trained.class_names},
+      {"image_size", trained.config.data.image_size},
+      {"resize", to_string(trained.config.data.resize)},
+      {"normalization", {{"scale", 2.0 / 255.0}, {"shift", -1.0}, {"formula", "x * 2/255 - 1"}}},
+      {"input", "RGB, channels first, uint8 0..255 before normalisation"},
+      {"bn_eps", 1e-3},
+      {"bn_momentum", trained.config.model.bn_momentum},
+      {"leaky_relu_slope", 0.1},
+      {"shortcut_from_preactivation", "first block of every stage (the TF reference WRN)"},
+      {"crest_version", CREST_VERSION},
+      {"run", fs::absolute(trained.run_dir).lexically_normal().string()},
+      {"generation", trained.generation},
+      {"model", trained.which},
+      {"fingerprint", trained.fingerprint}};
+  if (options.format == "pt") {
+    c10::Dict<std::string, at::Tensor> dict;
+    for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.contiguous());
+    const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+    write_file_atomic(file, std::string(bytes.begin(), bytes.end()));
+  } else {
+    std::map<std::string, std::string> metadata = {{"format", "pt"},
+                                                   {"crest_fingerprint", trained.fingerprint}};
+    write_file_atomic(file, safetensors_bytes(tensors, metadata));
+  }
+  write_file_atomic(file.string() + ".json", sidecar.dump(2) + "\n");
+  out << file.string() << "\n";
+  spdlog::info("exported generation {} ({} model, {} tensors) to {} and {}.json",
+               trained.generation, trained.which, tensors.size(), file.string(), file.string());
+}
+
+}  // namespace crest
