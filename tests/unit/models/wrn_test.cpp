@@ -3,6 +3,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
+#include "crest/app/use_model.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -12,6 +16,35 @@ TEST(WideResNetTest, Wrn28x2HasThePublishedParameterCount) {
   WideResNetOptions options;  // depth 28, width 2, 10 classes
   WideResNet model(options);
   EXPECT_EQ(parameter_count(*model), 1467610);
+}
+
+// Global average pooling: 64-pixel images go through the same weights.
+TEST(WideResNetTest, SixtyFourPixelsSameParameters) {
+  WideResNetOptions options;
+  options.depth = 10;
+  options.width = 1;
+  WideResNet model(options);
+  model->eval();
+  EXPECT_EQ(model->forward(at::randn({2, 3, 64, 64})).sizes(), (at::IntArrayRef{2, 10}));
+}
+
+// `crest export` renames crest's state dict to PyTorch's WRN names (scripts/wrn.py).
+TEST(WideResNetTest, ExportNamesArePyTorchWrnNames) {
+  WideResNetOptions options;  // WRN-28-2: 4 blocks per stage
+  WideResNet model(options);
+  std::set<std::string> names;
+  for (const auto& p : model->named_parameters()) names.insert(pytorch_wrn_name(p.key(), 4));
+  for (const auto& b : model->named_buffers()) names.insert(pytorch_wrn_name(b.key(), 4));
+  for (const char* expected :
+       {"conv1.weight", "block1.layer.0.bn1.weight", "block1.layer.0.convShortcut.weight",
+        "block1.layer.3.conv2.weight", "block2.layer.0.convShortcut.weight",
+        "block3.layer.3.bn2.running_var", "block3.layer.3.bn2.num_batches_tracked",
+        "bn1.running_mean", "fc.weight", "fc.bias"}) {
+    EXPECT_EQ(names.count(expected), 1u) << expected;
+  }
+  EXPECT_EQ(names.size(), model->named_parameters().size() + model->named_buffers().size());
+  EXPECT_EQ(pytorch_wrn_name("blocks.5.shortcut.weight", 4), "block2.layer.1.convShortcut.weight");
+  EXPECT_THROW(pytorch_wrn_name("head.weight", 4), InputError);
 }
 
 TEST(WideResNetTest, TinyVariantShapesAndCount) {
