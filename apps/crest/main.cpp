@@ -22,6 +22,7 @@
 #include "crest/selftrain/loop.h"
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
+#include "crest/util/threads.h"
 
 namespace {
 
@@ -323,7 +324,19 @@ Command add_report(CLI::App& app) {
 
 }  // namespace
 
+// Whether the subcommand computes with LibTorch's CPU thread pool (the others are not worth the
+// re-exec that makes its waiting threads passive).
+bool runs_tensor_work(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    return word == "train" || word == "bench" || word == "evaluate" || word == "predict";
+  }
+  return false;
+}
+
 int main(int argc, char** argv) {
+  if (runs_tensor_work(argc, argv)) crest::make_waiting_threads_passive(argv);  // before any pool
   CLI::App app{
       "crest: class-rebalancing self-training (CReST, CReST+) for class-imbalanced "
       "semi-supervised learning, on LibTorch"};

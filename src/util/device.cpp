@@ -7,10 +7,12 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <regex>
 #include <thread>
 
 #include "crest/util/error.h"
+#include "crest/util/threads.h"
 
 // LibTorch 2.4 moved autocast to device-type-generic calls; 1.13 has per-backend ones.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
@@ -46,9 +48,9 @@ c10::Device resolve_device(const std::string& spec) {
 }
 
 void set_cpu_threads(int threads) {
-  const int count =
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(count);
+  // run.threads 0: the user's OMP_NUM_THREADS wins, else the cores this process may use.
+  if (threads == 0 && std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  at::set_num_threads(threads > 0 ? threads : available_cores());
 }
 
 std::string describe_device(const c10::Device& device) {

@@ -13,7 +13,8 @@ namespace crest {
 // "cpu"; "cuda" / "cuda:N" -> that GPU, or an InputError saying why it cannot be used.
 c10::Device resolve_device(const std::string& spec);
 
-// Sets the CPU threads of tensor operations: `threads`, or every core when 0.
+// Sets the CPU threads of tensor operations: `threads`; when 0, OMP_NUM_THREADS if the user set
+// it, else available_cores() (the affinity mask and cgroup quota, not every core of the box).
 void set_cpu_threads(int threads);
 
 // A short description for logs ("cpu (2 threads)", "cuda:0 NVIDIA H100 ...").

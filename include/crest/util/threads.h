@@ -1,0 +1,24 @@
+// CPU threads that hold up on shared machines (issue: steady on shared cores).
+//
+// Two things go wrong when crest's OpenMP threads share cores with other busy processes: the
+// default thread count is every core of the machine, not the cores this process may use (an
+// affinity mask from taskset or Slurm, a cgroup CPU quota from a container), and idle OpenMP
+// workers spin for a while before they sleep, so they burn the cores the other processes need
+// and then wait for a descheduled sibling at every parallel region.
+#pragma once
+
+namespace crest {
+
+// The cores this process may use: the CPUs of its affinity mask (sched_getaffinity), capped by
+// a cgroup CPU quota (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us),
+// rounded up; at least 1.
+int available_cores();
+
+// Makes OpenMP's waiting threads passive (sleep at once instead of spinning), unless the user
+// set OMP_WAIT_POLICY (or GOMP_SPINCOUNT) themselves: libgomp reads these only when it is
+// loaded, before main, so crest sets OMP_WAIT_POLICY=PASSIVE and re-executes itself once
+// (/proc/self/exe, same pid and arguments; CREST_OMP_REEXEC marks the second start). Returns
+// normally when nothing needs doing or the re-exec fails (then the default policy stays).
+void make_waiting_threads_passive(char** argv);
+
+}  // namespace crest
