@@ -27,6 +27,23 @@ for key in train_step_per_sec full_step_per_sec pseudo_label_images_per_sec peak
 done
 grep -q '"fast_path":{[^}]*"sgd":"foreach"' "$OUT" || fail "JSON lacks fast_path.sgd"
 
+# The thread policy: the cores of the affinity mask, passive OpenMP waiting unless the user
+# chose a policy, and the user's OMP_NUM_THREADS.
+if command -v taskset >/dev/null && taskset -c 0 true 2>/dev/null; then
+  taskset -c 0 "$CREST" -q bench --config "$TINY" --steps 1 --warmup 0 --windows 1 --json \
+    >"$OUT" 2>"$ERR"
+  CODE=$?
+  expect_code 0 "bench on one core"
+  expect_out '"device":"cpu (1 threads of 1 available, OpenMP waiting PASSIVE)"' \
+    "one core of the affinity mask, passive waiting by default"
+fi
+OMP_WAIT_POLICY=active OMP_NUM_THREADS=1 "$CREST" -q bench --config "$TINY" --steps 1 \
+  --warmup 0 --windows 1 --json >"$OUT" 2>"$ERR"
+CODE=$?
+expect_code 0 "bench with the user's OpenMP settings"
+expect_out '1 threads of' "OMP_NUM_THREADS wins"
+expect_out 'OpenMP waiting active' "OMP_WAIT_POLICY wins"
+
 run -q bench --config "$TINY" --steps 0
 expect_code 2 "--steps 0"
 expect_err "--steps >= 1" "--steps 0 message"
