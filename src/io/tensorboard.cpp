@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <system_error>
@@ -13,7 +14,7 @@
 #include "crest/io/training_files.h"
 
 #if CREST_WITH_PROTOBUF
-#include "tensorboard_event.pb.h"
+#include "tensorboard_event_codec.h"  // proto/: the only code that sees Protobuf
 #endif
 
 namespace crest {
@@ -96,11 +97,13 @@ EventWriter::~EventWriter() {
 }
 
 void EventWriter::fail(const std::string& what) {
+  const int error = errno;  // what the stream's last system call left
   failed_ = true;
   spdlog::warn(
       "TensorBoard: {} {} failed ({}); no more TensorBoard events are written for this run "
       "(metrics.jsonl is the record; check the disk, or set run.tensorboard: false)",
-      what, path_.string(), std::error_code(errno, std::generic_category()).message());
+      what, path_.string(),
+      error != 0 ? std::error_code(error, std::generic_category()).message() : "write error");
 }
 
 bool EventWriter::open(const fs::path& dir) {
@@ -121,17 +124,14 @@ bool EventWriter::open(const fs::path& dir) {
     path_ = dir / event_file_name(seconds, host, static_cast<int>(::getpid()), n);
     if (!fs::exists(path_, ec)) break;
   }
+  errno = 0;
   out_.open(path_, std::ios::binary | std::ios::trunc);
   if (!out_) {
     fail("creating");
     return false;
   }
 #if CREST_WITH_PROTOBUF
-  tensorflow::Event event;
-  event.set_wall_time(unix_time_now());
-  event.set_step(0);
-  event.set_file_version(kFileVersion);
-  write_record(event.SerializeAsString());
+  write_record(tensorboard_codec::file_version_event(unix_time_now(), kFileVersion));
 #endif
   flush();
   return is_open();
@@ -140,6 +140,7 @@ bool EventWriter::open(const fs::path& dir) {
 void EventWriter::write_record(const std::string& data) {
   if (!is_open()) return;
   const std::string record = tfrecord_frame(data);
+  errno = 0;
   out_.write(record.data(), static_cast<std::streamsize>(record.size()));
   if (!out_) fail("writing");
 }
@@ -147,18 +148,14 @@ void EventWriter::write_record(const std::string& data) {
 void EventWriter::add_scalar(const std::string& tag, double value, std::int64_t step) {
   if (!is_open() || std::isnan(value)) return;
 #if CREST_WITH_PROTOBUF
-  tensorflow::Event event;
-  event.set_wall_time(unix_time_now());
-  event.set_step(step);
-  tensorflow::Summary::Value* scalar = event.mutable_summary()->add_value();
-  scalar->set_tag(tag);
-  scalar->set_simple_value(static_cast<float>(value));
-  write_record(event.SerializeAsString());
+  write_record(
+      tensorboard_codec::scalar_event(unix_time_now(), step, tag, static_cast<float>(value)));
 #endif
 }
 
 void EventWriter::flush() {
   if (!is_open()) return;
+  errno = 0;
   out_.flush();
   if (!out_) fail("writing");
 }
