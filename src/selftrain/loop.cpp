@@ -337,8 +337,8 @@ double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan
 
 // Step 3: the EMA model predicts every unlabeled-only image (no augmentation); per predicted
 // class the most confident floor(n_l * mu_l) are kept for generation g+1. Writes
-// pseudo_labels.csv and selection.json (also into `written`, when given) and fills the row's
-// selection figures.
+// pseudo_labels.csv and selection.json (the record also into `written`, for TensorBoard; left
+// empty when nothing is selected) and fills the row's selection figures.
 CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan& plan,
                              const Config& config, const fs::path& gen_dir, GenerationRow& row,
                              std::optional<SelectionRecord>& written) {
