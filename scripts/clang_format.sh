@@ -27,7 +27,7 @@ if ! command -v "$clang_format" >/dev/null 2>&1; then
   exit 1
 fi
 
-mapfile -t files < <(find include src apps tests -type f \( -name '*.h' -o -name '*.hpp' \
+mapfile -t files < <(find include src apps tests proto -type f \( -name '*.h' -o -name '*.hpp' \
   -o -name '*.cpp' -o -name '*.cc' \) | LC_ALL=C sort)
 if [ "${#files[@]}" -eq 0 ]; then
   echo "FAIL: no C++ sources found under include/ src/ apps/ tests/ of $(pwd)" >&2

@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Test-only packages: Chromium renders the HTML report, a single-node Slurm runs the sweep
 # tests, Debian's PyTorch runs the eager baseline of bench/ beside crest bench, clang-format
-# checks the format of the sources (lint.clang_format). Installed here, once, rather than by
+# checks the format of the sources (lint.clang_format), python3-protobuf reads the TensorBoard
+# event files back (cli.tensorboard). Installed here, once, rather than by
 # tests running in parallel (which would fight over the dpkg lock); first, so that setup.sh
 # reuses this script's `apt-get update`.
 # shellcheck source=scripts/apt.sh
 source scripts/apt.sh
 apt_install_missing --no-install-recommends chromium slurmctld slurmd slurm-client munge \
-  python3-torch python3-numpy python3-pil clang-format
+  python3-torch python3-numpy python3-pil clang-format python3-protobuf
 scripts/setup.sh
 
 build_dir=${CREST_BUILD_DIR:-build}

@@ -50,6 +50,32 @@ if(CREST_WITH_OPENCV)
   endif()
 endif()
 
+# --- Protobuf (optional: TensorBoard event files, run.tensorboard) ---------------------------
+# The event files are TFRecord-framed Event protos (proto/tensorboard_event.proto), compiled with
+# protoc. Without Protobuf, run.tensorboard: true logs a warning and training goes on.
+if(NOT DEFINED CREST_WITH_PROTOBUF)
+  find_package(Protobuf QUIET)
+  if(Protobuf_FOUND AND Protobuf_PROTOC_EXECUTABLE)
+    set(_crest_protobuf_default ON)
+  else()
+    set(_crest_protobuf_default OFF)
+  endif()
+else()
+  set(_crest_protobuf_default ${CREST_WITH_PROTOBUF})
+endif()
+option(CREST_WITH_PROTOBUF "Write TensorBoard event files (needs Protobuf and protoc)"
+       ${_crest_protobuf_default})
+if(CREST_WITH_PROTOBUF)
+  find_package(Protobuf QUIET)
+  if(NOT Protobuf_FOUND OR NOT Protobuf_PROTOC_EXECUTABLE)
+    message(FATAL_ERROR
+      "CREST_WITH_PROTOBUF=ON but Protobuf (the library and protoc) was not found. Install "
+      "libprotobuf-dev and protobuf-compiler, point CMAKE_PREFIX_PATH at a Protobuf install, or "
+      "configure with -DCREST_WITH_PROTOBUF=OFF (everything but TensorBoard event files works "
+      "without it).")
+  endif()
+endif()
+
 # --- GoogleTest (tests only) ----------------------------------------------------------------
 if(CREST_BUILD_TESTS)
   find_package(GTest REQUIRED)
@@ -57,3 +83,8 @@ endif()
 
 message(STATUS "crest: Torch ${CREST_TORCH_VERSION} at ${TORCH_INSTALL_PREFIX}")
 message(STATUS "crest: OpenCV ${CREST_WITH_OPENCV} ${OpenCV_VERSION}")
+if(CREST_WITH_PROTOBUF)
+  message(STATUS "crest: TensorBoard event files ON (Protobuf ${Protobuf_VERSION})")
+else()
+  message(STATUS "crest: TensorBoard event files OFF (no Protobuf)")
+endif()

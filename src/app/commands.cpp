@@ -16,6 +16,7 @@
 #include "crest/io/manifest.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
+#include "crest/io/tensorboard.h"
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
 
@@ -211,6 +212,8 @@ std::string version_text() {
           (at::globalContext().hasCUDA() ? "compiled in" : "not compiled in") + "\n";
   text += std::string("image folders: ") +
           (folder_datasets_available() ? "yes (OpenCV)" : "no (built without OpenCV)") + "\n";
+  text += std::string("TensorBoard: ") +
+          (tensorboard_supported() ? "yes (Protobuf)" : "no (built without Protobuf)") + "\n";
   return text;
 }
 

@@ -46,6 +46,7 @@ const std::set<std::string>& keys_free_within_group() {
                                              "run.device",
                                              "run.threads",
                                              "run.checkpoint_every",
+                                             "run.tensorboard",
                                              "train.eval_batch_size"};
   return keys;
 }

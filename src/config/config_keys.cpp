@@ -338,7 +338,7 @@ std::vector<Field> crest_keys() {
   };
 }
 
-// The run keys: seeds, outputs, device, checkpoints and threads.
+// The run keys: seeds, outputs, device, checkpoints, threads and TensorBoard.
 std::vector<Field> run_keys() {
   return {
       CREST_KEY("run.seed", run.seed, "Seed of model initialisation, sampling and augmentation.",
@@ -355,6 +355,10 @@ std::vector<Field> run_keys() {
                 "CPU threads for tensor operations (0 = every core). Results are bit-identical "
                 "only for the same thread count.",
                 between(0, 1024)),
+      CREST_KEY("run.tensorboard", run.tensorboard,
+                "Write TensorBoard event files to RUN/tb/gen_K/ (view with tensorboard --logdir "
+                "RUN/tb); a build without Protobuf warns and writes none.",
+                any()),
   };
 }
 

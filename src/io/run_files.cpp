@@ -14,6 +14,10 @@ fs::path generation_dir(const fs::path& run_dir, int generation) {
   return run_dir / generation_folder_name(generation);
 }
 
+fs::path tensorboard_dir(const fs::path& run_dir, int generation) {
+  return run_dir / kTensorBoardDir / generation_folder_name(generation);
+}
+
 std::optional<int> parse_generation_folder_name(const std::string& name) {
   static const std::regex kName(R"(gen_(\d{1,6}))");
   std::smatch m;

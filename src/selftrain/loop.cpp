@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/io/selection_files.h"
+#include "crest/io/tensorboard.h"
 #include "crest/metrics/metrics.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/selftrain/selection.h"
@@ -96,12 +98,14 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
   } catch (const ConfigError& e) {
     throw InputError(std::string("cannot resume: ") + e.what());
   }
-  // Where and how fast a run computes may change on resume; what it computes may not. (A
-  // different thread count still gives a valid run, though not a bit-identical one.)
+  // Where and how fast a run computes (and whether it writes TensorBoard files) may change on
+  // resume; what it computes may not. (A different thread count still gives a valid run, though
+  // not a bit-identical one.)
   Config mine = config;
   mine.run.device = stored.run.device;
   mine.run.out_dir = stored.run.out_dir;
   mine.run.threads = stored.run.threads;
+  mine.run.tensorboard = stored.run.tensorboard;
   const auto differences = config_differences(stored, mine);
   if (!differences.empty()) {
     std::string list;
@@ -286,7 +290,7 @@ DistributionAligner make_alignment(const CrestConfig& cc, const std::vector<doub
                              cc.p_model_momentum, device);
 }
 
-TrainerSettings trainer_settings(const Config& config, int g) {
+TrainerSettings trainer_settings(const Config& config, int g, EventWriter& events) {
   TrainerSettings settings;
   settings.model = config.model;
   settings.train = config.train;
@@ -294,6 +298,9 @@ TrainerSettings trainer_settings(const Config& config, int g) {
   settings.generation = g;
   settings.checkpoint_every = config.run.checkpoint_every;
   settings.label = "gen " + std::to_string(g) + "/" + std::to_string(config.crest.generations);
+  settings.later_steps = static_cast<std::int64_t>(config.crest.generations - g - 1) *
+                         config.train.epochs * config.train.steps_per_epoch;
+  settings.events = &events;
   return settings;
 }
 
@@ -330,9 +337,11 @@ double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan
 
 // Step 3: the EMA model predicts every unlabeled-only image (no augmentation); per predicted
 // class the most confident floor(n_l * mu_l) are kept for generation g+1. Writes
-// pseudo_labels.csv and selection.json and fills the row's selection figures.
+// pseudo_labels.csv and selection.json (the record also into `written`, for TensorBoard; left
+// empty when nothing is selected) and fills the row's selection figures.
 CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan& plan,
-                             const Config& config, const fs::path& gen_dir, GenerationRow& row) {
+                             const Config& config, const fs::path& gen_dir, GenerationRow& row,
+                             std::optional<SelectionRecord>& written) {
   CarriedSelection next;
   if (!plan.selecting || run.unlabeled_only.empty()) return next;
   const at::Tensor pool = long_tensor(run.unlabeled_only, run.images.device());
@@ -381,6 +390,7 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   record.selected_total = row.selected;
   record.precision_total = row.selection_precision;
   write_selection_json(gen_dir / kSelectionFile, record);
+  written = std::move(record);
   return next;
 }
 
@@ -538,6 +548,15 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   const CrestConfig& cc = config.crest;
   std::vector<GenerationRow> rows;
   CarriedSelection carried;  // the selection of the previous generation
+  // TensorBoard event files, until a write fails (they are derived: the run goes on).
+  bool tensorboard = config.run.tensorboard;
+  if (tensorboard && !tensorboard_supported()) {
+    spdlog::warn(
+        "run.tensorboard is on but this build of crest has no TensorBoard support (built "
+        "without Protobuf): no event files are written. Install libprotobuf-dev and "
+        "protobuf-compiler and rebuild, or set run.tensorboard: false");
+    tensorboard = false;
+  }
   for (int g = 0; g < cc.generations; ++g) {
     const fs::path gen_dir = generation_dir(run_dir, g);
     if (options.resume && generation_finished(run_dir, g)) {
@@ -560,7 +579,9 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
         {run.class_names, plan.labeled_counts, labeled.pseudo_counts, labeled.counts});
 
     // 2. Train FixMatch from scratch (CReST+: aligned toward normalise(p_data^t_g)).
-    FixMatchTrainer trainer(trainer_settings(config, g), device,
+    EventWriter events;  // a new events file, also on resume (never appends to a torn one)
+    if (tensorboard) events.open(tensorboard_dir(run_dir, g));
+    FixMatchTrainer trainer(trainer_settings(config, g, events), device,
                             generation_data(run, labeled.positions, labeled.targets), gen_dir,
                             make_alignment(cc, plan.p_data, t_g, device));
     GenerationOutcome outcome;
@@ -579,7 +600,11 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     }
 
     // 3. Select pseudo-labels for the next generation.
-    CarriedSelection next = select_next(trainer.ema_model(), run, plan, config, gen_dir, row);
+    std::optional<SelectionRecord> selection;
+    CarriedSelection next =
+        select_next(trainer.ema_model(), run, plan, config, gen_dir, row, selection);
+    add_generation_scalars(events, row, selection ? &*selection : nullptr, outcome.steps);
+    tensorboard = tensorboard && !events.failed();
 
     // Record. generation.json is written last: a crash before it redoes the selection from the
     // same final checkpoint, which gives the same result.

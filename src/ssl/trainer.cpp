@@ -16,6 +16,7 @@
 #include "crest/io/checkpoint.h"
 #include "crest/io/class_tables.h"
 #include "crest/io/run_files.h"
+#include "crest/io/tensorboard.h"
 #include "crest/io/training_files.h"
 #include "crest/ssl/ema.h"
 #include "crest/ssl/fixmatch.h"
@@ -545,22 +546,41 @@ MetricsLine FixMatchTrainer::evaluate(double lr, double steps_per_sec) {
 void FixMatchTrainer::record(const MetricsLine& line) {
   Impl& s = *impl_;
   append_metrics_line(s.out_dir / kMetricsFile, line);
+  if (s.settings.events != nullptr)
+    add_metrics_scalars(*s.settings.events, line, s.data.class_names);
   s.ema_accuracies.push_back(line.acc_ema);
   s.stats.zero_();
 }
 
-std::string FixMatchTrainer::progress_fields(double lr, const MetricsLine* line) const {
-  char fields[192];
+ProgressFields FixMatchTrainer::progress_fields(double lr, const MetricsLine* line) const {
+  // Priorities: what the fields are dropped by when the terminal is narrow (lowest first).
+  auto field = [](const char* name, const char* short_name, const char* format, double value,
+                  int priority) {
+    char number[32];
+    std::snprintf(number, sizeof(number), format, value);
+    return ProgressField{std::string(name) + " " + number, std::string(short_name) + " " + number,
+                         priority};
+  };
+  double loss = 0.0;
+  double mask = 0.0;
   if (line != nullptr) {
-    std::snprintf(fields, sizeof(fields),
-                  "loss %.4f | mask %.3f | lr %.5f | acc raw %.4f ema %.4f (la %.4f)", line->loss,
-                  line->mask_rate, lr, line->acc_raw, line->acc_ema, line->acc_ema_la);
+    loss = line->loss;
+    mask = line->mask_rate;
   } else {
     const at::Tensor stats = impl_->stats.cpu();
     const auto* st = stats.data_ptr<double>();
     const double steps = std::max(1.0, st[kSteps]);
-    std::snprintf(fields, sizeof(fields), "loss %.4f | mask %.3f | lr %.5f", st[kLoss] / steps,
-                  st[kMask] / steps, lr);
+    loss = st[kLoss] / steps;
+    mask = st[kMask] / steps;
+  }
+  ProgressFields fields = {field("loss", "loss", "%.4f", loss, 5),
+                           field("mask", "mask", "%.3f", mask, 2),
+                           field("lr", "lr", "%.5f", lr, 0)};
+  if (line != nullptr) {
+    // "ema logit-adj": the EMA model's accuracy with logit adjustment (acc_ema_la).
+    fields.push_back(field("acc raw", "raw", "%.4f", line->acc_raw, 1));
+    fields.push_back(field("acc ema", "ema", "%.4f", line->acc_ema, 6));
+    fields.push_back(field("acc ema logit-adj", "logit-adj", "%.4f", line->acc_ema_la, 3));
   }
   return fields;
 }
@@ -629,7 +649,7 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
   };
   const std::int64_t first_step = s.step;
-  Progress progress(s.settings.label, s.total_steps(), s.step);
+  Progress progress(s.settings.label, s.total_steps(), s.step, s.settings.later_steps);
   try {
     train_to_end(progress, first_step, start_time);
   } catch (const TrainingDiverged&) {
@@ -659,8 +679,8 @@ void FixMatchTrainer::train_to_end(Progress& progress, std::int64_t first_step,
       const MetricsLine line =
           evaluate(lr, elapsed > 0 ? static_cast<double>(s.step - first_step) / elapsed : 0.0);
       record(line);
-      progress.update(s.step, progress_fields(lr, &line));
-      progress.finish();  // on a terminal, each evaluation stays on screen as a line
+      // On a terminal each evaluation stays on screen as a line; crest.log gets it either way.
+      progress.record(s.step, progress_fields(lr, &line));
     } else if (progress.due()) {
       progress.update(s.step, progress_fields(lr, nullptr));
     }

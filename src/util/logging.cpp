@@ -34,4 +34,16 @@ void add_log_file(const std::filesystem::path& file) {
   spdlog::default_logger()->sinks().push_back(sink);
 }
 
+void log_to_files(const std::string& message) {
+  const auto logger = spdlog::default_logger();
+  const spdlog::details::log_msg msg(spdlog::source_loc{}, logger->name(), spdlog::level::info,
+                                     message);
+  for (const auto& sink : logger->sinks()) {
+    if (dynamic_cast<spdlog::sinks::basic_file_sink_mt*>(sink.get()) == nullptr) continue;
+    if (!sink->should_log(msg.level)) continue;
+    sink->log(msg);
+    sink->flush();
+  }
+}
+
 }  // namespace crest

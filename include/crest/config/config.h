@@ -88,7 +88,8 @@ struct RunConfig {
   std::string out_dir = "runs/crest";
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int checkpoint_every = 1024;
-  int threads = 0;  // CPU threads for tensor ops; 0 = every core
+  int threads = 0;          // CPU threads for tensor ops; 0 = every core
+  bool tensorboard = true;  // TensorBoard event files in RUN/tb/gen_K/ (io/tensorboard.h)
 };
 
 struct Config {

@@ -19,6 +19,7 @@
 //   RUN/gen_K/checkpoint.pt             the trainer's state module   io/checkpoint.h
 //   RUN/gen_K/pseudo_labels.csv         PseudoLabelRow per selection   io/selection_files.h
 //   RUN/gen_K/selection.json            SelectionRecord                io/selection_files.h
+//   RUN/tb/gen_K/events.out.tfevents.*  TensorBoard scalars (derived)  io/tensorboard.h
 //   SWEEP/sweep.json                    SweepPlanFile                  io/sweep_files.h
 //   SWEEP/sweep.log                     the local launcher's log
 //   SWEEP/slurm/sweep.sbatch            the job array script           app/sweep.cpp
@@ -44,6 +45,8 @@ inline constexpr char kLockFile[] = ".lock";
 inline constexpr char kStdoutLogFile[] = "stdout.log";
 inline constexpr char kStderrLogFile[] = "stderr.log";
 inline constexpr char kCacheDir[] = "cache";  // decoded images of image folders (data.cache: run)
+inline constexpr char kTensorBoardDir[] =
+    "tb";  // TensorBoard event files, tb/gen_K/ (run.tensorboard)
 
 // ---- RUN/gen_K/ --------------------------------------------------------------------------------
 inline constexpr char kGenerationDoneFile[] = "generation.json";
@@ -73,6 +76,9 @@ std::string generation_folder_name(int generation);
 
 // RUN/gen_K.
 std::filesystem::path generation_dir(const std::filesystem::path& run_dir, int generation);
+
+// RUN/tb/gen_K: that generation's TensorBoard event files.
+std::filesystem::path tensorboard_dir(const std::filesystem::path& run_dir, int generation);
 
 // K when `name` is a generation folder's name ("gen_K", K of 1 to 6 digits), else nullopt.
 std::optional<int> parse_generation_folder_name(const std::string& name);

@@ -20,8 +20,11 @@
 #include "crest/models/wrn.h"
 #include "crest/ssl/alignment.h"
 #include "crest/ssl/predict.h"
+#include "crest/util/progress.h"
 
 namespace crest {
+
+class EventWriter;
 
 // Everything a generation trains and evaluates on, resident on the training device.
 struct TrainingData {
@@ -41,8 +44,10 @@ struct TrainerSettings {
   TrainConfig train;
   std::int64_t seed = 0;  // the run seed; with `generation` it derives every generator
   int generation = 0;
-  int checkpoint_every = 0;     // steps; 0 = only at the end
-  std::string label = "train";  // progress label, e.g. "gen 2"
+  int checkpoint_every = 0;       // steps; 0 = only at the end
+  std::string label = "train";    // progress label, e.g. "gen 2"
+  std::int64_t later_steps = 0;   // steps of the generations after this one (the run's ETA)
+  EventWriter* events = nullptr;  // TensorBoard scalars of each evaluation; not owned, may be null
 };
 
 struct GenerationOutcome {
@@ -58,8 +63,6 @@ struct StepBatch {
   at::Tensor labels;           // int64 [B]: targets of the labeled images
   at::Tensor unlabeled_truth;  // int64 [U]: hidden true labels (monitoring), may be undefined
 };
-
-class Progress;
 
 class FixMatchTrainer {
  public:
@@ -110,10 +113,11 @@ class FixMatchTrainer {
   // The evaluation record at the current step: both models on the test set and the running
   // training statistics since the previous record. Writes nothing.
   MetricsLine evaluate(double lr, double steps_per_sec);
-  // Appends `line` to metrics.jsonl and starts the next window of running statistics.
+  // Appends `line` to metrics.jsonl (and its scalars to the TensorBoard events, when on) and
+  // starts the next window of running statistics.
   void record(const MetricsLine& line);
   // The progress bar's fields: from an evaluation `line`, or (nullptr) the running statistics.
-  std::string progress_fields(double lr, const MetricsLine* line) const;
+  ProgressFields progress_fields(double lr, const MetricsLine* line) const;
   // Whether every parameter and floating-point buffer of the raw and EMA models is finite (one
   // device synchronisation).
   bool weights_finite();
