@@ -56,8 +56,7 @@ void set_cpu_threads(int threads) {
 std::string describe_device(const c10::Device& device) {
   if (device.is_cpu()) {
     const char* policy = std::getenv("OMP_WAIT_POLICY");
-    const std::string waiting =
-        policy == nullptr ? "default" : std::string(policy);
+    const std::string waiting = policy == nullptr ? "default" : std::string(policy);
     return "cpu (" + std::to_string(at::get_num_threads()) + " threads of " +
            std::to_string(available_cores()) + " available, OpenMP waiting " + waiting + ")";
   }
