@@ -137,6 +137,22 @@ const char* name_of(SelectOn value) {
   return nullptr;
 }
 
+const char* name_of(LabeledLoss value) {
+  switch (value) {
+    case LabeledLoss::kCe:
+      return "ce";
+    case LabeledLoss::kCbSoftmax:
+      return "cb_softmax";
+    case LabeledLoss::kCbSigmoid:
+      return "cb_sigmoid";
+    case LabeledLoss::kCbFocal:
+      return "cb_focal";
+    case LabeledLoss::kLogitAdjusted:
+      return "logit_adjusted";
+  }
+  return nullptr;
+}
+
 template <typename E>
 std::string name_text(E value) {
   const char* name = name_of(value);
@@ -156,6 +172,7 @@ std::string to_string(RateProfile value) { return name_text(value); }
 std::string to_string(TemperatureSchedule value) { return name_text(value); }
 std::string to_string(PModelEstimate value) { return name_text(value); }
 std::string to_string(SelectOn value) { return name_text(value); }
+std::string to_string(LabeledLoss value) { return name_text(value); }
 
 bool reads_files(DatasetKind dataset) {
   switch (dataset) {
@@ -250,6 +267,7 @@ CREST_CHOICE(RateProfile)
 CREST_CHOICE(TemperatureSchedule)
 CREST_CHOICE(PModelEstimate)
 CREST_CHOICE(SelectOn)
+CREST_CHOICE(LabeledLoss)
 #undef CREST_CHOICE
 
 DatasetKind parse_dataset(const std::string& text, const std::string& key) {

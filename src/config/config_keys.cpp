@@ -266,6 +266,22 @@ std::vector<Field> train_keys() {
       CREST_KEY("train.ema_decay", train.ema_decay,
                 "Decay of the exponential moving average of the weights (0 = EMA off).",
                 at_least_below(0, 1)),
+      CREST_KEY("train.labeled_loss", train.labeled_loss,
+                "Loss on the labeled batch: ce | cb_softmax, cb_sigmoid, cb_focal (class-balanced "
+                "by the effective number of samples, Cui et al. CVPR 2019: weight of class y "
+                "(1 - beta) / (1 - beta^n_y), normalised to sum to the number of classes, n_y "
+                "counted on the generation's labeled set, pseudo-labels included) | "
+                "logit_adjusted (CE on logits + tau * log(prior), Menon et al. ICLR 2021).",
+                choice()),
+      CREST_KEY("train.cb_beta", train.cb_beta,
+                "beta of the class-balanced losses (0 = no re-weighting; 0.9999 in Cui et al.).",
+                at_least_below(0, 1)),
+      CREST_KEY("train.focal_gamma", train.focal_gamma,
+                "gamma of cb_focal: the factor (1 - p_t)^gamma on the sigmoid probabilities.",
+                between(0, 10)),
+      CREST_KEY("train.la_tau", train.la_tau,
+                "tau of logit_adjusted: logits + tau * log(prior) inside the loss only.",
+                between(0, 10)),
       CREST_KEY("train.amp", train.amp,
                 "Mixed precision: auto (bf16 autocast on CUDA, off on CPU) | bf16 | off.",
                 choice()),

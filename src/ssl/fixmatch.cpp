@@ -12,11 +12,12 @@ double halfcos_lr(double base_lr, std::int64_t step, std::int64_t total_steps, d
 
 FixMatchLoss fixmatch_loss(const at::Tensor& logits_x, const at::Tensor& labels_x,
                            const at::Tensor& probs_weak, const at::Tensor& logits_strong,
-                           double threshold, double lambda_u) {
+                           double threshold, double lambda_u, const LabeledLossFn* labeled) {
   FixMatchLoss out;
   const at::Tensor lx = logits_x.to(at::kFloat);
   const at::Tensor ls = logits_strong.to(at::kFloat);
-  out.loss_x = at::cross_entropy_loss(lx, labels_x);  // mean over the labeled batch
+  out.loss_x = labeled != nullptr ? (*labeled)(lx, labels_x)
+                                  : at::cross_entropy_loss(lx, labels_x);  // mean over the batch
   const auto [max_probs, pseudo] = probs_weak.to(at::kFloat).max(1);
   out.pseudo_labels = pseudo;
   out.mask = max_probs.ge(threshold).to(at::kFloat);

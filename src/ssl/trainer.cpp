@@ -190,6 +190,7 @@ struct FixMatchTrainer::Impl {
   at::Tensor nonfinite;                // bool scalar on the device: a non-finite loss has been seen
   std::vector<double> ema_accuracies;  // one per evaluation, for summary.json
   AugmentOptions augment;
+  LabeledLossFn labeled_loss;  // train.labeled_loss with this generation's class counts
 
   // CUDA graph of optimize(): the inputs are copied into `graph_batch`, whose memory the graph
   // reads on every replay.
@@ -219,6 +220,13 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
     : impl_(std::make_shared<Impl>(std::move(settings), device, std::move(data), std::move(out_dir),
                                    std::move(alignment))) {
   Impl& s = *impl_;
+  if (s.data.labeled_index.numel() > 0) {
+    const at::Tensor bins = at::bincount(s.data.labeled_targets.cpu(), {},
+                                         static_cast<std::int64_t>(s.data.class_names.size()));
+    const std::vector<std::int64_t> counts(bins.data_ptr<std::int64_t>(),
+                                           bins.data_ptr<std::int64_t>() + bins.numel());
+    s.labeled_loss = make_labeled_loss(s.settings.train, counts, device);
+  }
   // The reference's pad 4 and Cutout 16 are for 32 pixels: other sizes scale them (1/8, 1/2).
   const auto side = static_cast<int>(s.data.images.size(-1));
   s.augment.pad = std::max(1, side / 8);
@@ -421,8 +429,8 @@ void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
     // Pseudo-labels come from the raw model's weak view, without gradient.
     const at::Tensor probs = at::softmax(logits_w.detach().to(at::kFloat), 1);
     const at::Tensor target_probs = s.alignment ? s.alignment->align(probs) : probs;
-    FixMatchLoss loss =
-        fixmatch_loss(logits_l, input.labels, target_probs, logits_s, t.threshold, t.lambda_u);
+    FixMatchLoss loss = fixmatch_loss(logits_l, input.labels, target_probs, logits_s, t.threshold,
+                                      t.lambda_u, &s.labeled_loss);
     total = loss.total;
     // p_model sees the raw probabilities after the loss, as the reference updates it.
     if (s.alignment) s.alignment->observe(probs);
@@ -436,7 +444,7 @@ void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
                    correct.sum().to(at::kDouble), loss.mask.sum().to(at::kDouble),
                    at::ones({}, s.stats.options())});
   } else {
-    total = at::cross_entropy_loss(logits_l.to(at::kFloat), input.labels);
+    total = s.labeled_loss(logits_l, input.labels);
     const at::Tensor zero = at::zeros({}, s.stats.options());
     step_stats = at::stack({total.detach().to(at::kDouble), total.detach().to(at::kDouble), zero,
                             zero, zero, zero, at::ones({}, s.stats.options())});

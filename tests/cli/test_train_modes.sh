@@ -45,4 +45,17 @@ grep -q "\"best_generation\": $best" val/summary.json || fail "best generation i
 [ "$(awk -F, 'NR == 2 { print $3 }' val/generations.csv)" -lt \
   "$(awk -F, 'NR == 2 { print $3 }' cr/generations.csv)" ] || fail "no validation slice held out"
 
+# The labeled losses (train.labeled_loss): each trains CReST+ end to end with finite figures.
+for loss in cb_softmax cb_sigmoid cb_focal logit_adjusted; do
+  run -q train --config "$TINY" --out "loss_$loss" --set train.labeled_loss=$loss \
+    --set train.epochs=1 --set train.cb_beta=0.99
+  expect_code 0 "train.labeled_loss=$loss"
+  grep -q "labeled_loss: $loss" "loss_$loss/config.yaml" || fail "config.yaml records $loss"
+  grep -q '"loss_x":[0-9]' "loss_$loss/gen_1/metrics.jsonl" || fail "$loss: no finite loss_x"
+done
+run -q train --config "$TINY" --out loss_bad --set train.labeled_loss=focal
+expect_code 2 "an unknown labeled loss"
+expect_err "train.labeled_loss must be one of ce, cb_softmax, cb_sigmoid, cb_focal or logit_adjusted" \
+  "lists the losses"
+
 finish

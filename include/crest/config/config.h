@@ -60,6 +60,10 @@ struct TrainConfig {
   double weight_decay = 5e-4;
   double lr_level = 1.0;
   double ema_decay = 0.999;
+  LabeledLoss labeled_loss = LabeledLoss::kCe;  // the loss on the labeled batch
+  double cb_beta = 0.9999;                      // class-balanced loss: beta (Cui et al. 2019)
+  double focal_gamma = 1.0;                     // cb_focal: the focal exponent
+  double la_tau = 1.0;                          // logit_adjusted: tau (Menon et al. 2021)
   Amp amp = Amp::kAuto;
   int eval_batch_size = 1000;
   // The fast path (issue: speed on the GPU). Numerically these only reorder floating point.

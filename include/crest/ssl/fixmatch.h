@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "crest/ssl/losses.h"
+
 namespace crest {
 
 // The reference's "halfcos" schedule: lr_k = base * cos(pi * k / K * level / 16), k = 0..K-1.
@@ -27,8 +29,10 @@ struct FixMatchLoss {
 //   mask = max(q) >= threshold, pseudo = argmax(q)
 //   loss_u = sum_u mask[u] * CE(logits_strong[u], pseudo[u]) / U   (U = whole unlabeled batch)
 // `probs_weak` must not require grad. Computed in float32 whatever the logits' dtype.
+// `labeled` replaces the cross-entropy of loss_x (train.labeled_loss, ssl/losses.h); null = CE.
 FixMatchLoss fixmatch_loss(const at::Tensor& logits_x, const at::Tensor& labels_x,
                            const at::Tensor& probs_weak, const at::Tensor& logits_strong,
-                           double threshold, double lambda_u);
+                           double threshold, double lambda_u,
+                           const LabeledLossFn* labeled = nullptr);
 
 }  // namespace crest

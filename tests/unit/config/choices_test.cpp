@@ -35,6 +35,7 @@ TEST(ChoicesTest, EveryNameRoundTrips) {
   expect_names<TemperatureSchedule>({"linear", "constant"});
   expect_names<PModelEstimate>({"buffer", "ema"});
   expect_names<SelectOn>({"last", "val"});
+  expect_names<LabeledLoss>({"ce", "cb_softmax", "cb_sigmoid", "cb_focal", "logit_adjusted"});
 }
 
 TEST(ChoicesTest, NamedParsers) {
