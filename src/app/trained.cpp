@@ -36,8 +36,7 @@ std::string finished_list(const fs::path& run_dir) {
 }
 
 void check_is_run(const fs::path& run_dir) {
-  std::error_code ec;
-  if (!fs::exists(run_dir / kConfigFile, ec)) {
+  if (!is_run_folder(run_dir)) {
     throw InputError(run_dir.string() + " is not a crest run folder (no " + kConfigFile +
                      "); give the folder `crest train --out` wrote");
   }

@@ -135,6 +135,15 @@ std::vector<std::int64_t> labels_in(const ClassListing& listing,
   return labels;
 }
 
+// Labels of a listing in its own class order: the position of each file's class folder.
+std::vector<std::int64_t> own_labels(const ClassListing& listing) {
+  std::vector<std::int64_t> labels;
+  for (std::size_t c = 0; c < listing.files.size(); ++c) {
+    labels.insert(labels.end(), listing.files[c].size(), static_cast<std::int64_t>(c));
+  }
+  return labels;
+}
+
 std::string relative_name(const fs::path& file, const fs::path& root) {
   return file.lexically_relative(root).generic_string();
 }
@@ -144,7 +153,8 @@ struct Part {
   std::vector<std::int64_t> labels;
 };
 
-Dataset decode_part(const Part& part, const fs::path& root, const fs::path& names_root,
+// Decodes `part` (through the cache); files are named relative to `root`.
+Dataset decode_part(const Part& part, const fs::path& root,
                     const std::vector<std::string>& class_names, const FolderOptions& options,
                     const std::string& name) {
   DecodeOptions decode;
@@ -155,7 +165,7 @@ Dataset decode_part(const Part& part, const fs::path& root, const fs::path& name
   dataset.images = decode_images_cached(part.files, root, decode, options.cache_dir, name);
   dataset.labels = at::tensor(part.labels, at::TensorOptions().dtype(at::kLong));
   dataset.class_names = class_names;
-  for (const auto& file : part.files) dataset.files.push_back(relative_name(file, names_root));
+  for (const auto& file : part.files) dataset.files.push_back(relative_name(file, root));
   return dataset;
 }
 
@@ -216,11 +226,7 @@ DatasetPair read_image_folder(const fs::path& root, const FolderOptions& options
   const ClassListing train = list_classes(root, "train");
   const ClassListing test = list_classes(root, "test");
   const auto& names = train.classes;
-  std::vector<std::int64_t> train_labels;
-  for (std::size_t c = 0; c < train.files.size(); ++c) {
-    train_labels.insert(train_labels.end(), train.files[c].size(), static_cast<std::int64_t>(c));
-  }
-  Part train_part = labeled_part(train, train_labels);
+  Part train_part = labeled_part(train, own_labels(train));
   const Part test_part = labeled_part(test, labels_in(test, names, root, "test"));
   // The unlabeled images follow the labeled ones in one tensor, so the training pool is never
   // copied to join them.
@@ -231,12 +237,12 @@ DatasetPair read_image_folder(const fs::path& root, const FolderOptions& options
     train_part.labels.insert(train_part.labels.end(), unlabeled.size(), kUnknownLabel);
   }
   DatasetPair pair;
-  pair.train = decode_part(train_part, root, root, names, options, "train");
-  pair.test = decode_part(test_part, root, root, names, options, "test");
+  pair.train = decode_part(train_part, root, names, options, "train");
+  pair.test = decode_part(test_part, root, names, options, "test");
   const fs::path val_dir = root / "val";
   if (fs::exists(val_dir, ec)) {
     const ClassListing val = list_classes(root, "val");
-    pair.val = decode_part(labeled_part(val, labels_in(val, names, root, "val")), root, root, names,
+    pair.val = decode_part(labeled_part(val, labels_in(val, names, root, "val")), root, names,
                            options, "val");
   }
   return pair;
@@ -247,11 +253,8 @@ Dataset read_labeled_folder(const fs::path& dir, const FolderOptions& options) {
   fs::path normal = dir.lexically_normal();
   if (normal.filename().empty()) normal = normal.parent_path();  // "DIR/"
   const ClassListing listing = list_classes(normal.parent_path(), normal.filename().string());
-  std::vector<std::int64_t> labels;
-  for (std::size_t c = 0; c < listing.files.size(); ++c) {
-    labels.insert(labels.end(), listing.files[c].size(), static_cast<std::int64_t>(c));
-  }
-  return decode_part(labeled_part(listing, labels), dir, dir, listing.classes, options, "labeled");
+  return decode_part(labeled_part(listing, own_labels(listing)), dir, listing.classes, options,
+                     "labeled");
 }
 
 Dataset read_unlabeled_folder(const fs::path& root, const std::vector<std::string>& class_names,
@@ -260,7 +263,7 @@ Dataset read_unlabeled_folder(const fs::path& root, const std::vector<std::strin
   Part part;
   part.files = list_images_recursive(root, "unlabeled folder (data.unlabeled_root)");
   part.labels.assign(part.files.size(), kUnknownLabel);
-  Dataset dataset = decode_part(part, root, root, class_names, options, "unlabeled");
+  Dataset dataset = decode_part(part, root, class_names, options, "unlabeled");
   for (auto& file : dataset.files) file = (root / file).generic_string();
   return dataset;
 }

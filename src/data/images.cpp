@@ -1,7 +1,5 @@
 #include "crest/data/images.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -17,6 +15,7 @@
 
 #include "crest/util/error.h"
 #include "crest/util/progress.h"
+#include "crest/util/threads.h"
 #include "images_detail.h"
 
 #ifdef CREST_WITH_OPENCV
@@ -268,13 +267,7 @@ void check_options(const DecodeOptions& options) {
   }
 }
 
-int decode_threads(int threads) {
-  if (threads > 0) return threads;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
+int decode_threads(int threads) { return threads > 0 ? threads : available_cores(); }
 
 void decode_rows(const std::vector<fs::path>& files, const std::vector<std::int64_t>& rows,
                  std::uint8_t* out, const DecodeOptions& options) {

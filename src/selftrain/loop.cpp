@@ -353,8 +353,7 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
     pool_truth.push_back(run.lt_labels[static_cast<std::size_t>(p)]);
   }
   // Scored against the hidden labels only where every one is known.
-  const bool truth_known = std::none_of(pool_truth.begin(), pool_truth.end(),
-                                        [](std::int64_t y) { return y == kUnknownLabel; });
+  const bool truth_known = plan.truth_known;
   const SelectionAccounting account =
       truth_known ? account_selection(selection, pool_truth, run.num_classes())
                   : SelectionAccounting{};

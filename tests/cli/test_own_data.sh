@@ -96,6 +96,32 @@ expect_err "bad4/train/disc/big.png" "names the image of another size"
 run data prepare "${OWN[@]}" --set data.root=bad4 --set data.resize=center_crop --set run.out_dir=e5
 expect_code 0 "the same folder under data.resize: center_crop"
 
+# Bad options of the folder tools and keys.
+run data synth --format png --out s1
+expect_code 2 "an unknown synth format"
+expect_err "--format must be cifar or folder, got 'png'" "names the formats"
+run data synth --out s2 --unlabeled-per-class 5
+expect_code 2 "folder options without --format folder"
+expect_err "need --format folder" "says which format they need"
+run data synth --format folder --out s3 --imbalance-ratio 0.5
+expect_code 2 "an imbalance ratio below 1"
+expect_err "--imbalance-ratio must be >= 1" "names the option"
+run data synth --format folder --out s4 --unlabeled-per-class -1
+expect_code 2 "a negative unlabeled count"
+expect_err "--unlabeled-per-class must be >= 0" "names the option"
+run data synth --format folder --out own --classes 4
+expect_code 2 "synth over an existing folder dataset"
+expect_err "already holds a dataset" "refuses to overwrite"
+run data prepare "${OWN[@]}" --set data.cache= --set run.out_dir=e7
+expect_code 2 "an empty data.cache"
+expect_err "data.cache must be run (RUN/cache), off, or a folder" "says what data.cache takes"
+run data prepare "${OWN[@]}" --set data.resize=squash --set run.out_dir=e8
+expect_code 2 "an unknown data.resize"
+expect_err "data.resize must be one of area, center_crop or error" "lists the modes"
+run data prepare "${OWN[@]}" --set data.unlabeled_root=missing_pool --set run.out_dir=e9
+expect_code 2 "a data.unlabeled_root that does not exist"
+expect_err "missing_pool does not exist" "names the folder"
+
 # as_is without unlabeled images: CReST needs them, FixMatch does not.
 mkdir -p nounl && cp -r own/train own/test nounl/
 run -q train "${OWN[@]}" --set data.root=nounl --out e6

@@ -87,6 +87,30 @@ cp r/gen_0/checkpoint.pt r/gen_1/checkpoint.pt
 run export r
 expect_code 2 "a checkpoint of another generation"
 expect_err "fingerprint" "the fingerprint check names the mismatch"
+run evaluate r --generation abc
+expect_code 2 "a generation that is not a number, best or last"
+expect_err "--generation must be a generation number, best or last, got 'abc'" "says what it takes"
+run evaluate r --model average
+expect_code 2 "an unknown --model"
+expect_err "--model must be ema or raw" "names the choices"
+run evaluate r --generation 0 --name ../elsewhere
+expect_code 2 "--name that is a path"
+expect_err "--name must be a plain folder name" "says what --name takes"
+run evaluate r --generation 0 --folder own/test --set data.fold=2
+expect_code 2 "--folder with --set"
+expect_err "either --folder or --config/--set" "says to pick one"
+run predict r
+expect_code 2 "predict without images"
+expect_err "give image files or --folder DIR" "says what predict needs"
+run predict r --folder own/test --top-k 0
+expect_code 2 "--top-k 0"
+expect_err "--top-k must be >= 1" "names the option"
+run predict r --folder own/test --out pred.txt
+expect_code 2 "--out of another kind"
+expect_err "--out must name a .csv or .jsonl file" "names the kinds"
+run predict r --folder own/test --logits
+expect_code 2 "--logits without JSONL"
+expect_err "--logits needs --out FILE.jsonl" "says what --logits needs"
 run evaluate nowhere
 expect_code 2 "not a run folder"
 expect_err "nowhere is not a crest run folder" "names the folder"

@@ -12,6 +12,7 @@
 
 #include "crest/io/file.h"
 #include "crest/util/error.h"
+#include "png_encode.h"
 #include "test_util.h"
 
 // The test binary does not get OpenCV's include folder (crest_core links it privately), so the
@@ -44,61 +45,8 @@ Pixels pattern(int size, int channels, int seed) {
   return p;
 }
 
-std::uint32_t crc32(const std::string& bytes) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (const unsigned char byte : bytes) {
-    crc ^= byte;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-void put_be32(std::string& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xFF);
-}
-
-void put_chunk(std::string& out, const std::string& type, const std::string& data) {
-  put_be32(out, static_cast<std::uint32_t>(data.size()));
-  out += type + data;
-  put_be32(out, crc32(type + data));
-}
-
 std::string encode_png(const Pixels& p) {
-  std::string raw;  // each row: filter type 0, then the samples
-  for (int y = 0; y < p.height; ++y) {
-    raw += '\0';
-    const auto* row = p.data.data() + static_cast<std::size_t>(y * p.width * p.channels);
-    raw.append(reinterpret_cast<const char*>(row), static_cast<std::size_t>(p.width * p.channels));
-  }
-  std::string zlib = "\x78\x01";
-  for (std::size_t pos = 0; pos < raw.size() || pos == 0; pos += 65535) {
-    const std::size_t len = std::min<std::size_t>(65535, raw.size() - pos);
-    zlib += static_cast<char>(pos + len >= raw.size() ? 1 : 0);  // stored block, final flag
-    zlib += static_cast<char>(len & 0xFF);
-    zlib += static_cast<char>(len >> 8);
-    zlib += static_cast<char>(~len & 0xFF);
-    zlib += static_cast<char>((~len >> 8) & 0xFF);
-    zlib += raw.substr(pos, len);
-  }
-  std::uint32_t a = 1;
-  std::uint32_t b = 0;
-  for (const unsigned char byte : raw) {
-    a = (a + byte) % 65521;
-    b = (b + a) % 65521;
-  }
-  put_be32(zlib, (b << 16) | a);
-
-  std::string header;
-  put_be32(header, static_cast<std::uint32_t>(p.width));
-  put_be32(header, static_cast<std::uint32_t>(p.height));
-  header += '\x08';                                      // bit depth
-  header += static_cast<char>(p.channels == 1 ? 0 : 2);  // grey or RGB
-  header += std::string(3, '\0');                        // compression, filter, interlace
-  std::string png = "\x89PNG\r\n\x1a\n";
-  put_chunk(png, "IHDR", header);
-  put_chunk(png, "IDAT", zlib);
-  put_chunk(png, "IEND", "");
-  return png;
+  return test_png::encode_png(p.width, p.height, p.channels == 1 ? 0 : 2, p.channels, p.data);
 }
 
 // Binary PPM (RGB) or PGM (grey).

@@ -19,6 +19,7 @@
 #include "crest/io/file.h"
 #include "crest/util/error.h"
 #include "crest/util/hash.h"
+#include "png_encode.h"
 #include "test_util.h"
 
 #ifdef CREST_WITH_OPENCV
@@ -85,62 +86,7 @@ std::string bytes_of(const at::Tensor& image) {
 
 // --- PNG kinds OpenCV cannot write: stored (uncompressed) deflate blocks ---------------------
 
-std::uint32_t crc32(const std::string& bytes) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (const unsigned char byte : bytes) {
-    crc ^= byte;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-void put_be32(std::string& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xFF);
-}
-
-void put_chunk(std::string& out, const std::string& type, const std::string& data) {
-  put_be32(out, static_cast<std::uint32_t>(data.size()));
-  out += type + data;
-  put_be32(out, crc32(type + data));
-}
-
-// An 8-bit PNG of `color_type` (3 palette, 4 grey + alpha) from interleaved `samples`.
-std::string encode_png(int width, int height, int color_type, int channels,
-                       const std::vector<std::uint8_t>& samples, const std::string& palette = "") {
-  std::string raw;
-  for (int y = 0; y < height; ++y) {
-    raw += '\0';
-    raw.append(reinterpret_cast<const char*>(samples.data()) + y * width * channels,
-               static_cast<std::size_t>(width * channels));
-  }
-  std::string zlib = "\x78\x01";
-  zlib += '\x01';  // one final stored block (raw is small)
-  const auto len = static_cast<std::uint16_t>(raw.size());
-  zlib += static_cast<char>(len & 0xFF);
-  zlib += static_cast<char>(len >> 8);
-  zlib += static_cast<char>(~len & 0xFF);
-  zlib += static_cast<char>((~len >> 8) & 0xFF);
-  zlib += raw;
-  std::uint32_t a = 1;
-  std::uint32_t b = 0;
-  for (const unsigned char byte : raw) {
-    a = (a + byte) % 65521;
-    b = (b + a) % 65521;
-  }
-  put_be32(zlib, (b << 16) | a);
-  std::string header;
-  put_be32(header, static_cast<std::uint32_t>(width));
-  put_be32(header, static_cast<std::uint32_t>(height));
-  header += '\x08';
-  header += static_cast<char>(color_type);
-  header += std::string(3, '\0');
-  std::string png = "\x89PNG\r\n\x1a\n";
-  put_chunk(png, "IHDR", header);
-  if (!palette.empty()) put_chunk(png, "PLTE", palette);
-  put_chunk(png, "IDAT", zlib);
-  put_chunk(png, "IEND", "");
-  return png;
-}
+using test_png::encode_png;
 
 // Captures what spdlog logs while it lives.
 class LogCapture {
