@@ -13,6 +13,7 @@
 
 #include "crest/app/bench.h"
 #include "crest/app/commands.h"
+#include "crest/app/pretrain.h"
 #include "crest/app/summarize.h"
 #include "crest/app/sweep.h"
 #include "crest/app/use_model.h"
@@ -96,6 +97,33 @@ Command add_train(CLI::App& app) {
                 crest::resolve_train_config(args->config.path, args->config.overrides, args->out,
                                             args->device, args->options.resume);
             crest::run_training(config, args->options, std::cout);
+          }};
+}
+
+Command add_pretrain(CLI::App& app) {
+  struct Args {
+    ConfigArgs config;
+    std::string out;
+    std::string device;
+    crest::PretrainOptions options;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* command = app.add_subcommand(
+      "pretrain",
+      "Self-supervised rotation pre-training of the backbone on every training image (labels "
+      "unused); writes DIR/backbone.pt for model.init_from");
+  add_config_options(command, args->config);
+  command->add_option("--out", args->out, "Pre-training folder DIR (overrides run.out_dir)")
+      ->required();
+  command->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (overrides run.device)");
+  command->add_flag("--resume", args->options.resume,
+                    "Continue the pre-training in DIR from its last checkpoint (its own "
+                    "config.yaml when --config is not given)");
+  return {command, [args] {
+            const crest::Config config =
+                crest::resolve_train_config(args->config.path, args->config.overrides, args->out,
+                                            args->device, args->options.resume);
+            crest::run_pretraining(config, args->options, std::cout);
           }};
 }
 
@@ -330,7 +358,8 @@ bool runs_tensor_work(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
     if (word.empty() || word[0] == '-') continue;
-    return word == "train" || word == "bench" || word == "evaluate" || word == "predict";
+    return word == "train" || word == "pretrain" || word == "bench" || word == "evaluate" ||
+           word == "predict";
   }
   return false;
 }
@@ -350,6 +379,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   commands.push_back(add_print_config(app));
   commands.push_back(add_train(app));
+  commands.push_back(add_pretrain(app));
   commands.push_back(add_bench(app));
   CLI::App* data = app.add_subcommand("data", "Dataset tools");
   data->require_subcommand(1);

@@ -19,6 +19,7 @@
 #include "crest/io/file.h"
 #include "crest/io/run_files.h"
 #include "crest/metrics/metrics.h"
+#include "crest/models/wrn_weights.h"
 #include "crest/ssl/predict.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
@@ -250,66 +251,6 @@ void predict_images(const PredictOptions& options, std::ostream& out) {
   }
 }
 
-std::string pytorch_wrn_name(const std::string& crest_name, int blocks_per_stage) {
-  if (crest_name.rfind("stem.", 0) == 0) return "conv1." + crest_name.substr(5);
-  if (crest_name.rfind("bn.", 0) == 0) return "bn1." + crest_name.substr(3);
-  if (crest_name.rfind("fc.", 0) == 0) return crest_name;
-  if (crest_name.rfind("blocks.", 0) == 0) {
-    const std::size_t dot = crest_name.find('.', 7);
-    const int index = std::stoi(crest_name.substr(7, dot - 7));
-    std::string rest = crest_name.substr(dot + 1);
-    if (rest.rfind("shortcut.", 0) == 0) rest = "convShortcut." + rest.substr(9);
-    return "block" + std::to_string(index / blocks_per_stage + 1) + ".layer." +
-           std::to_string(index % blocks_per_stage) + "." + rest;
-  }
-  throw InputError("no PyTorch WRN name for '" + crest_name + "'");
-}
-
-namespace {
-
-const char* safetensors_dtype(at::ScalarType type) {
-  switch (type) {
-    case at::kFloat:
-      return "F32";
-    case at::kLong:
-      return "I64";
-    case at::kDouble:
-      return "F64";
-    default:
-      return nullptr;
-  }
-}
-
-// The safetensors layout (huggingface/safetensors, "Format"): u64 little-endian header size N,
-// N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
-// then the tensors' bytes, little-endian, row-major, at those offsets. The header is padded
-// with spaces to a multiple of 8 bytes.
-std::string safetensors_bytes(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-                              const std::map<std::string, std::string>& metadata) {
-  nlohmann::json header = nlohmann::json::object();
-  header["__metadata__"] = metadata;
-  std::string data;
-  for (const auto& [name, tensor] : tensors) {
-    const at::Tensor t = tensor.detach().cpu().contiguous();
-    const char* dtype = safetensors_dtype(t.scalar_type());
-    if (dtype == nullptr) throw InputError("safetensors: unsupported dtype for " + name);
-    const std::size_t begin = data.size();
-    data.append(static_cast<const char*>(t.data_ptr()), static_cast<std::size_t>(t.nbytes()));
-    header[name] = {{"dtype", dtype},
-                    {"shape", std::vector<std::int64_t>(t.sizes().begin(), t.sizes().end())},
-                    {"data_offsets", {begin, data.size()}}};
-  }
-  std::string json = header.dump();
-  while (json.size() % 8 != 0) json += ' ';
-  std::string out(8, '\0');
-  std::uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i)
-    out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
-  return out + json + data;
-}
-
-}  // namespace
-
 void export_model(const ExportOptions& options, std::ostream& out) {
   if (options.format != "pt" && options.format != "safetensors") {
     throw InputError("--format must be pt or safetensors, got '" + options.format + "'");
@@ -321,14 +262,7 @@ void export_model(const ExportOptions& options, std::ostream& out) {
                                              : trained.run_dir / "export" /
                                                    ("gen_" + std::to_string(trained.generation) +
                                                     "-" + trained.which + "." + options.format);
-  const int blocks_per_stage = (trained.config.model.depth - 4) / 6;
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& p : trained.model->named_parameters()) {
-    tensors.emplace_back(pytorch_wrn_name(p.key(), blocks_per_stage), p.value().detach());
-  }
-  for (const auto& b : trained.model->named_buffers()) {
-    tensors.emplace_back(pytorch_wrn_name(b.key(), blocks_per_stage), b.value().detach());
-  }
+  const NamedTensors tensors = wrn_state_dict(*trained.model.ptr());
   std::error_code ec;
   if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);
   const nlohmann::json sidecar = {
@@ -354,16 +288,8 @@ void export_model(const ExportOptions& options, std::ostream& out) {
       {"generation", trained.generation},
       {"model", trained.which},
       {"fingerprint", trained.fingerprint}};
-  if (options.format == "pt") {
-    c10::Dict<std::string, at::Tensor> dict;
-    for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.contiguous());
-    const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-    write_file_atomic(file, std::string(bytes.begin(), bytes.end()));
-  } else {
-    std::map<std::string, std::string> metadata = {{"format", "pt"},
-                                                   {"crest_fingerprint", trained.fingerprint}};
-    write_file_atomic(file, safetensors_bytes(tensors, metadata));
-  }
+  write_weight_file(file, tensors, options.format,
+                    {{"format", "pt"}, {"crest_fingerprint", trained.fingerprint}});
   write_file_atomic(file.string() + ".json", sidecar.dump(2) + "\n");
   out << file.string() << "\n";
   spdlog::info("exported generation {} ({} model, {} tensors) to {} and {}.json",

@@ -457,6 +457,16 @@ void validate_config(const Config& config) {
         "the unlabeled distribution), got " +
         format_double(data.imbalance_ratio_unlabeled));
   }
+  const PretrainConfig& pre = config.pretrain;
+  if (pre.warmup >= pre.decay_at) {
+    throw ConfigError("pretrain.warmup (" + format_double(pre.warmup) +
+                      ") must end before pretrain.decay_at (" + format_double(pre.decay_at) +
+                      "): lower the warm-up or move the decay later");
+  }
+  if (pre.nesterov && pre.momentum <= 0.0) {
+    throw ConfigError("pretrain.nesterov needs pretrain.momentum > 0, got " +
+                      format_double(pre.momentum) + " (set pretrain.nesterov=false)");
+  }
   if (config.train.nesterov && config.train.momentum <= 0.0) {
     throw ConfigError("train.nesterov needs train.momentum > 0, got " +
                       format_double(config.train.momentum) + " (set train.nesterov=false)");

@@ -235,6 +235,12 @@ std::vector<Field> model_keys() {
                 "0.999 is 0.001). Schedules of a few hundred steps need more (e.g. 0.01), or "
                 "evaluation sees statistics that have barely moved from their initial values.",
                 above_at_most(0, 1)),
+      CREST_KEY("model.init_from", model.init_from,
+                "Pre-trained backbone for every generation's model (the classifier head stays "
+                "freshly initialised): DIR/backbone.pt of `crest pretrain`, or a .pt or "
+                ".safetensors file of `crest export`. Its depth and width must match model.*. "
+                "Empty = random initialisation.",
+                any()),
   };
 }
 
@@ -354,6 +360,38 @@ std::vector<Field> crest_keys() {
   };
 }
 
+// The pretrain keys: `crest pretrain` (rotation prediction).
+std::vector<Field> pretrain_keys() {
+  return {
+      CREST_KEY("pretrain.epochs", pretrain.epochs,
+                "Epochs of rotation pre-training (Rethinking the Value of Labels: 200).",
+                between(1, 1 << 20)),
+      CREST_KEY("pretrain.steps_per_epoch", pretrain.steps_per_epoch,
+                "Steps per epoch; 0 = one pass over the training images (ceil(N / batch)).",
+                between(0, 1 << 24)),
+      CREST_KEY("pretrain.batch_size", pretrain.batch_size,
+                "Images per step; each is rotated by 0, 90, 180 or 270 degrees (balanced).",
+                between(4, 1 << 20)),
+      CREST_KEY("pretrain.lr", pretrain.lr, "Peak SGD learning rate.", above(0)),
+      CREST_KEY("pretrain.momentum", pretrain.momentum, "SGD momentum.", at_least_below(0, 1)),
+      CREST_KEY("pretrain.nesterov", pretrain.nesterov, "Nesterov momentum.", any()),
+      CREST_KEY("pretrain.weight_decay", pretrain.weight_decay,
+                "L2 weight decay (every weight but BatchNorm's).", at_least(0)),
+      CREST_KEY("pretrain.warmup", pretrain.warmup,
+                "Share of the steps over which the rate rises linearly to pretrain.lr.",
+                at_least_below(0, 1)),
+      CREST_KEY("pretrain.decay_at", pretrain.decay_at,
+                "Share of the steps after which the rate is lr * decay_factor.",
+                above_at_most(0, 1)),
+      CREST_KEY("pretrain.decay_factor", pretrain.decay_factor,
+                "Factor of the rate after decay_at.", above_at_most(0, 1)),
+      CREST_KEY("pretrain.all_rotations", pretrain.all_rotations,
+                "Every image in all four rotations per step (RotNet; 4x the batch) instead of "
+                "one rotation each.",
+                any()),
+  };
+}
+
 // The run keys: seeds, outputs, device, checkpoints, threads and TensorBoard.
 std::vector<Field> run_keys() {
   return {
@@ -385,7 +423,7 @@ std::vector<Field> run_keys() {
 const std::vector<Field>& fields() {
   static const std::vector<Field> kFields = [] {
     std::vector<Field> all;
-    for (auto* section : {data_keys, model_keys, train_keys, crest_keys, run_keys}) {
+    for (auto* section : {data_keys, model_keys, train_keys, crest_keys, pretrain_keys, run_keys}) {
       std::vector<Field> keys = section();
       all.insert(all.end(), std::make_move_iterator(keys.begin()),
                  std::make_move_iterator(keys.end()));
@@ -402,6 +440,7 @@ const std::map<std::string, std::string>& section_docs() {
       {"model", "Wide ResNet (pre-activation, leaky ReLU 0.1, BatchNorm)."},
       {"train", "FixMatch inside one generation."},
       {"crest", "The CReST generation loop and CReST+ alignment."},
+      {"pretrain", "Self-supervised rotation pre-training (crest pretrain)."},
       {"run", "Seeds, outputs and device."},
   };
   return kDocs;

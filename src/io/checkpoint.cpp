@@ -135,11 +135,16 @@ std::int64_t read_scalar(torch::serialize::InputArchive& archive, const char* ke
 
 }  // namespace
 
-std::string weights_fingerprint(torch::nn::Module& module) {
+std::string tensors_fingerprint(const std::vector<at::Tensor>& tensors) {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const auto& p : module.parameters()) hash = mix_tensor(p, hash);
-  for (const auto& b : module.buffers()) hash = mix_tensor(b, hash);
+  for (const auto& t : tensors) hash = mix_tensor(t, hash);
   return hex64(hash);
+}
+
+std::string weights_fingerprint(torch::nn::Module& module) {
+  std::vector<at::Tensor> tensors = module.parameters();
+  for (const auto& b : module.buffers()) tensors.push_back(b);
+  return tensors_fingerprint(tensors);
 }
 
 void write_checkpoint(const fs::path& file, torch::nn::Module& state,

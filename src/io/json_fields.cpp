@@ -60,4 +60,41 @@ void check_accuracy_summary(const AccuracySummary& s, const std::filesystem::pat
   check_count(s.best_index, "'best_index'", file);
 }
 
+std::vector<std::pair<nlohmann::json, int>> truncate_step_lines(const std::filesystem::path& file,
+                                                                std::int64_t step,
+                                                                const std::string& remedy) {
+  std::vector<std::pair<nlohmann::json, int>> kept_lines;
+  std::string kept;
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) {
+    const std::vector<std::string> lines = read_lines(file);
+    for (std::size_t k = 0; k < lines.size(); ++k) {
+      const std::string& line = lines[k];
+      const int number = static_cast<int>(k) + 1;
+      if (line.empty()) continue;
+      nlohmann::json j;
+      bool parsed_ok = true;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::exception&) {
+        parsed_ok = false;
+      }
+      if (!parsed_ok || !j.is_object() || !j.contains("step") || !j["step"].is_number()) {
+        // A crash can cut the last line short, and that ends the usable history; anything else
+        // is not what crest wrote.
+        if (k + 1 == lines.size()) break;
+        throw DataError(file.string() + ":" + std::to_string(number) +
+                        ": not a metrics line (a JSON object with a numeric 'step'); the file was "
+                        "edited or damaged. " +
+                        remedy);
+      }
+      if (j["step"].get<double>() > static_cast<double>(step)) break;
+      kept_lines.emplace_back(j, number);
+      kept += line + "\n";
+    }
+  }
+  write_file_atomic(file, kept);
+  return kept_lines;
+}
+
 }  // namespace crest::io_detail

@@ -117,6 +117,15 @@ T json_field(const nlohmann::json& j, const char* key, const std::filesystem::pa
 
 // DataError naming the file and `what` unless `value` is NaN (not defined) or in [0, 1]: the
 // ratios crest writes (accuracies, recalls, precisions, rates).
+// A JSONL history with a numeric "step" in every line (metrics.jsonl of training and of
+// pre-training), cut back to the lines up to `step`: the file is rewritten atomically with
+// exactly those lines, which are returned with their line numbers. A last line cut short by a
+// crash ends the usable history; any other line that is not such an object is a DataError naming
+// FILE:LINE and `remedy`. A missing file keeps nothing.
+std::vector<std::pair<nlohmann::json, int>> truncate_step_lines(const std::filesystem::path& file,
+                                                                std::int64_t step,
+                                                                const std::string& remedy);
+
 void check_ratio(double value, const std::string& what, const std::filesystem::path& file);
 // DataError naming the file and `what` when `value` is negative: counts and steps.
 void check_count(std::int64_t value, const std::string& what, const std::filesystem::path& file);

@@ -136,38 +136,12 @@ MetricsLog read_metrics_file(const fs::path& file) {
 }
 
 std::vector<MetricsLine> truncate_metrics_file(const fs::path& file, std::int64_t step) {
-  std::vector<MetricsLine> kept_lines;
-  std::string kept;
-  std::error_code ec;
-  if (fs::exists(file, ec)) {
-    const std::vector<std::string> lines = read_lines(file);
-    for (std::size_t k = 0; k < lines.size(); ++k) {
-      const std::string& line = lines[k];
-      const int number = static_cast<int>(k) + 1;
-      if (line.empty()) continue;
-      nlohmann::json j;
-      bool parsed_ok = true;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception&) {
-        parsed_ok = false;
-      }
-      if (!parsed_ok || !has_numeric_step(j)) {
-        // A crash can cut the last line short, and that ends the usable history; anything else
-        // is not what crest wrote.
-        if (k + 1 == lines.size()) break;
-        throw DataError(file.string() + ":" + std::to_string(number) +
-                        ": not a metrics line (a JSON object with a numeric 'step'); the file was "
-                        "edited or damaged. Move the generation's folder away to retrain it");
-      }
-      const MetricsLine parsed = metrics_from_json(j, line_of(file, number));
-      if (parsed.step > step) break;
-      kept_lines.push_back(parsed);
-      kept += line + "\n";
-    }
+  std::vector<MetricsLine> kept;
+  for (const auto& [j, number] : io_detail::truncate_step_lines(
+           file, step, "Move the generation's folder away to retrain it")) {
+    kept.push_back(metrics_from_json(j, line_of(file, number)));
   }
-  write_file_atomic(file, kept);
-  return kept_lines;
+  return kept;
 }
 
 // The plain fields of training_summary.json (the figures are objects of their own), in the
@@ -180,9 +154,13 @@ constexpr auto kSummaryFingerprints =
                     json_member("ema_fingerprint", &TrainingSummary::ema_fingerprint));
 
 void write_training_summary(const fs::path& file, const TrainingSummary& s) {
-  io_detail::write_members_file(
-      file, {{"ema_accuracy", to_json(s.ema_accuracy)}, {"final_ema", to_json(s.final_ema)}}, s,
-      std::tuple_cat(kSummaryCounts, kSummaryFingerprints));
+  std::map<std::string, nlohmann::json> objects = {{"ema_accuracy", to_json(s.ema_accuracy)},
+                                                   {"final_ema", to_json(s.final_ema)}};
+  if (!s.init_backbone_fingerprint.empty()) {
+    objects["init_backbone_fingerprint"] = s.init_backbone_fingerprint;
+  }
+  io_detail::write_members_file(file, objects, s,
+                                std::tuple_cat(kSummaryCounts, kSummaryFingerprints));
 }
 
 TrainingSummary read_training_summary(const fs::path& file) {
@@ -194,6 +172,9 @@ TrainingSummary read_training_summary(const fs::path& file) {
   s.ema_accuracy = accuracy_summary_from_json(j.at("ema_accuracy"), file);
   s.final_ema = evaluation_figures_from_json(j.at("final_ema"), file);
   get_members(j, file, s, kSummaryFingerprints);
+  if (j.contains("init_backbone_fingerprint") && j["init_backbone_fingerprint"].is_string()) {
+    s.init_backbone_fingerprint = j["init_backbone_fingerprint"].get<std::string>();
+  }
   io_detail::check_count(s.steps, "'steps'", file);
   io_detail::check_count(s.evaluations, "'evaluations'", file);
   io_detail::check_accuracy_summary(s.ema_accuracy, file);

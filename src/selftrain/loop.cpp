@@ -25,6 +25,7 @@
 #include "crest/io/selection_files.h"
 #include "crest/io/tensorboard.h"
 #include "crest/metrics/metrics.h"
+#include "crest/models/wrn_weights.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/selftrain/selection.h"
 #include "crest/ssl/alignment.h"
@@ -290,7 +291,31 @@ DistributionAligner make_alignment(const CrestConfig& cc, const std::vector<doub
                              cc.p_model_momentum, device);
 }
 
-TrainerSettings trainer_settings(const Config& config, int g, EventWriter& events) {
+// model.init_from read once, and checked against a WRN of the configured depth and width before
+// any data is loaded. Empty when the key is empty.
+NamedTensors read_init_weights(const ModelConfig& model) {
+  if (model.init_from.empty()) return {};
+  NamedTensors tensors;
+  try {
+    tensors = read_weight_file(model.init_from);
+  } catch (const InputError& e) {  // also DataError: a file that is not a weight file
+    throw InputError(std::string("model.init_from: ") + e.what() +
+                     "; give crest pretrain's DIR/backbone.pt or a crest export file");
+  }
+  WideResNetOptions options;
+  options.depth = model.depth;
+  options.width = model.width;
+  WideResNet probe(options);
+  load_wrn_backbone(*probe, tensors, model.init_from);
+  spdlog::info(
+      "model.init_from: every generation starts from the backbone in {} ({} tensors, "
+      "fingerprint {}); the classifier head is initialised afresh",
+      model.init_from, tensors.size(), backbone_fingerprint(*probe));
+  return tensors;
+}
+
+TrainerSettings trainer_settings(const Config& config, int g, EventWriter& events,
+                                 const NamedTensors& init_weights) {
   TrainerSettings settings;
   settings.model = config.model;
   settings.train = config.train;
@@ -301,6 +326,10 @@ TrainerSettings trainer_settings(const Config& config, int g, EventWriter& event
   settings.later_steps = static_cast<std::int64_t>(config.crest.generations - g - 1) *
                          config.train.epochs * config.train.steps_per_epoch;
   settings.events = &events;
+  if (!config.model.init_from.empty()) {
+    settings.init_weights = &init_weights;
+    settings.init_source = config.model.init_from;
+  }
   return settings;
 }
 
@@ -533,6 +562,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   }
   RunLock lock(run_dir);
   open_run(run_dir, config, options.resume, device);
+  const NamedTensors init_weights = read_init_weights(config.model);
   for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
     spdlog::info("removed {} (left by a write that was cut short)", stale.string());
   }
@@ -580,7 +610,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     // 2. Train FixMatch from scratch (CReST+: aligned toward normalise(p_data^t_g)).
     EventWriter events;  // a new events file, also on resume (never appends to a torn one)
     if (tensorboard) events.open(tensorboard_dir(run_dir, g));
-    FixMatchTrainer trainer(trainer_settings(config, g, events), device,
+    FixMatchTrainer trainer(trainer_settings(config, g, events, init_weights), device,
                             generation_data(run, labeled.positions, labeled.targets), gen_dir,
                             make_alignment(cc, plan.p_data, t_g, device));
     GenerationOutcome outcome;

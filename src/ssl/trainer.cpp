@@ -10,7 +10,6 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <unordered_set>
 
 #include "crest/augment/augment.h"
 #include "crest/io/checkpoint.h"
@@ -18,10 +17,12 @@
 #include "crest/io/run_files.h"
 #include "crest/io/tensorboard.h"
 #include "crest/io/training_files.h"
+#include "crest/models/wrn_weights.h"
 #include "crest/ssl/ema.h"
 #include "crest/ssl/fixmatch.h"
 #include "crest/ssl/sampler.h"
 #include "crest/ssl/sgd.h"
+#include "crest/ssl/train_state.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
 #include "crest/util/progress.h"
@@ -58,22 +59,6 @@ enum Stat : int64_t {
   kSteps,
   kStatCount
 };
-
-at::Generator make_generator(at::Device device, std::uint64_t seed) {
-  at::Generator generator = at::globalContext().defaultGenerator(device).clone();
-  generator.set_current_seed(seed);
-  return generator;
-}
-
-at::Tensor read_generator_state(at::Generator& generator) {
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  return generator.get_state();
-}
-
-void set_generator_state(at::Generator& generator, const at::Tensor& state) {
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state);
-}
 
 // train.cuda_graph for `device`; InputError naming the key when `on` cannot work here.
 bool resolve_cuda_graph(Toggle choice, const at::Device& device) {
@@ -142,18 +127,6 @@ std::unique_ptr<at::cuda::CUDAGraph> capture_graph(const std::function<void()>& 
 }
 #endif
 
-// The SGD momentum buffers as a module tree: optimizer.K.momentum_buffer, K counting the
-// parameters group by group (torch.optim's state.K.momentum_buffer).
-std::shared_ptr<torch::nn::Module> momentum_module(const std::vector<at::Tensor>& buffers) {
-  auto optimizer = std::make_shared<torch::nn::Module>("Sgd");
-  for (std::size_t k = 0; k < buffers.size(); ++k) {
-    auto slot = std::make_shared<torch::nn::Module>("MomentumState");
-    slot->register_buffer("momentum_buffer", buffers[k]);
-    optimizer->register_module(std::to_string(k), slot);
-  }
-  return optimizer;
-}
-
 }  // namespace
 
 std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t generation, std::uint64_t purpose) {
@@ -190,7 +163,8 @@ struct FixMatchTrainer::Impl {
   at::Tensor nonfinite;                // bool scalar on the device: a non-finite loss has been seen
   std::vector<double> ema_accuracies;  // one per evaluation, for summary.json
   AugmentOptions augment;
-  LabeledLossFn labeled_loss;  // train.labeled_loss with this generation's class counts
+  LabeledLossFn labeled_loss;    // train.labeled_loss with this generation's class counts
+  std::string init_fingerprint;  // backbone_fingerprint after model.init_from; "" = random
 
   // CUDA graph of optimize(): the inputs are copied into `graph_batch`, whose memory the graph
   // reads on every replay.
@@ -270,6 +244,11 @@ void FixMatchTrainer::build_models() {
       at::kCPU, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
                             static_cast<std::uint64_t>(s.settings.generation), kSeedInit));
   initialize_wide_resnet(*model_, init);
+  if (s.settings.init_weights != nullptr) {
+    // The backbone from the file; the classifier head keeps its fresh initialisation.
+    load_wrn_backbone(*model_, *s.settings.init_weights, s.settings.init_source);
+    s.init_fingerprint = backbone_fingerprint(*model_);
+  }
   model_->to(s.device);
   ema_model_->to(s.device);
   const TrainConfig& t = s.settings.train;
@@ -287,22 +266,10 @@ void FixMatchTrainer::build_models() {
 void FixMatchTrainer::build_optimizer() {
   Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
-  // Coupled L2 weight decay on every weight but BatchNorm's (reference: util.loss_wd skips
-  // variables named 'bn'). PyTorch's Nesterov SGD (the rule of Sgd) keeps the learning rate
-  // outside the momentum buffer while Keras' keeps it inside; with the slowly varying halfcos
-  // rate the two differ by far less than run-to-run noise.
-  std::unordered_set<const void*> bn_params;
-  for (const auto& module : model_->modules(/*include_self=*/false)) {
-    if (module->as<torch::nn::BatchNorm2dImpl>() != nullptr) {
-      for (const auto& p : module->parameters(/*recurse=*/false))
-        bn_params.insert(p.unsafeGetTensorImpl());
-    }
-  }
-  std::vector<SgdGroup> groups(2);
-  groups[0].weight_decay = t.weight_decay;
-  for (const auto& p : model_->parameters()) {
-    groups[bn_params.count(p.unsafeGetTensorImpl()) ? 1 : 0].params.push_back(p);
-  }
+  // Coupled L2 weight decay on every weight but BatchNorm's. PyTorch's Nesterov SGD (the rule
+  // of Sgd) keeps the learning rate outside the momentum buffer while Keras' keeps it inside;
+  // with the slowly varying halfcos rate the two differ by far less than run-to-run noise.
+  std::vector<SgdGroup> groups = sgd_groups_without_bn_decay(*model_, t.weight_decay);
   s.optimizer = std::make_unique<Sgd>(std::move(groups), t.momentum, t.nesterov,
                                       resolve_sgd_kernels(t.sgd, s.device));
   s.optimizer->set_lr(t.lr);
@@ -646,6 +613,7 @@ void FixMatchTrainer::write_outcome(const GenerationOutcome& outcome) {
   summary.final_ema = evaluation_figures(outcome.final_ema);
   summary.model_fingerprint = weights_fingerprint(*model_);
   summary.ema_fingerprint = weights_fingerprint(*ema_model_);
+  summary.init_backbone_fingerprint = s.init_fingerprint;
   write_training_summary(s.out_dir / kTrainingSummaryFile, summary);
 }
 

@@ -58,8 +58,4 @@ struct ExportOptions {
 // crest version, source run, generation, fingerprint. scripts/wrn.py loads either.
 void export_model(const ExportOptions& options, std::ostream& out);
 
-// The PyTorch name of one of crest's WRN state-dict names ("blocks.4.conv1.weight" with 4
-// blocks per stage -> "block2.layer.0.conv1.weight").
-std::string pytorch_wrn_name(const std::string& crest_name, int blocks_per_stage);
-
 }  // namespace crest

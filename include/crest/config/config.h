@@ -45,6 +45,9 @@ struct ModelConfig {
   int depth = 28;
   int width = 2;
   double bn_momentum = 0.001;
+  // A pre-trained backbone every generation's model starts from (the classifier head stays
+  // fresh): `crest pretrain`'s DIR/backbone.pt or a `crest export` file; "" = random init.
+  std::string init_from;
 };
 
 struct TrainConfig {
@@ -87,6 +90,23 @@ struct CrestConfig {
   double val_fraction = 0.1;
 };
 
+// `crest pretrain`: rotation prediction on every training image, labels unused (Gidaris et al.,
+// ICLR 2018, as "Rethinking the Value of Labels", Yang and Xu, NeurIPS 2020, runs it:
+// pretrain_rot.py and utils.py of their release).
+struct PretrainConfig {
+  int epochs = 200;
+  int steps_per_epoch = 0;  // 0 = one pass over the training images, ceil(N / batch_size)
+  int batch_size = 128;     // images per step (each in one rotation, or in all four)
+  double lr = 0.1;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 2e-4;
+  double warmup = 0.025;       // linear warm-up over this share of the steps (5 of 200 epochs)
+  double decay_at = 0.8;       // the rate drops to lr * decay_factor after this share (160/200)
+  double decay_factor = 0.01;  //
+  bool all_rotations = false;  // every image in all four rotations (RotNet) instead of one
+};
+
 struct RunConfig {
   std::int64_t seed = 0;
   std::string out_dir = "runs/crest";
@@ -101,6 +121,7 @@ struct Config {
   ModelConfig model;
   TrainConfig train;
   CrestConfig crest;
+  PretrainConfig pretrain;
   RunConfig run;
 };
 

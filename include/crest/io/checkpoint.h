@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace crest {
 
@@ -54,5 +55,9 @@ CheckpointHeader read_checkpoint_module(const std::filesystem::path& file, const
 // registration order, each in its logical (contiguous, CPU) layout: equal fingerprints mean
 // bit-identical weights whatever the device or memory format.
 std::string weights_fingerprint(torch::nn::Module& module);
+
+// The same hash over `tensors` in order (weights_fingerprint is this over the parameters, then
+// the buffers).
+std::string tensors_fingerprint(const std::vector<at::Tensor>& tensors);
 
 }  // namespace crest

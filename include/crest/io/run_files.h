@@ -20,6 +20,9 @@
 //   RUN/gen_K/pseudo_labels.csv         PseudoLabelRow per selection   io/selection_files.h
 //   RUN/gen_K/selection.json            SelectionRecord                io/selection_files.h
 //   RUN/tb/gen_K/events.out.tfevents.*  TensorBoard scalars (derived)  io/tensorboard.h
+//   DIR/pretrain.json                   PretrainRecord (crest pretrain)  io/pretrain_files.h
+//   DIR/metrics.jsonl                   PretrainLine per epoch         io/pretrain_files.h
+//   DIR/backbone.pt, backbone.pt.json   the pre-trained backbone       models/wrn_weights.h
 //   SWEEP/sweep.json                    SweepPlanFile                  io/sweep_files.h
 //   SWEEP/sweep.log                     the local launcher's log
 //   SWEEP/slurm/sweep.sbatch            the job array script           app/sweep.cpp
@@ -47,6 +50,12 @@ inline constexpr char kStderrLogFile[] = "stderr.log";
 inline constexpr char kCacheDir[] = "cache";  // decoded images of image folders (data.cache: run)
 inline constexpr char kTensorBoardDir[] =
     "tb";  // TensorBoard event files, tb/gen_K/ (run.tensorboard)
+
+// ---- DIR/ of `crest pretrain` (besides config.yaml, split_manifest.json, crest.log, .lock,
+// metrics.jsonl and checkpoint.pt, named as in a run) ------------------------------------------
+inline constexpr char kPretrainRecordFile[] = "pretrain.json";  // io/pretrain_files.h
+inline constexpr char kBackboneFile[] = "backbone.pt";  // models/wrn_weights.h, io/weight_files.h
+inline constexpr char kBackboneSidecarFile[] = "backbone.pt.json";
 
 // ---- RUN/gen_K/ --------------------------------------------------------------------------------
 inline constexpr char kGenerationDoneFile[] = "generation.json";

@@ -71,6 +71,10 @@ struct TrainingSummary {
   // FNV-1a 64 (hex) over every parameter and buffer: equal means bit-identical weights.
   std::string model_fingerprint;
   std::string ema_fingerprint;
+  // model.init_from: backbone_fingerprint (models/wrn_weights.h) of the model right after it
+  // was initialised from the file (equal to the file's, e.g. backbone.pt.json's); "" = random
+  // initialisation (then absent from the file).
+  std::string init_backbone_fingerprint;
 };
 
 void write_training_summary(const std::filesystem::path& file, const TrainingSummary& summary);

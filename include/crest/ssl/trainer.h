@@ -16,6 +16,7 @@
 
 #include "crest/config/config.h"
 #include "crest/io/training_files.h"
+#include "crest/io/weight_files.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn.h"
 #include "crest/ssl/alignment.h"
@@ -48,6 +49,10 @@ struct TrainerSettings {
   std::string label = "train";    // progress label, e.g. "gen 2"
   std::int64_t later_steps = 0;   // steps of the generations after this one (the run's ETA)
   EventWriter* events = nullptr;  // TensorBoard scalars of each evaluation; not owned, may be null
+  // model.init_from: the backbone every generation's model starts from (PyTorch WRN names,
+  // models/wrn_weights.h), read once by the caller; not owned, null = random initialisation.
+  const NamedTensors* init_weights = nullptr;
+  std::string init_source;  // the file it came from, for messages
 };
 
 struct GenerationOutcome {

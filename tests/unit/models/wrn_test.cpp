@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-#include "crest/app/use_model.h"
+#include "crest/models/wrn_weights.h"
 #include "crest/util/error.h"
 
 namespace crest {
