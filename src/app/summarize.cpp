@@ -76,6 +76,23 @@ std::string method_label(CrestMode mode) {
   return to_string(mode);
 }
 
+// SummaryGroup::variant of a run's config.
+std::string method_variant(const Config& config) {
+  std::vector<std::string> parts;
+  if (config.train.labeled_loss != LabeledLoss::kCe)
+    parts.push_back(to_string(config.train.labeled_loss));
+  if (!config.model.init_from.empty()) parts.push_back("init " + config.model.init_from);
+  if (config.data.protocol == SplitProtocol::kDarp &&
+      config.data.imbalance_ratio_unlabeled != config.data.imbalance_ratio_labeled) {
+    char text[64];
+    std::snprintf(text, sizeof(text), "gamma_u %g", config.data.imbalance_ratio_unlabeled);
+    parts.push_back(text);
+  }
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
+
 std::string format(const char* pattern, double value) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), pattern, value);
@@ -93,6 +110,11 @@ std::string beta_text(double beta) {
 // gamma and beta of a run's group: the configured ones, or for data.protocol as_is the measured
 // imbalance ratio (from its split manifest) and kAsIsBeta.
 std::pair<double, double> gamma_beta(const fs::path& dir, const Config& config) {
+  if (config.data.protocol == SplitProtocol::kDarp) {
+    const double n1 = static_cast<double>(config.data.num_labeled_head);
+    const double m1 = static_cast<double>(config.data.num_unlabeled_head);
+    return {config.data.imbalance_ratio_labeled, n1 / (n1 + m1)};
+  }
   if (config.data.protocol != SplitProtocol::kAsIs) {
     return {config.data.imbalance_ratio, config.data.label_fraction};
   }
@@ -155,7 +177,7 @@ void read_results(RunRecord& run) {
 }
 
 // dataset, mode, gamma, beta
-using GroupKey = std::tuple<std::string, CrestMode, double, double>;
+using GroupKey = std::tuple<std::string, CrestMode, std::string, double, double>;
 
 // Collects run folders below `dir` (which is not one itself) and the sweep points that never
 // wrote config.yaml.
@@ -299,9 +321,14 @@ std::string markdown_text(std::string text) {
   return escaped;
 }
 
+// "CReST+", or with the variant "CReST+ (MixMatch, logit_adjusted)".
+std::string group_method(const SummaryGroup& g) {
+  return method_label(g.method) + (g.variant.empty() ? "" : " (" + g.variant + ")");
+}
+
 std::string group_title(const SummaryGroup& g) {
   return g.dataset + ", beta " + beta_text(g.beta) + ", gamma " + format("%g", g.gamma) + ", " +
-         method_label(g.method);
+         group_method(g);
 }
 
 }  // namespace
@@ -356,10 +383,13 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
     if (run.complete) read_results(run);
 
     const auto [gamma, beta] = gamma_beta(dir, run.config);
-    const GroupKey key{to_string(run.config.data.dataset), run.config.crest.mode, gamma, beta};
+    const std::string variant = method_variant(run.config);
+    const GroupKey key{to_string(run.config.data.dataset), run.config.crest.mode, variant, gamma,
+                       beta};
     SummaryGroup& group = groups[key];
     group.dataset = to_string(run.config.data.dataset);
     group.method = run.config.crest.mode;
+    group.variant = variant;
     group.gamma = gamma;
     group.beta = beta;
     if (!run.complete) {
@@ -377,8 +407,8 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
   // CrestMode's order is the paper's: FixMatch, CReST, CReST+.
   std::sort(summary.groups.begin(), summary.groups.end(),
             [](const SummaryGroup& a, const SummaryGroup& b) {
-              return std::make_tuple(a.dataset, a.beta, a.gamma, a.method) <
-                     std::make_tuple(b.dataset, b.beta, b.gamma, b.method);
+              return std::make_tuple(a.dataset, a.beta, a.gamma, a.variant, a.method) <
+                     std::make_tuple(b.dataset, b.beta, b.gamma, b.variant, b.method);
             });
   return summary;
 }
@@ -403,7 +433,7 @@ std::string summary_markdown(const Summary& summary) {
     std::string n = std::to_string(g.folds.size());
     if (g.excluded > 0) n += " (+" + std::to_string(g.excluded) + " left out)";
     out << "| " << markdown_text(g.dataset) << " | " << beta_text(g.beta) << " | "
-        << format("%g", g.gamma) << " | " << method_label(g.method) << " | " << n << " | "
+        << format("%g", g.gamma) << " | " << markdown_text(group_method(g)) << " | " << n << " | "
         << (g.folds.empty() ? "-" : folds_text(g.folds)) << " | " << percent_cell(g.final_accuracy)
         << " | " << percent_cell(g.final_accuracy_median_20) << " | "
         << percent_cell(g.best_accuracy) << " | " << percent_cell(g.minority_recall) << " | "
@@ -415,11 +445,12 @@ std::string summary_markdown(const Summary& summary) {
   for (const SummaryGroup& g : summary.groups) tables[{g.dataset, g.beta}].push_back(&g);
   for (const auto& [dataset_beta, members] : tables) {
     std::set<double> gammas;
-    std::vector<CrestMode> methods;
+    std::vector<std::string> methods;  // in the groups' order: variant, then the paper's
     for (const SummaryGroup* g : members) {
       gammas.insert(g->gamma);
-      if (std::find(methods.begin(), methods.end(), g->method) == methods.end()) {
-        methods.push_back(g->method);
+      const std::string label = group_method(*g);
+      if (std::find(methods.begin(), methods.end(), label) == methods.end()) {
+        methods.push_back(label);
       }
     }
     out << "\nFinal accuracy, " << markdown_text(dataset_beta.first)
@@ -428,12 +459,14 @@ std::string summary_markdown(const Summary& summary) {
     out << "\n|---|";
     for (std::size_t i = 0; i < gammas.size(); ++i) out << "---|";
     out << "\n";
-    for (const CrestMode method : methods) {
-      out << "| " << method_label(method) << " |";
+    for (const std::string& method : methods) {
+      out << "| " << markdown_text(method) << " |";
       for (double gamma : gammas) {
         std::string cell;
         for (const SummaryGroup* g : members) {
-          if (g->method == method && g->gamma == gamma) cell = percent_cell(g->final_accuracy);
+          if (group_method(*g) == method && g->gamma == gamma) {
+            cell = percent_cell(g->final_accuracy);
+          }
         }
         out << " " << cell << " |";
       }
@@ -465,7 +498,7 @@ std::string summary_csv(const Summary& summary) {
          "best_accuracy_std_pct,minority_recall_mean_pct,minority_recall_std_pct,"
          "minority_classes,minority_class_names,minority_class_recall_mean_pct,"
          "minority_class_recall_std_pct,final_accuracy_median_20_mean_pct,"
-         "final_accuracy_median_20_std_pct\n";
+         "final_accuracy_median_20_std_pct,variant\n";
   const auto pct = [](double v) { return number_field(100.0 * v, "%.4f"); };
   for (const SummaryGroup& g : summary.groups) {
     std::string folds, classes, names, means, stds;
@@ -486,7 +519,7 @@ std::string summary_csv(const Summary& summary) {
         << pct(g.best_accuracy.std) << "," << pct(g.minority_recall.mean) << ","
         << pct(g.minority_recall.std) << "," << classes << "," << csv_field(names) << "," << means
         << "," << stds << "," << pct(g.final_accuracy_median_20.mean) << ","
-        << pct(g.final_accuracy_median_20.std) << "\n";
+        << pct(g.final_accuracy_median_20.std) << "," << csv_field(g.variant) << "\n";
   }
   return out.str();
 }

@@ -25,11 +25,14 @@ MeanStd mean_std(const std::vector<double>& values);
 struct SummaryGroup {
   std::string dataset;                       // data.dataset
   CrestMode method = CrestMode::kCrestPlus;  // crest.mode
-  double gamma = 0.0;                        // data.imbalance_ratio
-  double beta = 0.0;                         // data.label_fraction
-  std::vector<std::int64_t> folds;           // data.fold of each run averaged in
-  std::vector<std::string> runs;             // their folders
-  std::size_t excluded = 0;  // failed or unfinished runs of this group (listed apart)
+  // What else changes the method: "MixMatch" (train.algorithm), the labeled loss when not ce
+  // (train.labeled_loss), "init FILE" (model.init_from), comma-separated; "" = plain FixMatch.
+  std::string variant;
+  double gamma = 0.0;  // data.imbalance_ratio (darp: imbalance_ratio_labeled)
+  double beta = 0.0;   // data.label_fraction (darp: N_1 / (N_1 + M_1) of the head class)
+  std::vector<std::int64_t> folds;  // data.fold of each run averaged in
+  std::vector<std::string> runs;    // their folders
+  std::size_t excluded = 0;         // failed or unfinished runs of this group (listed apart)
   // Fractions in [0, 1], over the runs averaged in.
   MeanStd final_accuracy;             // summary.json "final"
   MeanStd final_accuracy_median_20;   // its median of the last 20 EMA evaluations

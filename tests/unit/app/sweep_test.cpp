@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -306,10 +307,42 @@ TEST_F(SummarizeTest, GroupsByDatasetMethodGammaBeta) {
   const std::string csv = summary_csv(s);
   EXPECT_NE(csv.find("\nsynthetic,crest+,100,0.3,3,2,1;2;3,72.0000,2.0000,73.0000,2.0000,"
                      "50.0000,10.0000,2;3,\"tri,angle;ring\",60.0000;40.0000,10.0000;10."
-                     "0000,71.0000,2.0000\n"),
+                     "0000,71.0000,2.0000,\n"),
             std::string::npos)
       << csv;
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
+}
+
+TEST_F(SummarizeTest, VariantsAndTheDarpProtocolGetTheirOwnGroups) {
+  auto edit = [](const fs::path &dir, const std::function<void(Config &)> &change) {
+    Config config = load_config_file((dir / "config.yaml").string());
+    change(config);
+    write_text(dir / "config.yaml", config_to_yaml(config));
+  };
+  make_run(dir_ / "ce", "crest+", 100, 1, 0.70, 0.70, {1, 1, 0.5, 0.5});
+  make_run(dir_ / "la", "crest+", 100, 1, 0.60, 0.60, {1, 1, 0.5, 0.5});
+  edit(dir_ / "la", [](Config &c) { c.train.labeled_loss = LabeledLoss::kLogitAdjusted; });
+  make_run(dir_ / "init", "crest+", 100, 1, 0.50, 0.50, {1, 1, 0.5, 0.5});
+  edit(dir_ / "init", [](Config &c) { c.model.init_from = "pre/backbone.pt"; });
+  make_run(dir_ / "darp", "fixmatch", 100, 1, 0.40, 0.40, {1, 1, 0.5, 0.5});
+  edit(dir_ / "darp", [](Config &c) {
+    c.data.protocol = SplitProtocol::kDarp;
+    c.data.imbalance_ratio_labeled = 150;
+    c.data.imbalance_ratio_unlabeled = -150;
+  });
+  const Summary s = summarize_runs({dir_.string()});
+  ASSERT_EQ(s.groups.size(), 4u);
+  std::set<std::string> variants;
+  for (const auto &g : s.groups) variants.insert(g.variant);
+  EXPECT_EQ(variants,
+            (std::set<std::string>{"", "logit_adjusted", "init pre/backbone.pt", "gamma_u -150"}));
+  const std::string md = summary_markdown(s);
+  EXPECT_NE(md.find("| CReST+ (logit_adjusted) | 60.0 (-) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| CReST+ (init pre/backbone.pt) | 50.0 (-) |"), std::string::npos) << md;
+  // darp: gamma is gamma_l, beta the head class's labeled share N_1 / (N_1 + M_1).
+  EXPECT_NE(md.find("| synthetic | 33.3333% | 150 | FixMatch (gamma_u -150) |"), std::string::npos)
+      << md;
+  EXPECT_NE(summary_csv(s).find(",logit_adjusted\n"), std::string::npos);
 }
 
 TEST_F(SummarizeTest, NotesMixedConfigsAndListsSweepPointsNeverStarted) {
