@@ -30,5 +30,6 @@ mm=runs/methods-cpu-mixmatch/method=crestplus-mixmatch
 if [ -f "$mm/config.yaml" ]; then resume=(--resume); else resume=(); fi
 "$crest" train --config "$base" --out "$mm" --set crest.generations=2 \
   --set train.algorithm=mixmatch --set train.unlabeled_ratio=1 \
-  --set train.mixmatch_rampup_steps=200 "${resume[@]}"
+  --set train.mixmatch_rampup_steps=100 --set train.steps_per_epoch=100 \
+  --set run.checkpoint_every=100 "${resume[@]}"
 "$crest" summarize runs/methods-cpu "$mm"
