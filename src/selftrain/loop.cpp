@@ -292,8 +292,10 @@ DistributionAligner make_alignment(const CrestConfig& cc, const std::vector<doub
 }
 
 // model.init_from read once, and checked against a WRN of the configured depth and width before
-// any data is loaded. Empty when the key is empty.
-NamedTensors read_init_weights(const ModelConfig& model) {
+// any data is loaded; on resume also against the backbone the run's generations started from
+// (gen_K/summary.json), so that a file replaced in the meantime is not mixed in. Empty when the
+// key is empty.
+NamedTensors read_init_weights(const ModelConfig& model, const fs::path& run_dir, bool resume) {
   if (model.init_from.empty()) return {};
   NamedTensors tensors;
   try {
@@ -307,6 +309,19 @@ NamedTensors read_init_weights(const ModelConfig& model) {
   options.width = model.width;
   WideResNet probe(options);
   load_wrn_backbone(*probe, tensors, model.init_from);
+  const std::string fingerprint = backbone_fingerprint(*probe);
+  std::error_code ec;
+  for (fs::directory_iterator it(run_dir, ec), end; resume && !ec && it != end; it.increment(ec)) {
+    const fs::path summary = it->path() / kTrainingSummaryFile;
+    if (it->path().filename().string().rfind("gen_", 0) != 0 || !fs::exists(summary)) continue;
+    const std::string used = read_training_summary(summary).init_backbone_fingerprint;
+    if (!used.empty() && used != fingerprint) {
+      throw InputError("model.init_from: " + model.init_from +
+                       " holds another backbone (fingerprint " + fingerprint + ") than the one " +
+                       summary.string() + " started from (" + used +
+                       "); put the original file back to resume, or start a new run");
+    }
+  }
   spdlog::info(
       "model.init_from: every generation starts from the backbone in {} ({} tensors, "
       "fingerprint {}); the classifier head is initialised afresh",
@@ -562,7 +577,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   }
   RunLock lock(run_dir);
   open_run(run_dir, config, options.resume, device);
-  const NamedTensors init_weights = read_init_weights(config.model);
+  const NamedTensors init_weights = read_init_weights(config.model, run_dir, options.resume);
   for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
     spdlog::info("removed {} (left by a write that was cut short)", stale.string());
   }

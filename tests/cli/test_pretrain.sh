@@ -53,6 +53,15 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     fail "the torch.save copy gives the same weights"
 fi
 
+# A resume with a backbone file that changed since the run started is refused.
+cp pre/backbone.pt pre/backbone.orig
+"$CREST" export init --generation 1 --format pt --out other.pt >/dev/null 2>&1 || fail "export"
+cp other.pt pre/backbone.pt
+run train --config "$TINY" --out init --resume --set model.init_from=pre/backbone.pt --set train.epochs=1
+expect_code 2 "resume with a replaced backbone"
+expect_err "holds another backbone" "says the file changed"
+mv pre/backbone.orig pre/backbone.pt
+
 # Refusals, each exit 2 naming the key and the file.
 run train --config "$TINY" --out deep --set model.init_from=pre/backbone.pt --set model.depth=16
 expect_code 2 "a backbone of another depth"
