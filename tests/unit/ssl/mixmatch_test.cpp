@@ -181,5 +181,25 @@ TEST(MixMatchTest, BetaDrawsAfterTheMaxAndTheirMean) {
   EXPECT_THROW(draw_mixup(4, 0.0, gen, at::kCPU), std::invalid_argument);
 }
 
+// On CUDA the draws come from a CUDA generator, stay on the device and repeat from the same seed
+// (skipped without a CUDA device).
+TEST(MixMatchTest, DrawsOnCudaWithACudaGenerator) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  const at::Device cuda(at::kCUDA);
+  at::Generator a = at::globalContext().defaultGenerator(cuda).clone();
+  at::Generator b = at::globalContext().defaultGenerator(cuda).clone();
+  a.set_current_seed(7);
+  b.set_current_seed(7);
+  const MixUpDraw first = draw_mixup(50000, 0.75, a, cuda);
+  const MixUpDraw second = draw_mixup(50000, 0.75, b, cuda);
+  EXPECT_EQ(first.perm.device(), cuda);
+  EXPECT_EQ(first.lambda.device(), cuda);
+  EXPECT_TRUE(first.perm.equal(second.perm));
+  EXPECT_TRUE(first.lambda.equal(second.lambda));
+  EXPECT_GE(first.lambda.min().item<double>(), 0.5);
+  EXPECT_NEAR(first.lambda.to(at::kDouble).mean().item<double>(), 0.7782089, 0.004);
+  EXPECT_TRUE(std::get<0>(first.perm.sort()).equal(at::arange(50000, first.perm.options())));
+}
+
 }  // namespace
 }  // namespace crest
