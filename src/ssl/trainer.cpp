@@ -10,7 +10,6 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <tuple>
 #include <unordered_set>
 
 #include "crest/augment/augment.h"
@@ -244,9 +243,7 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   }
   build_models();
   build_optimizer();
-  // MixMatch draws a fresh MixUp per step outside the graph's fixed buffers: always eager.
-  s.cuda_graph = resolve_cuda_graph(s.settings.train.cuda_graph, device) &&
-                 s.settings.train.algorithm == TrainAlgorithm::kFixMatch;
+  s.cuda_graph = resolve_cuda_graph(s.settings.train.cuda_graph, device);
   s.generator = make_generator(
       device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
                           static_cast<std::uint64_t>(s.settings.generation), kSeedData));
@@ -254,6 +251,8 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   if (s.data.unlabeled_index.numel() > 0) {
     s.unlabeled_stream = IndexSampler(s.data.unlabeled_index.numel(), device);
   }
+  // MixMatch draws a fresh MixUp per step outside the graph's fixed buffers: always eager.
+  if (s.settings.train.algorithm == TrainAlgorithm::kMixMatch) s.cuda_graph = false;
   s.bf16 = use_bf16_autocast(s.settings.train.amp, device);
   s.stats = at::zeros({kStatCount}, at::TensorOptions().dtype(at::kDouble).device(device));
   s.nonfinite = at::zeros({}, at::TensorOptions().dtype(at::kBool).device(device));
@@ -499,16 +498,17 @@ void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
   Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
   s.optimizer->zero_grad();
-  at::Tensor total;
-  at::Tensor step_stats;
+  std::pair<at::Tensor, at::Tensor> losses;  // the loss and the step's statistics
   switch (t.algorithm) {
     case TrainAlgorithm::kFixMatch:
-      std::tie(total, step_stats) = fixmatch_losses(input);
+      losses = fixmatch_losses(input);
       break;
     case TrainAlgorithm::kMixMatch:
-      std::tie(total, step_stats) = mixmatch_losses(input);
+      losses = mixmatch_losses(input);
       break;
   }
+  const at::Tensor& total = losses.first;
+  const at::Tensor& step_stats = losses.second;
   total.backward();
   s.optimizer->step(device_lr);
   s.ema->update(t.ema_decay);
