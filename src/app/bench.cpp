@@ -87,9 +87,13 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
   const int per_window = std::max(1, options.steps / options.windows);
   const double lr = config.train.lr;
 
-  spdlog::info("bench on {}: WRN-{}-{}, {} labeled + 2 x {} unlabeled images a step",
-               describe_device(device), config.model.depth, config.model.width,
-               config.train.batch_size, config.train.batch_size * config.train.unlabeled_ratio);
+  // Views of each unlabeled image: FixMatch's weak and strong, MixMatch's K weak ones.
+  const int views =
+      config.train.algorithm == TrainAlgorithm::kMixMatch ? config.train.mixmatch_k : 2;
+  spdlog::info("bench on {}: {}, WRN-{}-{}, {} labeled + {} x {} unlabeled images a step",
+               describe_device(device), to_string(config.train.algorithm), config.model.depth,
+               config.model.width, config.train.batch_size, views,
+               config.train.batch_size * config.train.unlabeled_ratio);
   // (a) the model's share: the same augmented batch each time, already on the device.
   const StepBatch fixed = trainer.draw_batch();
   for (int i = 0; i < options.warmup; ++i) trainer.optimize(fixed, lr);
@@ -118,6 +122,7 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
       {"torch", CREST_TORCH_VERSION},
       {"model",
        "WRN-" + std::to_string(config.model.depth) + "-" + std::to_string(config.model.width)},
+      {"algorithm", to_string(config.train.algorithm)},
       {"parameters", parameter_count(*trainer.ema_model())},
       {"image_size", run.images.size(-1)},
       {"batch_labeled", config.train.batch_size},

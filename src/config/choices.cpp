@@ -153,6 +153,16 @@ const char* name_of(LabeledLoss value) {
   return nullptr;
 }
 
+const char* name_of(TrainAlgorithm value) {
+  switch (value) {
+    case TrainAlgorithm::kFixMatch:
+      return "fixmatch";
+    case TrainAlgorithm::kMixMatch:
+      return "mixmatch";
+  }
+  return nullptr;
+}
+
 template <typename E>
 std::string name_text(E value) {
   const char* name = name_of(value);
@@ -173,6 +183,7 @@ std::string to_string(TemperatureSchedule value) { return name_text(value); }
 std::string to_string(PModelEstimate value) { return name_text(value); }
 std::string to_string(SelectOn value) { return name_text(value); }
 std::string to_string(LabeledLoss value) { return name_text(value); }
+std::string to_string(TrainAlgorithm value) { return name_text(value); }
 
 bool reads_files(DatasetKind dataset) {
   switch (dataset) {
@@ -268,6 +279,7 @@ CREST_CHOICE(TemperatureSchedule)
 CREST_CHOICE(PModelEstimate)
 CREST_CHOICE(SelectOn)
 CREST_CHOICE(LabeledLoss)
+CREST_CHOICE(TrainAlgorithm)
 #undef CREST_CHOICE
 
 DatasetKind parse_dataset(const std::string& text, const std::string& key) {

@@ -471,6 +471,27 @@ void validate_config(const Config& config) {
     throw ConfigError("train.nesterov needs train.momentum > 0, got " +
                       format_double(config.train.momentum) + " (set train.nesterov=false)");
   }
+  if (config.train.algorithm == TrainAlgorithm::kMixMatch) {
+    // MixMatch's labeled loss is the soft-target CE on MixUp's mixed labels (ssl/mixmatch.h).
+    if (config.train.labeled_loss != LabeledLoss::kCe) {
+      throw ConfigError(
+          "train.labeled_loss must be ce with train.algorithm=mixmatch (its labeled "
+          "loss is the soft-target cross-entropy on mixed labels), got " +
+          to_string(config.train.labeled_loss) +
+          "; set train.labeled_loss=ce or train.algorithm=fixmatch");
+    }
+    if (config.train.unlabeled_ratio == 0) {
+      throw ConfigError(
+          "train.unlabeled_ratio must be >= 1 with train.algorithm=mixmatch (it guesses labels "
+          "for unlabeled images), got 0; set train.unlabeled_ratio=1 (MixMatch's papers) or "
+          "train.algorithm=fixmatch for supervised training");
+    }
+    if (config.train.cuda_graph == Toggle::kOn) {
+      throw ConfigError(
+          "train.cuda_graph=on does not work with train.algorithm=mixmatch (its step has two "
+          "forwards and a fresh MixUp draw); set train.cuda_graph=auto or off");
+    }
+  }
   if ((config.model.depth - 4) % 6 != 0) {
     throw ConfigError("model.depth must be 6n + 4 (10, 16, 22, 28, ...), got " +
                       std::to_string(config.model.depth));

@@ -288,6 +288,35 @@ std::vector<Field> train_keys() {
       CREST_KEY("train.la_tau", train.la_tau,
                 "tau of logit_adjusted: logits + tau * log(prior) inside the loss only.",
                 between(0, 10)),
+      CREST_KEY("train.algorithm", train.algorithm,
+                "The semi-supervised learner inside each generation: fixmatch (Sohn et al. "
+                "2020: threshold on the weak view, CE on the strong view) | mixmatch (Berthelot "
+                "et al. 2019 as the CReST reference's mixmatch.py: K weak views, sharpened "
+                "average guess, MixUp, soft CE + lambda_u * MSE; uses the mixmatch_* and "
+                "mixup_alpha keys, not threshold or lambda_u; MixMatch papers use "
+                "unlabeled_ratio 1).",
+                choice()),
+      CREST_KEY("train.mixmatch_k", train.mixmatch_k,
+                "mixmatch: K, weak views of each unlabeled image; their probabilities are "
+                "averaged into the guess (the paper's K = 2).",
+                between(1, 64)),
+      CREST_KEY("train.mixmatch_temperature", train.mixmatch_temperature,
+                "mixmatch: T, sharpening temperature of the guess, q = p^(1/T) / sum_c "
+                "p_c^(1/T) (the paper's 0.5; 1 = no sharpening).",
+                above_at_most(0, 1)),
+      CREST_KEY("train.mixup_alpha", train.mixup_alpha,
+                "mixmatch: alpha of MixUp, lambda ~ Beta(alpha, alpha) per row, lambda' = "
+                "max(lambda, 1 - lambda) (the paper's 0.75).",
+                above(0)),
+      CREST_KEY("train.mixmatch_lambda_u", train.mixmatch_lambda_u,
+                "mixmatch: lambda_u, weight of the unlabeled MSE loss once ramped up (the "
+                "paper's 75 for CIFAR-10).",
+                at_least(0)),
+      CREST_KEY("train.mixmatch_rampup_steps", train.mixmatch_rampup_steps,
+                "mixmatch: steps over which the unlabeled weight rises linearly from 0 to "
+                "mixmatch_lambda_u, counted from each generation's start (the paper's 16,000); "
+                "0 = constant weight, as the reference release.",
+                at_least(0)),
       CREST_KEY("train.amp", train.amp,
                 "Mixed precision: auto (bf16 autocast on CUDA, off on CPU) | bf16 | off.",
                 choice()),

@@ -20,6 +20,7 @@
 #include "crest/models/wrn_weights.h"
 #include "crest/ssl/ema.h"
 #include "crest/ssl/fixmatch.h"
+#include "crest/ssl/mixmatch.h"
 #include "crest/ssl/sampler.h"
 #include "crest/ssl/sgd.h"
 #include "crest/ssl/train_state.h"
@@ -224,6 +225,8 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   if (s.data.unlabeled_index.numel() > 0) {
     s.unlabeled_stream = IndexSampler(s.data.unlabeled_index.numel(), device);
   }
+  // MixMatch draws a fresh MixUp per step outside the graph's fixed buffers: always eager.
+  if (s.settings.train.algorithm == TrainAlgorithm::kMixMatch) s.cuda_graph = false;
   s.bf16 = use_bf16_autocast(s.settings.train.amp, device);
   s.stats = at::zeros({kStatCount}, at::TensorOptions().dtype(at::kDouble).device(device));
   s.nonfinite = at::zeros({}, at::TensorOptions().dtype(at::kBool).device(device));
@@ -314,14 +317,26 @@ StepBatch FixMatchTrainer::draw_batch() {
     const at::Tensor pos_u = s.unlabeled_stream->next(unlabeled, s.generator);
     const at::Tensor images_u =
         s.data.images.index_select(0, s.data.unlabeled_index.index_select(0, pos_u));
-    views.push_back(weak_augment(images_u, s.generator, s.augment));
-    views.push_back(strong_augment(images_u, s.generator, s.augment));
+    switch (s.settings.train.algorithm) {
+      case TrainAlgorithm::kFixMatch:
+        views.push_back(weak_augment(images_u, s.generator, s.augment));
+        views.push_back(strong_augment(images_u, s.generator, s.augment));
+        break;
+      case TrainAlgorithm::kMixMatch:  // K weak views, view after view (ssl/mixmatch.h)
+        for (int k = 0; k < s.settings.train.mixmatch_k; ++k) {
+          views.push_back(weak_augment(images_u, s.generator, s.augment));
+        }
+        break;
+    }
     if (s.data.unlabeled_truth.defined()) {
       out.unlabeled_truth = s.data.unlabeled_truth.index_select(0, pos_u);
     }
   }
   out.inputs = normalize_images(at::cat(views));
   if (s.channels_last) out.inputs = out.inputs.contiguous(at::MemoryFormat::ChannelsLast);
+  if (s.settings.train.algorithm == TrainAlgorithm::kMixMatch) {
+    out.mix = draw_mixup(out.inputs.size(0), s.settings.train.mixup_alpha, s.generator, s.device);
+  }
   return out;
 }
 
@@ -374,12 +389,11 @@ void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
 #endif
 }
 
-void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
+std::pair<at::Tensor, at::Tensor> FixMatchTrainer::fixmatch_losses(const StepBatch& input) {
   Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
   const std::int64_t batch = t.batch_size;
   const std::int64_t unlabeled = s.unlabeled_batch();
-  s.optimizer->zero_grad();
   // One forward pass over all views: BatchNorm sees the concatenated batch, as in the
   // reference.
   at::Tensor logits;
@@ -416,6 +430,52 @@ void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
     step_stats = at::stack({total.detach().to(at::kDouble), total.detach().to(at::kDouble), zero,
                             zero, zero, zero, at::ones({}, s.stats.options())});
   }
+  return {total, step_stats};
+}
+
+std::pair<at::Tensor, at::Tensor> FixMatchTrainer::mixmatch_losses(const StepBatch& input) {
+  Impl& s = *impl_;
+  const TrainConfig& t = s.settings.train;
+  // Both forwards (guess and mixed batch) in training mode, under the step's autocast, in the
+  // model's memory format.
+  auto forward = [&](const at::Tensor& x) {
+    AutocastGuard autocast(s.bf16, s.device);
+    return model_->forward(s.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x);
+  };
+  const double lambda_u = t.mixmatch_lambda_u * mixmatch_rampup(s.step, t.mixmatch_rampup_steps);
+  const MixMatchLoss loss =
+      mixmatch_loss(forward, input.inputs, input.labels, input.mix, t.mixmatch_k,
+                    t.mixmatch_temperature, lambda_u, s.alignment);
+  // p_model sees the raw averaged probabilities after the loss, as for FixMatch.
+  if (s.alignment) s.alignment->observe(loss.mean_probs);
+  const at::Tensor one = at::ones({}, s.stats.options());
+  at::Tensor correct = at::zeros({}, s.stats.options());
+  if (input.unlabeled_truth.defined()) {
+    correct = loss.pseudo_labels.eq(input.unlabeled_truth).sum().to(at::kDouble);
+  }
+  // No mask: every unlabeled image counts (mask rate 1, U guesses kept).
+  const at::Tensor kept =
+      at::full({}, static_cast<double>(loss.pseudo_labels.size(0)), s.stats.options());
+  return {loss.total,
+          at::stack({loss.total.detach().to(at::kDouble), loss.loss_x.detach().to(at::kDouble),
+                     loss.loss_u.detach().to(at::kDouble), one, correct, kept, one})};
+}
+
+void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
+  Impl& s = *impl_;
+  const TrainConfig& t = s.settings.train;
+  s.optimizer->zero_grad();
+  std::pair<at::Tensor, at::Tensor> losses;  // the loss and the step's statistics
+  switch (t.algorithm) {
+    case TrainAlgorithm::kFixMatch:
+      losses = fixmatch_losses(input);
+      break;
+    case TrainAlgorithm::kMixMatch:
+      losses = mixmatch_losses(input);
+      break;
+  }
+  const at::Tensor& total = losses.first;
+  const at::Tensor& step_stats = losses.second;
   total.backward();
   s.optimizer->step(device_lr);
   s.ema->update(t.ema_decay);

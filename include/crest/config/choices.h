@@ -26,6 +26,7 @@ enum class RateProfile { kIdeal, kLabeled };              // crest.rate_profile
 enum class TemperatureSchedule { kLinear, kConstant };    // crest.t_schedule
 enum class PModelEstimate { kBuffer, kEma };              // crest.p_model
 enum class SelectOn { kLast, kVal };                      // crest.select_on
+enum class TrainAlgorithm { kFixMatch, kMixMatch };       // train.algorithm
 enum class LabeledLoss {
   kCe,
   kCbSoftmax,
@@ -47,6 +48,7 @@ std::string to_string(TemperatureSchedule value);
 std::string to_string(PModelEstimate value);
 std::string to_string(SelectOn value);
 std::string to_string(LabeledLoss value);
+std::string to_string(TrainAlgorithm value);
 
 // The value a name stands for. A name that is none of them is a ConfigError naming `key` and
 // listing the names: "crest.mode must be one of fixmatch, crest or crest+, got 'x'".

@@ -67,6 +67,13 @@ struct TrainConfig {
   double cb_beta = 0.9999;                      // class-balanced loss: beta (Cui et al. 2019)
   double focal_gamma = 1.0;                     // cb_focal: the focal exponent
   double la_tau = 1.0;                          // logit_adjusted: tau (Menon et al. 2021)
+  // The learner inside each generation (ssl/mixmatch.h for MixMatch, Berthelot et al. 2019).
+  TrainAlgorithm algorithm = TrainAlgorithm::kFixMatch;
+  int mixmatch_k = 2;                 // K: weak views per unlabeled image
+  double mixmatch_temperature = 0.5;  // T: sharpening temperature
+  double mixup_alpha = 0.75;          // alpha of MixUp's Beta(alpha, alpha)
+  double mixmatch_lambda_u = 75.0;    // lambda_u: unlabeled loss weight after the ramp-up
+  int mixmatch_rampup_steps = 16000;  // steps of the linear ramp-up (0 = constant weight)
   Amp amp = Amp::kAuto;
   int eval_batch_size = 1000;
   // The fast path (issue: speed on the GPU). Numerically these only reorder floating point.

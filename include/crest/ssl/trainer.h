@@ -20,6 +20,7 @@
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn.h"
 #include "crest/ssl/alignment.h"
+#include "crest/ssl/mixmatch.h"
 #include "crest/ssl/predict.h"
 #include "crest/util/progress.h"
 
@@ -62,11 +63,13 @@ struct GenerationOutcome {
   double seconds = 0.0;  // wall time of this process's share of the training
 };
 
-// The inputs of one step: the three views, augmented and normalised, on the device.
+// The inputs of one step: the views, augmented and normalised, on the device.
 struct StepBatch {
-  at::Tensor inputs;           // float [B + 2U, 3, H, W]: labeled weak, unlabeled weak, strong
+  at::Tensor inputs;           // float [B + 2U, 3, H, W]: labeled weak, unlabeled weak, strong;
+                               // mixmatch: [B + K U]: labeled weak, K unlabeled weak views
   at::Tensor labels;           // int64 [B]: targets of the labeled images
   at::Tensor unlabeled_truth;  // int64 [U]: hidden true labels (monitoring), may be undefined
+  MixUpDraw mix;               // mixmatch: MixUp's partners and weights over the B + K U rows
 };
 
 class FixMatchTrainer {
@@ -104,6 +107,11 @@ class FixMatchTrainer {
   // Forward, loss, backward, SGD, EMA and statistics on `batch`; with `device_lr` the SGD reads
   // the rate from device memory (the CUDA graph path).
   void run_step(const StepBatch& batch, bool device_lr);
+  // The loss of `batch` and its statistics (float64 [kStatCount], on the device) under
+  // train.algorithm: FixMatch's one forward over all views (ssl/fixmatch.h), or MixMatch's guess
+  // and mixed forwards (ssl/mixmatch.h).
+  std::pair<at::Tensor, at::Tensor> fixmatch_losses(const StepBatch& batch);
+  std::pair<at::Tensor, at::Tensor> mixmatch_losses(const StepBatch& batch);
 
   // out_dir/checkpoint.pt (io/checkpoint.h) holds the trainer's state module: everything a
   // resume needs to continue bit for bit. Saving is skipped once a non-finite loss was seen, so

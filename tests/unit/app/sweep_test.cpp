@@ -323,7 +323,10 @@ TEST_F(SummarizeTest, VariantsAndTheDarpProtocolGetTheirOwnGroups) {
   make_run(dir_ / "la", "crest+", 100, 1, 0.60, 0.60, {1, 1, 0.5, 0.5});
   edit(dir_ / "la", [](Config &c) { c.train.labeled_loss = LabeledLoss::kLogitAdjusted; });
   make_run(dir_ / "init", "crest+", 100, 1, 0.50, 0.50, {1, 1, 0.5, 0.5});
-  edit(dir_ / "init", [](Config &c) { c.model.init_from = "pre/backbone.pt"; });
+  edit(dir_ / "init", [](Config &c) {
+    c.model.init_from = "pre/backbone.pt";
+    c.train.algorithm = TrainAlgorithm::kMixMatch;
+  });
   make_run(dir_ / "darp", "fixmatch", 100, 1, 0.40, 0.40, {1, 1, 0.5, 0.5});
   edit(dir_ / "darp", [](Config &c) {
     c.data.protocol = SplitProtocol::kDarp;
@@ -334,11 +337,12 @@ TEST_F(SummarizeTest, VariantsAndTheDarpProtocolGetTheirOwnGroups) {
   ASSERT_EQ(s.groups.size(), 4u);
   std::set<std::string> variants;
   for (const auto &g : s.groups) variants.insert(g.variant);
-  EXPECT_EQ(variants,
-            (std::set<std::string>{"", "logit_adjusted", "init pre/backbone.pt", "gamma_u -150"}));
+  EXPECT_EQ(variants, (std::set<std::string>{"", "logit_adjusted", "MixMatch, init pre/backbone.pt",
+                                             "gamma_u -150"}));
   const std::string md = summary_markdown(s);
   EXPECT_NE(md.find("| CReST+ (logit_adjusted) | 60.0 (-) |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| CReST+ (init pre/backbone.pt) | 50.0 (-) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| CReST+ (MixMatch, init pre/backbone.pt) | 50.0 (-) |"), std::string::npos)
+      << md;
   // darp: gamma is gamma_l, beta the head class's labeled share N_1 / (N_1 + M_1).
   EXPECT_NE(md.find("| synthetic | 33.3333% | 150 | FixMatch (gamma_u -150) |"), std::string::npos)
       << md;

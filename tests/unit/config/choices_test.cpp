@@ -36,6 +36,7 @@ TEST(ChoicesTest, EveryNameRoundTrips) {
   expect_names<PModelEstimate>({"buffer", "ema"});
   expect_names<SelectOn>({"last", "val"});
   expect_names<LabeledLoss>({"ce", "cb_softmax", "cb_sigmoid", "cb_focal", "logit_adjusted"});
+  expect_names<TrainAlgorithm>({"fixmatch", "mixmatch"});
 }
 
 TEST(ChoicesTest, NamedParsers) {
