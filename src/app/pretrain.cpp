@@ -88,16 +88,10 @@ void check_same_pretraining(const fs::path& dir, const Config& config) {
   mine.run = stored.run;
   mine.run.seed = config.run.seed;
   mine.model.init_from = stored.model.init_from;
-  const auto differences = config_differences(stored, mine);
+  const std::string differences = config_differences_text(stored, mine, "folder");
   if (differences.empty()) return;
-  std::string list;
-  for (const auto& key : differences) {
-    list += "\n  " + key + ": folder has " + config_value(stored, key) + ", now " +
-            config_value(mine, key);
-  }
   throw InputError("cannot resume " + dir.string() + ": it was pre-trained with another config (" +
-                   std::to_string(differences.size()) + " key(s) differ):" + list +
-                   "\nresume with its own config (" + stored_path.string() +
+                   differences + "\nresume with its own config (" + stored_path.string() +
                    ") or choose another " + kOption);
 }
 

@@ -541,6 +541,18 @@ std::vector<std::string> config_differences(const Config& a, const Config& b) {
   return keys;
 }
 
+std::string config_differences_text(const Config& stored, const Config& now,
+                                    const std::string& stored_name) {
+  const std::vector<std::string> keys = config_differences(stored, now);
+  if (keys.empty()) return "";
+  std::string text = std::to_string(keys.size()) + " key(s) differ):";
+  for (const auto& key : keys) {
+    text += "\n  " + key + ": " + stored_name + " has " + config_value(stored, key) + ", now " +
+            config_value(now, key);
+  }
+  return text;
+}
+
 std::string config_value(const Config& config, const std::string& key) {
   const Field* field = find_field(key);
   if (field == nullptr) throw ConfigError(unknown_key_message(key));

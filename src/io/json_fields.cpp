@@ -97,4 +97,14 @@ std::vector<std::pair<nlohmann::json, int>> truncate_step_lines(const std::files
   return kept_lines;
 }
 
+std::pair<std::int64_t, std::int64_t> step_and_epoch(const nlohmann::json& j,
+                                                     const std::filesystem::path& where) {
+  const auto step = checked_number<std::int64_t>(j.at("step"), "step", where);
+  check_count(step, "'step'", where);
+  const std::int64_t epoch = j.contains("epoch") && !j["epoch"].is_null()
+                                 ? checked_number<std::int64_t>(j["epoch"], "epoch", where)
+                                 : 0;
+  return {step, epoch};
+}
+
 }  // namespace crest::io_detail

@@ -126,6 +126,11 @@ std::vector<std::pair<nlohmann::json, int>> truncate_step_lines(const std::files
                                                                 std::int64_t step,
                                                                 const std::string& remedy);
 
+// "step" (a whole count) and "epoch" (0 when absent or null) of a metrics line; DataError naming
+// `where` (FILE:LINE) otherwise.
+std::pair<std::int64_t, std::int64_t> step_and_epoch(const nlohmann::json& j,
+                                                     const std::filesystem::path& where);
+
 void check_ratio(double value, const std::string& what, const std::filesystem::path& file);
 // DataError naming the file and `what` when `value` is negative: counts and steps.
 void check_count(std::int64_t value, const std::string& what, const std::filesystem::path& file);

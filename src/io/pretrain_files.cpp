@@ -31,11 +31,7 @@ std::vector<PretrainLine> truncate_pretrain_metrics(const fs::path& file, std::i
            file, step, "Move the pre-training folder away and start it again")) {
     const fs::path where(file.string() + ":" + std::to_string(number));
     PretrainLine l;
-    l.step = io_detail::checked_number<std::int64_t>(j.at("step"), "step", where);
-    io_detail::check_count(l.step, "'step'", where);
-    l.epoch = j.contains("epoch") && j["epoch"].is_number()
-                  ? io_detail::checked_number<std::int64_t>(j["epoch"], "epoch", where)
-                  : 0;
+    std::tie(l.step, l.epoch) = io_detail::step_and_epoch(j, where);
     l.lr = number_or_nan(j, "lr");
     l.loss = number_or_nan(j, "loss");
     l.train_rotation_accuracy = number_or_nan(j, "train_rotation_acc");

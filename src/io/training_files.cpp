@@ -51,11 +51,7 @@ std::vector<double> numbers_or_empty(const nlohmann::json& j, const char* key) {
 // ratios (or absent), per-class recalls ratios.
 MetricsLine metrics_from_json(const nlohmann::json& j, const fs::path& where) {
   MetricsLine l;
-  l.step = io_detail::checked_number<std::int64_t>(j.at("step"), "step", where);
-  io_detail::check_count(l.step, "'step'", where);
-  l.epoch = j.contains("epoch") && !j["epoch"].is_null()
-                ? io_detail::checked_number<std::int64_t>(j["epoch"], "epoch", where)
-                : 0;
+  std::tie(l.step, l.epoch) = io_detail::step_and_epoch(j, where);
   l.lr = number_or_nan(j, "lr");
   l.loss = number_or_nan(j, "loss");
   l.loss_x = number_or_nan(j, "loss_x");

@@ -107,16 +107,10 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
   mine.run.out_dir = stored.run.out_dir;
   mine.run.threads = stored.run.threads;
   mine.run.tensorboard = stored.run.tensorboard;
-  const auto differences = config_differences(stored, mine);
+  const std::string differences = config_differences_text(stored, mine, "run");
   if (!differences.empty()) {
-    std::string list;
-    for (const auto& key : differences) {
-      list += "\n  " + key + ": run has " + config_value(stored, key) + ", now " +
-              config_value(mine, key);
-    }
     throw InputError("cannot resume " + run_dir.string() + ": it belongs to another config (" +
-                     std::to_string(differences.size()) + " key(s) differ):" + list +
-                     "\nresume with the run's own config (" + stored_path.string() +
+                     differences + "\nresume with the run's own config (" + stored_path.string() +
                      ") or choose another run.out_dir");
   }
 }

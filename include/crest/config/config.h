@@ -167,6 +167,11 @@ std::vector<std::string> config_differences(const Config& a, const Config& b);
 // The value of one key as it would appear in YAML (for messages).
 std::string config_value(const Config& config, const std::string& key);
 
+// For a refused resume: "N key(s) differ):" and one "\n  KEY: <stored_name> has X, now Y" line
+// per key of config_differences(stored, now); "" when they are equal.
+std::string config_differences_text(const Config& stored, const Config& now,
+                                    const std::string& stored_name);
+
 // All key paths, in documentation order ("data.dataset", ...).
 std::vector<std::string> config_keys();
 
