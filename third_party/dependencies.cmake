@@ -88,3 +88,39 @@ if(CREST_WITH_PROTOBUF)
 else()
   message(STATUS "crest: TensorBoard event files OFF (no Protobuf)")
 endif()
+
+# --- c10d (optional: data-parallel training, docs/distributed.md) ----------------------------
+# LibTorch's own distributed engine: TCPStore and the process groups live in libtorch_cpu (and
+# libtorch_cuda for NCCL); their headers come with LibTorch, Gloo's headers with libgloo-dev
+# (Debian) and NCCL's with the CUDA toolkit or pip's nvidia-nccl. ProcessGroupGloo (CPU) needs
+# the Gloo headers; ProcessGroupNCCL (CUDA) needs nccl.h and a CUDA LibTorch.
+find_path(CREST_C10D_INCLUDE_DIR torch/csrc/distributed/c10d/ProcessGroup.hpp
+          HINTS ${TORCH_INCLUDE_DIRS} NO_CACHE)
+find_path(CREST_GLOO_INCLUDE_DIR gloo/context.h HINTS ${TORCH_INCLUDE_DIRS} NO_CACHE)
+find_path(CREST_NCCL_INCLUDE_DIR nccl.h HINTS ${TORCH_INCLUDE_DIRS} ENV NCCL_INCLUDE_DIR
+          PATH_SUFFIXES include NO_CACHE)
+set(_crest_c10d_found OFF)
+if(CREST_C10D_INCLUDE_DIR AND EXISTS
+   "${CREST_C10D_INCLUDE_DIR}/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp" AND
+   CREST_GLOO_INCLUDE_DIR)
+  set(_crest_c10d_found ON)
+endif()
+option(CREST_WITH_C10D "Data-parallel training through c10d (TCPStore, ProcessGroupGloo/NCCL)"
+       ${_crest_c10d_found})
+if(CREST_WITH_C10D AND NOT _crest_c10d_found)
+  message(FATAL_ERROR
+    "CREST_WITH_C10D=ON but c10d's headers (torch/csrc/distributed/c10d/ProcessGroupGloo.hpp, "
+    "found: '${CREST_C10D_INCLUDE_DIR}') or Gloo's (gloo/context.h, found: "
+    "'${CREST_GLOO_INCLUDE_DIR}') are missing. Install libgloo-dev, or configure with "
+    "-DCREST_WITH_C10D=OFF (everything but --nproc and multi-rank runs works without it).")
+endif()
+set(CREST_WITH_NCCL OFF)
+if(CREST_WITH_C10D AND (TARGET torch_cuda OR C10_CUDA_LIBRARY) AND CREST_NCCL_INCLUDE_DIR AND
+   EXISTS "${CREST_C10D_INCLUDE_DIR}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp")
+  set(CREST_WITH_NCCL ON)
+endif()
+if(CREST_WITH_C10D)
+  message(STATUS "crest: c10d ON (Gloo; NCCL ${CREST_WITH_NCCL})")
+else()
+  message(STATUS "crest: c10d OFF (no Gloo headers): single-process training only")
+endif()
