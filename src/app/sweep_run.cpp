@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "crest/dist/world.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/io/run_state.h"
@@ -365,6 +366,25 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
   const int threads = point_threads(config, p.folder, 1, cores);
   install_stop_handlers();
   const auto start = std::chrono::steady_clock::now();
+  const dist::RankInfo rank = dist::rank_from_environment();
+  if (rank.rank > 0) {
+    // A rank above 0 of a data-parallel point (srun, --tasks-per-point): it trains beside rank 0
+    // and writes nothing into the point's folder; its messages go to the task's own output.
+    spdlog::info("point {} {}: rank {} of {}", index, p.name, rank.rank, rank.world_size);
+    const pid_t pid = spawn("/proc/self/exe", crest_executable(),
+                            train_args(plan, p, resume, threads, -1), "/dev/null", "/dev/stderr");
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+      if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 130) {
+      throw Interrupted("point " + std::to_string(index) + " stopped");
+    }
+    throw std::runtime_error("point " + std::to_string(index) + " " + p.name + ": rank " +
+                             std::to_string(rank.rank) + " failed (" + describe_status(status) +
+                             ")");
+  }
   spdlog::info("point {} {}{}: {} ({})", index, p.name, resume ? " (resume)" : "",
                p.folder.string(), (p.folder / kStderrLogFile).string());
   const pid_t pid = start_point(plan, p, resume, threads, -1, false);
