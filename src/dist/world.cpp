@@ -13,9 +13,11 @@
 #include "crest/util/torch_version.h"
 
 #if CREST_WITH_C10D
-#include <torch/csrc/distributed/c10d/HashStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if CREST_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #if CREST_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -54,6 +56,14 @@ bool env_set(const char* name) {
 }  // namespace
 
 bool c10d_available() { return CREST_WITH_C10D != 0; }
+
+bool gloo_available() {
+#if CREST_WITH_C10D && CREST_WITH_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
 
 std::chrono::milliseconds collective_timeout() {
   return std::chrono::seconds(
@@ -117,6 +127,7 @@ struct World::Pending {
 
 namespace {
 
+#if CREST_WITH_GLOO
 std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
   if (env_set("GLOO_SOCKET_IFNAME")) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(std::getenv("GLOO_SOCKET_IFNAME"));
@@ -134,6 +145,15 @@ c10::intrusive_ptr<Group> make_gloo(const c10::intrusive_ptr<c10d::Store>& store
   options->devices.push_back(gloo_device(master_addr));
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
 }
+#else
+c10::intrusive_ptr<Group> make_gloo(const c10::intrusive_ptr<c10d::Store>&, int, int,
+                                    const std::string&) {
+  throw InputError(
+      "this build of crest lacks c10d's Gloo backend (no Gloo headers at build time), so its "
+      "ranks must be CUDA devices with NCCL: use run.device cuda, or install libgloo-dev and "
+      "rebuild for CPU ranks");
+}
+#endif
 
 void wait_work(const c10::intrusive_ptr<c10d::Work>& work) {
   try {

@@ -32,6 +32,8 @@ struct RankInfo {
 
 // Whether this build can run more than one rank (CREST_WITH_C10D).
 bool c10d_available();
+// Whether it has c10d's Gloo backend (CPU ranks); without it only CUDA ranks through NCCL.
+bool gloo_available();
 
 // The rank from the environment: under `srun` (SLURM_NTASKS > 1 and SLURM_PROCID set) from
 // SLURM_PROCID, SLURM_NTASKS and SLURM_LOCALID; else from RANK, WORLD_SIZE and LOCAL_RANK (as

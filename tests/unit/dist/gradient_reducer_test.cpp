@@ -109,7 +109,7 @@ std::vector<at::Tensor> gradients(WideResNet& model) {
 }
 
 void expect_gradients_match(std::size_t bucket_bytes, std::size_t expected_buckets_at_least) {
-  if (!c10d_available()) GTEST_SKIP() << "this build lacks c10d";
+  if (!gloo_available()) GTEST_SKIP() << "this build lacks c10d's Gloo backend";
   constexpr std::int64_t kB = 8;
   constexpr std::int64_t kU = 16;
   const GlobalBatch batch = make_batch(kB, kU);
@@ -165,7 +165,7 @@ TEST(GradientReducerTest, ManySmallBucketsGiveTheSameGradient) {
 }
 
 TEST(WorldTest, BroadcastGatherAndReduce) {
-  if (!c10d_available()) GTEST_SKIP() << "this build lacks c10d";
+  if (!gloo_available()) GTEST_SKIP() << "this build lacks c10d's Gloo backend";
   run_ranks([](World& world) {
     const int r = world.rank();
     // broadcast: rank 0's values of two dtypes reach every rank.
@@ -194,7 +194,7 @@ TEST(WorldTest, BroadcastGatherAndReduce) {
 }
 
 TEST(WorldTest, RankStateTravelsThroughRankZero) {
-  if (!c10d_available()) GTEST_SKIP() << "this build lacks c10d";
+  if (!gloo_available()) GTEST_SKIP() << "this build lacks c10d's Gloo backend";
   run_ranks([](World& world) {
     const int r = world.rank();
     at::Tensor mine = at::full({3}, static_cast<std::int64_t>(100 + r));
