@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -368,22 +369,17 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
   const dist::RankInfo rank = dist::rank_from_environment();
   if (rank.rank > 0) {
-    // A rank above 0 of a data-parallel point (srun, --tasks-per-point): it trains beside rank 0
-    // and writes nothing into the point's folder; its messages go to the task's own output.
+    // A rank above 0 of a data-parallel point (srun, --tasks-per-point): it becomes the point's
+    // `crest train` beside rank 0, writing nothing into the point's folder; its messages go to
+    // the task's own output, and srun sees its exit code.
     spdlog::info("point {} {}: rank {} of {}", index, p.name, rank.rank, rank.world_size);
-    const pid_t pid = spawn("/proc/self/exe", crest_executable(),
-                            train_args(plan, p, resume, threads, -1), "/dev/null", "/dev/stderr");
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-      if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 130) {
-      throw Interrupted("point " + std::to_string(index) + " stopped");
-    }
-    throw std::runtime_error("point " + std::to_string(index) + " " + p.name + ": rank " +
-                             std::to_string(rank.rank) + " failed (" + describe_status(status) +
-                             ")");
+    std::vector<std::string> args = train_args(plan, p, resume, threads, -1);
+    args.insert(args.begin(), crest_executable());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv("/proc/self/exe", argv.data());
+    throw std::runtime_error(std::string("cannot start /proc/self/exe: ") + std::strerror(errno));
   }
   spdlog::info("point {} {}{}: {} ({})", index, p.name, resume ? " (resume)" : "",
                p.folder.string(), (p.folder / kStderrLogFile).string());
