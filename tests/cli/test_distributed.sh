@@ -3,7 +3,7 @@
 # folder; SIGKILL of rank 1 in generation 1 stops the job non-zero within 60 s naming the rank,
 # and --resume then ends with exactly the results of an uninterrupted 2-rank run; a rank that hangs
 # (SIGSTOP) ends the job through the collective timeout. Bad splits and another world size on
-# resume exit 2.
+# resume exit 2. Ctrl-C stops both ranks at one step with a checkpoint to resume from.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 TINY="$SRC/tests/cli/tiny.yaml"
 # One thread per rank: the two ranks share the machine's cores. 20 steps per epoch leave time to
@@ -65,6 +65,20 @@ took=$((SECONDS - killed_at))
 grep -qF "rank 1 of 2 failed (signal 9" killed.err ||
   fail "the launcher did not name rank 1 and its signal: $(tail -5 killed.err)"
 [ -f killed/gen_1/generation.json ] && fail "killed too late: generation 1 had already finished"
+
+# --- Ctrl-C: forwarded to the ranks, which stop at the same step; rank 0 checkpoints; resume ------
+"$CREST" train --config "$TINY" --out stopped --nproc 2 "${SETS[@]}" >stopped.out 2>stopped.err &
+launcher=$!
+waited=$SECONDS
+while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f stopped/gen_0/checkpoint.pt ]; do sleep 0.01; done
+kill -INT "$launcher"
+wait "$launcher"
+code=$?
+[ "$code" -eq 130 ] || fail "Ctrl-C: the job exited $code, not 130 ($(tail -3 stopped.err))"
+grep -qF "stopped at step" stopped.err || fail "Ctrl-C: no stop message ($(tail -3 stopped.err))"
+run -q train --config "$TINY" --out stopped --resume --nproc 2 "${SETS[@]}"
+expect_code 0 "2-rank resume after Ctrl-C"
+cmp -s whole/summary.json stopped/summary.json || fail "summary.json differs after Ctrl-C and resume"
 
 # --- a rank that hangs (SIGSTOP): the collective timeout ends the job ------------------------------
 CREST_DIST_TIMEOUT=5 "$CREST" train --config "$TINY" --out hung --nproc 2 "${SETS[@]}" \
