@@ -88,3 +88,50 @@ if(CREST_WITH_PROTOBUF)
 else()
   message(STATUS "crest: TensorBoard event files OFF (no Protobuf)")
 endif()
+
+# --- c10d (optional: data-parallel training, docs/distributed.md) ----------------------------
+# LibTorch's own distributed engine: TCPStore and the process groups live in libtorch_cpu (and
+# libtorch_cuda for NCCL); their headers come with LibTorch, Gloo's headers with libgloo-dev
+# (Debian) and NCCL's with the CUDA toolkit or pip's nvidia-nccl. ProcessGroupGloo (CPU) needs
+# the Gloo headers; ProcessGroupNCCL (CUDA) needs nccl.h and a CUDA LibTorch.
+find_path(CREST_C10D_INCLUDE_DIR torch/csrc/distributed/c10d/ProcessGroup.hpp
+          HINTS ${TORCH_INCLUDE_DIRS} NO_CACHE)
+find_path(CREST_GLOO_INCLUDE_DIR gloo/context.h HINTS ${TORCH_INCLUDE_DIRS} NO_CACHE)
+find_path(CREST_NCCL_INCLUDE_DIR nccl.h HINTS ${TORCH_INCLUDE_DIRS} ENV NCCL_INCLUDE_DIR
+          PATH_SUFFIXES include NO_CACHE)
+# Gloo gives CPU ranks (and GPU ranks without NCCL); NCCL gives GPU ranks. Either makes c10d usable.
+set(_crest_gloo_found OFF)
+if(CREST_C10D_INCLUDE_DIR AND CREST_GLOO_INCLUDE_DIR AND EXISTS
+   "${CREST_C10D_INCLUDE_DIR}/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp")
+  set(_crest_gloo_found ON)
+endif()
+set(_crest_nccl_found OFF)
+if(CREST_C10D_INCLUDE_DIR AND (TARGET torch_cuda OR C10_CUDA_LIBRARY) AND CREST_NCCL_INCLUDE_DIR
+   AND EXISTS "${CREST_C10D_INCLUDE_DIR}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp")
+  set(_crest_nccl_found ON)
+endif()
+set(_crest_c10d_found OFF)
+if(_crest_gloo_found OR _crest_nccl_found)
+  set(_crest_c10d_found ON)
+endif()
+option(CREST_WITH_C10D "Data-parallel training through c10d (TCPStore, ProcessGroupGloo/NCCL)"
+       ${_crest_c10d_found})
+if(CREST_WITH_C10D AND NOT _crest_c10d_found)
+  message(FATAL_ERROR
+    "CREST_WITH_C10D=ON but neither c10d's Gloo (torch/csrc/distributed/c10d/ProcessGroupGloo.hpp "
+    "in '${CREST_C10D_INCLUDE_DIR}' and gloo/context.h in '${CREST_GLOO_INCLUDE_DIR}') nor its "
+    "NCCL (a CUDA LibTorch and nccl.h in '${CREST_NCCL_INCLUDE_DIR}') was found. Install "
+    "libgloo-dev, set NCCL_INCLUDE_DIR, or configure with -DCREST_WITH_C10D=OFF (everything but "
+    "--nproc and multi-rank runs works without it).")
+endif()
+set(CREST_WITH_GLOO OFF)
+set(CREST_WITH_NCCL OFF)
+if(CREST_WITH_C10D)
+  set(CREST_WITH_GLOO ${_crest_gloo_found})
+  set(CREST_WITH_NCCL ${_crest_nccl_found})
+endif()
+if(CREST_WITH_C10D)
+  message(STATUS "crest: c10d ON (Gloo ${CREST_WITH_GLOO}; NCCL ${CREST_WITH_NCCL})")
+else()
+  message(STATUS "crest: c10d OFF (no Gloo or NCCL headers): single-process training only")
+endif()

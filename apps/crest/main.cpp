@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "crest/app/sweep.h"
 #include "crest/app/use_model.h"
 #include "crest/config/config.h"
+#include "crest/dist/launch.h"
 #include "crest/io/run_files.h"
 #include "crest/report/report.h"
 #include "crest/selftrain/loop.h"
@@ -31,6 +33,11 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitBadInput = 2;
 constexpr int kExitInterrupted = 130;
+
+// The command line as main received it, and the exit code of a command that ends as a launcher
+// of other processes (`crest train --nproc N`), when it did.
+char** g_argv = nullptr;
+std::optional<int> g_launcher_exit;
 
 struct ConfigArgs {
   std::string path;
@@ -80,6 +87,7 @@ Command add_train(CLI::App& app) {
     ConfigArgs config;
     std::string out;
     std::string device;
+    int nproc = 0;
     crest::TrainOptions options;
   };
   auto args = std::make_shared<Args>();
@@ -92,10 +100,15 @@ Command add_train(CLI::App& app) {
                     "Continue the run in the run folder at its exact generation and step (its "
                     "own config.yaml when --config is not given; exit 2 when the folder holds no "
                     "run)");
+  command->add_option("--nproc", args->nproc,
+                      "Data-parallel training on N local ranks (one per GPU, or CPU ranks "
+                      "through Gloo); see docs/distributed.md");
   return {command, [args] {
             const crest::Config config =
                 crest::resolve_train_config(args->config.path, args->config.overrides, args->out,
                                             args->device, args->options.resume);
+            g_launcher_exit = crest::dist::launch_if_asked(args->nproc, config, g_argv);
+            if (g_launcher_exit) return;
             crest::run_training(config, args->options, std::cout);
           }};
 }
@@ -284,6 +297,9 @@ void add_slurm_options(CLI::App* command, crest::SweepOptions& o) {
   command->add_option("--job-name", o.job_name, "slurm: job name (default crest-OUT)");
   command->add_option("--gpus-per-task", o.gpus_per_task, "slurm: GPUs per task");
   command->add_option("--cpus-per-task", o.cpus_per_task, "slurm: CPUs per task");
+  command->add_option("--tasks-per-point", o.tasks_per_point,
+                      "slurm: ranks per point, one srun task each (data-parallel training, "
+                      "docs/distributed.md; with --gpus-per-task 1 one GPU per rank)");
   command->add_option("--max-parallel", o.max_parallel,
                       "slurm: array tasks running at once (--array=...%N)");
   command
@@ -366,6 +382,7 @@ bool runs_tensor_work(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (runs_tensor_work(argc, argv)) crest::make_waiting_threads_passive(argv);  // before any pool
+  g_argv = argv;
   CLI::App app{
       "crest: class-rebalancing self-training (CReST, CReST+) for class-imbalanced "
       "semi-supervised learning, on LibTorch"};
@@ -432,5 +449,5 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return kExitFailure;
   }
-  return kExitOk;
+  return g_launcher_exit.value_or(kExitOk);
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "crest/config/config.h"
+#include "crest/dist/world.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/io/run_state.h"
@@ -260,7 +261,8 @@ std::optional<Launcher> check_options(const SweepOptions& o) {
   }
   const bool slurm_flags = !o.partition.empty() || !o.account.empty() || !o.time.empty() ||
                            !o.mem.empty() || !o.job_name.empty() || o.gpus_per_task != 0 ||
-                           o.cpus_per_task != 0 || o.max_parallel != 0 || !o.sbatch_args.empty();
+                           o.cpus_per_task != 0 || o.max_parallel != 0 || !o.sbatch_args.empty() ||
+                           o.tasks_per_point != 0;
   const bool local_flags = !o.gpus.empty() || o.slots != 0;
   if (o.run_index >= 0) {
     if (!o.launcher.empty() || slurm_flags || local_flags || o.dry_run || !o.only.empty() ||
@@ -281,7 +283,8 @@ std::optional<Launcher> check_options(const SweepOptions& o) {
       if (slurm_flags) {
         throw InputError(
             "--partition, --account, --time, --mem, --job-name, --gpus-per-task, "
-            "--cpus-per-task, --max-parallel and --sbatch-arg go with --launcher slurm");
+            "--cpus-per-task, --tasks-per-point, --max-parallel and --sbatch-arg go with "
+            "--launcher slurm (locally, crest train --nproc N runs one point on N ranks)");
       }
       break;
     case Launcher::kSlurm:
@@ -297,8 +300,16 @@ std::optional<Launcher> check_options(const SweepOptions& o) {
         "--gpus and --slots exclude each other: one process per GPU, or --slots "
         "CPU processes");
   }
-  if (o.slots < 0 || o.gpus_per_task < 0 || o.cpus_per_task < 0 || o.max_parallel < 0) {
-    throw InputError("--slots, --gpus-per-task, --cpus-per-task and --max-parallel must be >= 0");
+  if (o.slots < 0 || o.gpus_per_task < 0 || o.cpus_per_task < 0 || o.max_parallel < 0 ||
+      o.tasks_per_point < 0) {
+    throw InputError(
+        "--slots, --gpus-per-task, --cpus-per-task, --tasks-per-point and --max-parallel must be "
+        ">= 0");
+  }
+  if (o.tasks_per_point > 1 && !dist::c10d_available()) {
+    throw InputError("--tasks-per-point " + std::to_string(o.tasks_per_point) +
+                     ": this build of crest lacks c10d (CREST_WITH_C10D off), so a point cannot "
+                     "train on several ranks; rebuild with libgloo-dev installed");
   }
   return launcher;
 }

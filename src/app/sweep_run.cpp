@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "crest/dist/world.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/io/run_state.h"
@@ -365,6 +367,20 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
   const int threads = point_threads(config, p.folder, 1, cores);
   install_stop_handlers();
   const auto start = std::chrono::steady_clock::now();
+  const dist::RankInfo rank = dist::rank_from_environment();
+  if (rank.rank > 0) {
+    // A rank above 0 of a data-parallel point (srun, --tasks-per-point): it becomes the point's
+    // `crest train` beside rank 0, writing nothing into the point's folder; its messages go to
+    // the task's own output, and srun sees its exit code.
+    spdlog::info("point {} {}: rank {} of {}", index, p.name, rank.rank, rank.world_size);
+    std::vector<std::string> args = train_args(plan, p, resume, threads, -1);
+    args.insert(args.begin(), crest_executable());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv("/proc/self/exe", argv.data());
+    throw std::runtime_error(std::string("cannot start /proc/self/exe: ") + std::strerror(errno));
+  }
   spdlog::info("point {} {}{}: {} ({})", index, p.name, resume ? " (resume)" : "",
                p.folder.string(), (p.folder / kStderrLogFile).string());
   const pid_t pid = start_point(plan, p, resume, threads, -1, false);

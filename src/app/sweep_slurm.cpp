@@ -146,8 +146,21 @@ std::string slurm_script(const SweepPlan& plan, const SweepOptions& options,
   if (!options.mem.empty()) s << "#SBATCH --mem=" << options.mem << "\n";
   if (options.gpus_per_task > 0) s << "#SBATCH --gpus-per-task=" << options.gpus_per_task << "\n";
   if (options.cpus_per_task > 0) s << "#SBATCH --cpus-per-task=" << options.cpus_per_task << "\n";
+  if (options.tasks_per_point > 1) s << "#SBATCH --ntasks=" << options.tasks_per_point << "\n";
   for (const std::string& arg : options.sbatch_args) s << "#SBATCH " << arg << "\n";
-  s << "exec " << sweep_detail::shell_quote(crest_executable_path) << " sweep --points "
+  std::string launcher;
+  if (options.tasks_per_point > 1) {
+    // Data-parallel points (docs/distributed.md): one srun task per rank, the ranks from
+    // SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID, the rendezvous on the job's first node; srun
+    // ends every task when one fails.
+    s << "# " << options.tasks_per_point
+      << " ranks per point: rank 0 runs the point, the others train beside it\n"
+      << "MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\n"
+      << "export MASTER_ADDR\n"
+      << "export MASTER_PORT=$((20000 + SLURM_JOB_ID % 40000))\n";
+    launcher = "srun --kill-on-bad-exit=1 ";
+  }
+  s << "exec " << launcher << sweep_detail::shell_quote(crest_executable_path) << " sweep --points "
     << sweep_detail::shell_quote(sweep_json.string()) << " --run-index \"$SLURM_ARRAY_TASK_ID\"\n";
   return s.str();
 }

@@ -15,6 +15,9 @@
 #include "crest/data/numpy_random.h"
 #include "crest/data/prepare.h"
 #include "crest/data/split.h"
+#include "crest/dist/launch.h"
+#include "crest/dist/rank_state.h"
+#include "crest/dist/world.h"
 #include "crest/io/class_tables.h"
 #include "crest/io/csv.h"
 #include "crest/io/file.h"
@@ -24,6 +27,7 @@
 #include "crest/io/run_files.h"
 #include "crest/io/selection_files.h"
 #include "crest/io/tensorboard.h"
+#include "crest/io/world_file.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn_weights.h"
 #include "crest/selftrain/run_data.h"
@@ -369,7 +373,10 @@ double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan
     images = run.images.index_select(0, index);
     labels = run.labels.index_select(0, index);
   }
-  const at::Tensor logits = predict_logits(ema, images, eval_batch_size);
+  const at::Tensor logits =
+      dist::map_sharded(dist::world(), images.size(0), [&](std::int64_t b, std::int64_t e) {
+        return predict_logits(ema, images.narrow(0, b, e - b), eval_batch_size);
+      });
   return evaluate_predictions(logits.argmax(1), labels, run.num_classes()).mean_recall;
 }
 
@@ -383,8 +390,16 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   CarriedSelection next;
   if (!plan.selecting || run.unlabeled_only.empty()) return next;
   const at::Tensor pool = long_tensor(run.unlabeled_only, run.images.device());
-  const at::Tensor probs = at::softmax(
-      predict_logits(ema, run.images.index_select(0, pool), config.train.eval_batch_size), 1);
+  // Pseudo-labelling is sharded over the ranks and gathered before the selection, which every
+  // rank then makes alike (the whole pool in a world of one rank).
+  const at::Tensor probs =
+      at::softmax(dist::map_sharded(dist::world(), pool.size(0),
+                                    [&](std::int64_t b, std::int64_t e) {
+                                      return predict_logits(
+                                          ema, run.images.index_select(0, pool.narrow(0, b, e - b)),
+                                          config.train.eval_batch_size);
+                                    }),
+                  1);
   const Selection selection = select_pseudo_labels(probs, plan.rates);
   std::vector<std::int64_t> pool_truth;
   for (std::int64_t p : run.unlabeled_only) {
@@ -406,7 +421,8 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
     next.positions.push_back(static_cast<std::int64_t>(position));
     next.labels.push_back(selection.labels[k]);
   }
-  write_pseudo_labels_csv(gen_dir / kPseudoLabelsFile, rows);
+  const bool writer = dist::world().is_main();  // only rank 0 writes the run folder
+  if (writer) write_pseudo_labels_csv(gen_dir / kPseudoLabelsFile, rows);
   row.selected = static_cast<std::int64_t>(selection.rows.size());
   row.selection_precision =
       truth_known ? account.precision_total : std::numeric_limits<double>::quiet_NaN();
@@ -426,7 +442,7 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   record.recall = account.recall;
   record.selected_total = row.selected;
   record.precision_total = row.selection_precision;
-  write_selection_json(gen_dir / kSelectionFile, record);
+  if (writer) write_selection_json(gen_dir / kSelectionFile, record);
   written = std::move(record);
   return next;
 }
@@ -563,31 +579,50 @@ void finish_run(const fs::path& run_dir, const Config& config, const RunPlan& pl
 
 void run_training(const Config& config, const TrainOptions& options, std::ostream& out) {
   const fs::path run_dir = config.run.out_dir;
-  const at::Device device = resolve_device(config.run.device);
+  // A rank of a multi-rank job (RANK/WORLD_SIZE or Slurm) joins it; one process alone keeps
+  // its device and takes the single-process path throughout.
+  dist::World& world = dist::world();
+  const at::Device device = dist::join_from_environment(config, resolve_device(config.run.device));
+  const bool writer = world.is_main();  // only rank 0 writes the run folder
   set_cpu_threads(config.run.threads);
   check_run_folder_is_ours(run_dir, "--out / run.out_dir");
   if (options.resume && !fs::exists(run_dir / kConfigFile)) {
     throw InputError(no_run_to_resume(run_dir));  // before the lock creates a mistyped folder
   }
-  RunLock lock(run_dir);
-  open_run(run_dir, config, options.resume, device);
-  const NamedTensors init_weights = read_init_weights(config.model, run_dir, options.resume);
-  for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
-    spdlog::info("removed {} (left by a write that was cut short)", stale.string());
+  std::optional<RunLock> lock;
+  if (writer) {
+    lock.emplace(run_dir);
+    open_run(run_dir, config, options.resume, device);
+    if (options.resume) check_resume_world_size(run_dir, world.size());
+    for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
+      spdlog::info("removed {} (left by a write that was cut short)", stale.string());
+    }
+  } else {
+    install_stop_handlers();
   }
+  const NamedTensors init_weights = read_init_weights(config.model, run_dir, options.resume);
+  // Rank 0 loads (and may cache) the data first; the others then read what it left.
+  if (!writer) world.store_barrier("run_opened", dist::kLoadTimeout);
   const PreparedData prepared = prepare_data(config.data, decoded_cache_dir(config.data, run_dir));
-  record_split(run_dir, config.data, prepared);
+  if (writer) {
+    record_split(run_dir, config.data, prepared);
+    world.store_barrier("run_opened", dist::kLoadTimeout);
+  }
   const RunData run = make_run_data(prepared, device);
   const RunPlan plan = plan_run(config, run);
-  log_plan(config, run, plan, device);
+  if (writer) log_plan(config, run, plan, device);
   // Written once the data is loaded and on the device: a run that failed before leaves no run.
-  write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
+  if (writer) {
+    if (world.distributed()) write_world_size(run_dir, world.size());
+    write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
+  }
+  world.store_barrier("data_loaded", dist::kLoadTimeout);
 
   const CrestConfig& cc = config.crest;
   std::vector<GenerationRow> rows;
   CarriedSelection carried;  // the selection of the previous generation
   // TensorBoard event files, until a write fails (they are derived: the run goes on).
-  bool tensorboard = config.run.tensorboard;
+  bool tensorboard = config.run.tensorboard && writer;
   if (tensorboard && !tensorboard_supported()) {
     spdlog::warn(
         "run.tensorboard is on but this build of crest has no TensorBoard support (built "
@@ -602,19 +637,21 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
       rows.push_back(read_finished_generation(gen_dir, g, run.num_classes()).row);
       const bool last = g + 1 == cc.generations;
       carried = plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
-      if (last || !generation_finished(run_dir, g + 1)) print_table(out, rows, plan);
+      if (writer && (last || !generation_finished(run_dir, g + 1))) print_table(out, rows, plan);
       continue;
     }
-    fs::create_directories(gen_dir);
+    if (writer) fs::create_directories(gen_dir);
     const double t_g = aligns_distribution(cc.mode)
                            ? alignment_temperature(g, cc.generations, cc.t_min, cc.t_schedule)
                            : 1.0;
 
     // 1. This generation's labeled set.
     const LabeledSet labeled = labeled_set(plan, carried, run.num_classes());
-    write_labeled_distribution_csv(
-        gen_dir / kLabeledDistributionFile,
-        {run.class_names, plan.labeled_counts, labeled.pseudo_counts, labeled.counts});
+    if (writer) {
+      write_labeled_distribution_csv(
+          gen_dir / kLabeledDistributionFile,
+          {run.class_names, plan.labeled_counts, labeled.pseudo_counts, labeled.counts});
+    }
 
     // 2. Train FixMatch from scratch (CReST+: aligned toward normalise(p_data^t_g)).
     EventWriter events;  // a new events file, also on resume (never appends to a torn one)
@@ -626,7 +663,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     try {
       outcome = trainer.run(options.resume);
     } catch (const TrainingDiverged& e) {
-      record_divergence(run_dir, config, plan, rows, g, e.what());
+      if (writer) record_divergence(run_dir, config, plan, rows, g, e.what());
       throw;
     }
     GenerationRow row = test_row(g, t_g, labeled, static_cast<std::int64_t>(carried.labels.size()),
@@ -646,15 +683,17 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
 
     // Record. generation.json is written last: a crash before it redoes the selection from the
     // same final checkpoint, which gives the same result.
-    write_generation_record(
-        gen_dir / kGenerationDoneFile,
-        {row, evaluation_figures(outcome.final_ema), labeled.counts, outcome.ema_summary});
     rows.push_back(row);
-    write_generations_csv(run_dir / kGenerationsFile, rows);
-    print_table(out, rows, plan);
+    if (writer) {
+      write_generation_record(
+          gen_dir / kGenerationDoneFile,
+          {row, evaluation_figures(outcome.final_ema), labeled.counts, outcome.ema_summary});
+      write_generations_csv(run_dir / kGenerationsFile, rows);
+      print_table(out, rows, plan);
+    }
     carried = std::move(next);
   }
-  finish_run(run_dir, config, plan, rows, out);
+  if (writer) finish_run(run_dir, config, plan, rows, out);
 }
 
 }  // namespace crest

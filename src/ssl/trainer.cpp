@@ -12,6 +12,9 @@
 #include <limits>
 
 #include "crest/augment/augment.h"
+#include "crest/dist/gradient_reducer.h"
+#include "crest/dist/rank_state.h"
+#include "crest/dist/world.h"
 #include "crest/io/checkpoint.h"
 #include "crest/io/class_tables.h"
 #include "crest/io/run_files.h"
@@ -161,7 +164,12 @@ struct FixMatchTrainer::Impl {
   // Everything a resume restores, as one module tree (the checkpoint): model, ema, optimizer,
   // labeled_sampler, unlabeled_sampler, alignment, and the buffers generator and stats.
   std::shared_ptr<torch::nn::Module> state;
-  at::Tensor nonfinite;                // bool scalar on the device: a non-finite loss has been seen
+  at::Tensor nonfinite;  // bool scalar on the device: a non-finite loss has been seen
+  // Data-parallel training (docs/distributed.md): the ranks, and in a world of more than one
+  // the gradient all-reduce and the other ranks' state in rank 0's checkpoint.
+  dist::World& world = dist::world();
+  std::unique_ptr<dist::GradientReducer> reducer;
+  std::unique_ptr<dist::RankStateMirror> rank_state;
   std::vector<double> ema_accuracies;  // one per evaluation, for summary.json
   AugmentOptions augment;
   LabeledLossFn labeled_loss;    // train.labeled_loss with this generation's class counts
@@ -185,8 +193,12 @@ struct FixMatchTrainer::Impl {
   std::int64_t total_steps() const {
     return static_cast<std::int64_t>(settings.train.steps_per_epoch) * settings.train.epochs;
   }
+  // This rank's share of the global batch (the whole batch in a world of one rank; the loop
+  // checks that the world size divides it).
+  std::int64_t labeled_batch() const { return settings.train.batch_size / world.size(); }
   std::int64_t unlabeled_batch() const {
-    return static_cast<std::int64_t>(settings.train.batch_size) * settings.train.unlabeled_ratio;
+    return static_cast<std::int64_t>(settings.train.batch_size) * settings.train.unlabeled_ratio /
+           world.size();
   }
 };
 
@@ -218,9 +230,20 @@ FixMatchTrainer::FixMatchTrainer(TrainerSettings settings, at::Device device, Tr
   build_models();
   build_optimizer();
   s.cuda_graph = resolve_cuda_graph(s.settings.train.cuda_graph, device);
-  s.generator = make_generator(
-      device, derive_seed(static_cast<std::uint64_t>(s.settings.seed),
-                          static_cast<std::uint64_t>(s.settings.generation), kSeedData));
+  std::uint64_t data_seed =
+      derive_seed(static_cast<std::uint64_t>(s.settings.seed),
+                  static_cast<std::uint64_t>(s.settings.generation), kSeedData);
+  if (s.world.distributed()) {
+    // Collectives cannot be replayed inside a captured graph here; each rank samples its own
+    // stream from the run seed and its rank.
+    if (s.settings.train.cuda_graph == Toggle::kOn) {
+      throw InputError("train.cuda_graph=on is not supported with more than one rank (world size " +
+                       std::to_string(s.world.size()) + "); use auto or off");
+    }
+    s.cuda_graph = false;
+    data_seed = dist::rank_seed(data_seed, s.world.rank());
+  }
+  s.generator = make_generator(device, data_seed);
   s.labeled_stream = IndexSampler(s.data.labeled_index.numel(), device);
   if (s.data.unlabeled_index.numel() > 0) {
     s.unlabeled_stream = IndexSampler(s.data.unlabeled_index.numel(), device);
@@ -263,6 +286,14 @@ void FixMatchTrainer::build_models() {
   if (s.device.is_cuda() && t.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
   model_->train();
   ema_model_->eval();
+  if (s.world.distributed()) {
+    // Every rank starts from rank 0's weights (the same seed gives the same ones; the broadcast
+    // makes it so whatever the devices), and averages its gradients with the others.
+    std::vector<at::Tensor> tensors = model_->parameters();
+    for (const at::Tensor& b : model_->buffers()) tensors.push_back(b);
+    s.world.broadcast(tensors);
+    s.reducer = std::make_unique<dist::GradientReducer>(model_->parameters(), s.world);
+  }
   s.ema = std::make_unique<WeightEma>(*ema_model_, *model_);
 }
 
@@ -290,6 +321,20 @@ void FixMatchTrainer::register_state() {
   s.generator_state =
       s.state->register_buffer("generator", read_generator_state(s.generator).clone());
   s.state->register_buffer("stats", s.stats);
+  if (s.world.distributed()) {
+    std::vector<std::pair<std::string, at::Tensor>> per_rank;
+    for (const auto& b : s.labeled_stream->named_buffers()) {
+      per_rank.emplace_back("labeled_sampler." + b.key(), b.value());
+    }
+    if (s.unlabeled_stream) {
+      for (const auto& b : s.unlabeled_stream->named_buffers()) {
+        per_rank.emplace_back("unlabeled_sampler." + b.key(), b.value());
+      }
+    }
+    per_rank.emplace_back("generator", s.generator_state);
+    per_rank.emplace_back("stats", s.stats);
+    s.rank_state = std::make_unique<dist::RankStateMirror>(std::move(per_rank), *s.state, s.world);
+  }
 }
 
 std::int64_t FixMatchTrainer::total_steps() const { return impl_->total_steps(); }
@@ -305,7 +350,7 @@ nlohmann::json FixMatchTrainer::fast_path() const {
 
 StepBatch FixMatchTrainer::draw_batch() {
   Impl& s = *impl_;
-  const std::int64_t batch = s.settings.train.batch_size;
+  const std::int64_t batch = s.labeled_batch();
   const std::int64_t unlabeled = s.unlabeled_batch();
   StepBatch out;
   const at::Tensor pos_l = s.labeled_stream->next(batch, s.generator);
@@ -392,7 +437,7 @@ void FixMatchTrainer::optimize(const StepBatch& input, double lr) {
 std::pair<at::Tensor, at::Tensor> FixMatchTrainer::fixmatch_losses(const StepBatch& input) {
   Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
-  const std::int64_t batch = t.batch_size;
+  const std::int64_t batch = s.labeled_batch();
   const std::int64_t unlabeled = s.unlabeled_batch();
   // One forward pass over all views: BatchNorm sees the concatenated batch, as in the
   // reference.
@@ -413,8 +458,11 @@ std::pair<at::Tensor, at::Tensor> FixMatchTrainer::fixmatch_losses(const StepBat
     FixMatchLoss loss = fixmatch_loss(logits_l, input.labels, target_probs, logits_s, t.threshold,
                                       t.lambda_u, &s.labeled_loss);
     total = loss.total;
-    // p_model sees the raw probabilities after the loss, as the reference updates it.
-    if (s.alignment) s.alignment->observe(probs);
+    // p_model sees the raw probabilities after the loss, as the reference updates it (over the
+    // global batch when there are several ranks, so that it stays the same on every rank).
+    if (s.alignment) {
+      s.alignment->observe(s.world.distributed() ? at::cat(s.world.all_gather(probs)) : probs);
+    }
     at::Tensor correct = loss.mask;
     if (input.unlabeled_truth.defined()) {
       correct = loss.mask * loss.pseudo_labels.eq(input.unlabeled_truth).to(at::kFloat);
@@ -446,8 +494,12 @@ std::pair<at::Tensor, at::Tensor> FixMatchTrainer::mixmatch_losses(const StepBat
   const MixMatchLoss loss =
       mixmatch_loss(forward, input.inputs, input.labels, input.mix, t.mixmatch_k,
                     t.mixmatch_temperature, lambda_u, s.alignment);
-  // p_model sees the raw averaged probabilities after the loss, as for FixMatch.
-  if (s.alignment) s.alignment->observe(loss.mean_probs);
+  // p_model sees the raw averaged probabilities after the loss, as for FixMatch (those of every
+  // rank: the same p_model everywhere). MixUp partners are drawn within a rank's share.
+  if (s.alignment) {
+    s.alignment->observe(s.world.distributed() ? at::cat(s.world.all_gather(loss.mean_probs))
+                                               : loss.mean_probs);
+  }
   const at::Tensor one = at::ones({}, s.stats.options());
   at::Tensor correct = at::zeros({}, s.stats.options());
   if (input.unlabeled_truth.defined()) {
@@ -476,7 +528,14 @@ void FixMatchTrainer::run_step(const StepBatch& input, bool device_lr) {
   }
   const at::Tensor& total = losses.first;
   const at::Tensor& step_stats = losses.second;
+  if (s.reducer) s.reducer->prepare();
   total.backward();
+  if (s.reducer) {
+    // The mean gradient of the global batch; BatchNorm's running statistics are rank 0's on
+    // every rank (torch DDP's broadcast_buffers), so the raw and EMA models stay identical.
+    s.reducer->finish();
+    s.world.broadcast(model_->buffers());
+  }
   s.optimizer->step(device_lr);
   s.ema->update(t.ema_decay);
   // Statistics stay on the device: no host synchronisation inside the step.
@@ -494,7 +553,8 @@ void FixMatchTrainer::save_checkpoint() {
   check_finite();  // never replace a good checkpoint with a non-finite model
   s.generator_state.copy_(read_generator_state(s.generator));
   const fs::path path = s.out_dir / kCheckpointFile;
-  write_checkpoint(path, *s.state, {s.step, s.total_steps()});
+  if (s.rank_state) s.rank_state->gather();
+  if (s.world.is_main()) write_checkpoint(path, *s.state, {s.step, s.total_steps()});
   s.checkpoint_step = s.step;
   spdlog::debug("checkpoint at step {} -> {}", s.step, path.string());
 }
@@ -515,22 +575,26 @@ void FixMatchTrainer::load_checkpoint() {
   }
   s.step = header.step;
   s.checkpoint_step = header.step;
+  if (s.rank_state) s.rank_state->scatter();
   set_generator_state(s.generator, s.generator_state);
 }
 
 void FixMatchTrainer::open(bool resume) {
   Impl& s = *impl_;
-  fs::create_directories(s.out_dir);
+  const bool writer = s.world.is_main();  // only rank 0 writes the run folder
+  if (writer) fs::create_directories(s.out_dir);
   const fs::path metrics_path = s.out_dir / kMetricsFile;
   if (!resume || !fs::exists(s.out_dir / kCheckpointFile)) {
-    start_metrics_file(metrics_path);
+    if (writer) start_metrics_file(metrics_path);
     return;
   }
   load_checkpoint();
   // metrics.jsonl keeps the lines up to the checkpoint's step; later ones are redone.
   s.ema_accuracies.clear();
-  for (const MetricsLine& line : truncate_metrics_file(metrics_path, s.step)) {
-    s.ema_accuracies.push_back(line.acc_ema);
+  if (writer) {
+    for (const MetricsLine& line : truncate_metrics_file(metrics_path, s.step)) {
+      s.ema_accuracies.push_back(line.acc_ema);
+    }
   }
   spdlog::info("{}: resuming at step {} of {}", s.settings.label, s.step, s.total_steps());
 }
@@ -540,8 +604,12 @@ std::pair<Evaluation, Evaluation> FixMatchTrainer::evaluate_test(WideResNet& net
   Impl& s = *impl_;
   const int num_classes = static_cast<int>(s.data.class_names.size());
   const at::Tensor prior = at::tensor(s.data.class_prior, at::TensorOptions().dtype(at::kDouble));
+  // Sharded over the ranks and gathered (the whole set in a world of one rank).
   const at::Tensor logits =
-      predict_logits(net, s.data.test_images, s.settings.train.eval_batch_size);
+      dist::map_sharded(s.world, s.data.test_images.size(0), [&](std::int64_t b, std::int64_t e) {
+        return predict_logits(net, s.data.test_images.narrow(0, b, e - b),
+                              s.settings.train.eval_batch_size);
+      });
   return {
       evaluate_predictions(logits.argmax(1), s.data.test_labels, num_classes),
       evaluate_predictions(logit_adjust(logits, prior).argmax(1), s.data.test_labels, num_classes)};
@@ -549,7 +617,13 @@ std::pair<Evaluation, Evaluation> FixMatchTrainer::evaluate_test(WideResNet& net
 
 MetricsLine FixMatchTrainer::evaluate(double lr, double steps_per_sec) {
   Impl& s = *impl_;
-  const at::Tensor stats = s.stats.cpu();
+  at::Tensor stats = s.stats.cpu();
+  if (s.world.distributed()) {
+    // The mean over the ranks of each rank's sums: means stay means, counts keep their ratio.
+    stats = stats.clone();
+    s.world.all_reduce_sum(stats);
+    stats.div_(s.world.size());
+  }
   const auto* st = stats.data_ptr<double>();
   const double steps = std::max(1.0, st[kSteps]);
   const auto [raw, raw_la] = evaluate_test(model_);
@@ -580,8 +654,8 @@ MetricsLine FixMatchTrainer::evaluate(double lr, double steps_per_sec) {
 
 void FixMatchTrainer::record(const MetricsLine& line) {
   Impl& s = *impl_;
-  append_metrics_line(s.out_dir / kMetricsFile, line);
-  if (s.settings.events != nullptr)
+  if (s.world.is_main()) append_metrics_line(s.out_dir / kMetricsFile, line);
+  if (s.settings.events != nullptr && s.world.is_main())
     add_metrics_scalars(*s.settings.events, line, s.data.class_names);
   s.ema_accuracies.push_back(line.acc_ema);
   s.stats.zero_();
@@ -633,7 +707,8 @@ bool FixMatchTrainer::weights_finite() {
 
 void FixMatchTrainer::check_finite() {
   Impl& s = *impl_;
-  const bool loss_finite = !s.nonfinite.item<bool>();
+  // The weights are the same on every rank; the loss flag is each rank's own.
+  const bool loss_finite = !s.world.any(s.nonfinite.item<bool>());
   if (loss_finite && weights_finite()) return;
   const fs::path checkpoint = s.out_dir / kCheckpointFile;
   const std::string kept =
@@ -694,8 +769,32 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
   }
   progress.finish();
   const GenerationOutcome outcome = final_outcome(seconds());
-  write_outcome(outcome);
+  if (s.world.distributed()) {
+    // Every rank must end with the same weights; a difference would be a bug of the
+    // data-parallel step, never to be written silently.
+    const std::string fingerprints =
+        weights_fingerprint(*model_) + " " + weights_fingerprint(*ema_model_);
+    spdlog::debug("{}: rank {} model and EMA fingerprints {}", s.settings.label, s.world.rank(),
+                  fingerprints);
+    if (!s.world.all_equal(fingerprints)) {
+      throw std::runtime_error(s.settings.label +
+                               ": the ranks ended the generation with different weights (rank " +
+                               std::to_string(s.world.rank()) + ": " + fingerprints +
+                               "); this is a bug of crest's data-parallel step, please report it");
+    }
+  }
+  if (s.world.is_main()) write_outcome(outcome);
   return outcome;
+}
+
+bool FixMatchTrainer::stop_now(std::int64_t step, std::int64_t total_steps) {
+  Impl& s = *impl_;
+  if (!s.world.distributed()) return stop_requested();
+  // Every rank stops at the same step, so that rank 0's checkpoint holds all of them: the flag
+  // is agreed on every kStopPollSteps steps (one small collective).
+  constexpr std::int64_t kStopPollSteps = 10;
+  if (step % kStopPollSteps != 0 && step != total_steps) return false;
+  return s.world.any(stop_requested());
 }
 
 void FixMatchTrainer::train_to_end(Progress& progress, std::int64_t first_step,
@@ -723,7 +822,7 @@ void FixMatchTrainer::train_to_end(Progress& progress, std::int64_t first_step,
     const bool checkpoint_due =
         s.settings.checkpoint_every > 0 && s.step % s.settings.checkpoint_every == 0;
     if (checkpoint_due || s.step == total_steps) save_checkpoint();
-    if (stop_requested()) {
+    if (stop_now(s.step, total_steps)) {
       progress.finish();
       save_checkpoint();
       throw Interrupted(s.settings.label + ": stopped at step " + std::to_string(s.step) +

@@ -31,6 +31,21 @@ done
 bash -n "$script" || fail "dry run: the script is not valid bash"
 [ -s sw/sweep.json ] || fail "dry run: no sweep.json"
 expect_out "sbatch --parsable --array=0-3%3 $WORK/sw/slurm/sweep.sbatch" "dry run: the command"
+# --tasks-per-point: each point's ranks as srun tasks (docs/distributed.md).
+run sweep --grid grid.yaml --launcher slurm --dry-run --tasks-per-point 2 --gpus-per-task 1
+expect_code 0 "dry run with --tasks-per-point"
+for line in '#SBATCH --ntasks=2' '#SBATCH --gpus-per-task=1' 'export MASTER_ADDR' \
+  'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)' \
+  'export MASTER_PORT=$((20000 + SLURM_JOB_ID % 40000))' \
+  "exec srun --kill-on-bad-exit=1 $CREST sweep --points $WORK/sw/sweep.json --run-index \"\$SLURM_ARRAY_TASK_ID\""; do
+  grep -qxF -- "$line" "$script" || fail "--tasks-per-point: the script lacks the line: $line"
+done
+bash -n "$script" || fail "--tasks-per-point: the script is not valid bash"
+run sweep --grid grid.yaml --launcher local --dry-run --tasks-per-point 2
+expect_code 2 "--tasks-per-point with the local launcher"
+expect_err "go with --launcher slurm" "--tasks-per-point with the local launcher"
+run sweep --grid grid.yaml --launcher slurm --dry-run --tasks-per-point -1
+expect_code 2 "--tasks-per-point -1"
 run sweep --grid grid.yaml --launcher slurm --dry-run --array-indices 1,3
 expect_out "--array=1,3 " "dry run: --array-indices"
 run sweep --grid grid.yaml --launcher slurm --dry-run --only "mode=crest+,fold=1" --only 0
@@ -197,6 +212,24 @@ expect_code 0 "summarize"
 run summarize sw
 expect_out "| FixMatch | 2 | 1,2 |" "summarize md: FixMatch n = 2"
 expect_out "| CReST+ | 2 | 1,2 |" "summarize md: CReST+ n = 2"
+
+# A data-parallel point: 2 srun tasks are its 2 ranks (MASTER_ADDR/PORT from the job script).
+cat >grid2.yaml <<EOF
+base: $SRC/tests/cli/tiny.yaml
+out_dir: dp
+grid:
+  data.fold: [1]
+set: {crest.generations: 1, run.threads: 1}
+EOF
+run sweep --grid grid2.yaml --launcher slurm --tasks-per-point 2 --cpus-per-task 1
+expect_code 0 "submit a 2-rank point"
+job3=$(sed -n 's/^submitted job \([0-9][0-9]*\):.*/\1/p' "$OUT")
+[ -n "$job3" ] && wait_job "$job3"
+[ -s "dp/data.fold=1/summary.json" ] || [ -s dp/fold=1/summary.json ] ||
+  fail "2-rank point: no summary.json ($(ls dp; cat dp/slurm/*.out 2>&1 | tail -20))"
+grep -q '"world_size": 2' dp/*/world.json 2>/dev/null ||
+  fail "2-rank point: world.json does not record 2 ranks"
+grep -q "rank 1 of 2" dp/slurm/"${job3}"_0.out || fail "2-rank point: rank 1 did not run"
 
 now=$(date +%s)
 echo "timing: $((now - started)) s in all, Slurm up in $((slurm_up - started)) s, jobs $((now - slurm_up)) s"

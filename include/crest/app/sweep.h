@@ -90,7 +90,8 @@ struct SweepOptions {
   std::string job_name;
   int gpus_per_task = 0;
   int cpus_per_task = 0;
-  int max_parallel = 0;                  // array tasks at a time (--array=...%N); 0 = no limit
+  int tasks_per_point = 0;  // > 1: each point trains data-parallel on that many srun tasks
+  int max_parallel = 0;     // array tasks at a time (--array=...%N); 0 = no limit
   std::vector<std::string> sbatch_args;  // passed through as #SBATCH lines
 };
 

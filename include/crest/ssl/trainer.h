@@ -138,6 +138,9 @@ class FixMatchTrainer {
   // is non-finite; the message says which, and whether a good checkpoint exists. Called at
   // every evaluation and before every checkpoint, so neither ever sees a non-finite model.
   void check_finite();
+  // Whether to stop after `step` on a stop request (SIGINT/SIGTERM): at once with one rank, at
+  // the same step on every rank with several (dist/world.h).
+  bool stop_now(std::int64_t step, std::int64_t total_steps);
   // The step loop from the current step to the end: evaluations, checkpoints, stop requests.
   void train_to_end(Progress& progress, std::int64_t first_step,
                     std::chrono::steady_clock::time_point start_time);
