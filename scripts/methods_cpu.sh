@@ -13,7 +13,8 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 crest=${CREST:-$src/build/crest}
-data=$(cd "${1:?CIFAR-10 binary folder}" && pwd)
+[ -d "${1:-}" ] || { echo "usage: methods_cpu.sh CIFAR10_BIN_DIR [WORK_DIR] [SLOTS]" >&2; exit 2; }
+data=$(cd "$1" && pwd)
 work=${2:-runs-methods}
 slots=${3:-1}
 [ -f "$data/test_batch.bin" ] || { echo "methods_cpu.sh: $data has no test_batch.bin" >&2; exit 2; }
