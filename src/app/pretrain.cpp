@@ -76,12 +76,7 @@ void check_pretrain_folder(const fs::path& dir, bool resume) {
 // the train and crest sections, the device, threads and folder may differ.
 void check_same_pretraining(const fs::path& dir, const Config& config) {
   const fs::path stored_path = dir / kConfigFile;
-  Config stored;
-  try {
-    stored = load_config_file(stored_path.string());
-  } catch (const ConfigError& e) {
-    throw InputError(std::string("cannot resume: ") + e.what());
-  }
+  const Config stored = load_stored_config(stored_path.string());
   Config mine = config;
   mine.train = stored.train;
   mine.crest = stored.crest;

@@ -541,6 +541,14 @@ std::vector<std::string> config_differences(const Config& a, const Config& b) {
   return keys;
 }
 
+Config load_stored_config(const std::string& path) {
+  try {
+    return load_config_file(path);
+  } catch (const ConfigError& e) {
+    throw InputError(std::string("cannot resume: ") + e.what());
+  }
+}
+
 std::string config_differences_text(const Config& stored, const Config& now,
                                     const std::string& stored_name) {
   const std::vector<std::string> keys = config_differences(stored, now);

@@ -97,12 +97,7 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
     throw InputError("the run folder " + run_dir.string() + " already holds a run (" + kConfigFile +
                      "); pass --resume to continue it, or choose another run.out_dir (--out DIR)");
   }
-  Config stored;
-  try {
-    stored = load_config_file(stored_path.string());
-  } catch (const ConfigError& e) {
-    throw InputError(std::string("cannot resume: ") + e.what());
-  }
+  const Config stored = load_stored_config(stored_path.string());
   // Where and how fast a run computes (and whether it writes TensorBoard files) may change on
   // resume; what it computes may not. (A different thread count still gives a valid run, though
   // not a bit-identical one.)

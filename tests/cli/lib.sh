@@ -69,3 +69,22 @@ kill_in_generation_1() {
   [ -f "$dir/gen_1/generation.json" ] && fail "killed too late: generation 1 had already finished"
   return 0
 }
+
+# expect_same_generations A B [FILE...]: generations 0 and 1 of runs A and B hold the same
+# summary.json, pseudo_labels.csv, selection.json, per_class.csv, confusion.csv (and FILEs), and
+# the same metrics.jsonl but for the timing; and A/summary.json equals B/summary.json.
+expect_same_generations() {
+  local a=$1 b=$2 g f
+  shift 2
+  for g in 0 1; do
+    for f in summary.json pseudo_labels.csv selection.json per_class.csv confusion.csv "$@"; do
+      cmp -s "$a/gen_$g/$f" "$b/gen_$g/$f" || fail "gen_$g/$f differs between $a and $b"
+    done
+    diff <(strip_timing "$a/gen_$g/metrics.jsonl") <(strip_timing "$b/gen_$g/metrics.jsonl") \
+      >/dev/null || fail "gen_$g/metrics.jsonl differs between $a and $b"
+  done
+  cmp -s "$a/summary.json" "$b/summary.json" || fail "summary.json differs between $a and $b"
+}
+
+# strip_timing FILE: metrics.jsonl without its steps_per_sec fields (they vary run to run).
+strip_timing() { sed 's/,"steps_per_sec":[^,}]*//' "$1"; }

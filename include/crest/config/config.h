@@ -167,6 +167,10 @@ std::vector<std::string> config_differences(const Config& a, const Config& b);
 // The value of one key as it would appear in YAML (for messages).
 std::string config_value(const Config& config, const std::string& key);
 
+// A folder's own config.yaml for a resume: load_config_file, with a ConfigError turned into an
+// InputError "cannot resume: ..." (the folder's file, not the user's, is at fault).
+Config load_stored_config(const std::string& path);
+
 // For a refused resume: "N key(s) differ):" and one "\n  KEY: <stored_name> has X, now Y" line
 // per key of config_differences(stored, now); "" when they are equal.
 std::string config_differences_text(const Config& stored, const Config& now,
