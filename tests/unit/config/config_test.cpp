@@ -118,6 +118,18 @@ TEST(ConfigTest, CrossKeyRules) {
                       {"data.root must name the folder"});
 }
 
+TEST(ConfigTest, PretrainRules) {
+  expect_config_error(
+      [] { validate_config(parse_config("pretrain:\n  warmup: 0.5\n  decay_at: 0.4\n", "c")); },
+      {"pretrain.warmup (0.5) must end before pretrain.decay_at (0.4)"});
+  expect_config_error(
+      [] { validate_config(parse_config("pretrain:\n  nesterov: true\n  momentum: 0\n", "c")); },
+      {"pretrain.nesterov needs pretrain.momentum > 0", "pretrain.nesterov=false"});
+  expect_config_error([] { parse_config("pretrain:\n  batch_size: 2\n", "c"); },
+                      {"pretrain.batch_size"});
+  EXPECT_NO_THROW(validate_config(parse_config("pretrain:\n  all_rotations: true\n", "c")));
+}
+
 TEST(ConfigTest, OverridesFollowTheSameRules) {
   Config config;
   apply_override(config, "data.fold=4");
