@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "crest/dist/world.h"
 #include "crest/util/error.h"
@@ -30,6 +31,9 @@ namespace crest::dist {
 namespace {
 
 constexpr std::chrono::seconds kKillGrace{10};  // SIGTERM to SIGKILL for the surviving ranks
+// First failure to SIGTERM: the ranks that only lost their peer fail by themselves within it, and
+// a rank already on its way out (bad input, exit 2) is not cut short and miscounted.
+constexpr std::chrono::seconds kPeerGrace{5};
 
 std::atomic<int> g_forward_signal{0};
 
@@ -194,14 +198,34 @@ int launch_local(int nproc, char** argv) {
   spdlog::info("started {} ranks (MASTER_ADDR 127.0.0.1, MASTER_PORT {})", nproc, port);
 
   int live = nproc;
-  int result = 0;
   int forwarded = 0;
-  bool stopping = false;
+  // Failures in the order seen. The cause reported is the first bad-input failure (exit 2),
+  // else the first failure: the ranks that only lost their peer (exit 1) may be seen first.
+  struct Failure {
+    int rank;
+    int status;
+  };
+  std::vector<Failure> failures;
+  bool reported = false;
+  auto term_deadline = std::chrono::steady_clock::time_point::max();
   auto kill_deadline = std::chrono::steady_clock::time_point::max();
   auto signal_all = [&](int sig) {
     for (const pid_t pid : pids) {
       if (pid > 0) ::kill(pid, sig);
     }
+  };
+  auto cause = [&]() -> const Failure& {
+    for (const Failure& f : failures) {
+      if (WIFEXITED(f.status) && WEXITSTATUS(f.status) == 2) return f;
+    }
+    return failures.front();
+  };
+  auto report = [&](bool stopping_others) {
+    if (reported || failures.empty() || forwarded > 0) return;
+    reported = true;
+    const Failure& f = cause();
+    spdlog::error("rank {} of {} failed ({}){}", f.rank, nproc, describe_exit(f.status),
+                  stopping_others ? "; stopping the other ranks" : "");
   };
   while (live > 0) {
     const int sig = g_forward_signal.exchange(0);
@@ -209,7 +233,14 @@ int launch_local(int nproc, char** argv) {
       ++forwarded;  // a second signal reaches the ranks as their second: they leave at once
       signal_all(sig);
     }
-    if (stopping && std::chrono::steady_clock::now() > kill_deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now > term_deadline) {
+      report(true);
+      signal_all(SIGTERM);
+      term_deadline = std::chrono::steady_clock::time_point::max();
+      kill_deadline = now + kKillGrace;
+    }
+    if (now > kill_deadline) {
       spdlog::error("ranks still running {} s after SIGTERM: killing them", kKillGrace.count());
       signal_all(SIGKILL);
       kill_deadline = std::chrono::steady_clock::time_point::max();
@@ -233,19 +264,18 @@ int launch_local(int nproc, char** argv) {
     }
     if (rank < 0) continue;
     --live;
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (ok) continue;
-    // The first failure's code, except that bad input (2) wins: the ranks that only lost their
-    // peer (1) may be seen first.
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-    if (result == 0 || code == 2) result = code;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
+    // A rank we stopped ourselves is no cause.
+    if (reported && WIFSIGNALED(status)) continue;
+    failures.push_back(Failure{rank, status});
     // After a forwarded stop every rank stops at the same step by itself (exit 130).
-    if (stopping || forwarded > 0) continue;
-    spdlog::error("rank {} of {} failed ({}); stopping the other ranks", rank, nproc,
-                  describe_exit(status));
-    stopping = true;
-    kill_deadline = std::chrono::steady_clock::now() + kKillGrace;
-    signal_all(SIGTERM);
+    if (failures.size() == 1 && forwarded == 0) term_deadline = now + kPeerGrace;
+  }
+  report(false);
+  int result = 0;
+  if (!failures.empty()) {
+    const Failure& f = cause();
+    result = WIFEXITED(f.status) ? WEXITSTATUS(f.status) : 1;
   }
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
