@@ -58,7 +58,8 @@ std::string describe_device(const c10::Device& device) {
     const char* policy = std::getenv("OMP_WAIT_POLICY");
     const std::string waiting = policy == nullptr ? "default" : std::string(policy);
     return "cpu (" + std::to_string(at::get_num_threads()) + " threads of " +
-           std::to_string(available_cores()) + " available, OpenMP waiting " + waiting + ")";
+           std::to_string(available_cores()) + " available, OpenMP waiting " + waiting + ", " +
+           cpu_allocator() + ")";
   }
   return device.str();
 }

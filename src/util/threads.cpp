@@ -1,5 +1,6 @@
 #include "crest/util/threads.h"
 
+#include <dlfcn.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -48,11 +49,18 @@ int available_cores() {
   return std::max(1, cores);
 }
 
+const char* cpu_allocator() {
+  void* tc_malloc = dlsym(RTLD_DEFAULT, "tc_malloc");
+  return tc_malloc != nullptr && tc_malloc == dlsym(RTLD_DEFAULT, "malloc") ? "tcmalloc" : "malloc";
+}
+
 void make_waiting_threads_passive(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr ||
       std::getenv("CREST_OMP_REEXEC") != nullptr) {
     return;
   }
+  // Read by tcmalloc when it loads; 2^50 bytes: never.
+  setenv("TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD", "1125899906842624", /*overwrite=*/0);
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   setenv("CREST_OMP_REEXEC", "1", 1);
   execv("/proc/self/exe", argv);

@@ -17,8 +17,16 @@ int available_cores();
 // Makes OpenMP's waiting threads passive (sleep at once instead of spinning), unless the user
 // set OMP_WAIT_POLICY (or GOMP_SPINCOUNT) themselves: libgomp reads these only when it is
 // loaded, before main, so crest sets OMP_WAIT_POLICY=PASSIVE and re-executes itself once
-// (/proc/self/exe, same pid and arguments; CREST_OMP_REEXEC marks the second start). Returns
-// normally when nothing needs doing or the re-exec fails (then the default policy stays).
+// (/proc/self/exe, same pid and arguments; CREST_OMP_REEXEC marks the second start). The same
+// start silences tcmalloc's report of every allocation over 1 GiB (a dataset's images), unless
+// the user set TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD. Returns normally when nothing needs doing
+// or the re-exec fails (then the default policy stays).
 void make_waiting_threads_passive(char** argv);
+
+// "tcmalloc" when the process's malloc is gperftools' tcmalloc (crest links it where
+// libgoogle-perftools-dev was found at build time and no LD_PRELOAD replaced it), else "malloc".
+// LibTorch's CPU tensors come from malloc: tcmalloc keeps the memory of freed tensors for the
+// next step, where glibc maps and zero-fills every large block again (docs/performance.md).
+const char* cpu_allocator();
 
 }  // namespace crest
