@@ -2,14 +2,21 @@
 """crest against the eager-PyTorch baseline on the same machine, in one command.
 
     bench/compare.py CONFIG [--device DEV] [--set KEY=VALUE]... [--steps N] [--warmup N]
-                     [--windows N] [--workers N] [--out FILE] [--json]
+                     [--windows N] [--workers N] [--repeats N] [--out FILE] [--json]
+    bench/compare.py --cpu-sizes [--repeats N] [--out FILE] [--json]
 
 Runs `crest bench --config CONFIG --json` and bench/fixmatch_baseline.py with what the config
 resolves to: the same model (depth, width, classes), batch sizes, device, CPU threads, BatchNorm
 momentum, EMA decay and threshold, and the same CIFAR-10 directory when data.dataset is cifar10
 (otherwise random images of the same count). Prints both programs' steps/s for (a) the training
 step and (b) the full step side by side with crest's ratio over the baseline; --out FILE also
-writes all of it as one JSON object.
+writes all of it as one JSON object. --repeats N runs the pair N times, alternating, and reports
+each program's median.
+
+--cpu-sizes runs the two CPU comparisons of docs/performance.md in one command: the quickstart
+size (configs/quickstart.yaml: WRN-10-1, 32 + 2 x 96 images) and the paper size
+(configs/cifar10lt.yaml: WRN-28-2, 64 + 2 x 448 images, on random images of CIFAR-10's size,
+since a step does not depend on pixel content), both on the CPU with their default threads.
 
 Standard library only: the baseline runs in its own interpreter (--python, $CREST_PYTHON, or
 the first of this Python and /usr/bin/python3 that can import torch, numpy and PIL).
@@ -166,8 +173,10 @@ def table(result):
                                        b["baseline_full_step_per_sec"],
                                        result["ratio_full_step"]),
         "",
-        "median of %d windows of %d steps after %d warm-up steps, each program" % (
-            c["windows"], c["steps_per_window"], b["warmup"]),
+        "median of %d windows of %d steps after %d warm-up steps, each program%s" % (
+            c["windows"], c["steps_per_window"], b["warmup"],
+            "; median of %d alternating runs" % result["repeats"]
+            if result.get("repeats", 1) > 1 else ""),
     ]
     return "\n".join(rows)
 
@@ -175,7 +184,11 @@ def table(result):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
 
-    parser.add_argument("config", metavar="CONFIG", help="crest YAML config")
+    parser.add_argument("config", metavar="CONFIG", nargs="?", help="crest YAML config")
+    parser.add_argument("--cpu-sizes", action="store_true",
+                        help="the quickstart-size and paper-size CPU comparisons (no CONFIG)")
+    parser.add_argument("--repeats", type=at_least(1), default=1,
+                        help="run the pair N times, alternating; report each program's median")
     parser.add_argument("--device", type=device_name,
                         help="auto, cpu, cuda or cuda:N, for both (default: run.device)")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="KEY=VALUE",
@@ -194,53 +207,83 @@ def parse_args(argv):
     parser.add_argument("--python", help="interpreter for the baseline (default: see above)")
     parser.add_argument("--out", metavar="FILE", help="also write the result as JSON here")
     parser.add_argument("--json", action="store_true", help="print the JSON instead of the table")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.cpu_sizes == (args.config is not None):
+        parser.error("give a CONFIG or --cpu-sizes, not both or neither")
+    return args
 
 
-def compare(args):
-    if not os.path.isfile(args.config):
+# --cpu-sizes: (name, config, overrides, steps, warmup, windows). The paper size's steps take
+# seconds each on a CPU, so it runs few of them; its pool of random images is small, which only
+# (c) pseudo-labelling (not compared) would notice.
+CPU_SIZES = [
+    ("quickstart", "configs/quickstart.yaml", [], 60, 3, 5),
+    ("paper", "configs/cifar10lt.yaml",
+     ["data.dataset=synthetic", "data.synthetic.train_per_class=500",
+      "data.synthetic.test_per_class=100"], 4, 1, 2),
+]
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+
+
+def compare(args, config_path, overrides, steps, warmup, windows, device):
+    """One comparison: crest bench and the baseline on `config_path`, --repeats times each."""
+    if not os.path.isfile(config_path):
         raise CompareError("config file %s does not exist (presets live in %s)"
-                           % (args.config, os.path.join(REPO, "configs")))
+                           % (config_path, os.path.join(REPO, "configs")))
     crest = args.crest or os.environ.get("CREST") or os.path.join(REPO, "build", "crest")
     if not (os.path.isfile(crest) and os.access(crest, os.X_OK)):
         raise CompareError("crest executable %s not found; build it (scripts/setup.sh) or name "
                            "it with --crest or $CREST" % crest)
-    if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise CompareError("--out %s: its directory does not exist" % args.out)
     python = find_python(args.python)
-
     sets = []
-    for item in args.set:
+    for item in overrides:
         sets += ["--set", item]
-    printed = subprocess.run([crest, "print-config", "--config", args.config] + sets,
+    printed = subprocess.run([crest, "print-config", "--config", config_path] + sets,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              universal_newlines=True)
     if printed.returncode != 0:
         raise CompareError("crest could not resolve %s: %s" % (
-            args.config, printed.stderr.strip() or printed.stdout.strip()), printed.returncode)
+            config_path, printed.stderr.strip() or printed.stdout.strip()), printed.returncode)
     config = parse_resolved_config(printed.stdout)
-    device = args.device or config.get("run.device", "auto")
-
-    crest_command = [crest, "-q", "bench", "--config", args.config] + sets + [
-        "--device", device, "--steps", str(args.steps), "--warmup", str(args.warmup),
-        "--windows", str(args.windows), "--json"]
-    base_command = baseline_command(python, config, args, device)  # validated before crest runs
-    crest_result = run_json(crest_command, "crest bench")
-    amp = args.baseline_amp
-    if amp == "match":
-        amp = "bf16" if crest_result.get("amp_bf16") else "off"
-    base_command += ["--amp", amp]
-    base_result = run_json(base_command, "the baseline")
+    device = device or config.get("run.device", "auto")
+    runs = argparse.Namespace(**vars(args))
+    runs.steps, runs.warmup, runs.windows = steps, warmup, windows
+    crest_command = [crest, "-q", "bench", "--config", config_path] + sets + [
+        "--device", device, "--steps", str(steps), "--warmup", str(warmup),
+        "--windows", str(windows), "--json"]
+    base_command = baseline_command(python, config, runs, device)  # validated before crest runs
+    crest_results, base_results = [], []
+    for _ in range(args.repeats):
+        crest_results.append(run_json(crest_command, "crest bench"))
+        if len(base_results) == 0:
+            amp = args.baseline_amp
+            if amp == "match":
+                amp = "bf16" if crest_results[0].get("amp_bf16") else "off"
+            base_command += ["--amp", amp]
+        base_results.append(run_json(base_command, "the baseline"))
+    crest_result, base_result = dict(crest_results[-1]), dict(base_results[-1])
     if base_result.get("model") != crest_result.get("model") or \
             base_result.get("batch_unlabeled") != crest_result.get("batch_unlabeled"):
         raise CompareError("the two programs ran different steps: crest %s %s, baseline %s %s" % (
             crest_result.get("model"), crest_result.get("batch_unlabeled"),
             base_result.get("model"), base_result.get("batch_unlabeled")), 1)
+    # Each program's median over the repeats (the single run when --repeats 1).
+    for key in ("train_step_per_sec", "full_step_per_sec"):
+        crest_result[key] = median([r[key] for r in crest_results])
+        base_result["baseline_" + key] = median([r["baseline_" + key] for r in base_results])
     return {
-        "config": args.config,
-        "sets": args.set,
+        "config": config_path,
+        "sets": list(overrides),
+        "repeats": args.repeats,
         "crest": crest_result,
         "baseline": base_result,
+        "crest_runs": crest_results,
+        "baseline_runs": base_results,
         "ratio_train_step": ratio(crest_result["train_step_per_sec"],
                                   base_result["baseline_train_step_per_sec"]),
         "ratio_full_step": ratio(crest_result["full_step_per_sec"],
@@ -251,10 +294,34 @@ def compare(args):
     }
 
 
+def run_all(args):
+    if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise CompareError("--out %s: its directory does not exist" % args.out)
+    if not args.cpu_sizes:
+        return compare(args, args.config, args.set, args.steps, args.warmup, args.windows,
+                       args.device)
+    sizes = {}
+    for name, config, overrides, steps, warmup, windows in CPU_SIZES:
+        sizes[name] = compare(args, os.path.join(REPO, config), overrides + args.set, steps,
+                              warmup, windows, "cpu")
+    return {"sizes": sizes}
+
+
+def sizes_table(result):
+    parts = []
+    for name, one in result["sizes"].items():
+        parts.append("== %s size ==\n%s" % (name, table(one)))
+    rows = ["%-12s %22s %22s" % ("crest/baseline", "(a) training step", "(b) full step")]
+    for name, one in result["sizes"].items():
+        rows.append("%-12s %21.2fx %21.2fx" % (name, one["ratio_train_step"],
+                                               one["ratio_full_step"]))
+    return "\n\n".join(parts + ["\n".join(rows)])
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        result = compare(args)
+        result = run_all(args)
     except CompareError as error:
         print("%s: error: %s" % (PROG, error), file=sys.stderr)
         return error.code
@@ -262,7 +329,10 @@ def main(argv=None):
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2, sort_keys=True)
             f.write("\n")
-    print(json.dumps(result, sort_keys=True) if args.json else table(result))
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(sizes_table(result) if args.cpu_sizes else table(result))
     return 0
 
 

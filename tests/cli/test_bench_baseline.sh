@@ -49,6 +49,24 @@ else
   PYTHON_TORCH=/usr/bin/python3
 fi
 
+# --repeats: both programs run twice, alternating; each figure is the median of its two runs.
+run_py "$COMPARE" "$TINY" --crest "$CREST" --device cpu --steps 1 --warmup 0 --windows 1 \
+  --workers 1 --repeats 2 --out "$WORK/repeats.json"
+expect_code 0 "compare --repeats 2"
+expect_out "median of 2 alternating runs" "--repeats is stated under the table"
+python3 - "$WORK/repeats.json" >"$WORK/check.txt" 2>&1 <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["repeats"] == 2 and len(r["crest_runs"]) == 2 and len(r["baseline_runs"]) == 2, r
+for key in ("train_step_per_sec", "full_step_per_sec"):
+    runs = [x[key] for x in r["crest_runs"]]
+    assert abs(r["crest"][key] - sum(runs) / 2) < 1e-9 * max(runs), (key, runs, r["crest"][key])
+    runs = [x["baseline_" + key] for x in r["baseline_runs"]]
+    got = r["baseline"]["baseline_" + key]
+    assert abs(got - sum(runs) / 2) < 1e-9 * max(runs), (key, runs, got)
+EOF
+[ $? -eq 0 ] || fail "repeats.json: $(cat "$WORK/check.txt")"
+
 # The baseline's model is crest's: WRN-28-2 with 10 classes has 1,467,610 parameters.
 "$PYTHON_TORCH" "$BASELINE" --count-params --json >"$OUT" 2>"$ERR"
 CODE=$?
@@ -59,6 +77,15 @@ expect_out '"parameters": 1467610' "WRN-28-2 parameter count"
 run_py "$COMPARE" "$WORK/missing.yaml" --crest "$CREST"
 expect_code 2 "missing config"
 expect_err "config file $WORK/missing.yaml does not exist" "missing config message"
+
+run_py "$COMPARE" --crest "$CREST"
+expect_code 2 "neither CONFIG nor --cpu-sizes"
+expect_err "give a CONFIG or --cpu-sizes" "neither CONFIG nor --cpu-sizes message"
+run_py "$COMPARE" "$TINY" --cpu-sizes --crest "$CREST"
+expect_code 2 "CONFIG and --cpu-sizes"
+expect_err "give a CONFIG or --cpu-sizes" "CONFIG and --cpu-sizes message"
+run_py "$COMPARE" "$TINY" --crest "$CREST" --repeats 0
+expect_code 2 "--repeats 0"
 
 run_py "$COMPARE" "$TINY" --crest "$CREST" --device tpu
 expect_code 2 "unknown device"
