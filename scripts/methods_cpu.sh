@@ -9,8 +9,8 @@
 # SLOTS threads), runs
 # every point of sweeps/methods-cpu.yaml (SLOTS processes at a time, default 1; each point's
 # run.threads is divided among them) and the MixMatch point, then prints `crest summarize`.
-# Everything resumes: rerun the same command after an interruption. Takes about 1.5 hours on
-# one core of the 2-core reference CPU.
+# Everything resumes: rerun the same command after an interruption. Took 44.5 minutes with
+# SLOTS 2 on the 2-core development machine (docs/methods.md).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 crest=${CREST:-$src/build/crest}

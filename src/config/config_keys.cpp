@@ -315,7 +315,9 @@ std::vector<Field> train_keys() {
       CREST_KEY("train.mixmatch_rampup_steps", train.mixmatch_rampup_steps,
                 "mixmatch: steps over which the unlabeled weight rises linearly from 0 to "
                 "mixmatch_lambda_u, counted from each generation's start (the paper's 16,000); "
-                "0 = constant weight, as the reference release.",
+                "0 = constant weight, as the reference release. Runs of a few hundred steps "
+                "should ramp over most of a generation: 75 reached early collapses them "
+                "(docs/methods.md).",
                 at_least(0)),
       CREST_KEY("train.amp", train.amp,
                 "Mixed precision: auto (bf16 autocast on CUDA, off on CPU) | bf16 | off.",
