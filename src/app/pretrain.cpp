@@ -14,6 +14,7 @@
 #include "crest/io/pretrain_files.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
+#include "crest/io/world_file.h"
 #include "crest/models/wrn_weights.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/ssl/rotation.h"
@@ -36,7 +37,8 @@ bool pretrain_file(const std::string& name) {
       kConfigFile,         kSplitManifestFile, kLogFile,
       kLockFile,           kMetricsFile,       kCheckpointFile,
       kPretrainRecordFile, kBackboneFile,      kBackboneSidecarFile,
-      kCacheDir,           kStdoutLogFile,     kStderrLogFile};
+      kCacheDir,           kStdoutLogFile,     kStderrLogFile,
+      kThreadsFile};
   return is_temporary_name(name) || std::find(kOurs.begin(), kOurs.end(), name) != kOurs.end();
 }
 
@@ -119,7 +121,7 @@ void write_backbone(const fs::path& dir, WideResNet& model, const Config& config
 void run_pretraining(const Config& config, const PretrainOptions& options, std::ostream& out) {
   const fs::path dir = config.run.out_dir;
   const at::Device device = resolve_device(config.run.device);
-  set_cpu_threads(config.run.threads);
+  const RunThreads threads = set_run_cpu_threads(dir, config.run.threads, options.resume);
   check_pretrain_folder(dir, options.resume);
   RunLock lock(dir);
   if (options.resume) check_same_pretraining(dir, config);
@@ -131,6 +133,7 @@ void run_pretraining(const Config& config, const PretrainOptions& options, std::
   for (const fs::path& stale : remove_stale_temporaries(dir)) {
     spdlog::info("removed {} (left by a write that was cut short)", stale.string());
   }
+  record_run_cpu_threads(dir, threads);
   if (options.resume) {
     const PretrainRecord record = read_pretrain_record(dir / kPretrainRecordFile);
     if (record.status == "done" && fs::exists(dir / kBackboneFile)) {

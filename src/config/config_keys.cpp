@@ -319,15 +319,19 @@ std::vector<Field> train_keys() {
                 "should ramp over most of a generation: 75 reached early collapses them "
                 "(docs/methods.md).",
                 at_least(0)),
-      CREST_KEY("train.amp", train.amp,
-                "Mixed precision: auto (bf16 autocast on CUDA, off on CPU) | bf16 | off.",
-                choice()),
+      CREST_KEY(
+          "train.amp", train.amp,
+          "Mixed precision of the training step: auto (bf16 autocast on CUDA and on CPUs with "
+          "AMX bf16 units, else off) | bf16 | off. Evaluation and pseudo-labelling stay "
+          "fp32.",
+          choice()),
       CREST_KEY("train.eval_batch_size", train.eval_batch_size,
                 "Images per batch when evaluating and pseudo-labelling.", between(1, 1 << 20)),
-      CREST_KEY("train.channels_last", train.channels_last,
-                "NHWC memory layout for the model and its inputs: auto (on for CUDA, off on "
-                "CPU) | on | off.",
-                choice()),
+      CREST_KEY(
+          "train.channels_last", train.channels_last,
+          "NHWC memory layout for the model and its inputs: auto (on, on CUDA and CPU) | on | "
+          "off.",
+          choice()),
       CREST_KEY("train.cudnn_benchmark", train.cudnn_benchmark,
                 "Let cuDNN time its convolution algorithms once per shape and keep the "
                 "fastest (CUDA only).",

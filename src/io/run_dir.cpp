@@ -35,7 +35,7 @@ void check_run_folder_is_ours(const fs::path& run_dir, const std::string& option
   // What crest itself leaves in a folder before a run has started in it.
   static const std::vector<std::string> kOurs = {kConfigFile, kSplitManifestFile, kLogFile,
                                                  kLockFile,   kStdoutLogFile,     kStderrLogFile,
-                                                 kCacheDir};
+                                                 kCacheDir,   kThreadsFile};
   std::vector<std::string> foreign;
   for (fs::directory_iterator it(run_dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();

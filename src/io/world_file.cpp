@@ -1,25 +1,56 @@
 #include "crest/io/world_file.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "crest/io/run_files.h"
+#include "crest/util/device.h"
 #include "crest/util/error.h"
 #include "json_fields.h"
 
 namespace crest {
 
-int read_world_size(const std::filesystem::path& run_dir) {
-  const std::filesystem::path file = run_dir / kWorldFile;
-  if (!std::filesystem::exists(file)) return 1;
+namespace {
+
+// The whole number `key` (>= 1) of a one-member JSON file; `absent` when there is no file.
+int read_count_file(const std::filesystem::path& file, const char* key, int absent) {
+  if (!std::filesystem::exists(file)) return absent;
   const nlohmann::json j = io_detail::read_json_object(file);
-  const auto it = j.find("world_size");
-  if (it == j.end()) throw DataError(file.string() + ": 'world_size' is missing");
-  const int size = io_detail::checked_number<int>(*it, "world_size", file);
-  if (size < 1) {
-    throw DataError(file.string() + ": 'world_size' is " + std::to_string(size) +
+  const auto it = j.find(key);
+  if (it == j.end()) throw DataError(file.string() + ": '" + key + "' is missing");
+  const int count = io_detail::checked_number<int>(*it, key, file);
+  if (count < 1) {
+    throw DataError(file.string() + ": '" + key + "' is " + std::to_string(count) +
                     ", expected at least 1");
   }
-  return size;
+  return count;
+}
+
+}  // namespace
+
+int read_world_size(const std::filesystem::path& run_dir) {
+  return read_count_file(run_dir / kWorldFile, "world_size", 1);
+}
+
+int read_recorded_cpu_threads(const std::filesystem::path& run_dir) {
+  return read_count_file(run_dir / kThreadsFile, "cpu_threads", 0);
+}
+
+void write_recorded_cpu_threads(const std::filesystem::path& run_dir, int threads) {
+  io_detail::write_json_file(run_dir / kThreadsFile, {{"cpu_threads", threads}});
+}
+
+RunThreads set_run_cpu_threads(const std::filesystem::path& run_dir, int configured, bool resume) {
+  const bool automatic = configured == 0 && std::getenv("OMP_NUM_THREADS") == nullptr;
+  const int recorded = resume && automatic ? read_recorded_cpu_threads(run_dir) : 0;
+  RunThreads t;
+  t.threads = set_cpu_threads(configured, recorded);
+  t.record = automatic && recorded == 0;
+  return t;
+}
+
+void record_run_cpu_threads(const std::filesystem::path& run_dir, const RunThreads& t) {
+  if (t.record) write_recorded_cpu_threads(run_dir, t.threads);
 }
 
 void write_world_size(const std::filesystem::path& run_dir, int world_size) {

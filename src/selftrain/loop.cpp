@@ -579,7 +579,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
   dist::World& world = dist::world();
   const at::Device device = dist::join_from_environment(config, resolve_device(config.run.device));
   const bool writer = world.is_main();  // only rank 0 writes the run folder
-  set_cpu_threads(config.run.threads);
+  const RunThreads threads = set_run_cpu_threads(run_dir, config.run.threads, options.resume);
   check_run_folder_is_ours(run_dir, "--out / run.out_dir");
   if (options.resume && !fs::exists(run_dir / kConfigFile)) {
     throw InputError(no_run_to_resume(run_dir));  // before the lock creates a mistyped folder
@@ -589,6 +589,7 @@ void run_training(const Config& config, const TrainOptions& options, std::ostrea
     lock.emplace(run_dir);
     open_run(run_dir, config, options.resume, device);
     if (options.resume) check_resume_world_size(run_dir, world.size());
+    record_run_cpu_threads(run_dir, threads);
     for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
       spdlog::info("removed {} (left by a write that was cut short)", stale.string());
     }

@@ -11,6 +11,10 @@
 #include <regex>
 #include <thread>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "crest/util/error.h"
 #include "crest/util/threads.h"
 
@@ -47,21 +51,54 @@ c10::Device resolve_device(const std::string& spec) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
-void set_cpu_threads(int threads) {
-  // run.threads 0: the user's OMP_NUM_THREADS wins, else the cores this process may use.
-  if (threads == 0 && std::getenv("OMP_NUM_THREADS") != nullptr) return;
-  at::set_num_threads(threads > 0 ? threads : available_cores());
+namespace {
+std::string& cpu_threads_note() {
+  static std::string note;
+  return note;
+}
+}  // namespace
+
+int set_cpu_threads(int threads, int recorded) {
+  cpu_threads_note().clear();
+  if (threads == 0 && std::getenv("OMP_NUM_THREADS") != nullptr) return at::get_num_threads();
+  if (threads == 0 && recorded > 0) {
+    threads = recorded;
+    cpu_threads_note() = "as the run chose at its start";
+  } else if (threads == 0) {
+    threads = free_cores();
+    cpu_threads_note() = free_cores_note();
+  }
+  at::set_num_threads(threads);
+  return threads;
 }
 
 std::string describe_device(const c10::Device& device) {
   if (device.is_cpu()) {
     const char* policy = std::getenv("OMP_WAIT_POLICY");
     const std::string waiting = policy == nullptr ? "default" : std::string(policy);
+    const std::string& note = cpu_threads_note();
     return "cpu (" + std::to_string(at::get_num_threads()) + " threads of " +
-           std::to_string(available_cores()) + " available, OpenMP waiting " + waiting + ", " +
-           cpu_allocator() + ")";
+           std::to_string(available_cores()) + " available" + (note.empty() ? "" : ", " + note) +
+           ", OpenMP waiting " + waiting + ", " + cpu_allocator() + ")";
   }
   return device.str();
+}
+
+bool cpu_has_amx_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  // CPUID.1:ECX bit 27 (OSXSAVE): the OS manages the extended state, so XGETBV may be read.
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & (1u << 27)) == 0) return false;
+  // CPUID.(7,0):EDX bit 22 (AMX-BF16) and bit 24 (AMX-TILE).
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  if ((edx & (1u << 22)) == 0 || (edx & (1u << 24)) == 0) return false;
+  // XCR0 bits 17 (XTILECFG) and 18 (XTILEDATA): the kernel saves the tile state.
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  return (xcr0_lo & (3u << 17)) == (3u << 17);
+#else
+  return false;
+#endif
 }
 
 bool use_bf16_autocast(Amp amp, const c10::Device& device) {
@@ -71,7 +108,7 @@ bool use_bf16_autocast(Amp amp, const c10::Device& device) {
     case Amp::kOff:
       return false;
     case Amp::kAuto:
-      return device.is_cuda();
+      return device.is_cuda() || (device.is_cpu() && cpu_has_amx_bf16());
   }
   return false;
 }

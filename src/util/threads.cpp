@@ -5,10 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace crest {
 
@@ -32,7 +38,93 @@ int cgroup_cpu_limit() {
   return 0;
 }
 
+// Per CPU of a /proc/stat text: {busy ticks, all ticks}.
+std::map<int, std::pair<double, double>> cpu_ticks(const std::string& proc_stat) {
+  std::map<int, std::pair<double, double>> ticks;
+  std::istringstream lines(proc_stat);
+  for (std::string line; std::getline(lines, line);) {
+    // "cpuN user nice system idle iowait irq softirq steal guest guest_nice"; "cpu " is the sum.
+    if (line.size() < 4 || line.compare(0, 3, "cpu") != 0 || line[3] < '0' || line[3] > '9') {
+      continue;
+    }
+    std::istringstream fields(line.substr(3));
+    int cpu = -1;
+    fields >> cpu;
+    std::vector<double> v;
+    for (double x; v.size() < 8 && fields >> x;) v.push_back(x);
+    if (cpu < 0 || v.size() < 4) continue;
+    v.resize(8, 0.0);
+    const double busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    ticks[cpu] = {busy, busy + v[3] + v[4]};
+  }
+  return ticks;
+}
+
+std::string read_proc_stat() {
+  std::ifstream in("/proc/stat");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string& last_free_cores_note() {
+  static std::string note;
+  return note;
+}
+
 }  // namespace
+
+std::vector<int> affinity_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+  }
+  if (cpus.empty()) {
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long c = 0; c < std::max(1L, online); ++c) cpus.push_back(static_cast<int>(c));
+  }
+  return cpus;
+}
+
+double busy_cores_between(const std::string& proc_stat_before, const std::string& proc_stat_after,
+                          const std::vector<int>& cpus) {
+  const auto before = cpu_ticks(proc_stat_before);
+  const auto after = cpu_ticks(proc_stat_after);
+  double busy = 0.0;
+  for (int cpu : cpus) {
+    const auto b = before.find(cpu);
+    const auto a = after.find(cpu);
+    if (b == before.end() || a == after.end()) continue;
+    const double all = a->second.second - b->second.second;
+    if (all <= 0.0) continue;
+    busy += std::clamp((a->second.first - b->second.first) / all, 0.0, 1.0);
+  }
+  return busy;
+}
+
+int free_cores(int window_ms) {
+  const int available = available_cores();
+  last_free_cores_note().clear();
+  const std::string before = read_proc_stat();
+  if (before.empty()) return available;
+  std::this_thread::sleep_for(std::chrono::milliseconds(window_ms));
+  const std::vector<int> cpus = affinity_cpus();
+  const double busy = busy_cores_between(before, read_proc_stat(), cpus);
+  // Under a cgroup quota the mask may hold more CPUs than the quota lets this process use.
+  const double free = std::min<double>(available, static_cast<double>(cpus.size()) - busy);
+  const int threads = std::clamp(static_cast<int>(std::lround(free)), 1, available);
+  if (threads < available) {
+    std::ostringstream note;
+    note.precision(1);
+    note << std::fixed << busy << " cores busy with other work at start";
+    last_free_cores_note() = note.str();
+  }
+  return threads;
+}
+
+const std::string& free_cores_note() { return last_free_cores_note(); }
 
 int available_cores() {
   int cores = 0;

@@ -8,12 +8,19 @@ expect_out "(a) training step" "table row (a)"
 expect_out "(b) full step" "table row (b)"
 expect_out "(c) pseudo-labelling" "table row (c)"
 expect_out "(d) peak memory" "table row (d)"
-expect_out "sgd foreach, channels_last off, cuda graph off" "how the step ran (CPU defaults)"
+expect_out "sgd foreach, channels_last on, cuda graph off" "how the step ran (CPU defaults)"
+# train.amp auto: bf16 autocast exactly on CPUs with AMX bf16 units (the kernel's flags).
+if grep -qw amx_bf16 /proc/cpuinfo && grep -qw amx_tile /proc/cpuinfo; then
+  expect_out "bf16 autocast" "train.amp auto on an AMX CPU"
+else
+  grep -q "bf16 autocast" "$OUT" && fail "train.amp auto turned bf16 on without AMX"
+fi
 
 run -q bench --config "$TINY" --steps 2 --warmup 0 --windows 1 --set train.sgd=loop \
-  --set train.channels_last=on
+  --set train.channels_last=off --set train.amp=off
 expect_code 0 "bench with the fast-path keys set"
-expect_out "sgd loop, channels_last on" "the fast-path keys reach the step"
+expect_out "sgd loop, channels_last off" "the fast-path keys reach the step"
+grep -q "bf16 autocast" "$OUT" && fail "train.amp=off still ran bf16 autocast"
 
 run -q bench --config "$TINY" --steps 2 --set train.cuda_graph=on
 expect_code 2 "cuda_graph=on on the CPU"
@@ -31,12 +38,32 @@ grep -q '"fast_path":{[^}]*"sgd":"foreach"' "$OUT" || fail "JSON lacks fast_path
 # chose a policy, and the user's OMP_NUM_THREADS. The allocator: tcmalloc where the build linked
 # it (it keeps freed tensor memory for the next step: few page faults a step).
 if command -v taskset >/dev/null && taskset -c 0 true 2>/dev/null; then
-  taskset -c 0 "$CREST" -q bench --config "$TINY" --steps 1 --warmup 0 --windows 1 --json \
-    >"$OUT" 2>"$ERR"
+  taskset -c 0 "$CREST" -q bench --config "$TINY" --set run.threads=0 --steps 1 --warmup 0 \
+    --windows 1 --json >"$OUT" 2>"$ERR"
   CODE=$?
   expect_code 0 "bench on one core"
   expect_out '"device":"cpu (1 threads of 1 available, OpenMP waiting PASSIVE, ' \
     "one core of the affinity mask, passive waiting by default"
+  # Beside busy processes on both cores of its mask, run.threads 0 takes one thread, not two
+  # that would wait for each other at every parallel region. (Other tests running beside this
+  # one only add to the busy cores, so the expectation holds under ctest -j.)
+  if taskset -c 1 true 2>/dev/null; then
+    taskset -c 0 yes >/dev/null &
+    busy0=$!
+    taskset -c 1 yes >/dev/null &
+    busy1=$!
+    sleep 0.3
+    taskset -c 0,1 "$CREST" -q bench --config "$TINY" --set run.threads=0 --steps 1 --warmup 0 \
+      --windows 1 --json >"$OUT" 2>"$ERR"
+    CODE=$?
+    kill "$busy0" "$busy1"
+    wait "$busy0" "$busy1" 2>/dev/null
+    expect_code 0 "bench beside two busy processes"
+    if grep -q 'threads of 2 available' "$OUT"; then  # not under a 1-core cgroup quota
+      grep -qE '"device":"cpu \(1 threads of 2 available, [0-9.]+ cores busy with other work' "$OUT" ||
+        fail "beside busy processes: not one thread, or the device line does not say why"
+    fi
+  fi
 fi
 run -q bench --config "$TINY" --steps 4 --warmup 2 --windows 1 --json
 expect_code 0 "bench for the allocator"
@@ -53,8 +80,8 @@ if ldd "$CREST" | grep -q tcmalloc; then
   expect_code 0 "bench with an LD_PRELOAD"
   expect_out ', malloc)"' "an LD_PRELOAD's malloc wins over the linked tcmalloc"
 fi
-OMP_WAIT_POLICY=active OMP_NUM_THREADS=1 "$CREST" -q bench --config "$TINY" --steps 1 \
-  --warmup 0 --windows 1 --json >"$OUT" 2>"$ERR"
+OMP_WAIT_POLICY=active OMP_NUM_THREADS=1 "$CREST" -q bench --config "$TINY" --set run.threads=0 \
+  --steps 1 --warmup 0 --windows 1 --json >"$OUT" 2>"$ERR"
 CODE=$?
 expect_code 0 "bench with the user's OpenMP settings"
 expect_out '1 threads of' "OMP_NUM_THREADS wins"

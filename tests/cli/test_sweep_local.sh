@@ -6,7 +6,9 @@ cp "$SRC/tests/cli/tiny.yaml" tiny.yaml
 
 # base is relative to the grid file, out_dir to the working directory.
 mkdir grids
-cp tiny.yaml grids/tiny.yaml
+# run.threads 0 (every free core), which the sweep divides among its slots.
+sed 's/^  threads: 1$/  threads: 0/' tiny.yaml >grids/tiny.yaml
+grep -q '^  threads: 0$' grids/tiny.yaml || fail "tiny.yaml no longer pins run.threads"
 cat >grids/grid.yaml <<'EOF'
 base: tiny.yaml
 out_dir: sw

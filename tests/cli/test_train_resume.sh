@@ -20,4 +20,34 @@ run -q train --config "$TINY" --out whole --resume
 expect_code 0 "resume of a finished run"
 cmp -s whole/summary.json killed/summary.json || fail "re-resume changed the summary"
 
+# run.threads 0: the count chosen at the first start (the cores other processes left free then)
+# is recorded in RUN/threads.json, and a resume computes with it whatever the load is then.
+AUTO=(--set run.threads=0 --set crest.generations=1)
+kill_in_generation_0() {  # like kill_in_generation_1, at generation 0's first checkpoint
+  local dir=$1 pid waited=$SECONDS
+  shift
+  "$CREST" "$@" --out "$dir" >/dev/null 2>&1 &
+  pid=$!
+  while [ $((SECONDS - waited)) -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
+    [ -f "$dir/gen_0/checkpoint.pt" ] && break
+    sleep 0.01
+  done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+kill_in_generation_0 auto -q train --config "$TINY" "${AUTO[@]}"
+grep -qE '"cpu_threads": *[0-9]+' auto/threads.json ||
+  fail "run.threads 0 did not record its thread count in threads.json"
+run -q train --config "$TINY" --out one_thread "${AUTO[@]/run.threads=0/run.threads=1}"
+[ -e one_thread/threads.json ] && fail "a pinned run.threads wrote threads.json"
+printf '{"cpu_threads": "two"}\n' >auto/threads.json
+run -q train --config "$TINY" --out auto --resume "${AUTO[@]}"
+expect_code 2 "resume with a damaged threads.json"
+expect_err "threads.json" "the damaged record is named"
+printf '{"cpu_threads": 1}\n' >auto/threads.json  # as if the first start found one core free
+run -q train --config "$TINY" --out auto --resume "${AUTO[@]}"
+expect_code 0 "resume under run.threads 0"
+grep -q "device cpu (1 threads of [0-9]* available, as the run chose at its start" auto/crest.log ||
+  fail "the resume did not take the recorded thread count"
+
 finish

@@ -10,6 +10,7 @@
 //   RUN/report.html                     `crest report`                 report/report.h
 //   RUN/.lock                           RunLock                        io/run_dir.h
 //   RUN/world.json                      the ranks of a multi-rank run  io/world_file.h
+//   RUN/threads.json                    run.threads 0's choice         io/world_file.h
 //   RUN/stdout.log, RUN/stderr.log      a sweep point's output         app/sweep.cpp
 //   RUN/gen_K/generation.json           GenerationRecord (written last: the done marker)
 //   RUN/gen_K/labeled_distribution.csv  LabeledDistribution            io/class_tables.h
@@ -46,7 +47,8 @@ inline constexpr char kGenerationsFile[] = "generations.csv";
 inline constexpr char kRunSummaryFile[] = "summary.json";
 inline constexpr char kReportFile[] = "report.html";
 inline constexpr char kLockFile[] = ".lock";
-inline constexpr char kWorldFile[] = "world.json";  // written by multi-rank runs only
+inline constexpr char kWorldFile[] = "world.json";      // written by multi-rank runs only
+inline constexpr char kThreadsFile[] = "threads.json";  // written when run.threads is 0
 inline constexpr char kStdoutLogFile[] = "stdout.log";
 inline constexpr char kStderrLogFile[] = "stderr.log";
 inline constexpr char kCacheDir[] = "cache";  // decoded images of image folders (data.cache: run)

@@ -75,6 +75,11 @@ struct TrainingSummary {
   // was initialised from the file (equal to the file's, e.g. backbone.pt.json's); "" = random
   // initialisation (then absent from the file).
   std::string init_backbone_fingerprint;
+  // The training step as it ran (train.amp and train.channels_last resolved on this machine):
+  // "bf16" | "fp32", and "channels_last" | "contiguous"; "" = not recorded (files written
+  // before crest recorded them; then absent from the file).
+  std::string precision;
+  std::string memory_format;
 };
 
 void write_training_summary(const std::filesystem::path& file, const TrainingSummary& summary);

@@ -13,14 +13,24 @@ namespace crest {
 // "cpu"; "cuda" / "cuda:N" -> that GPU, or an InputError saying why it cannot be used.
 c10::Device resolve_device(const std::string& spec);
 
-// Sets the CPU threads of tensor operations: `threads`; when 0, OMP_NUM_THREADS if the user set
-// it, else available_cores() (the affinity mask and cgroup quota, not every core of the box).
-void set_cpu_threads(int threads);
+// Sets the CPU threads of tensor operations and returns how many: `threads` when > 0; when 0
+// (run.threads auto), OMP_NUM_THREADS if the user set it, else `recorded` when > 0 (the count a
+// resumed run chose at its start, so that the resume computes as the first start did), else
+// free_cores(): the cores of the affinity mask and cgroup quota that other processes left idle
+// over 0.2 s (util/threads.h). The device line (describe_device) says which.
+int set_cpu_threads(int threads, int recorded = 0);
 
 // A short description for logs ("cpu (2 threads)", "cuda:0 NVIDIA H100 ...").
 std::string describe_device(const c10::Device& device);
 
-// Whether train.amp means bf16 autocast on `device` (auto: on CUDA only).
+// Whether this CPU has Intel AMX bf16 tile units (Sapphire Rapids and later) and the OS has
+// enabled their state (CPUID leaf 7 EDX bits 22 and 24, XCR0 bits 17-18; Intel SDM vol. 1,
+// ch. 18). oneDNN runs bf16 convolutions and matmuls on them. False on other architectures.
+bool cpu_has_amx_bf16();
+
+// Whether train.amp means bf16 autocast on `device`. auto: on CUDA, and on CPUs with AMX bf16
+// units (cpu_has_amx_bf16()), where it measured 1.5x per quickstart generation
+// (docs/performance.md); off on other CPUs, where bf16 convolutions are emulated or unmeasured.
 bool use_bf16_autocast(Amp amp, const c10::Device& device);
 
 // bf16 autocast for the lifetime of the guard (no-op when `enabled` is false), on the device's

@@ -7,12 +7,40 @@
 // and then wait for a descheduled sibling at every parallel region.
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace crest {
 
 // The cores this process may use: the CPUs of its affinity mask (sched_getaffinity), capped by
 // a cgroup CPU quota (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us),
 // rounded up; at least 1.
 int available_cores();
+
+// The CPUs of this process's affinity mask (sched_getaffinity), in increasing order; every
+// online CPU when the mask cannot be read.
+std::vector<int> affinity_cpus();
+
+// Cores' worth of CPU time spent on `cpus` between two snapshots of /proc/stat (proc(5)): per
+// CPU, (user + nice + system + irq + softirq + steal) / all ticks of that line, summed; a
+// hypervisor's steal counts as busy, since the guest cannot have it. CPUs missing from either
+// snapshot, or without ticks in between, count as idle. Example: `yes` alone on one of two
+// CPUs gives about 1.0.
+double busy_cores_between(const std::string& proc_stat_before, const std::string& proc_stat_after,
+                          const std::vector<int>& cpus);
+
+// The intra-op threads for run.threads 0 with nothing else to go by: the cores of
+// available_cores() minus the cores other processes kept busy over `window_ms` of /proc/stat
+// (this process is asleep meanwhile), rounded to the nearest whole core, at least 1. Beside one
+// busy process on 2 cores this is 1: two threads there wait at every parallel region for the
+// one that shares its core (34% of the idle quickstart step against 65-69% for one thread,
+// docs/performance.md). Records what it found for describe_cpu_threads(). Without a readable
+// /proc/stat, available_cores().
+int free_cores(int window_ms = 200);
+
+// What the last free_cores() found, for the device line: "" when it took every available core,
+// else e.g. "1.0 cores busy with other work at start".
+const std::string& free_cores_note();
 
 // Makes OpenMP's waiting threads passive (sleep at once instead of spinning), unless the user
 // set OMP_WAIT_POLICY (or GOMP_SPINCOUNT) themselves: libgomp reads these only when it is

@@ -545,15 +545,29 @@ TEST_F(IoTest, TrainingSummaryRoundTrip) {
   s.final_ema = {0.57, 0.57, 0.6, {0.4, 0.7}, {0.5, 0.6}};
   s.model_fingerprint = "0123456789abcdef";
   s.ema_fingerprint = "fedcba9876543210";
+  s.precision = "bf16";
+  s.memory_format = "channels_last";
   const fs::path file = dir_ / "gen_0" / kTrainingSummaryFile;
   write_training_summary(file, s);
   const TrainingSummary back = read_training_summary(file);
+  EXPECT_EQ(back.precision, "bf16");
+  EXPECT_EQ(back.memory_format, "channels_last");
   EXPECT_EQ(back.steps, 600);
   EXPECT_EQ(back.evaluations, 12);
   EXPECT_EQ(back.ema_accuracy.best_index, 10);
   EXPECT_EQ(back.final_ema.per_class_recall, s.final_ema.per_class_recall);
   EXPECT_EQ(back.model_fingerprint, s.model_fingerprint);
   EXPECT_EQ(back.ema_fingerprint, s.ema_fingerprint);
+  // A summary written before the step's settings were recorded reads as "" for both.
+  TrainingSummary older = s;
+  older.precision.clear();
+  older.memory_format.clear();
+  write_training_summary(file, older);
+  EXPECT_EQ(read_file(file).find("memory_format"), std::string::npos);
+  EXPECT_EQ(read_file(file).find("bf16"), std::string::npos);
+  const TrainingSummary older_back = read_training_summary(file);
+  EXPECT_EQ(older_back.precision, "");
+  EXPECT_EQ(older_back.memory_format, "");
   write_file_atomic(file, R"({"steps": 600, "evaluations": "twelve"})");
   expect_data_error([&] { read_training_summary(file); }, {file.string(), "'evaluations'"});
 }

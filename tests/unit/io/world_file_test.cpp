@@ -40,5 +40,16 @@ TEST_F(WorldFileTest, DamagedFileIsADataError) {
   expect_data_error([&] { read_world_size(dir_); }, {"world.json"});
 }
 
+TEST_F(WorldFileTest, RecordedThreadsReadBackAndDamageIsADataError) {
+  EXPECT_EQ(read_recorded_cpu_threads(dir_), 0);  // absent: nothing recorded
+  write_recorded_cpu_threads(dir_, 3);
+  EXPECT_EQ(read_recorded_cpu_threads(dir_), 3);
+  write_file_atomic(dir_ / kThreadsFile, "{\"cpu_threads\": 0}\n");
+  expect_data_error([&] { read_recorded_cpu_threads(dir_); },
+                    {"threads.json", "cpu_threads", "at least 1"});
+  write_file_atomic(dir_ / kThreadsFile, "{\"threads\": 2}\n");
+  expect_data_error([&] { read_recorded_cpu_threads(dir_); }, {"threads.json", "missing"});
+}
+
 }  // namespace
 }  // namespace crest
