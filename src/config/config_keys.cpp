@@ -441,8 +441,10 @@ std::vector<Field> run_keys() {
       CREST_KEY("run.checkpoint_every", run.checkpoint_every,
                 "Steps between checkpoints (0 = only at the end of a generation).", at_least(0)),
       CREST_KEY("run.threads", run.threads,
-                "CPU threads for tensor operations (0 = every core). Results are bit-identical "
-                "only for the same thread count.",
+                "CPU threads for tensor operations. 0 = the cores of the affinity mask and cgroup "
+                "quota that other processes left free at the start (OMP_NUM_THREADS wins; a "
+                "resume keeps the count in RUN/threads.json). Results are bit-identical only "
+                "for the same thread count.",
                 between(0, 1024)),
       CREST_KEY("run.tensorboard", run.tensorboard,
                 "Write TensorBoard event files to RUN/tb/gen_K/ (view with tensorboard --logdir "
