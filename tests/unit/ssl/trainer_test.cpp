@@ -18,6 +18,7 @@
 #include "crest/selftrain/run_data.h"
 #include "crest/util/error.h"
 #include "crest/util/signals.h"
+#include "crest/util/device.h"
 #include "test_util.h"
 
 namespace crest {
@@ -160,7 +161,8 @@ TEST_F(TrainerTest, ANonFiniteModelIsNeverCheckpointedOrEvaluated) {
     {
       at::NoGradGuard no_grad;
       if (ema) {
-        trainer.ema_model()->parameters()[0].view(-1)[0] = std::nan("");
+        // The first element in storage, whatever the layout (channels-last on every device).
+        trainer.ema_model()->parameters()[0].as_strided({1}, {1}).fill_(std::nan(""));
       } else {
         for (const auto& b : trainer.model()->named_buffers()) {
           if (b.key().find("running_var") != std::string::npos) {
@@ -189,6 +191,14 @@ TEST_F(TrainerTest, SgdKernelVariantsTrainToTheSameWeights) {
 
 TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
   settings_.train.epochs = 1;
+  settings_.train.amp = Amp::kOff;  // the layout alone (auto is bf16 on AMX CPUs)
+  settings_.train.channels_last = Toggle::kOff;
+  {
+    FixMatchTrainer trainer(settings_, at::kCPU,
+                            generation_data(run_, run_.labeled_positions, targets_), dir_ / "y");
+    EXPECT_FALSE(trainer.fast_path()["channels_last"].get<bool>());
+    EXPECT_FALSE(is_channels_last(*trainer.model()));
+  }
   train("contiguous");
   settings_.train.channels_last = Toggle::kOn;
   {
@@ -220,7 +230,8 @@ TEST_F(TrainerTest, FastPathSettingsResolveForTheCpu) {
                           generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
   const nlohmann::json f = trainer.fast_path();
   EXPECT_EQ(f["sgd"], "foreach");
-  EXPECT_FALSE(f["channels_last"].get<bool>());  // auto: CUDA only
+  EXPECT_TRUE(f["channels_last"].get<bool>());  // auto: on, CPU and CUDA
+  EXPECT_EQ(f["amp_bf16"].get<bool>(), cpu_has_amx_bf16());  // auto: bf16 on AMX CPUs
   EXPECT_FALSE(f["cuda_graph"].get<bool>());
   EXPECT_FALSE(f["cudnn_benchmark"].get<bool>());
   settings_.train.cuda_graph = Toggle::kOn;
