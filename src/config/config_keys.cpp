@@ -327,11 +327,10 @@ std::vector<Field> train_keys() {
           choice()),
       CREST_KEY("train.eval_batch_size", train.eval_batch_size,
                 "Images per batch when evaluating and pseudo-labelling.", between(1, 1 << 20)),
-      CREST_KEY(
-          "train.channels_last", train.channels_last,
-          "NHWC memory layout for the model and its inputs: auto (on, on CUDA and CPU) | on | "
-          "off.",
-          choice()),
+      CREST_KEY("train.channels_last", train.channels_last,
+                "NHWC memory layout for the model and its inputs: auto (on, for CPU and CUDA "
+                "alike) | on | off.",
+                choice()),
       CREST_KEY("train.cudnn_benchmark", train.cudnn_benchmark,
                 "Let cuDNN time its convolution algorithms once per shape and keep the "
                 "fastest (CUDA only).",

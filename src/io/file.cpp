@@ -135,6 +135,11 @@ std::vector<fs::path> remove_stale_temporaries(const fs::path& folder) {
 }
 
 std::string read_file(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    // An ifstream opens a folder and reads nothing: say what it is instead of "not valid JSON".
+    throw DataError("cannot read " + path.string() + ": it is a folder, not a file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw DataError("cannot read " + path.string() + ": " + std::strerror(errno));

@@ -63,7 +63,7 @@ int set_cpu_threads(int threads, int recorded) {
   if (threads == 0 && std::getenv("OMP_NUM_THREADS") != nullptr) return at::get_num_threads();
   if (threads == 0 && recorded > 0) {
     threads = recorded;
-    cpu_threads_note() = "as the run chose at its start";
+    cpu_threads_note() = "as recorded at the run's start";
   } else if (threads == 0) {
     threads = free_cores();
     cpu_threads_note() = free_cores_note();
@@ -77,7 +77,8 @@ std::string describe_device(const c10::Device& device) {
     const char* policy = std::getenv("OMP_WAIT_POLICY");
     const std::string waiting = policy == nullptr ? "default" : std::string(policy);
     const std::string& note = cpu_threads_note();
-    return "cpu (" + std::to_string(at::get_num_threads()) + " threads of " +
+    const int threads = at::get_num_threads();
+    return "cpu (" + std::to_string(threads) + (threads == 1 ? " thread of " : " threads of ") +
            std::to_string(available_cores()) + " available" + (note.empty() ? "" : ", " + note) +
            ", OpenMP waiting " + waiting + ", " + cpu_allocator() + ")";
   }

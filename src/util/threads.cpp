@@ -115,7 +115,7 @@ int free_cores(int window_ms) {
   // Under a cgroup quota the mask may hold more CPUs than the quota lets this process use.
   const double free = std::min<double>(available, static_cast<double>(cpus.size()) - busy);
   const int threads = std::clamp(static_cast<int>(std::lround(free)), 1, available);
-  if (threads < available) {
+  if (busy >= 0.5) {
     std::ostringstream note;
     note.precision(1);
     note << std::fixed << busy << " cores busy with other work at start";

@@ -38,16 +38,30 @@ kill_in_generation_0() {  # like kill_in_generation_1, at generation 0's first c
 kill_in_generation_0 auto -q train --config "$TINY" "${AUTO[@]}"
 grep -qE '"cpu_threads": *[0-9]+' auto/threads.json ||
   fail "run.threads 0 did not record its thread count in threads.json"
+# Whatever set the count (here a pinned run.threads), the first start records it, and a resume
+# with another count says that the results are no longer bit-identical.
 run -q train --config "$TINY" --out one_thread "${AUTO[@]/run.threads=0/run.threads=1}"
-[ -e one_thread/threads.json ] && fail "a pinned run.threads wrote threads.json"
+grep -qE '"cpu_threads": *1' one_thread/threads.json || fail "a pinned run.threads is not recorded"
 printf '{"cpu_threads": "two"}\n' >auto/threads.json
+cp -r auto auto.before
 run -q train --config "$TINY" --out auto --resume "${AUTO[@]}"
 expect_code 2 "resume with a damaged threads.json"
 expect_err "threads.json" "the damaged record is named"
+diff -r auto auto.before >/dev/null || fail "a refused resume changed the run folder"
+rm auto/threads.json && mkdir auto/threads.json
+run -q train --config "$TINY" --out auto --resume "${AUTO[@]}"
+expect_code 2 "resume with a folder for threads.json"
+expect_err "threads.json: it is a folder, not a file" "a folder in the record's place is named so"
+rmdir auto/threads.json
 printf '{"cpu_threads": 1}\n' >auto/threads.json  # as if the first start found one core free
 run -q train --config "$TINY" --out auto --resume "${AUTO[@]}"
 expect_code 0 "resume under run.threads 0"
-grep -q "device cpu (1 threads of [0-9]* available, as the run chose at its start" auto/crest.log ||
+grep -q "device cpu (1 thread of [0-9]* available, as recorded at the run's start" auto/crest.log ||
   fail "the resume did not take the recorded thread count"
+OMP_NUM_THREADS=2 "$CREST" -q train --config "$TINY" --out auto --resume "${AUTO[@]}" >"$OUT" 2>"$ERR"
+CODE=$?
+expect_code 0 "resume with OMP_NUM_THREADS"
+expect_err "resuming with 2 CPU thread(s) where the run started with 1" "another count is warned about"
+expect_err "not bit-identical" "the warning says what it costs"
 
 finish

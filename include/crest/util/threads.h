@@ -34,12 +34,12 @@ double busy_cores_between(const std::string& proc_stat_before, const std::string
 // (this process is asleep meanwhile), rounded to the nearest whole core, at least 1. Beside one
 // busy process on 2 cores this is 1: two threads there wait at every parallel region for the
 // one that shares its core (34% of the idle quickstart step against 65-69% for one thread,
-// docs/performance.md). Records what it found for describe_cpu_threads(). Without a readable
+// docs/performance.md). Records what it found for free_cores_note(). Without a readable
 // /proc/stat, available_cores().
 int free_cores(int window_ms = 200);
 
-// What the last free_cores() found, for the device line: "" when it took every available core,
-// else e.g. "1.0 cores busy with other work at start".
+// What the last free_cores() found, for the device line: "" when other processes kept less than
+// half a core busy, else e.g. "1.0 cores busy with other work at start".
 const std::string& free_cores_note();
 
 // Makes OpenMP's waiting threads passive (sleep at once instead of spinning), unless the user

@@ -47,6 +47,9 @@ TEST_F(WorldFileTest, RecordedThreadsReadBackAndDamageIsADataError) {
   write_file_atomic(dir_ / kThreadsFile, "{\"cpu_threads\": 0}\n");
   expect_data_error([&] { read_recorded_cpu_threads(dir_); },
                     {"threads.json", "cpu_threads", "at least 1"});
+  write_file_atomic(dir_ / kThreadsFile, "{\"cpu_threads\": 100000}\n");
+  expect_data_error([&] { read_recorded_cpu_threads(dir_); },
+                    {"threads.json", "cpu_threads", "at most 1024"});
   write_file_atomic(dir_ / kThreadsFile, "{\"threads\": 2}\n");
   expect_data_error([&] { read_recorded_cpu_threads(dir_); }, {"threads.json", "missing"});
 }
