@@ -368,6 +368,10 @@ SweepPlan parse_grid(const std::string& yaml_text, const std::string& source,
 }
 
 SweepPlan load_grid(const std::string& grid_path, const std::string& out_dir_override) {
+  std::error_code ec;
+  if (fs::is_directory(grid_path, ec)) {
+    throw ConfigError(grid_path + ": cannot read the grid file: it is a folder, not a file");
+  }
   std::ifstream in(grid_path);
   if (!in) throw ConfigError(grid_path + ": cannot read the grid file");
   std::stringstream text;

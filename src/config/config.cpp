@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -381,6 +382,13 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
 }
 
 Config load_config_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    // An ifstream opens a folder and reads nothing, which would parse as an empty config.
+    throw ConfigError("cannot read config file '" + path +
+                      "': it is a folder, not a file (give the YAML file in it, e.g. "
+                      "configs/quickstart.yaml)");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError("cannot read config file '" + path + "': " + std::strerror(errno) +

@@ -65,4 +65,15 @@ run --version
 expect_code 0 "--version"
 expect_out "crest 0." "--version"
 
+# A folder where a file belongs (an ifstream opens it and reads nothing): named, never read as an
+# empty config or grid.
+mkdir -p a_folder.yaml
+run train --config a_folder.yaml --out folder_run
+expect_code 2 "--config names a folder"
+expect_err "a_folder.yaml': it is a folder, not a file" "--config folder message"
+[ -e folder_run ] && fail "a refused --config created the run folder"
+run sweep --grid a_folder.yaml --launcher local
+expect_code 2 "--grid names a folder"
+expect_err "a_folder.yaml: cannot read the grid file: it is a folder, not a file" "--grid folder message"
+
 finish
