@@ -48,27 +48,30 @@ finish() {
   exit 0
 }
 
-# kill_in_generation_1 DIR ARGS...: starts `crest ARGS... --out DIR` in the background, SIGKILLs
-# it once generation 1 has written its first checkpoint, and checks the kill came before
-# generation 1 finished.
-kill_in_generation_1() {
-  local dir=$1
-  shift
+# kill_in_generation G DIR ARGS...: starts `crest ARGS... --out DIR` in the background, SIGKILLs
+# it once generation G has written its first checkpoint, and checks the kill came before
+# generation G finished.
+kill_in_generation() {
+  local g=$1 dir=$2
+  shift 2
   "$CREST" "$@" --out "$dir" >/dev/null 2>&1 &
   local pid=$!
   # Up to two minutes: on a loaded machine generation 0 can take far longer than its usual
   # seconds, and killing it there would test something else.
   local waited=$SECONDS
   while [ $((SECONDS - waited)) -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
-    [ -f "$dir/gen_1/checkpoint.pt" ] && break
+    [ -f "$dir/gen_$g/checkpoint.pt" ] && break
     sleep 0.01
   done
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
-  [ -f "$dir/gen_1/checkpoint.pt" ] || fail "the run never reached a checkpoint in generation 1"
-  [ -f "$dir/gen_1/generation.json" ] && fail "killed too late: generation 1 had already finished"
+  [ -f "$dir/gen_$g/checkpoint.pt" ] || fail "the run never reached a checkpoint in generation $g"
+  [ -f "$dir/gen_$g/generation.json" ] && fail "killed too late: generation $g had already finished"
   return 0
 }
+
+# kill_in_generation_1 DIR ARGS...: kill_in_generation 1 DIR ARGS...
+kill_in_generation_1() { kill_in_generation 1 "$@"; }
 
 # expect_same_generations A B [FILE...]: generations 0 and 1 of runs A and B hold the same
 # summary.json, pseudo_labels.csv, selection.json, per_class.csv, confusion.csv (and FILEs), and

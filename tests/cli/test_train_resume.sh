@@ -23,19 +23,7 @@ cmp -s whole/summary.json killed/summary.json || fail "re-resume changed the sum
 # run.threads 0: the count chosen at the first start (the cores other processes left free then)
 # is recorded in RUN/threads.json, and a resume computes with it whatever the load is then.
 AUTO=(--set run.threads=0 --set crest.generations=1)
-kill_in_generation_0() {  # like kill_in_generation_1, at generation 0's first checkpoint
-  local dir=$1 pid waited=$SECONDS
-  shift
-  "$CREST" "$@" --out "$dir" >/dev/null 2>&1 &
-  pid=$!
-  while [ $((SECONDS - waited)) -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
-    [ -f "$dir/gen_0/checkpoint.pt" ] && break
-    sleep 0.01
-  done
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-}
-kill_in_generation_0 auto -q train --config "$TINY" "${AUTO[@]}"
+kill_in_generation 0 auto -q train --config "$TINY" "${AUTO[@]}"
 grep -qE '"cpu_threads": *[0-9]+' auto/threads.json ||
   fail "run.threads 0 did not record its thread count in threads.json"
 # Whatever set the count (here a pinned run.threads), the first start records it, and a resume
