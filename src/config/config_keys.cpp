@@ -322,8 +322,8 @@ std::vector<Field> train_keys() {
       CREST_KEY(
           "train.amp", train.amp,
           "Mixed precision of the training step: auto (bf16 autocast on CUDA and on CPUs with "
-          "AMX bf16 units, else off) | bf16 | off. Evaluation and pseudo-labelling stay "
-          "fp32.",
+          "bf16 instructions, AMX or AVX512-BF16; else off) | bf16 | off. Evaluation and "
+          "pseudo-labelling stay fp32.",
           choice()),
       CREST_KEY("train.eval_batch_size", train.eval_batch_size,
                 "Images per batch when evaluating and pseudo-labelling.", between(1, 1 << 20)),

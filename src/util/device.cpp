@@ -102,6 +102,28 @@ bool cpu_has_amx_bf16() {
 #endif
 }
 
+bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  // CPUID.1:ECX bit 27 (OSXSAVE): the OS manages the extended state, so XGETBV may be read.
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & (1u << 27)) == 0) return false;
+  // CPUID.(7,0):EBX bit 16 (AVX512F); CPUID.(7,1):EAX bit 5 (AVX512_BF16).
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || (ebx & (1u << 16)) == 0) {
+    return false;
+  }
+  if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0 || (eax & (1u << 5)) == 0) return false;
+  // XCR0 bits 1-2 (SSE, AVX) and 5-7 (opmask, ZMM_Hi256, Hi16_ZMM): the kernel saves the
+  // AVX-512 state.
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  return (xcr0_lo & 0xE6u) == 0xE6u;
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_bf16_compute() { return cpu_has_amx_bf16() || cpu_has_avx512_bf16(); }
+
 bool use_bf16_autocast(Amp amp, const c10::Device& device) {
   switch (amp) {
     case Amp::kBf16:
@@ -109,7 +131,7 @@ bool use_bf16_autocast(Amp amp, const c10::Device& device) {
     case Amp::kOff:
       return false;
     case Amp::kAuto:
-      return device.is_cuda() || (device.is_cpu() && cpu_has_amx_bf16());
+      return device.is_cuda() || (device.is_cpu() && cpu_has_bf16_compute());
   }
   return false;
 }

@@ -9,11 +9,13 @@ expect_out "(b) full step" "table row (b)"
 expect_out "(c) pseudo-labelling" "table row (c)"
 expect_out "(d) peak memory" "table row (d)"
 expect_out "sgd foreach, channels_last on, cuda graph off" "how the step ran (CPU defaults)"
-# train.amp auto: bf16 autocast exactly on CPUs with AMX bf16 units (the kernel's flags).
-if grep -qw amx_bf16 /proc/cpuinfo && grep -qw amx_tile /proc/cpuinfo; then
-  expect_out "bf16 autocast" "train.amp auto on an AMX CPU"
+# train.amp auto: bf16 autocast exactly on CPUs that compute bf16 in hardware (the kernel's
+# flags: AMX bf16 tiles, or AVX512-BF16).
+if { grep -qw amx_bf16 /proc/cpuinfo && grep -qw amx_tile /proc/cpuinfo; } ||
+  grep -qw avx512_bf16 /proc/cpuinfo; then
+  expect_out "bf16 autocast" "train.amp auto on a CPU with bf16 instructions"
 else
-  grep -q "bf16 autocast" "$OUT" && fail "train.amp auto turned bf16 on without AMX"
+  grep -q "bf16 autocast" "$OUT" && fail "train.amp auto turned bf16 on without bf16 instructions"
 fi
 
 run -q bench --config "$TINY" --steps 2 --warmup 0 --windows 1 --set train.sgd=loop \

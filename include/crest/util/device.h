@@ -28,9 +28,19 @@ std::string describe_device(const c10::Device& device);
 // ch. 18). oneDNN runs bf16 convolutions and matmuls on them. False on other architectures.
 bool cpu_has_amx_bf16();
 
-// Whether train.amp means bf16 autocast on `device`. auto: on CUDA, and on CPUs with AMX bf16
-// units (cpu_has_amx_bf16()), where it measured 1.5x per quickstart generation
-// (docs/performance.md); off on other CPUs, where bf16 convolutions are emulated or unmeasured.
+// Whether this CPU has the AVX512-BF16 instructions (VDPBF16PS: bf16 dot products into fp32;
+// Intel Cooper Lake and Sapphire Rapids, AMD Zen 4 and later) and the OS saves the AVX-512
+// state (CPUID leaf 7 subleaf 0 EBX bit 16, subleaf 1 EAX bit 5; XCR0 bits 1-2 and 5-7).
+// oneDNN's avx512_core_bf16 kernels use them. False on other architectures.
+bool cpu_has_avx512_bf16();
+
+// Either of the two above: the CPU computes bf16 products in hardware.
+bool cpu_has_bf16_compute();
+
+// Whether train.amp means bf16 autocast on `device`. auto: on CUDA, and on CPUs that compute
+// bf16 in hardware (cpu_has_bf16_compute()), where it measured 1.5x per quickstart generation
+// on AMX and 1.3x on AVX512-BF16 (docs/performance.md); off on other CPUs, where oneDNN
+// has no bf16 instructions to run them on.
 bool use_bf16_autocast(Amp amp, const c10::Device& device);
 
 // bf16 autocast for the lifetime of the guard (no-op when `enabled` is false), on the device's

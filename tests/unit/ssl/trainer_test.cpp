@@ -231,7 +231,7 @@ TEST_F(TrainerTest, FastPathSettingsResolveForTheCpu) {
   const nlohmann::json f = trainer.fast_path();
   EXPECT_EQ(f["sgd"], "foreach");
   EXPECT_TRUE(f["channels_last"].get<bool>());               // auto: on, CPU and CUDA
-  EXPECT_EQ(f["amp_bf16"].get<bool>(), cpu_has_amx_bf16());  // auto: bf16 on AMX CPUs
+  EXPECT_EQ(f["amp_bf16"].get<bool>(), cpu_has_bf16_compute());  // auto: bf16 on bf16 CPUs
   EXPECT_FALSE(f["cuda_graph"].get<bool>());
   EXPECT_FALSE(f["cudnn_benchmark"].get<bool>());
   settings_.train.cuda_graph = Toggle::kOn;

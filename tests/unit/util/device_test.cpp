@@ -37,9 +37,24 @@ TEST(DeviceTest, AmxDetectionAgreesWithTheKernel) {
 #endif
 }
 
-TEST(DeviceTest, AmpAutoIsBf16OnAmxCpusOnly) {
+// The same for AVX512-BF16: Linux lists avx512_bf16 only when CPUID has it and XCR0 enables the
+// AVX-512 state (the kernel clears the AVX-512 flags otherwise).
+TEST(DeviceTest, Avx512Bf16DetectionAgreesWithTheKernel) {
+  const std::set<std::string> flags = kernel_cpu_flags();
+  if (flags.empty()) GTEST_SKIP() << "no /proc/cpuinfo flags line on this system";
+#if defined(__x86_64__)
+  EXPECT_EQ(cpu_has_avx512_bf16(), flags.count("avx512_bf16") > 0);
+  EXPECT_EQ(cpu_has_bf16_compute(), flags.count("avx512_bf16") > 0 ||
+                                        (flags.count("amx_bf16") > 0 && flags.count("amx_tile") > 0));
+#else
+  EXPECT_FALSE(cpu_has_avx512_bf16());
+  EXPECT_FALSE(cpu_has_bf16_compute());
+#endif
+}
+
+TEST(DeviceTest, AmpAutoIsBf16OnBf16CpusOnly) {
   const c10::Device cpu(c10::kCPU);
-  EXPECT_EQ(use_bf16_autocast(Amp::kAuto, cpu), cpu_has_amx_bf16());
+  EXPECT_EQ(use_bf16_autocast(Amp::kAuto, cpu), cpu_has_bf16_compute());
   EXPECT_TRUE(use_bf16_autocast(Amp::kBf16, cpu));
   EXPECT_FALSE(use_bf16_autocast(Amp::kOff, cpu));
   EXPECT_TRUE(use_bf16_autocast(Amp::kAuto, c10::Device(c10::kCUDA, 0)));
