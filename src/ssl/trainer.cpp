@@ -764,7 +764,8 @@ GenerationOutcome FixMatchTrainer::run(bool resume) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
   };
   const std::int64_t first_step = s.step;
-  // The automatic choices depend on the machine (train.amp auto: bf16 on CPUs with bf16 instructions): say them.
+  // The automatic choices depend on the machine (train.amp auto: bf16 on CPUs with bf16
+  // instructions): say them.
   spdlog::info("{}: training step in {}, {} layout, {} SGD kernels", s.settings.label,
                s.bf16 ? "bf16 autocast" : "fp32", s.channels_last ? "channels-last" : "contiguous",
                sgd_kernels_name(s.optimizer->kernels()));

@@ -230,7 +230,7 @@ TEST_F(TrainerTest, FastPathSettingsResolveForTheCpu) {
                           generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
   const nlohmann::json f = trainer.fast_path();
   EXPECT_EQ(f["sgd"], "foreach");
-  EXPECT_TRUE(f["channels_last"].get<bool>());               // auto: on, CPU and CUDA
+  EXPECT_TRUE(f["channels_last"].get<bool>());                   // auto: on, CPU and CUDA
   EXPECT_EQ(f["amp_bf16"].get<bool>(), cpu_has_bf16_compute());  // auto: bf16 on bf16 CPUs
   EXPECT_FALSE(f["cuda_graph"].get<bool>());
   EXPECT_FALSE(f["cudnn_benchmark"].get<bool>());

@@ -44,8 +44,9 @@ TEST(DeviceTest, Avx512Bf16DetectionAgreesWithTheKernel) {
   if (flags.empty()) GTEST_SKIP() << "no /proc/cpuinfo flags line on this system";
 #if defined(__x86_64__)
   EXPECT_EQ(cpu_has_avx512_bf16(), flags.count("avx512_bf16") > 0);
-  EXPECT_EQ(cpu_has_bf16_compute(), flags.count("avx512_bf16") > 0 ||
-                                        (flags.count("amx_bf16") > 0 && flags.count("amx_tile") > 0));
+  EXPECT_EQ(cpu_has_bf16_compute(),
+            flags.count("avx512_bf16") > 0 ||
+                (flags.count("amx_bf16") > 0 && flags.count("amx_tile") > 0));
 #else
   EXPECT_FALSE(cpu_has_avx512_bf16());
   EXPECT_FALSE(cpu_has_bf16_compute());
