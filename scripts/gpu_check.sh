@@ -213,13 +213,15 @@ if [ "$run_tests" = 1 ]; then
   if [ "$limit" -eq 0 ]; then
     stamp "unit tests: skipped (deadline)"
   else
-    # The unit tests, one process each and in parallel (the CLI tests need Chromium and Slurm,
-    # which the GPU machine lacks).
+    # The unit tests, one process per suite and in parallel (the CLI tests need Chromium and
+    # Slurm, which the GPU machine lacks). -V keeps every suite's output, so that the tests a
+    # suite skipped (GTEST_SKIP: CUDA-only ones on a machine without CUDA) are listed.
     stamp "unit tests (limit ${limit}s)"
     (cd "$build" && OMP_NUM_THREADS=2 timeout "$limit" ctest -j "$(( $(nproc) > 4 ? $(nproc) - 4 : 1 ))" \
-       -E '^cli\.' --output-on-failure --timeout 120) >"$out/unit.log" 2>&1
+       -E '^cli\.' -V --timeout 300) >"$out/unit.log" 2>&1
     echo "unit tests: exit $?"
-    grep -E "tests passed|tests failed|\(Failed\)|\(Skipped\)|Timeout|\*\*\*" "$out/unit.log" | head -20
+    grep -E "tests passed|tests failed|\(Failed\)|\[  FAILED  \] [A-Za-z]|\[  SKIPPED \] [A-Za-z]|Timeout" \
+      "$out/unit.log" | sort -u | head -30
   fi
 fi
 if [ "${#run_names[@]}" -gt 0 ]; then
