@@ -220,8 +220,10 @@ if [ "$run_tests" = 1 ]; then
     (cd "$build" && OMP_NUM_THREADS=2 timeout "$limit" ctest -j "$(( $(nproc) > 4 ? $(nproc) - 4 : 1 ))" \
        -E '^cli\.' -V --timeout 300) >"$out/unit.log" 2>&1
     echo "unit tests: exit $?"
-    grep -E "tests passed|tests failed|\(Failed\)|\[  FAILED  \] [A-Za-z]|\[  SKIPPED \] [A-Za-z]|Timeout" \
-      "$out/unit.log" | sort -u | head -30
+    grep -E "tests passed, |tests failed out of|\(Failed\)|\(Timeout\)" "$out/unit.log" | head -10
+    # GoogleTest's closing lists name each failed and skipped test once (without a time).
+    sed -nE 's/^([0-9]+: )?\[  (FAILED|SKIPPED) \] ([A-Za-z_0-9\/.]+)$/\2: \3/p' "$out/unit.log" |
+      sort -u | head -30
   fi
 fi
 if [ "${#run_names[@]}" -gt 0 ]; then

@@ -107,8 +107,11 @@ bool cpu_has_avx512_bf16() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   // CPUID.1:ECX bit 27 (OSXSAVE): the OS manages the extended state, so XGETBV may be read.
   if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & (1u << 27)) == 0) return false;
-  // CPUID.(7,0):EBX bit 16 (AVX512F); CPUID.(7,1):EAX bit 5 (AVX512_BF16).
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || (ebx & (1u << 16)) == 0) {
+  // CPUID.(7,0):EBX bits 16, 17, 30, 31 (AVX512F, DQ, BW, VL: the avx512_core set oneDNN's bf16
+  // kernels build on) and EAX >= 1 (subleaf 1 exists); CPUID.(7,1):EAX bit 5 (AVX512_BF16).
+  constexpr unsigned kAvx512Core = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || eax < 1 ||
+      (ebx & kAvx512Core) != kAvx512Core) {
     return false;
   }
   if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0 || (eax & (1u << 5)) == 0) return false;

@@ -29,8 +29,9 @@ std::string describe_device(const c10::Device& device);
 bool cpu_has_amx_bf16();
 
 // Whether this CPU has the AVX512-BF16 instructions (VDPBF16PS: bf16 dot products into fp32;
-// Intel Cooper Lake and Sapphire Rapids, AMD Zen 4 and later) and the OS saves the AVX-512
-// state (CPUID leaf 7 subleaf 0 EBX bit 16, subleaf 1 EAX bit 5; XCR0 bits 1-2 and 5-7).
+// Intel Cooper Lake and Sapphire Rapids, AMD Zen 4 and later) on top of AVX512 F/DQ/BW/VL, and
+// the OS saves the AVX-512 state (CPUID leaf 7 subleaf 0 EBX bits 16, 17, 30, 31, subleaf 1 EAX
+// bit 5; XCR0 bits 1-2 and 5-7).
 // oneDNN's avx512_core_bf16 kernels use them. False on other architectures.
 bool cpu_has_avx512_bf16();
 
@@ -39,7 +40,7 @@ bool cpu_has_bf16_compute();
 
 // Whether train.amp means bf16 autocast on `device`. auto: on CUDA, and on CPUs that compute
 // bf16 in hardware (cpu_has_bf16_compute()), where it measured 1.5x per quickstart generation
-// on AMX and 1.3x on AVX512-BF16 (docs/performance.md); off on other CPUs, where oneDNN
+// on AMX and 1.4x on AVX512-BF16 (Zen 5; docs/performance.md); off on other CPUs, where oneDNN
 // has no bf16 instructions to run them on.
 bool use_bf16_autocast(Amp amp, const c10::Device& device);
 
