@@ -85,18 +85,28 @@ std::string describe_device(const c10::Device& device) {
   return device.str();
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+namespace {
+// Whether the OS saves every extended-state component of `mask` (XCR0 bits): CPUID.1:ECX bit 27
+// (OSXSAVE) says XGETBV may be read, and XCR0 lists what the kernel saves.
+bool os_saves_state(unsigned mask) {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & (1u << 27)) == 0) return false;
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  return (xcr0_lo & mask) == mask;
+}
+}  // namespace
+#endif
+
 bool cpu_has_amx_bf16() {
 #if defined(__x86_64__) || defined(__i386__)
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  // CPUID.1:ECX bit 27 (OSXSAVE): the OS manages the extended state, so XGETBV may be read.
-  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & (1u << 27)) == 0) return false;
   // CPUID.(7,0):EDX bit 22 (AMX-BF16) and bit 24 (AMX-TILE).
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
-  if ((edx & (1u << 22)) == 0 || (edx & (1u << 24)) == 0) return false;
+  constexpr unsigned kAmx = (1u << 22) | (1u << 24);
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || (edx & kAmx) != kAmx) return false;
   // XCR0 bits 17 (XTILECFG) and 18 (XTILEDATA): the kernel saves the tile state.
-  unsigned xcr0_lo = 0, xcr0_hi = 0;
-  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  return (xcr0_lo & (3u << 17)) == (3u << 17);
+  return os_saves_state(3u << 17);
 #else
   return false;
 #endif
@@ -105,8 +115,6 @@ bool cpu_has_amx_bf16() {
 bool cpu_has_avx512_bf16() {
 #if defined(__x86_64__) || defined(__i386__)
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  // CPUID.1:ECX bit 27 (OSXSAVE): the OS manages the extended state, so XGETBV may be read.
-  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & (1u << 27)) == 0) return false;
   // CPUID.(7,0):EBX bits 16, 17, 30, 31 (AVX512F, DQ, BW, VL: the avx512_core set oneDNN's bf16
   // kernels build on) and EAX >= 1 (subleaf 1 exists); CPUID.(7,1):EAX bit 5 (AVX512_BF16).
   constexpr unsigned kAvx512Core = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
@@ -117,9 +125,7 @@ bool cpu_has_avx512_bf16() {
   if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0 || (eax & (1u << 5)) == 0) return false;
   // XCR0 bits 1-2 (SSE, AVX) and 5-7 (opmask, ZMM_Hi256, Hi16_ZMM): the kernel saves the
   // AVX-512 state.
-  unsigned xcr0_lo = 0, xcr0_hi = 0;
-  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  return (xcr0_lo & 0xE6u) == 0xE6u;
+  return os_saves_state(0xE6u);
 #else
   return false;
 #endif
