@@ -118,6 +118,7 @@ Command add_pretrain(CLI::App& app) {
     ConfigArgs config;
     std::string out;
     std::string device;
+    int nproc = 0;
     crest::PretrainOptions options;
   };
   auto args = std::make_shared<Args>();
@@ -132,10 +133,16 @@ Command add_pretrain(CLI::App& app) {
   command->add_flag("--resume", args->options.resume,
                     "Continue the pre-training in DIR from its last checkpoint (its own "
                     "config.yaml when --config is not given)");
+  command->add_option("--nproc", args->nproc,
+                      "Data-parallel pre-training on N local ranks (pretrain.batch_size split "
+                      "over them); see docs/distributed.md");
   return {command, [args] {
             const crest::Config config =
                 crest::resolve_train_config(args->config.path, args->config.overrides, args->out,
                                             args->device, args->options.resume);
+            g_launcher_exit = crest::dist::launch_if_asked(args->nproc, config, g_argv,
+                                                           crest::dist::Workload::kPretraining);
+            if (g_launcher_exit) return;
             crest::run_pretraining(config, args->options, std::cout);
           }};
 }

@@ -13,6 +13,7 @@
 #include "crest/data/prepare.h"
 #include "crest/models/wrn.h"
 #include "crest/selftrain/run_data.h"
+#include "crest/ssl/predict.h"
 #include "crest/ssl/trainer.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
@@ -89,7 +90,7 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
   settings.train = config.train;
   settings.seed = config.run.seed;
   settings.label = "bench";
-  FixMatchTrainer trainer(settings, device, generation_data(run, run.labeled_positions, targets),
+  GenerationTrainer trainer(settings, device, generation_data(run, run.labeled_positions, targets),
                           std::filesystem::path());
   const int per_window = std::max(1, options.steps / options.windows);
   const double lr = config.train.lr;

@@ -16,6 +16,7 @@
 #include "crest/io/manifest.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
+#include "crest/io/run_session.h"
 #include "crest/io/tensorboard.h"
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
@@ -86,9 +87,14 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
                      "); --force would replace the split that run trained on. Prepare into "
                      "another run.out_dir (--set run.out_dir=DIR) or --manifest PATH");
   }
-  check_run_folder_is_ours(run_dir, "run.out_dir (--set run.out_dir=DIR)");
-  RunLock lock(run_dir);  // no run may start or resume in the folder while its split is written
-  add_log_file(run_dir / kLogFile);
+  // Locked: no run may start or resume in the folder while its split is written.
+  SessionOptions session_options;
+  session_options.kind = SessionKind::kDataPrepare;
+  session_options.banner.clear();
+  session_options.check_folder = [](const fs::path& dir) {
+    check_run_folder_is_ours(dir, "run.out_dir (--set run.out_dir=DIR)");
+  };
+  const RunSession session(config, session_options);
 
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("loading {} data{}", to_string(config.data.dataset),

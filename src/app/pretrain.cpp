@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,6 +15,8 @@
 #include "crest/io/pretrain_files.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
+#include "crest/io/run_session.h"
+#include "crest/io/sink.h"
 #include "crest/io/world_file.h"
 #include "crest/models/wrn_weights.h"
 #include "crest/selftrain/run_data.h"
@@ -92,10 +95,10 @@ void check_same_pretraining(const fs::path& dir, const Config& config) {
                    ") or choose another " + kOption);
 }
 
-void write_backbone(const fs::path& dir, WideResNet& model, const Config& config,
+void write_backbone(RunSink& sink, const fs::path& dir, WideResNet& model, const Config& config,
                     const PretrainOutcome& outcome, std::int64_t images) {
   const fs::path file = dir / kBackboneFile;
-  write_weight_file(file, wrn_state_dict(*model, /*backbone_only=*/true), "pt");
+  sink.weight_file(file, wrn_state_dict(*model, /*backbone_only=*/true), "pt");
   const nlohmann::json sidecar = {
       {"format", "crest-wrn-backbone"},
       {"version", 1},
@@ -113,46 +116,58 @@ void write_backbone(const fs::path& dir, WideResNet& model, const Config& config
       {"test_rotation_accuracy", outcome.test_rotation_accuracy},
       {"backbone_fingerprint", outcome.backbone_fingerprint},
       {"crest_version", CREST_VERSION}};
-  write_file_atomic(dir / kBackboneSidecarFile, sidecar.dump(2) + "\n");
+  sink.text_file(dir / kBackboneSidecarFile, sidecar.dump(2) + "\n");
 }
 
-}  // namespace
+// How `crest pretrain` opens its folder (io/run_session.h).
+SessionOptions pretraining_session(const Config& config, bool resume) {
+  SessionOptions options;
+  options.kind = SessionKind::kPretraining;
+  options.resume = resume;
+  options.banner = "pre-training folder";
+  options.check_folder = [resume](const fs::path& dir) { check_pretrain_folder(dir, resume); };
+  options.check_locked = [&config, resume](const fs::path& dir) {
+    if (resume) check_same_pretraining(dir, config);
+  };
+  return options;
+}
 
-void run_pretraining(const Config& config, const PretrainOptions& options, std::ostream& out) {
-  const fs::path dir = config.run.out_dir;
-  const at::Device device = resolve_device(config.run.device);
-  const RunThreads threads = set_run_cpu_threads(dir, config.run.threads, options.resume);
-  check_pretrain_folder(dir, options.resume);
-  RunLock lock(dir);
-  if (options.resume) check_same_pretraining(dir, config);
-  add_log_file(dir / kLogFile);
-  install_stop_handlers();
-  spdlog::info("pre-training folder {} ({})", dir.string(), current_command_line());
-  spdlog::info("crest {} | LibTorch {} | device {}", CREST_VERSION, CREST_TORCH_VERSION,
-               describe_device(device));
-  for (const fs::path& stale : remove_stale_temporaries(dir)) {
-    spdlog::info("removed {} (left by a write that was cut short)", stale.string());
-  }
-  record_run_cpu_threads(dir, threads);
-  if (options.resume) {
-    const PretrainRecord record = read_pretrain_record(dir / kPretrainRecordFile);
-    if (record.status == "done" && fs::exists(dir / kBackboneFile)) {
-      spdlog::info("the pre-training in {} is finished ({} steps, test rotation accuracy {:.4f})",
-                   dir.string(), record.steps, record.test_rotation_accuracy);
-      out << (dir / kBackboneFile).string() << "\n";
-      return;
-    }
-  }
-  const PreparedData prepared = prepare_data(config.data, decoded_cache_dir(config.data, dir));
-  const nlohmann::json manifest = split_manifest(config.data, prepared);
-  if (options.resume && fs::exists(dir / kSplitManifestFile) &&
+// The data (rank 0 first: it may decode and cache images); on resume the same source.
+PreparedData load_pretraining_data(RunSession& session, const Config& config, bool resume) {
+  const fs::path& dir = session.dir();
+  std::optional<PreparedData> prepared;
+  session.rank_zero_first("run_opened", [&] {
+    prepared.emplace(prepare_data(config.data, decoded_cache_dir(config.data, dir)));
+  });
+  const nlohmann::json manifest = split_manifest(config.data, *prepared);
+  if (resume && fs::exists(dir / kSplitManifestFile) &&
       read_split_manifest(dir / kSplitManifestFile)["source"] != manifest["source"]) {
     throw InputError((dir / kSplitManifestFile).string() +
                      " describes other data than the config gives now (the dataset files "
                      "changed); choose another " +
                      std::string(kOption));
   }
-  const RunData run = make_run_data(prepared, device);
+  return std::move(*prepared);
+}
+
+}  // namespace
+
+void run_pretraining(const Config& config, const PretrainOptions& options, std::ostream& out) {
+  RunSession session(config, pretraining_session(config, options.resume));
+  session.add_writer([&out] { return std::make_unique<ConsoleSink>(out); });
+  RunSink& sink = session.sink();
+  const fs::path& dir = session.dir();
+  if (options.resume) {
+    const PretrainRecord record = read_pretrain_record(dir / kPretrainRecordFile);
+    if (record.status == "done" && fs::exists(dir / kBackboneFile)) {
+      spdlog::info("the pre-training in {} is finished ({} steps, test rotation accuracy {:.4f})",
+                   dir.string(), record.steps, record.test_rotation_accuracy);
+      sink.result_line((dir / kBackboneFile).string());
+      return;
+    }
+  }
+  const PreparedData prepared = load_pretraining_data(session, config, options.resume);
+  const RunData run = make_run_data(prepared, session.device());
   // Every training image of the run (labeled and unlabeled alike), labels unused.
   const std::int64_t images = run.images.size(0);
   PretrainSettings settings;
@@ -161,7 +176,8 @@ void run_pretraining(const Config& config, const PretrainOptions& options, std::
   settings.seed = config.run.seed;
   settings.checkpoint_every = config.run.checkpoint_every;
   settings.eval_batch_size = config.train.eval_batch_size;
-  RotationPretrainer pretrainer(settings, device, run.images, run.test_images, dir);
+  settings.sink = &sink;
+  RotationPretrainer pretrainer(settings, session.device(), run.images, run.test_images, dir);
   spdlog::info(
       "rotation pre-training of WRN-{}-{} on {} images ({} steps of {} images{}), "
       "test rotation accuracy on {} test images x 4",
@@ -174,21 +190,21 @@ void run_pretraining(const Config& config, const PretrainOptions& options, std::
   PretrainRecord record;
   record.total_steps = pretrainer.total_steps();
   record.images = images;
-  if (!options.resume) write_pretrain_record(dir / kPretrainRecordFile, record);
-  write_file_atomic(dir / kConfigFile, config_to_yaml(config));
-  write_split_manifest(dir / kSplitManifestFile, manifest);
+  if (!options.resume) sink.pretrain_record(dir / kPretrainRecordFile, record);
+  session.record_start(config);
+  sink.split_manifest(dir / kSplitManifestFile, split_manifest(config.data, prepared));
   const PretrainOutcome outcome = pretrainer.run(options.resume);
-  write_backbone(dir, pretrainer.model(), config, outcome, images);
+  write_backbone(sink, dir, pretrainer.model(), config, outcome, images);
   record.status = "done";
   record.steps = outcome.steps;
   record.test_rotation_accuracy = outcome.test_rotation_accuracy;
   record.backbone_fingerprint = outcome.backbone_fingerprint;
   record.seconds = outcome.seconds;
-  write_pretrain_record(dir / kPretrainRecordFile, record);
+  sink.pretrain_record(dir / kPretrainRecordFile, record);
   spdlog::info("done: test rotation accuracy {:.4f} after {} steps; backbone {} (fingerprint {})",
                outcome.test_rotation_accuracy, outcome.steps, (dir / kBackboneFile).string(),
                outcome.backbone_fingerprint);
-  out << (dir / kBackboneFile).string() << "\n";
+  sink.result_line((dir / kBackboneFile).string());
 }
 
 }  // namespace crest

@@ -100,7 +100,21 @@ void check_batch_split(const TrainConfig& t, int world_size) {
   }
 }
 
-std::optional<int> launch_if_asked(int nproc, const Config& config, char** argv) {
+void check_batch_split(const Config& config, Workload workload, int world_size) {
+  if (workload == Workload::kTraining) {
+    check_batch_split(config.train, world_size);
+    return;
+  }
+  if (config.pretrain.batch_size % world_size != 0) {
+    throw InputError("pretrain.batch_size " + std::to_string(config.pretrain.batch_size) +
+                     " is not divisible by the world size " + std::to_string(world_size) +
+                     ": the global batch is split evenly over the ranks; choose a batch size or "
+                     "a number of ranks that divides it");
+  }
+}
+
+std::optional<int> launch_if_asked(int nproc, const Config& config, char** argv,
+                                   Workload workload) {
   if (launched_as_rank()) {
     const RankInfo info = rank_from_environment();
     if (nproc > 0 && nproc != info.world_size) {
@@ -117,16 +131,16 @@ std::optional<int> launch_if_asked(int nproc, const Config& config, char** argv)
   }
   if (nproc > 1 && !c10d_available())
     world().join(RankInfo{0, nproc, 0, "", 0, "launch"}, at::kCPU);
-  check_batch_split(config.train, nproc);
+  check_batch_split(config, workload, nproc);
   if (nproc == 1) return std::nullopt;
   return launch_local(nproc, argv);
 }
 
-at::Device join_from_environment(const Config& config, at::Device device) {
+at::Device join_from_environment(const Config& config, at::Device device, Workload workload) {
   const RankInfo info = rank_from_environment();
   if (info.world_size <= 1) return device;
   if (!c10d_available()) world().join(info, device);  // throws: the build lacks c10d
-  check_batch_split(config.train, info.world_size);
+  check_batch_split(config, workload, info.world_size);
   at::Device rank_device = device;
   if (device.is_cuda()) {
     const auto gpus = static_cast<int>(torch::cuda::device_count());

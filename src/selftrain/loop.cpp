@@ -26,6 +26,8 @@
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/io/selection_files.h"
+#include "crest/io/run_session.h"
+#include "crest/io/sink.h"
 #include "crest/io/tensorboard.h"
 #include "crest/io/world_file.h"
 #include "crest/metrics/metrics.h"
@@ -33,6 +35,7 @@
 #include "crest/selftrain/run_data.h"
 #include "crest/selftrain/selection.h"
 #include "crest/ssl/alignment.h"
+#include "crest/ssl/predict.h"
 #include "crest/ssl/trainer.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
@@ -114,20 +117,10 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
   }
 }
 
-// Refuses another run's folder and starts the log.
-void open_run(const fs::path& run_dir, const Config& config, bool resume, at::Device device) {
-  check_existing_run(run_dir, config, resume);
-  add_log_file(run_dir / kLogFile);
-  install_stop_handlers();
-  spdlog::info("run folder {} ({})", run_dir.string(), current_command_line());
-  spdlog::info("crest {} | LibTorch {} | device {}", CREST_VERSION, CREST_TORCH_VERSION,
-               describe_device(device));
-}
-
-// Writes the split manifest; on resume it must describe the same data.
-void record_split(const fs::path& run_dir, const DataConfig& data, const PreparedData& prepared) {
+// The split manifest, through the sink; on resume it must describe the same data.
+void record_split(RunSession& session, const DataConfig& data, const PreparedData& prepared) {
   const nlohmann::json manifest = split_manifest(data, prepared);
-  const fs::path path = run_dir / kSplitManifestFile;
+  const fs::path path = session.dir() / kSplitManifestFile;
   if (fs::exists(path)) {
     const nlohmann::json existing = read_split_manifest(path);
     if (existing["labeled_indices"] != manifest["labeled_indices"] ||
@@ -139,7 +132,7 @@ void record_split(const fs::path& run_dir, const DataConfig& data, const Prepare
                        "choose another --out");
     }
   }
-  write_split_manifest(path, manifest);
+  session.sink().split_manifest(path, manifest);
 }
 
 // Holds out a validation slice of the labeled positions, per class (see crest.val_fraction).
@@ -322,7 +315,7 @@ NamedTensors read_init_weights(const ModelConfig& model, const fs::path& run_dir
   return tensors;
 }
 
-TrainerSettings trainer_settings(const Config& config, int g, EventWriter& events,
+TrainerSettings trainer_settings(const Config& config, int g, RunSink& sink,
                                  const NamedTensors& init_weights) {
   TrainerSettings settings;
   settings.model = config.model;
@@ -333,7 +326,7 @@ TrainerSettings trainer_settings(const Config& config, int g, EventWriter& event
   settings.label = "gen " + std::to_string(g) + "/" + std::to_string(config.crest.generations);
   settings.later_steps = static_cast<std::int64_t>(config.crest.generations - g - 1) *
                          config.train.epochs * config.train.steps_per_epoch;
-  settings.events = &events;
+  settings.sink = &sink;
   if (!config.model.init_from.empty()) {
     settings.init_weights = &init_weights;
     settings.init_source = config.model.init_from;
@@ -380,8 +373,8 @@ double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan
 // pseudo_labels.csv and selection.json (the record also into `written`, for TensorBoard; left
 // empty when nothing is selected) and fills the row's selection figures.
 CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan& plan,
-                             const Config& config, const fs::path& gen_dir, GenerationRow& row,
-                             std::optional<SelectionRecord>& written) {
+                             const Config& config, RunSink& sink, const fs::path& gen_dir,
+                             GenerationRow& row, std::optional<SelectionRecord>& written) {
   CarriedSelection next;
   if (!plan.selecting || run.unlabeled_only.empty()) return next;
   const at::Tensor pool = long_tensor(run.unlabeled_only, run.images.device());
@@ -416,8 +409,6 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
     next.positions.push_back(static_cast<std::int64_t>(position));
     next.labels.push_back(selection.labels[k]);
   }
-  const bool writer = dist::world().is_main();  // only rank 0 writes the run folder
-  if (writer) write_pseudo_labels_csv(gen_dir / kPseudoLabelsFile, rows);
   row.selected = static_cast<std::int64_t>(selection.rows.size());
   row.selection_precision =
       truth_known ? account.precision_total : std::numeric_limits<double>::quiet_NaN();
@@ -437,7 +428,7 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   record.recall = account.recall;
   record.selected_total = row.selected;
   record.precision_total = row.selection_precision;
-  if (writer) write_selection_json(gen_dir / kSelectionFile, record);
+  sink.selection(gen_dir, rows, record);
   written = std::move(record);
   return next;
 }
@@ -493,26 +484,6 @@ bool generation_finished(const fs::path& run_dir, int g) {
   return fs::exists(generation_dir(run_dir, g) / kGenerationDoneFile);
 }
 
-// After each generation the whole table so far is printed again, so it reads as one table
-// even with progress output in between.
-void print_table(std::ostream& out, const std::vector<GenerationRow>& rows, const RunPlan& plan) {
-  out << "gen      t  labeled     acc   med20  mean-rec  min-rec  maj-rec  selected  sel-prec\n";
-  for (const GenerationRow& r : rows) {
-    const std::string precision = std::isfinite(r.selection_precision)
-                                      ? csv_number(r.selection_precision).substr(0, 6)
-                                  : plan.selecting && !plan.truth_known ? "unknown"
-                                                                        : "-";
-    char line[160];
-    std::snprintf(line, sizeof(line),
-                  "%3d  %5.2f  %7lld  %6.4f  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
-                  r.generation, r.t, static_cast<long long>(r.labeled), r.accuracy,
-                  r.accuracy_median_last_20, r.mean_recall, r.minority_recall, r.majority_recall,
-                  static_cast<long long>(r.selected), precision.c_str());
-    out << line;
-  }
-  out.flush();
-}
-
 // ---- the end of the run ------------------------------------------------------------------------
 
 // The row crest.select_on picks: the last, or the best validation mean recall (first on ties).
@@ -531,8 +502,9 @@ std::size_t best_row(const std::vector<GenerationRow>& rows, SelectOn select_on)
 
 // RUN/summary.json of a run that diverged in generation g: the generations before it, marked
 // so that summarize leaves the run out and report calls it failed.
-void record_divergence(const fs::path& run_dir, const Config& config, const RunPlan& plan,
-                       const std::vector<GenerationRow>& rows, int g, const std::string& error) {
+void record_divergence(RunSink& sink, const fs::path& run_dir, const Config& config,
+                       const RunPlan& plan, const std::vector<GenerationRow>& rows, int g,
+                       const std::string& error) {
   RunSummary summary;
   summary.status = kRunDiverged;
   summary.failed_generation = g;
@@ -544,12 +516,12 @@ void record_divergence(const fs::path& run_dir, const Config& config, const RunP
   summary.majority_classes = plan.majority;
   summary.generations = rows;
   if (!rows.empty()) summary.final_row = rows.back();
-  write_run_summary(run_dir / kRunSummaryFile, summary);
+  sink.run_finished(run_dir, summary);
 }
 
-void finish_run(const fs::path& run_dir, const Config& config, const RunPlan& plan,
-                const std::vector<GenerationRow>& rows, std::ostream& out) {
-  write_generations_csv(run_dir / kGenerationsFile, rows);
+// RUN/generations.csv and RUN/summary.json naming the best generation under crest.select_on.
+void finish_run(RunSink& sink, const fs::path& run_dir, const Config& config, const RunPlan& plan,
+                const std::vector<GenerationRow>& rows) {
   const CrestConfig& cc = config.crest;
   const GenerationRow& best = rows[best_row(rows, cc.select_on)];
   RunSummary summary;
@@ -562,134 +534,151 @@ void finish_run(const fs::path& run_dir, const Config& config, const RunPlan& pl
   summary.minority_classes = plan.minority;
   summary.majority_classes = plan.majority;
   summary.generations = rows;
-  write_run_summary(run_dir / kRunSummaryFile, summary);
-  out << "best generation " << best.generation << " (select_on " << to_string(cc.select_on)
-      << "): accuracy " << csv_number(best.accuracy) << ", mean recall "
-      << csv_number(best.mean_recall) << "\n";
-  out.flush();
+  sink.run_finished(run_dir, summary);
   spdlog::info("done: {}", (run_dir / kRunSummaryFile).string());
+}
+
+// ---- opening the run ---------------------------------------------------------------------------
+
+// How `crest train` opens its folder (io/run_session.h): it must be ours, hold the run to resume
+// (before the lock creates a mistyped folder), and, on resume, the same config.
+SessionOptions training_session(const Config& config, bool resume) {
+  SessionOptions options;
+  options.kind = SessionKind::kTraining;
+  options.resume = resume;
+  options.banner = "run folder";
+  options.check_folder = [resume](const fs::path& run_dir) {
+    check_run_folder_is_ours(run_dir, "--out / run.out_dir");
+    if (resume && !fs::exists(run_dir / kConfigFile)) {
+      throw InputError(no_run_to_resume(run_dir));
+    }
+  };
+  options.check_locked = [&config, resume](const fs::path& run_dir) {
+    check_existing_run(run_dir, config, resume);
+  };
+  return options;
+}
+
+// The data, rank 0 first (it may decode and cache images, and records the split), then on the
+// device.
+RunData load_run_data(RunSession& session, const Config& config) {
+  std::optional<PreparedData> prepared;
+  session.rank_zero_first("run_opened", [&] {
+    prepared.emplace(prepare_data(config.data, decoded_cache_dir(config.data, session.dir())));
+    record_split(session, config.data, *prepared);
+  });
+  return make_run_data(*prepared, session.device());
+}
+
+// TensorBoard's event files and the console table beside the run folder's files.
+void add_run_writers(RunSession& session, const Config& config, const RunData& run,
+                     const RunPlan& plan, std::ostream& out) {
+  session.add_writer([&]() -> std::unique_ptr<RunSink> {
+    if (!config.run.tensorboard) return nullptr;
+    if (!tensorboard_supported()) {
+      spdlog::warn(
+          "run.tensorboard is on but this build of crest has no TensorBoard support (built "
+          "without Protobuf): no event files are written. Install libprotobuf-dev and "
+          "protobuf-compiler and rebuild, or set run.tensorboard: false");
+      return nullptr;
+    }
+    return std::make_unique<TensorBoardSink>(session.dir(), run.class_names);
+  });
+  session.add_writer([&]() -> std::unique_ptr<RunSink> {
+    return std::make_unique<ConsoleSink>(out, plan.selecting, plan.truth_known);
+  });
+}
+
+// ---- the generations ---------------------------------------------------------------------------
+
+// What carries from one generation to the next: the table so far and the selection of the
+// previous generation.
+struct RunProgress {
+  std::vector<GenerationRow> rows;
+  CarriedSelection carried;
+};
+
+// A finished generation: its figures and its selection come from disk, never recomputed.
+void read_generation(RunSession& session, const Config& config, const RunData& run,
+                     const RunPlan& plan, int g, RunProgress& progress) {
+  const fs::path gen_dir = generation_dir(session.dir(), g);
+  progress.rows.push_back(read_finished_generation(gen_dir, g, run.num_classes()).row);
+  const bool last = g + 1 == config.crest.generations;
+  progress.carried =
+      plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
+  if (last || !generation_finished(session.dir(), g + 1)) {
+    session.sink().generations_read(progress.rows);
+  }
+}
+
+// Steps 1-3 of Algorithm 1 for generation g, its records through the sink.
+void train_generation(RunSession& session, const Config& config, const RunData& run,
+                      const RunPlan& plan, const NamedTensors& init_weights, int g, bool resume,
+                      RunProgress& progress) {
+  const CrestConfig& cc = config.crest;
+  RunSink& sink = session.sink();
+  const fs::path gen_dir = generation_dir(session.dir(), g);
+  const double t_g = aligns_distribution(cc.mode)
+                         ? alignment_temperature(g, cc.generations, cc.t_min, cc.t_schedule)
+                         : 1.0;
+  // 1. This generation's labeled set.
+  const LabeledSet labeled = labeled_set(plan, progress.carried, run.num_classes());
+  sink.generation_started(
+      g, gen_dir, {run.class_names, plan.labeled_counts, labeled.pseudo_counts, labeled.counts});
+  // 2. Train from scratch (CReST+: aligned toward normalise(p_data^t_g)).
+  GenerationTrainer trainer(trainer_settings(config, g, sink, init_weights), session.device(),
+                            generation_data(run, labeled.positions, labeled.targets), gen_dir,
+                            make_alignment(cc, plan.p_data, t_g, session.device()));
+  GenerationOutcome outcome;
+  try {
+    outcome = trainer.run(resume);
+  } catch (const TrainingDiverged& e) {
+    record_divergence(sink, session.dir(), config, plan, progress.rows, g, e.what());
+    throw;
+  }
+  GenerationRow row =
+      test_row(g, t_g, labeled, static_cast<std::int64_t>(progress.carried.labels.size()),
+               outcome.final_ema, plan);
+  row.accuracy_median_last_20 = outcome.ema_summary.median_last_20;
+  if (uses_validation(cc.select_on)) {
+    row.val_mean_recall =
+        validation_mean_recall(trainer.ema_model(), run, plan, config.train.eval_batch_size);
+  }
+  // 3. Select pseudo-labels for the next generation.
+  std::optional<SelectionRecord> selection;
+  CarriedSelection next =
+      select_next(trainer.ema_model(), run, plan, config, sink, gen_dir, row, selection);
+  // Recorded last (generation.json): a crash before it redoes the selection from the same final
+  // checkpoint, which gives the same result.
+  progress.rows.push_back(row);
+  sink.generation_finished(
+      gen_dir, {row, evaluation_figures(outcome.final_ema), labeled.counts, outcome.ema_summary},
+      selection ? &*selection : nullptr, outcome.steps, progress.rows);
+  progress.carried = std::move(next);
 }
 
 }  // namespace
 
 void run_training(const Config& config, const TrainOptions& options, std::ostream& out) {
-  const fs::path run_dir = config.run.out_dir;
-  // A rank of a multi-rank job (RANK/WORLD_SIZE or Slurm) joins it; one process alone keeps
-  // its device and takes the single-process path throughout.
-  dist::World& world = dist::world();
-  const at::Device device = dist::join_from_environment(config, resolve_device(config.run.device));
-  const bool writer = world.is_main();  // only rank 0 writes the run folder
-  const RunThreads threads = set_run_cpu_threads(run_dir, config.run.threads, options.resume);
-  check_run_folder_is_ours(run_dir, "--out / run.out_dir");
-  if (options.resume && !fs::exists(run_dir / kConfigFile)) {
-    throw InputError(no_run_to_resume(run_dir));  // before the lock creates a mistyped folder
-  }
-  std::optional<RunLock> lock;
-  if (writer) {
-    lock.emplace(run_dir);
-    open_run(run_dir, config, options.resume, device);
-    if (options.resume) check_resume_world_size(run_dir, world.size());
-    record_run_cpu_threads(run_dir, threads);
-    for (const fs::path& stale : remove_stale_temporaries(run_dir)) {
-      spdlog::info("removed {} (left by a write that was cut short)", stale.string());
-    }
-  } else {
-    install_stop_handlers();
-  }
-  const NamedTensors init_weights = read_init_weights(config.model, run_dir, options.resume);
-  // Rank 0 loads (and may cache) the data first; the others then read what it left.
-  if (!writer) world.store_barrier("run_opened", dist::kLoadTimeout);
-  const PreparedData prepared = prepare_data(config.data, decoded_cache_dir(config.data, run_dir));
-  if (writer) {
-    record_split(run_dir, config.data, prepared);
-    world.store_barrier("run_opened", dist::kLoadTimeout);
-  }
-  const RunData run = make_run_data(prepared, device);
+  RunSession session(config, training_session(config, options.resume));
+  const NamedTensors init_weights =
+      read_init_weights(config.model, session.dir(), options.resume);
+  const RunData run = load_run_data(session, config);
   const RunPlan plan = plan_run(config, run);
-  if (writer) log_plan(config, run, plan, device);
+  log_plan(config, run, plan, session.device());
   // Written once the data is loaded and on the device: a run that failed before leaves no run.
-  if (writer) {
-    if (world.distributed()) write_world_size(run_dir, world.size());
-    write_file_atomic(run_dir / kConfigFile, config_to_yaml(config));
+  session.record_start(config);
+  session.barrier("data_loaded");
+  add_run_writers(session, config, run, plan, out);
+  RunProgress progress;
+  for (int g = 0; g < config.crest.generations; ++g) {
+    if (options.resume && generation_finished(session.dir(), g)) {
+      read_generation(session, config, run, plan, g, progress);
+    } else {
+      train_generation(session, config, run, plan, init_weights, g, options.resume, progress);
+    }
   }
-  world.store_barrier("data_loaded", dist::kLoadTimeout);
-
-  const CrestConfig& cc = config.crest;
-  std::vector<GenerationRow> rows;
-  CarriedSelection carried;  // the selection of the previous generation
-  // TensorBoard event files, until a write fails (they are derived: the run goes on).
-  bool tensorboard = config.run.tensorboard && writer;
-  if (tensorboard && !tensorboard_supported()) {
-    spdlog::warn(
-        "run.tensorboard is on but this build of crest has no TensorBoard support (built "
-        "without Protobuf): no event files are written. Install libprotobuf-dev and "
-        "protobuf-compiler and rebuild, or set run.tensorboard: false");
-    tensorboard = false;
-  }
-  for (int g = 0; g < cc.generations; ++g) {
-    const fs::path gen_dir = generation_dir(run_dir, g);
-    if (options.resume && generation_finished(run_dir, g)) {
-      // A finished generation: its figures and its selection come from disk, never recomputed.
-      rows.push_back(read_finished_generation(gen_dir, g, run.num_classes()).row);
-      const bool last = g + 1 == cc.generations;
-      carried = plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
-      if (writer && (last || !generation_finished(run_dir, g + 1))) print_table(out, rows, plan);
-      continue;
-    }
-    if (writer) fs::create_directories(gen_dir);
-    const double t_g = aligns_distribution(cc.mode)
-                           ? alignment_temperature(g, cc.generations, cc.t_min, cc.t_schedule)
-                           : 1.0;
-
-    // 1. This generation's labeled set.
-    const LabeledSet labeled = labeled_set(plan, carried, run.num_classes());
-    if (writer) {
-      write_labeled_distribution_csv(
-          gen_dir / kLabeledDistributionFile,
-          {run.class_names, plan.labeled_counts, labeled.pseudo_counts, labeled.counts});
-    }
-
-    // 2. Train FixMatch from scratch (CReST+: aligned toward normalise(p_data^t_g)).
-    EventWriter events;  // a new events file, also on resume (never appends to a torn one)
-    if (tensorboard) events.open(tensorboard_dir(run_dir, g));
-    FixMatchTrainer trainer(trainer_settings(config, g, events, init_weights), device,
-                            generation_data(run, labeled.positions, labeled.targets), gen_dir,
-                            make_alignment(cc, plan.p_data, t_g, device));
-    GenerationOutcome outcome;
-    try {
-      outcome = trainer.run(options.resume);
-    } catch (const TrainingDiverged& e) {
-      if (writer) record_divergence(run_dir, config, plan, rows, g, e.what());
-      throw;
-    }
-    GenerationRow row = test_row(g, t_g, labeled, static_cast<std::int64_t>(carried.labels.size()),
-                                 outcome.final_ema, plan);
-    row.accuracy_median_last_20 = outcome.ema_summary.median_last_20;
-    if (uses_validation(cc.select_on)) {
-      row.val_mean_recall =
-          validation_mean_recall(trainer.ema_model(), run, plan, config.train.eval_batch_size);
-    }
-
-    // 3. Select pseudo-labels for the next generation.
-    std::optional<SelectionRecord> selection;
-    CarriedSelection next =
-        select_next(trainer.ema_model(), run, plan, config, gen_dir, row, selection);
-    add_generation_scalars(events, row, selection ? &*selection : nullptr, outcome.steps);
-    tensorboard = tensorboard && !events.failed();
-
-    // Record. generation.json is written last: a crash before it redoes the selection from the
-    // same final checkpoint, which gives the same result.
-    rows.push_back(row);
-    if (writer) {
-      write_generation_record(
-          gen_dir / kGenerationDoneFile,
-          {row, evaluation_figures(outcome.final_ema), labeled.counts, outcome.ema_summary});
-      write_generations_csv(run_dir / kGenerationsFile, rows);
-      print_table(out, rows, plan);
-    }
-    carried = std::move(next);
-  }
-  if (writer) finish_run(run_dir, config, plan, rows, out);
+  finish_run(session.sink(), session.dir(), config, plan, progress.rows);
 }
 
 }  // namespace crest

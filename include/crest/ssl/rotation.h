@@ -14,6 +14,7 @@
 #include <string>
 
 #include "crest/config/config.h"
+#include "crest/io/sink.h"
 #include "crest/models/wrn.h"
 
 namespace crest {
@@ -41,6 +42,8 @@ struct PretrainSettings {
   std::int64_t seed = 0;
   int checkpoint_every = 0;  // steps; 0 = only at the end
   int eval_batch_size = 1000;
+  // Where the records go (io/sink.h); not owned. Null: out_dir alone, written by rank 0.
+  RunSink* sink = nullptr;
 };
 
 struct PretrainOutcome {
@@ -51,7 +54,10 @@ struct PretrainOutcome {
 };
 
 // Trains a WRN with a 4-way head on `images` (uint8 [N, 3, S, S] on the training device) to
-// predict their rotation, evaluating on every rotation of `test_images` each epoch.
+// predict their rotation, evaluating on every rotation of `test_images` each epoch: a learner
+// (RotationLearner) in the one training loop and step engine (ssl/training_loop.h,
+// ssl/engine.h), so it is data-parallel like a generation (each rank draws
+// pretrain.batch_size / world size images; InputError when that does not divide).
 // out_dir gets metrics.jsonl (one PretrainLine per epoch), checkpoint.pt (model, SGD momentum,
 // sampler, generator: a resume continues bit for bit on the CPU), and at the end backbone.pt
 // (the backbone under PyTorch's WRN names, fc left out) with backbone.pt.json.
@@ -62,12 +68,15 @@ class RotationPretrainer {
   // Throws Interrupted after checkpointing when a stop was requested, TrainingDiverged on a
   // non-finite loss or weight (keeping the last good checkpoint), WriteError on a failed write.
   PretrainOutcome run(bool resume);
+  ~RotationPretrainer();
+  RotationPretrainer(const RotationPretrainer&) = delete;
+  RotationPretrainer& operator=(const RotationPretrainer&) = delete;
   std::int64_t total_steps() const;
   WideResNet& model();
 
  private:
   struct Impl;
-  std::shared_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace crest

@@ -15,6 +15,7 @@
 
 #include "crest/data/prepare.h"
 #include "crest/io/file.h"
+#include "crest/ssl/predict.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
@@ -59,7 +60,7 @@ class TrainerTest : public TempDirTest {
   }
 
   GenerationOutcome train(const std::string& name, bool resume = false) {
-    FixMatchTrainer trainer(settings_, at::kCPU,
+    GenerationTrainer trainer(settings_, at::kCPU,
                             generation_data(run_, run_.labeled_positions, targets_), dir_ / name);
     return trainer.run(resume);
   }
@@ -156,7 +157,7 @@ TEST_F(TrainerTest, ANonFiniteModelIsNeverCheckpointedOrEvaluated) {
   settings_.checkpoint_every = 1;
   for (const bool ema : {true, false}) {
     const std::string name = ema ? "ema" : "bn";
-    FixMatchTrainer trainer(settings_, at::kCPU,
+    GenerationTrainer trainer(settings_, at::kCPU,
                             generation_data(run_, run_.labeled_positions, targets_), dir_ / name);
     {
       at::NoGradGuard no_grad;
@@ -194,7 +195,7 @@ TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
   settings_.train.amp = Amp::kOff;  // the layout alone (auto is bf16 on AMX CPUs)
   settings_.train.channels_last = Toggle::kOff;
   {
-    FixMatchTrainer trainer(settings_, at::kCPU,
+    GenerationTrainer trainer(settings_, at::kCPU,
                             generation_data(run_, run_.labeled_positions, targets_), dir_ / "y");
     EXPECT_FALSE(trainer.fast_path()["channels_last"].get<bool>());
     EXPECT_FALSE(is_channels_last(*trainer.model()));
@@ -202,7 +203,7 @@ TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
   train("contiguous");
   settings_.train.channels_last = Toggle::kOn;
   {
-    FixMatchTrainer trainer(settings_, at::kCPU,
+    GenerationTrainer trainer(settings_, at::kCPU,
                             generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
     EXPECT_TRUE(trainer.fast_path()["channels_last"].get<bool>());
     EXPECT_TRUE(is_channels_last(*trainer.model()));
@@ -226,7 +227,7 @@ TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
 }
 
 TEST_F(TrainerTest, FastPathSettingsResolveForTheCpu) {
-  FixMatchTrainer trainer(settings_, at::kCPU,
+  GenerationTrainer trainer(settings_, at::kCPU,
                           generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
   const nlohmann::json f = trainer.fast_path();
   EXPECT_EQ(f["sgd"], "foreach");
@@ -299,13 +300,13 @@ TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
   settings_.train.amp = Amp::kOff;
   settings_.train.epochs = 3;  // 9 steps: 3 eager warm-up steps, a capture, replays
   settings_.train.cuda_graph = Toggle::kOff;
-  FixMatchTrainer eager(settings_, at::kCUDA,
+  GenerationTrainer eager(settings_, at::kCUDA,
                         generation_data(make_run_data(prepare_data(data_), at::kCUDA),
                                         run_.labeled_positions, targets_),
                         dir_ / "eager");
   eager.run(false);
   settings_.train.cuda_graph = Toggle::kOn;
-  FixMatchTrainer graph(settings_, at::kCUDA,
+  GenerationTrainer graph(settings_, at::kCUDA,
                         generation_data(make_run_data(prepare_data(data_), at::kCUDA),
                                         run_.labeled_positions, targets_),
                         dir_ / "graph");
@@ -319,7 +320,7 @@ TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
         << "parameter " << i << " differs by " << (a[i] - b[i]).abs().max().item<double>();
   }
   // Both trained: the weights moved away from the shared start.
-  FixMatchTrainer fresh(settings_, at::kCUDA,
+  GenerationTrainer fresh(settings_, at::kCUDA,
                         generation_data(make_run_data(prepare_data(data_), at::kCUDA),
                                         run_.labeled_positions, targets_),
                         dir_ / "fresh");

@@ -1,0 +1,135 @@
+// The semi-supervised learners inside a CReST generation (train.algorithm), on one labeled and
+// one unlabeled stream of the generation's images:
+//   FixMatchLearner  Sohn et al. 2020 as the CReST reference's fixmatch.py: one forward over the
+//                    labeled weak, unlabeled weak and unlabeled strong views; the weak view's
+//                    (CReST+: aligned) confident predictions are the strong view's targets
+//                    (ssl/fixmatch.h). Capturable as a CUDA graph.
+//   MixMatchLearner  Berthelot et al. 2019 as the reference's mixmatch.py: K weak views, the
+//                    sharpened average guess, MixUp, soft CE + lambda_u * MSE (ssl/mixmatch.h).
+//                    A fresh MixUp draw each step: always eager.
+// Both evaluate the raw and the EMA model on the test set, plain and logit-adjusted, and report
+// the same statistics (MetricsLine, io/training_files.h).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "crest/augment/augment.h"
+#include "crest/config/config.h"
+#include "crest/metrics/metrics.h"
+#include "crest/models/wrn.h"
+#include "crest/ssl/alignment.h"
+#include "crest/ssl/learner.h"
+#include "crest/ssl/losses.h"
+#include "crest/ssl/sampler.h"
+
+namespace crest {
+
+// Everything a generation trains and evaluates on, resident on the training device.
+struct TrainingData {
+  at::Tensor images;           // uint8 [N, 3, H, W]: every image the generation touches
+  at::Tensor labeled_index;    // int64 [L]: positions in `images` of the labeled set
+  at::Tensor labeled_targets;  // int64 [L]: their labels (true, or pseudo for CReST)
+  at::Tensor unlabeled_index;  // int64 [U]: positions of the unlabeled stream
+  at::Tensor unlabeled_truth;  // int64 [U]: true labels of that stream, for monitoring only
+  at::Tensor test_images;      // uint8 [T, 3, H, W]
+  at::Tensor test_labels;      // int64 [T]
+  std::vector<std::string> class_names;
+  std::vector<double> class_prior;  // labeled class distribution (logit adjustment)
+};
+
+// What a semi-supervised learner computes with: the generation's models (built and owned by the
+// trainer), data and settings.
+struct SemiLearnerContext {
+  TrainConfig train;
+  at::Device device = at::kCPU;
+  WideResNet model{nullptr};      // the raw model, trained
+  WideResNet ema_model{nullptr};  // its EMA, evaluated
+  const TrainingData* data = nullptr;
+  DistributionAligner alignment{nullptr};  // CReST+ (null: no alignment)
+  LabeledLossFn labeled_loss;              // train.labeled_loss with the generation's counts
+  AugmentOptions augment;
+  bool bf16 = false;           // the step under bf16 autocast
+  bool channels_last = false;  // the model's memory format
+  std::int64_t labeled_batch = 0;    // this rank's share of train.batch_size
+  std::int64_t unlabeled_batch = 0;  // and of batch_size * unlabeled_ratio (0: supervised)
+};
+
+// The statistics both report, summed on the device between evaluations.
+enum SemiStat : int {
+  kStatLoss,
+  kStatLossX,
+  kStatLossU,
+  kStatMask,
+  kStatPseudoCorrect,  // kept pseudo-labels that match the hidden true label
+  kStatPseudoKept,
+  kStatSteps,
+  kSemiStatCount
+};
+
+// Sampling, the statistics and the evaluation FixMatch and MixMatch share; they differ in the
+// unlabeled views they draw and in their loss.
+class SemiLearner : public Learner {
+ public:
+  explicit SemiLearner(SemiLearnerContext context);
+  int stat_count() const override { return kSemiStatCount; }
+  // labeled_sampler, unlabeled_sampler (both per rank) and alignment.
+  void register_state(StateTree& tree) override;
+  // The labeled weak view, then unlabeled_views() of the unlabeled images.
+  StepBatch draw_batch(at::Generator& generator) override;
+  EpochLine evaluate(const EvaluationInput& input) override;
+  ProgressFields progress_fields(double lr, const at::Tensor& stats,
+                                 const EpochLine* line) const override;
+
+ protected:
+  // Appends the unlabeled views of `images` (uint8 [U, 3, H, W]) to `views`.
+  virtual void unlabeled_views(const at::Tensor& images, at::Generator& generator,
+                               std::vector<at::Tensor>& views) = 0;
+  // After the views are normalised into batch.inputs (MixMatch draws its MixUp here).
+  virtual void finish_batch(StepBatch& batch, at::Generator& generator);
+  // p_model of CReST+'s alignment sees `probs` of every rank (the same p_model everywhere).
+  void observe_alignment(const at::Tensor& probs);
+
+  SemiLearnerContext c_;
+  IndexSampler labeled_stream_{nullptr};
+  IndexSampler unlabeled_stream_{nullptr};  // null without unlabeled data
+};
+
+class FixMatchLearner final : public SemiLearner {
+ public:
+  using SemiLearner::SemiLearner;
+  StepLoss loss(const StepBatch& batch, std::int64_t step) override;
+  bool graph_capturable() const override { return true; }
+
+ protected:
+  void unlabeled_views(const at::Tensor& images, at::Generator& generator,
+                       std::vector<at::Tensor>& views) override;
+};
+
+class MixMatchLearner final : public SemiLearner {
+ public:
+  using SemiLearner::SemiLearner;
+  StepLoss loss(const StepBatch& batch, std::int64_t step) override;
+  bool graph_capturable() const override { return false; }
+
+ protected:
+  void unlabeled_views(const at::Tensor& images, at::Generator& generator,
+                       std::vector<at::Tensor>& views) override;
+  void finish_batch(StepBatch& batch, at::Generator& generator) override;
+};
+
+// The learner of train.algorithm.
+std::unique_ptr<SemiLearner> make_semi_learner(TrainAlgorithm algorithm,
+                                               SemiLearnerContext context);
+
+// Raw and logit-adjusted (by data.class_prior) evaluation of `net` on the test set from one fp32
+// forward pass, sharded over the ranks and gathered (collective in a multi-rank run).
+std::pair<Evaluation, Evaluation> evaluate_on_test(WideResNet& net, const TrainingData& data,
+                                                   int eval_batch_size);
+
+}  // namespace crest
