@@ -41,7 +41,7 @@ bool pretrain_file(const std::string& name) {
       kLockFile,           kMetricsFile,       kCheckpointFile,
       kPretrainRecordFile, kBackboneFile,      kBackboneSidecarFile,
       kCacheDir,           kStdoutLogFile,     kStderrLogFile,
-      kThreadsFile};
+      kThreadsFile,        kWorldFile};
   return is_temporary_name(name) || std::find(kOurs.begin(), kOurs.end(), name) != kOurs.end();
 }
 
