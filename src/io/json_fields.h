@@ -104,7 +104,7 @@ template <typename T>
 T json_field(const nlohmann::json& j, const char* key, const std::filesystem::path& file) {
   const auto it = j.find(key);
   if (it == j.end()) throw DataError(file.string() + ": expected '" + key + "'");
-  if constexpr (std::is_arithmetic_v<T>) {
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
     return checked_number<T>(*it, key, file);
   } else {
     try {

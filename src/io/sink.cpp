@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 // ---- RunSink: takes every record, writes nothing ---------------------------------------------
 
 void RunSink::start_metrics(const fs::path&, EpochKind) {}
+void RunSink::training_started(const fs::path&, const ExecutionSegment&) {}
 std::vector<EpochLine> RunSink::resume_metrics(const fs::path&, EpochKind, std::int64_t) {
   return {};
 }
@@ -49,6 +50,15 @@ void FolderSink::start_metrics(const fs::path& dir, EpochKind kind) {
   } else {
     write_file_atomic(dir / kMetricsFile, "");
   }
+}
+
+void FolderSink::training_started(const fs::path& dir, const ExecutionSegment& segment) {
+  // A resume keeps the segments that ran the steps before its checkpoint; a training that starts
+  // at step 0 starts the record afresh.
+  const fs::path file = dir / kExecutionFile;
+  ExecutionRecord record;
+  if (segment.from_step > 0 && fs::exists(file)) record = read_execution_record(file);
+  write_execution_record(file, with_segment(std::move(record), segment));
 }
 
 std::vector<EpochLine> FolderSink::resume_metrics(const fs::path& dir, EpochKind kind,
@@ -214,6 +224,10 @@ void ConsoleSink::result_line(const std::string& line) {
 
 void FanOutSink::start_metrics(const fs::path& dir, EpochKind kind) {
   for (auto& sink : sinks_) sink->start_metrics(dir, kind);
+}
+
+void FanOutSink::training_started(const fs::path& dir, const ExecutionSegment& segment) {
+  for (auto& sink : sinks_) sink->training_started(dir, segment);
 }
 
 std::vector<EpochLine> FanOutSink::resume_metrics(const fs::path& dir, EpochKind kind,

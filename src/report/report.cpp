@@ -453,14 +453,29 @@ std::string curves_section(const RunFolder& run) {
   return out.str();
 }
 
-// The rest of the last log line whose message starts with `key` ("" when none has it).
-std::string log_message(const std::vector<std::string>& lines, const std::string& key) {
-  std::string found;
-  for (const auto& line : lines) {
-    const std::size_t at = line.find("] " + key);
-    if (at != std::string::npos) found = line.substr(at + 2);
+// The segments of every generation's execution.json as one table: where, with what and in what
+// precision each stretch of steps ran (a resume starts a new segment).
+std::string execution_table(const RunFolder& run) {
+  std::ostringstream out;
+  out << "<h3>How each generation ran (" << kExecutionFile << ")</h3>"
+      << "<table class=\"env\" id=\"execution\"><thead><tr><th>gen</th><th>from step</th>"
+      << "<th class=\"text\">started (UTC)</th><th class=\"text\">device</th><th>ranks</th>"
+      << "<th>threads</th><th class=\"text\">step</th><th class=\"text\">crest</th></tr></thead>"
+      << "<tbody>\n";
+  for (const GenerationFiles& g : run.generations) {
+    if (!g.execution) continue;
+    for (const ExecutionSegment& s : g.execution->segments) {
+      const std::string step = s.precision + ", " + s.memory_format + ", " + s.sgd + " SGD" +
+                               (s.cuda_graph ? ", CUDA graph" : "");
+      out << "<tr><td>" << g.generation << "</td><td>" << s.from_step << "</td><td class=\"text\">"
+          << esc(s.started) << "</td><td class=\"text\">" << esc(s.device) << "</td><td>"
+          << s.world_size << "</td><td>" << s.threads << "</td><td class=\"text\">" << esc(step)
+          << "</td><td class=\"text\">" << esc(s.crest_version + ", LibTorch " + s.torch_version)
+          << "</td></tr>\n";
+    }
   }
-  return found;
+  out << "</tbody></table>\n";
+  return out.str();
 }
 
 std::string config_section(const RunFolder& run) {
@@ -471,29 +486,20 @@ std::string config_section(const RunFolder& run) {
     out << "<tr><th class=\"text\">" << esc(key) << "</th><td class=\"text\">" << esc(value)
         << "</td></tr>\n";
   };
-  // "device cpu (2 threads) | synthetic 4 classes | LT set 127 | ...": the device, then the data.
-  const std::string device = log_message(run.log_lines, "device ");
-  if (!device.empty()) {
-    const std::size_t bar = device.find(" | ");
-    row(std::string("device (") + kLogFile + ")",
-        device.substr(7, bar == std::string::npos ? bar : bar - 7));
-    if (bar != std::string::npos)
-      row(std::string("data (") + kLogFile + ")", device.substr(bar + 3));
-  }
-  const std::string model = log_message(run.log_lines, "WRN-");
-  if (!model.empty()) row(std::string("model and schedule (") + kLogFile + ")", model);
-  for (const auto& line : run.log_lines) {
-    const std::size_t at = line.find("] run folder ");
-    if (at != std::string::npos) {
-      row("run started " + line.substr(1, std::min<std::size_t>(at, 20) - 1), line.substr(at + 13));
-    }
+  // The run's first start, from the first generation's record.
+  for (const GenerationFiles& g : run.generations) {
+    if (!g.execution || g.execution->segments.empty()) continue;
+    const ExecutionSegment& first = g.execution->segments.front();
+    row("run started " + first.started, first.command);
+    row("device", first.device);
+    break;
   }
   row("report written by",
       std::string("crest ") + CREST_VERSION + ", LibTorch " + CREST_TORCH_VERSION);
   out << "</tbody></table>\n";
+  out << execution_table(run);
   if (!run.log_lines.empty()) {
-    out << "<h3>" << kLogFile << " (run, device, resume and end lines, warnings and errors)</h3>"
-        << "<pre class=\"log\">";
+    out << "<h3>" << kLogFile << " (warnings and errors)</h3><pre class=\"log\">";
     for (const auto& line : run.log_lines) out << esc(line) << "\n";
     out << "</pre>\n";
   }

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <regex>
 #include <system_error>
 
 #include "crest/config/choices.h"
@@ -24,7 +23,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// crest.log lines shown under "Environment" (the first and last half when there are more).
+// crest.log's warnings and errors shown under "Environment" (the first and last half when there
+// are more).
 constexpr std::size_t kMaxLogLines = 60;
 
 // The name of `file` relative to the run folder, for messages people read next to the folder.
@@ -91,14 +91,17 @@ void read_config(const fs::path& file, RunFolder& run) {
   if (epochs > 0 && steps > 0) run.steps_per_generation = epochs * steps;
 }
 
-// The crest.log lines that say what ran where: the command, device, model, resumes, the end,
-// and every warning and error.
+// The crest.log lines of level warning and above (what ran where comes from each generation's
+// execution.json, not from the log's wording).
 std::vector<std::string> read_log_lines(const fs::path& file) {
   std::vector<std::string> kept;
-  static const std::regex kWanted(
-      R"(\] (run folder |device |WRN-|done: )|: resuming at step |\[(warning|error|critical)\])");
   for (const std::string& line : read_lines(file)) {
-    if (std::regex_search(line, kWanted)) kept.push_back(line);
+    for (const char* level : {"[warning]", "[error]", "[critical]"}) {
+      if (line.find(level) != std::string::npos) {
+        kept.push_back(line);
+        break;
+      }
+    }
   }
   if (kept.size() > kMaxLogLines) {
     const std::size_t half = kMaxLogLines / 2;
@@ -142,6 +145,12 @@ GenerationFiles read_generation(int index, const fs::path& gen_dir, RunFolder& r
                           " is cut off (the run stopped while writing it) and is left out");
     }
     g.curve = std::move(log.lines);
+  }
+  if (fs::exists(gen_dir / kExecutionFile)) {
+    g.execution = read_execution_record(gen_dir / kExecutionFile);
+  } else if (g.finished) {
+    run.notes.push_back(generation_folder_name(index) + "/" + kExecutionFile +
+                        " is missing: how the generation ran is not known");
   }
   // A finished generation has all of its files; say which one is gone.
   if (g.finished) {

@@ -32,6 +32,7 @@
 #include "crest/io/world_file.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn_weights.h"
+#include "crest/selftrain/plan.h"
 #include "crest/selftrain/run_data.h"
 #include "crest/selftrain/selection.h"
 #include "crest/ssl/alignment.h"
@@ -47,38 +48,6 @@ namespace crest {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr double kMinorityFraction = 0.3;  // the 30% rarest / most frequent classes
-
-// What stays fixed over the generations: the original labeled set, the class profile and the
-// rates mu_l derived from it, and the classes the summaries call minority and majority.
-struct RunPlan {
-  std::vector<std::int64_t> labeled_positions;     // original labeled set (positions in the LT set)
-  std::vector<std::int64_t> labeled_truth;         // their true labels
-  std::vector<std::int64_t> labeled_counts;        // N_l per class
-  std::vector<std::int64_t> val_positions;         // the validation slice (crest.select_on: val)
-  bool selecting = false;                          // crest.mode is not fixmatch
-  std::vector<double> rates;                       // mu_l per class (empty when not selecting)
-  RateProfile rate_profile = RateProfile::kIdeal;  // the profile used (as_is: always labeled)
-  bool truth_known = true;                         // the hidden labels of the pool are known
-  std::vector<double> p_data;                      // the class profile, normalised
-  std::vector<int> minority;
-  std::vector<int> majority;
-};
-
-// A selection carried from one generation to the next: LT positions and their pseudo-labels.
-struct CarriedSelection {
-  std::vector<std::int64_t> positions;
-  std::vector<std::int64_t> labels;
-};
-
-// One generation's labeled set: the original one plus the carried selection.
-struct LabeledSet {
-  std::vector<std::int64_t> positions;
-  std::vector<std::int64_t> targets;        // true labels, then pseudo-labels
-  std::vector<std::int64_t> counts;         // of targets, per class
-  std::vector<std::int64_t> pseudo_counts;  // of the pseudo-labels, per class
-};
 
 // ---- opening the run ---------------------------------------------------------------------------
 
@@ -135,139 +104,7 @@ void record_split(RunSession& session, const DataConfig& data, const PreparedDat
   session.sink().split_manifest(path, manifest);
 }
 
-// Holds out a validation slice of the labeled positions, per class (see crest.val_fraction).
-std::vector<std::int64_t> carve_validation(std::vector<std::int64_t>& labeled_positions,
-                                           const std::vector<std::int64_t>& lt_labels,
-                                           int num_classes, double fraction, std::int64_t fold) {
-  std::vector<std::vector<std::int64_t>> by_class(static_cast<std::size_t>(num_classes));
-  for (std::int64_t p : labeled_positions) {
-    by_class[static_cast<std::size_t>(lt_labels[static_cast<std::size_t>(p)])].push_back(p);
-  }
-  NumpyRandomState rng(static_cast<std::uint32_t>(fold + 1000));
-  std::vector<std::int64_t> val, train;
-  for (auto& positions : by_class) {
-    rng.shuffle(positions);
-    const auto n = static_cast<std::int64_t>(positions.size());
-    std::int64_t take = static_cast<std::int64_t>(std::floor(fraction * static_cast<double>(n)));
-    if (take == 0 && n >= 2) take = 1;
-    val.insert(val.end(), positions.begin(), positions.begin() + take);
-    train.insert(train.end(), positions.begin() + take, positions.end());
-  }
-  std::sort(val.begin(), val.end());
-  std::sort(train.begin(), train.end());
-  labeled_positions = train;
-  return val;
-}
-
-// The labeled set, the class profile behind mu_l and p_data (ideal from gamma where the data
-// was built from one, else the labeled counts N_l), the rates mu_l = (N_{L+1-l} / N_1)^alpha
-// and the minority/majority classes of that profile.
-RunPlan plan_run(const Config& config, const RunData& run) {
-  const CrestConfig& cc = config.crest;
-  const int num_classes = run.num_classes();
-  RunPlan plan;
-  plan.labeled_positions = run.labeled_positions;
-  // A val set read from files (ROOT/val) is used as it is; else a slice of the labeled set.
-  if (uses_validation(cc.select_on) && !run.val_images.defined()) {
-    plan.val_positions = carve_validation(plan.labeled_positions, run.lt_labels, num_classes,
-                                          cc.val_fraction, config.data.fold);
-  }
-  for (std::int64_t p : plan.labeled_positions) {
-    plan.labeled_truth.push_back(run.lt_labels[static_cast<std::size_t>(p)]);
-  }
-  plan.labeled_counts = count_by_class(plan.labeled_truth, num_classes);
-  std::vector<double> profile;
-  // as_is has no gamma to build an ideal profile from: its profile is the labeled counts.
-  const bool ideal =
-      cc.rate_profile == RateProfile::kIdeal && config.data.protocol != SplitProtocol::kAsIs;
-  plan.rate_profile = ideal ? RateProfile::kIdeal : RateProfile::kLabeled;
-  plan.truth_known = run.truth_known;
-  if (ideal) {
-    profile = ideal_profile(num_classes, labeled_imbalance_ratio(config.data));
-  } else {
-    profile.assign(plan.labeled_counts.begin(), plan.labeled_counts.end());
-  }
-  plan.selecting = selects_pseudo_labels(cc.mode);
-  if (plan.selecting && run.unlabeled_only.empty()) {
-    throw InputError(
-        "crest.mode " + to_string(cc.mode) +
-        " selects pseudo-labels from the unlabeled images, but data.protocol as_is found none "
-        "(a folder dataset reads them from ROOT/unlabeled; any dataset from "
-        "data.unlabeled_root): add unlabeled images, or set crest.mode: fixmatch to train on the "
-        "labeled images alone");
-  }
-  if (plan.selecting) plan.rates = crest_rates(profile, cc.alpha);
-  double profile_sum = 0.0;
-  for (double v : profile) profile_sum += v;
-  for (double v : profile) plan.p_data.push_back(v / profile_sum);
-  // Minority and majority are defined on the profile behind mu_l, not on the LT totals (with
-  // the darp protocol's reversed unlabeled set those would name middle classes).
-  plan.minority = minority_classes_of_profile(profile, kMinorityFraction);
-  plan.majority = majority_classes_of_profile(profile, kMinorityFraction);
-  return plan;
-}
-
-void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at::Device device) {
-  const std::string val =
-      !plan.val_positions.empty() ? " (+" + std::to_string(plan.val_positions.size()) + " val)"
-      : run.val_images.defined()  ? " | val " + std::to_string(run.val_labels.size(0))
-                                  : "";
-  spdlog::info("device {} | {} {} classes | LT set {} | labeled {}{} | unlabeled-only {} | test {}",
-               describe_device(device), to_string(config.data.dataset), run.num_classes(),
-               run.lt.size(), plan.labeled_positions.size(), val, run.unlabeled_only.size(),
-               run.test_labels.size(0));
-  if (config.data.protocol == SplitProtocol::kAsIs) {
-    spdlog::info(
-        "as_is: labeled set used as given, imbalance ratio {:.2f} (measured); the "
-        "profile behind mu_l and p_data is the labeled counts",
-        measured_imbalance_ratio(plan.labeled_counts));
-  }
-  if (!run.truth_known) {
-    spdlog::info(
-        "the unlabeled pool has images without labels: pseudo-label accuracy and "
-        "selection precision are unknown");
-  }
-  if (run.val_images.defined() && !uses_validation(config.crest.select_on)) {
-    spdlog::info("the val set ({} images) is not used: crest.select_on is last",
-                 run.val_labels.size(0));
-  }
-  spdlog::info("WRN-{}-{} | {} x {} steps x {} generation(s) | mode {} | batch {} + {} x {}",
-               config.model.depth, config.model.width, config.train.epochs,
-               config.train.steps_per_epoch, config.crest.generations, to_string(config.crest.mode),
-               config.train.batch_size, config.train.unlabeled_ratio, config.train.batch_size);
-  if (!plan.selecting) return;
-  std::string rates;
-  char rate[32];
-  for (std::size_t c = 0; c < plan.rates.size(); ++c) {
-    std::snprintf(rate, sizeof(rate), "%s%s %.3f", c == 0 ? "" : ", ", run.class_names[c].c_str(),
-                  plan.rates[c]);
-    rates += rate;
-  }
-  spdlog::info("selection rates mu_l (alpha {}): {}", config.crest.alpha, rates);
-  if (config.crest.alpha > 1.0) {
-    spdlog::warn(
-        "crest.alpha is {}: the paper's alpha is the exponent of mu_l = (N_(L+1-l) / N_1)^alpha "
-        "(1/3 by default, alpha <= 1 in the paper); the reference release's flag value 3 means "
-        "alpha = 1/3. With alpha > 1 the frequent classes keep almost none of their "
-        "pseudo-labels (see the rates above); set crest.alpha: 0.333 for the paper's setting",
-        config.crest.alpha);
-  }
-}
-
 // ---- one generation ----------------------------------------------------------------------------
-
-// Step 1: the original labeled set plus the selection made at the end of g-1 (nothing
-// accumulates: each selection comes from the previous generation alone).
-LabeledSet labeled_set(const RunPlan& plan, const CarriedSelection& carried, int num_classes) {
-  LabeledSet set;
-  set.positions = plan.labeled_positions;
-  set.targets = plan.labeled_truth;
-  set.positions.insert(set.positions.end(), carried.positions.begin(), carried.positions.end());
-  set.targets.insert(set.targets.end(), carried.labels.begin(), carried.labels.end());
-  set.counts = count_by_class(set.targets, num_classes);
-  set.pseudo_counts = count_by_class(carried.labels, num_classes);
-  return set;
-}
 
 // CReST+ aligns the pseudo-labels toward normalise(p_data^t_g); the other modes do not align.
 DistributionAligner make_alignment(const CrestConfig& cc, const std::vector<double>& p_data,
@@ -431,37 +268,6 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   sink.selection(gen_dir, rows, record);
   written = std::move(record);
   return next;
-}
-
-// The selection a finished generation made, read back from its pseudo_labels.csv.
-CarriedSelection read_carried_selection(const fs::path& gen_dir, const RunData& run) {
-  const fs::path file = gen_dir / kPseudoLabelsFile;
-  if (!fs::exists(file)) {
-    throw DataError("cannot resume: " + file.string() +
-                    " is missing, so the selection of that generation is lost; start a new run "
-                    "folder");
-  }
-  std::vector<bool> in_pool(run.lt.size(), false);
-  for (std::int64_t p : run.unlabeled_only) in_pool[static_cast<std::size_t>(p)] = true;
-  auto position = [&run](std::int64_t index) -> std::int64_t {
-    const auto it = std::lower_bound(run.lt.begin(), run.lt.end(), index);
-    return it == run.lt.end() || *it != index ? -1 : it - run.lt.begin();
-  };
-  PseudoLabelLimits limits;
-  limits.num_classes = run.num_classes();
-  limits.in_pool = [&](std::int64_t index) {
-    const std::int64_t p = position(index);
-    return p >= 0 && in_pool[static_cast<std::size_t>(p)];
-  };
-  limits.true_label = [&](std::int64_t index) {
-    return run.lt_labels[static_cast<std::size_t>(position(index))];
-  };
-  CarriedSelection carried;
-  for (const PseudoLabelRow& row : read_pseudo_labels_csv(file, limits)) {
-    carried.positions.push_back(position(row.index));
-    carried.labels.push_back(row.predicted);
-  }
-  return carried;
 }
 
 // generation.json of finished generation g, checked against this run.

@@ -338,7 +338,8 @@ void StepEngine::check_ranks_agree() {
   // step, never to be written silently.
   std::string fingerprints = weights_fingerprint(*model_);
   if (ema_model_) fingerprints += " " + weights_fingerprint(*ema_model_);
-  spdlog::debug("{}: rank {} weight fingerprints {}", settings_.label, world_.rank(), fingerprints);
+  spdlog::debug("{}: rank {} {} {}", settings_.label, world_.rank(),
+                ema_model_ ? "model and EMA fingerprints" : "model fingerprint", fingerprints);
   if (!world_.all_equal(fingerprints)) {
     throw std::runtime_error(settings_.label +
                              ": the ranks ended the training with different weights (rank " +

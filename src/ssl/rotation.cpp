@@ -19,6 +19,7 @@
 #include "crest/ssl/engine.h"
 #include "crest/ssl/learner.h"
 #include "crest/ssl/training_loop.h"
+#include "crest/util/device.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -272,6 +273,11 @@ PretrainOutcome RotationPretrainer::run(bool resume) {
   loop.lr = [&p, total](std::int64_t k) { return pretrain_lr(p, k, total); };
   loop.lr_key = "pretrain.lr";
   loop.restart = "--resume starts over";
+  loop.execution.device = describe_device(s.device);
+  loop.execution.precision = "fp32";
+  loop.execution.memory_format = "contiguous";
+  loop.execution.sgd = sgd_kernels_name(s.engine->optimizer().kernels());
+  loop.execution.cuda_graph = s.engine->cuda_graph();
   const LoopResult result = run_training_loop(*s.engine, *s.learner, sink, loop, resume);
   s.engine->check_ranks_agree();
   PretrainOutcome outcome;

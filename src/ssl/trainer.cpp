@@ -238,6 +238,11 @@ GenerationOutcome GenerationTrainer::run(bool resume) {
                 (s.bf16 ? "bf16 autocast" : "fp32") + ", " +
                 (s.channels_last ? "channels-last" : "contiguous") + " layout, " +
                 sgd_kernels_name(s.engine->optimizer().kernels()) + " SGD kernels";
+  loop.execution.device = describe_device(s.device);
+  loop.execution.precision = s.bf16 ? "bf16" : "fp32";
+  loop.execution.memory_format = s.channels_last ? "channels_last" : "contiguous";
+  loop.execution.sgd = sgd_kernels_name(s.engine->optimizer().kernels());
+  loop.execution.cuda_graph = s.engine->cuda_graph();
   const LoopResult result = run_training_loop(*s.engine, *s.learner, sink, loop, resume);
   const GenerationOutcome outcome = s.final_outcome(result);
   s.engine->check_ranks_agree();

@@ -2,8 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
+#include <ATen/Parallel.h>
 
+#include <chrono>
+#include <ctime>
+
+#include "crest/dist/world.h"
+#include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/util/error.h"
 #include "crest/util/progress.h"
@@ -13,6 +18,16 @@ namespace crest {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Now, UTC, as ISO 8601 to the second.
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
 
 // One training's run through the loop: the pieces and the step of the last good checkpoint.
 class Loop {
@@ -54,6 +69,7 @@ class Loop {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     if (!s_.banner.empty()) spdlog::info("{}", s_.banner);
+    record_execution();
     Progress progress(s_.label, s_.total_steps, engine_.steps_done(), s_.later_steps);
     try {
       train_to_end(progress, seconds);
@@ -103,6 +119,19 @@ class Loop {
                           ". Continue with --resume");
       }
     }
+  }
+
+  // This stretch of the training in execution.json.
+  void record_execution() {
+    ExecutionSegment segment = s_.execution;
+    segment.from_step = engine_.steps_done();
+    segment.started = utc_now();
+    segment.command = current_command_line();
+    segment.world_size = dist::world().size();
+    segment.threads = at::get_num_threads();
+    segment.crest_version = CREST_VERSION;
+    segment.torch_version = CREST_TORCH_VERSION;
+    sink_.training_started(s_.dir, segment);
   }
 
   // Never replaces a good checkpoint with a non-finite model.

@@ -126,4 +126,36 @@ RANK=0 WORLD_SIZE=2 MASTER_PORT=notaport run -q train --config "$TINY" --out spl
 expect_code 2 "a bad MASTER_PORT"
 expect_err "MASTER_PORT" "a bad MASTER_PORT"
 
+# --- crest pretrain --nproc 2: the same loop and engine, data-parallel ----------------------------
+PRE=(--set pretrain.epochs=4 --set pretrain.steps_per_epoch=20 --set pretrain.batch_size=16
+     --set run.threads=1 --set run.checkpoint_every=2)
+run -v pretrain --config "$TINY" --out pre_whole --nproc 2 "${PRE[@]}"
+expect_code 0 "2-rank pre-training"
+grep -q '"world_size": 2' pre_whole/world.json 2>/dev/null || fail "pretrain: world.json lacks 2 ranks"
+p0=$(grep -F "[rank 0]" "$ERR" | grep -F "pretrain: rank 0 model fingerprint" | sed 's/.*fingerprint //')
+p1=$(grep -F "[rank 1]" "$ERR" | grep -F "pretrain: rank 1 model fingerprint" | sed 's/.*fingerprint //')
+[ -n "$p0" ] && [ "$p0" = "$p1" ] || fail "pretrain: the ranks ended with different weights: '$p0' vs '$p1'"
+[ "$(grep -c 'backbone.pt$' "$OUT")" -eq 1 ] || fail "pretrain: the backbone's path was printed other than once"
+whole_fp=$(sed -n 's/.*"backbone_fingerprint": *"\([^"]*\)".*/\1/p' pre_whole/backbone.pt.json)
+[ -n "$whole_fp" ] || fail "pretrain: no backbone fingerprint"
+# Ctrl-C to the launcher: both ranks stop at one step with a checkpoint; --resume ends exactly.
+"$CREST" pretrain --config "$TINY" --out pre_cut --nproc 2 "${PRE[@]}" >/dev/null 2>pre_cut.err &
+launcher=$!
+waited=$SECONDS
+while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f pre_cut/checkpoint.pt ]; do sleep 0.01; done
+kill -INT "$launcher"
+wait "$launcher"
+code=$?
+[ "$code" -eq 130 ] || fail "pretrain: Ctrl-C should exit 130, got $code"
+[ -f pre_cut/backbone.pt ] && fail "pretrain: stopped too late (the pre-training had finished)"
+run pretrain --out pre_cut --resume --nproc 2
+expect_code 0 "pretrain: --resume --nproc 2"
+cut_fp=$(sed -n 's/.*"backbone_fingerprint": *"\([^"]*\)".*/\1/p' pre_cut/backbone.pt.json)
+[ "$cut_fp" = "$whole_fp" ] || fail "pretrain: resumed backbone $cut_fp differs from uninterrupted $whole_fp"
+diff <(strip_timing pre_whole/metrics.jsonl) <(strip_timing pre_cut/metrics.jsonl) >/dev/null ||
+  fail "pretrain: the resumed metrics.jsonl differs from the uninterrupted one"
+run pretrain --out pre_cut2 --config "$TINY" --nproc 2 --set pretrain.batch_size=7
+expect_code 2 "pretrain: a batch 2 ranks cannot split"
+expect_err "pretrain.batch_size 7" "names the pretrain key"
+
 finish

@@ -56,7 +56,8 @@ check_page() {
   grep -q '<details id="config"><summary>' "$1" || fail "$1 has no collapsible config section"
   grep -q 'crest.mode\|mode: crest+' "$1" || fail "$1 does not show the resolved config"
   grep -q 'report written by' "$1" || fail "$1 does not show the environment"
-  grep -q 'device cpu' "$1" || fail "$1 does not show the device from crest.log"
+  grep -q 'id="execution"' "$1" || fail "$1 does not show how each generation ran"
+  grep -q '<td class="text">cpu (' "$1" || fail "$1 does not show the device from execution.json"
 }
 
 # ---- a finished run of 2 generations --------------------------------------------------------

@@ -69,6 +69,7 @@ inline constexpr char kConfusionFile[] = "confusion.csv";
 inline constexpr char kMetricsFile[] = "metrics.jsonl";
 inline constexpr char kTrainingSummaryFile[] = "summary.json";
 inline constexpr char kCheckpointFile[] = "checkpoint.pt";
+inline constexpr char kExecutionFile[] = "execution.json";  // io/execution_files.h
 inline constexpr char kPseudoLabelsFile[] = "pseudo_labels.csv";
 inline constexpr char kSelectionFile[] = "selection.json";
 

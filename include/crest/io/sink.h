@@ -21,6 +21,7 @@
 
 #include "crest/io/checkpoint.h"
 #include "crest/io/class_tables.h"
+#include "crest/io/execution_files.h"
 #include "crest/io/generation_files.h"
 #include "crest/io/pretrain_files.h"
 #include "crest/io/selection_files.h"
@@ -57,6 +58,9 @@ class RunSink {
   // ---- one training's folder `dir` (a generation's gen_g/, or the pre-training folder)
   // A training from its first step: `dir` created, metrics.jsonl empty.
   virtual void start_metrics(const std::filesystem::path& dir, EpochKind kind);
+  // A training (re)started at segment.from_step: how this stretch of it runs (execution.json).
+  virtual void training_started(const std::filesystem::path& dir,
+                                const ExecutionSegment& segment);
   // A training resumed at `step`: metrics.jsonl keeps the lines up to it, which are returned
   // (none from a sink that does not keep the file).
   virtual std::vector<EpochLine> resume_metrics(const std::filesystem::path& dir, EpochKind kind,
@@ -102,6 +106,8 @@ class FolderSink final : public RunSink {
   // `run_dir`: where generations.csv and summary.json go.
   explicit FolderSink(std::filesystem::path run_dir) : run_dir_(std::move(run_dir)) {}
   void start_metrics(const std::filesystem::path& dir, EpochKind kind) override;
+  void training_started(const std::filesystem::path& dir,
+                        const ExecutionSegment& segment) override;
   std::vector<EpochLine> resume_metrics(const std::filesystem::path& dir, EpochKind kind,
                                         std::int64_t step) override;
   void epoch(const std::filesystem::path& dir, const EpochLine& line) override;
@@ -177,6 +183,8 @@ class FanOutSink final : public RunSink {
   explicit FanOutSink(std::vector<std::unique_ptr<RunSink>> sinks) : sinks_(std::move(sinks)) {}
   void add(std::unique_ptr<RunSink> sink) { sinks_.push_back(std::move(sink)); }
   void start_metrics(const std::filesystem::path& dir, EpochKind kind) override;
+  void training_started(const std::filesystem::path& dir,
+                        const ExecutionSegment& segment) override;
   std::vector<EpochLine> resume_metrics(const std::filesystem::path& dir, EpochKind kind,
                                         std::int64_t step) override;
   void epoch(const std::filesystem::path& dir, const EpochLine& line) override;

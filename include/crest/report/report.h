@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "crest/io/class_tables.h"
+#include "crest/io/execution_files.h"
 #include "crest/io/generation_files.h"
 #include "crest/io/selection_files.h"
 #include "crest/io/training_files.h"
@@ -30,6 +31,7 @@ struct GenerationFiles {
   std::optional<ConfusionTable> confusion;
   std::optional<SelectionRecord> selection;
   std::optional<std::vector<MetricsLine>> curve;  // metrics.jsonl (a cut-off last line left out)
+  std::optional<ExecutionRecord> execution;       // execution.json: how each stretch ran
 };
 
 // A run folder read back.
@@ -49,7 +51,7 @@ struct RunFolder {
   std::vector<int> minority_classes;  // summary.json
   bool pool_truth_known = true;  // summary.json / selection.json: hidden labels of the pool known
   std::vector<GenerationFiles> generations;  // gen_0, gen_1, ... in order
-  std::vector<std::string> log_lines;  // crest.log lines that describe the run and its machine
+  std::vector<std::string> log_lines;  // crest.log's warnings and errors
 
   // What an unfinished run lacks, one sentence each; empty for a finished run.
   std::vector<std::string> missing;

@@ -30,6 +30,9 @@ struct LoopSettings {
   std::string lr_key = "train.lr";  // named in the divergence message
   std::string restart = "this generation starts over on --resume";  // with no checkpoint yet
   std::string banner;  // logged once the training is open (resumed or fresh), when not empty
+  // How the training runs (execution.json): the caller fills device, precision, memory_format,
+  // sgd and cuda_graph; the loop the rest (first step, time, command, ranks, threads, versions).
+  ExecutionSegment execution;
 };
 
 struct LoopResult {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "crest/io/execution_files.h"
 #include "crest/io/file.h"
 #include "crest/report/svg.h"
 #include "crest/util/error.h"
@@ -64,7 +65,8 @@ class ReportTest : public TempDirTest {
                       "[2026-01-01 00:00:00.000] [info] run folder r (crest train)\n"
                       "[2026-01-01 00:00:00.001] [info] device cpu (2 threads) | synthetic\n"
                       "[2026-01-01 00:00:00.002] [info] WRN-10-1 | 2 x 10 steps\n"
-                      "[2026-01-01 00:00:01.000] [info] gen 0/2 10/20 | 1 steps/s\n");
+                      "[2026-01-01 00:00:01.000] [info] gen 0/2 10/20 | 1 steps/s\n"
+                      "[2026-01-01 00:00:02.000] [warning] crest.alpha is 3\n");
     write_file_atomic(
         run / "generations.csv",
         "generation,t,labeled,pseudo_labeled,accuracy,mean_recall,mean_precision,"
@@ -104,6 +106,25 @@ class ReportTest : public TempDirTest {
                       "\"acc_raw\":0.5,\"acc_ema\":0.55,\"acc_ema_la\":0.6,\"lr\":0.029}\n");
     write_file_atomic(gen / "generation.json",
                       "{\"row\": {\"generation\": " + std::to_string(g) + "}}\n");
+    ExecutionSegment segment;
+    segment.started = "2026-01-01T00:00:00Z";
+    segment.command = "crest train";
+    segment.device = "cpu (2 threads of 2 available)";
+    segment.threads = 2;
+    segment.precision = "bf16";
+    segment.memory_format = "channels_last";
+    segment.sgd = "foreach";
+    segment.crest_version = "0.1.0";
+    segment.torch_version = "1.13.1";
+    ExecutionRecord record;
+    record.segments.push_back(segment);
+    if (g == 1) {  // resumed at step 8
+      segment.from_step = 8;
+      segment.started = "2026-01-01T01:00:00Z";
+      segment.threads = 1;
+      record.segments.push_back(segment);
+    }
+    write_execution_record(gen / "execution.json", record);
   }
 };
 
@@ -282,9 +303,13 @@ TEST_F(ReportTest, ReadsAFinishedRun) {
   ASSERT_EQ(g1.curve->size(), 2u);
   EXPECT_DOUBLE_EQ((*g1.curve)[1].acc_ema, 0.55);
   EXPECT_TRUE(std::isnan((*g1.curve)[1].pseudo_label_acc));  // a field the line lacks
-  // Only the lines that describe the run and its machine.
-  ASSERT_EQ(run.log_lines.size(), 3u);
-  EXPECT_NE(run.log_lines[1].find("device cpu"), std::string::npos);
+  // How each generation ran comes from its execution.json; the log gives its warnings alone.
+  ASSERT_EQ(run.log_lines.size(), 1u);
+  EXPECT_NE(run.log_lines[0].find("crest.alpha is 3"), std::string::npos);
+  ASSERT_TRUE(g1.execution);
+  ASSERT_EQ(g1.execution->segments.size(), 2u);
+  EXPECT_EQ(g1.execution->segments[1].from_step, 8);
+  EXPECT_EQ(g1.execution->segments[1].threads, 1);
 }
 
 TEST_F(ReportTest, PageHasEveryFigureAndEscapesClassNames) {
@@ -298,6 +323,10 @@ TEST_F(ReportTest, PageHasEveryFigureAndEscapesClassNames) {
         << figure;
   }
   EXPECT_EQ(count(html, "data-figure=\"labeled-distribution\""), 2u);
+  // Three segments (gen 1 was resumed at step 8), and the device of the first start.
+  EXPECT_NE(html.find("id=\"execution\""), std::string::npos);
+  EXPECT_EQ(count(html, "<td class=\"text\">cpu (2 threads of 2 available)</td>"), 4u);
+  EXPECT_NE(html.find("<td>8</td>"), std::string::npos);
   EXPECT_NE(html.find("data-figure=\"confusion\" data-generation=\"1\""), std::string::npos);
   EXPECT_EQ(html.find("<b>&"), std::string::npos);
   EXPECT_NE(html.find("&lt;b&gt;&amp;"), std::string::npos);
