@@ -1,7 +1,6 @@
 #include "crest/app/sweep.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -12,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
-#include <thread>
 
 #include "crest/config/config.h"
 #include "crest/dist/world.h"
@@ -57,14 +55,7 @@ Config point_config(const SweepPlan& plan, const SweepPoint& point) {
   }
 }
 
-int usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-// The CPU threads a point's process gets: its config's run.threads (every usable core when 0)
+// The CPU threads a point's process gets: its config's run.threads (available_cores() when 0)
 // divided among the processes running at once. A point that already started keeps the value
 // it started with, because a resume must match the run's stored config.
 int point_threads(const Config& config, const fs::path& folder, int processes, int cores) {

@@ -38,10 +38,7 @@ std::string describe_status(int status);
 // A point's config: the base with the point's overrides; ConfigError names the point.
 Config point_config(const SweepPlan& plan, const SweepPoint& point);
 
-// The CPU cores this process may run on (its affinity mask), at least 1.
-int usable_cores();
-
-// The CPU threads a point's process gets: its config's run.threads (every usable core when 0)
+// The CPU threads a point's process gets: its config's run.threads (available_cores() when 0)
 // divided among the `processes` running at once; a started point keeps its stored value (-1
 // when that config cannot be read).
 int point_threads(const Config& config, const std::filesystem::path& folder, int processes,

@@ -24,6 +24,7 @@
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
 #include "crest/util/signals.h"
+#include "crest/util/threads.h"
 #include "sweep_detail.h"
 
 namespace crest::sweep_detail {
@@ -157,7 +158,7 @@ class LocalSweep {
       : plan_(plan), options_(options), out_(out), total_(selected.size()) {
     gpus_ = options.gpus.empty() ? std::vector<int>{} : parse_gpus(options.gpus);
     processes_ = gpus_.empty() ? std::max(1, options.slots) : static_cast<int>(gpus_.size());
-    cores_ = usable_cores();
+    cores_ = available_cores();
     free_gpus_ = gpus_;
     for (std::size_t i : selected) {
       const SweepPoint& p = plan.points[i];
@@ -358,7 +359,7 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
     return;
   }
   // In a Slurm task the allocation's CPUs are what the run may use.
-  int cores = usable_cores();
+  int cores = available_cores();
   if (const char* cpus = std::getenv("SLURM_CPUS_PER_TASK")) {
     const int n = std::atoi(cpus);
     if (n > 0) cores = n;
