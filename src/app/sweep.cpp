@@ -1,18 +1,7 @@
 #include "crest/app/sweep.h"
 
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <set>
-#include <thread>
 
 #include "crest/config/config.h"
 #include "crest/dist/world.h"
@@ -22,8 +11,6 @@
 #include "crest/io/sweep_files.h"
 #include "crest/util/error.h"
 #include "sweep_detail.h"
-
-extern char** environ;
 
 namespace crest {
 
@@ -57,14 +44,7 @@ Config point_config(const SweepPlan& plan, const SweepPoint& point) {
   }
 }
 
-int usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-// The CPU threads a point's process gets: its config's run.threads (every usable core when 0)
+// The CPU threads a point's process gets: its config's run.threads (available_cores() when 0)
 // divided among the processes running at once. A point that already started keeps the value
 // it started with, because a resume must match the run's stored config.
 int point_threads(const Config& config, const fs::path& folder, int processes, int cores) {
@@ -139,55 +119,24 @@ std::string crest_executable() {
   return self;
 }
 
-// Starts `program` (argv[0] = `name`) with `args`, stdin from /dev/null and stdout/stderr
-// appended to the given files, in a process group of its own when `own_group`. Returns the
-// child's pid; throws std::runtime_error when it cannot start.
-pid_t spawn(const std::string& program, const std::string& name,
-            const std::vector<std::string>& args, const fs::path& stdout_file,
-            const fs::path& stderr_file, bool own_group) {
-  std::vector<std::string> argv_text = {name};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_text) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string out_path = stdout_file.string();
-  const std::string err_path = stderr_file.string();
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-                                            (own_group ? POSIX_SPAWN_SETPGROUP : 0));
-  pid_t pid = -1;
-  const int status =
-      posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (status != 0) {
-    throw std::runtime_error("cannot start " + program + ": " + std::strerror(status));
-  }
-  return pid;
+ChildSpec point_process(const std::vector<std::string>& args, const fs::path& stdout_file,
+                        const fs::path& stderr_file, bool own_group) {
+  ChildSpec spec;
+  // /proc/self/exe: the very binary that planned the sweep, even if the file was replaced since.
+  spec.program = "/proc/self/exe";
+  spec.argv = {crest_executable()};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.in = Redirect::null();
+  spec.out = Redirect::append(stdout_file);
+  spec.err = Redirect::append(stderr_file);
+  spec.own_group = own_group;
+  return spec;
 }
 
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
-  return "status " + std::to_string(status);
+std::string describe_status(const ExitStatus& status) {
+  if (status.exited()) return "exit " + std::to_string(status.code());
+  if (status.signaled()) return "killed by signal " + std::to_string(status.signal());
+  return "status " + std::to_string(status.raw());
 }
 
 std::vector<std::size_t> select_points(const SweepPlan& plan, const SweepOptions& options) {
@@ -248,6 +197,27 @@ const char* launcher_name(Launcher launcher) {
   return nullptr;
 }
 
+// The process counts of the options: --gpus or --slots, none negative, several tasks per point
+// only with c10d.
+void check_counts(const SweepOptions& o) {
+  if (!o.gpus.empty() && o.slots != 0) {
+    throw InputError(
+        "--gpus and --slots exclude each other: one process per GPU, or --slots "
+        "CPU processes");
+  }
+  if (o.slots < 0 || o.gpus_per_task < 0 || o.cpus_per_task < 0 || o.max_parallel < 0 ||
+      o.tasks_per_point < 0) {
+    throw InputError(
+        "--slots, --gpus-per-task, --cpus-per-task, --tasks-per-point and --max-parallel must be "
+        ">= 0");
+  }
+  if (o.tasks_per_point > 1 && !dist::c10d_available()) {
+    throw InputError("--tasks-per-point " + std::to_string(o.tasks_per_point) +
+                     ": this build of crest lacks c10d (CREST_WITH_C10D off), so a point cannot "
+                     "train on several ranks; rebuild with libgloo-dev installed");
+  }
+}
+
 // Checks the options; returns the launcher (none for --run-index).
 std::optional<Launcher> check_options(const SweepOptions& o) {
   if (o.grid.empty() == o.points.empty()) {
@@ -295,22 +265,7 @@ std::optional<Launcher> check_options(const SweepOptions& o) {
       }
       break;
   }
-  if (!o.gpus.empty() && o.slots != 0) {
-    throw InputError(
-        "--gpus and --slots exclude each other: one process per GPU, or --slots "
-        "CPU processes");
-  }
-  if (o.slots < 0 || o.gpus_per_task < 0 || o.cpus_per_task < 0 || o.max_parallel < 0 ||
-      o.tasks_per_point < 0) {
-    throw InputError(
-        "--slots, --gpus-per-task, --cpus-per-task, --tasks-per-point and --max-parallel must be "
-        ">= 0");
-  }
-  if (o.tasks_per_point > 1 && !dist::c10d_available()) {
-    throw InputError("--tasks-per-point " + std::to_string(o.tasks_per_point) +
-                     ": this build of crest lacks c10d (CREST_WITH_C10D off), so a point cannot "
-                     "train on several ranks; rebuild with libgloo-dev installed");
-  }
+  check_counts(o);
   return launcher;
 }
 

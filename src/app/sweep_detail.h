@@ -1,8 +1,6 @@
 // Private to `crest sweep` (src/app/sweep*.cpp): the helpers its launchers share.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstddef>
 #include <filesystem>
 #include <ostream>
@@ -11,6 +9,7 @@
 
 #include "crest/app/sweep.h"
 #include "crest/config/config.h"
+#include "crest/util/supervisor.h"
 
 namespace crest::sweep_detail {
 
@@ -26,22 +25,20 @@ std::string command_text(const std::string& program, const std::vector<std::stri
 // The path of the running crest executable (what the points and the job script run).
 std::string crest_executable();
 
-// Starts `program` (argv[0] = `name`) with its output appended to the two files; with
-// `own_group`, in a process group of its own. Returns its pid; throws std::runtime_error.
-pid_t spawn(const std::string& program, const std::string& name,
-            const std::vector<std::string>& args, const std::filesystem::path& stdout_file,
-            const std::filesystem::path& stderr_file, bool own_group = false);
+// A `crest` child process of the sweep (this executable, /proc/self/exe) with `args` after
+// argv[0], stdin from /dev/null and its output appended to the two files; with `own_group`, in a
+// process group of its own.
+ChildSpec point_process(const std::vector<std::string>& args,
+                        const std::filesystem::path& stdout_file,
+                        const std::filesystem::path& stderr_file, bool own_group);
 
-// "exit N" or "killed by signal S": a waitpid status for people.
-std::string describe_status(int status);
+// "exit N" or "killed by signal S": how a point or sbatch ended, for people.
+std::string describe_status(const ExitStatus& status);
 
 // A point's config: the base with the point's overrides; ConfigError names the point.
 Config point_config(const SweepPlan& plan, const SweepPoint& point);
 
-// The CPU cores this process may run on (its affinity mask), at least 1.
-int usable_cores();
-
-// The CPU threads a point's process gets: its config's run.threads (every usable core when 0)
+// The CPU threads a point's process gets: its config's run.threads (available_cores() when 0)
 // divided among the `processes` running at once; a started point keeps its stored value (-1
 // when that config cannot be read).
 int point_threads(const Config& config, const std::filesystem::path& folder, int processes,

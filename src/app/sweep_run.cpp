@@ -1,8 +1,6 @@
 // `crest sweep`, running points: the local launcher (a queue of points, a few at a time, on
 // CPU slots or GPUs) and one point by itself (--run-index, what a Slurm array task runs).
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,9 +11,9 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
-#include <thread>
 
 #include "crest/dist/world.h"
 #include "crest/io/run_dir.h"
@@ -24,6 +22,8 @@
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
 #include "crest/util/signals.h"
+#include "crest/util/supervisor.h"
+#include "crest/util/threads.h"
 #include "sweep_detail.h"
 
 namespace crest::sweep_detail {
@@ -45,6 +45,8 @@ std::string last_line(const fs::path& file) {
   if (last.size() > 300) last = last.substr(0, 297) + "...";
   return last;
 }
+
+constexpr std::chrono::milliseconds kCollectEvery{100};  // how often the queue looks for room
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -79,15 +81,15 @@ struct Outcome {
 };
 
 struct Running {
-  pid_t pid = -1;
+  std::size_t child = 0;  // the supervisor's number of its process
   std::size_t point = 0;
   int gpu = -1;
   std::chrono::steady_clock::time_point start;
 };
 
-// Starts one point's `crest train` in its folder. Returns the pid.
-pid_t start_point(const SweepPlan& plan, const SweepPoint& point, bool resume, int threads, int gpu,
-                  bool own_group) {
+// Starts one point's `crest train` in its folder under `supervisor`. Returns its child number.
+std::size_t start_point(Supervisor& supervisor, const SweepPlan& plan, const SweepPoint& point,
+                        bool resume, int threads, int gpu, bool own_group) {
   fs::create_directories(point.folder);
   const std::vector<std::string> args = train_args(plan, point, resume, threads, gpu);
   {
@@ -95,18 +97,17 @@ pid_t start_point(const SweepPlan& plan, const SweepPoint& point, bool resume, i
     std::ofstream log(point.folder / kStderrLogFile, std::ios::app);
     log << "# crest sweep: " << command_text(crest_executable(), args) << "\n";
   }
-  // /proc/self/exe: the very binary that planned the sweep, even if the file was replaced since.
-  return spawn("/proc/self/exe", crest_executable(), args, point.folder / kStdoutLogFile,
-               point.folder / kStderrLogFile, own_group);
+  return supervisor.spawn(
+      point_process(args, point.folder / kStdoutLogFile, point.folder / kStderrLogFile, own_group));
 }
 
-Outcome finish_point(const SweepPoint& point, int status, double seconds) {
+Outcome finish_point(const SweepPoint& point, const ExitStatus& status, double seconds) {
   Outcome outcome;
   outcome.index = point.index;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+  if (status.success()) {
     outcome.status = PointStatus::kFinished;
     outcome.detail = seconds_text(seconds);
-  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 130) {
+  } else if (status.exited() && status.code() == 130) {
     outcome.status = PointStatus::kStopped;
     outcome.detail = "checkpoint written; rerun to resume";
   } else {
@@ -157,7 +158,7 @@ class LocalSweep {
       : plan_(plan), options_(options), out_(out), total_(selected.size()) {
     gpus_ = options.gpus.empty() ? std::vector<int>{} : parse_gpus(options.gpus);
     processes_ = gpus_.empty() ? std::max(1, options.slots) : static_cast<int>(gpus_.size());
-    cores_ = usable_cores();
+    cores_ = available_cores();
     free_gpus_ = gpus_;
     for (std::size_t i : selected) {
       const SweepPoint& p = plan.points[i];
@@ -194,28 +195,36 @@ class LocalSweep {
   }
 
   // Runs the queue, `processes` points at a time, until it is empty or a stop signal came and
-  // the running points have left. A stop signal leaves the sweep alive while its children write
-  // their checkpoints (a Slurm step or a terminal that loses the parent kills what is left); a
-  // second one exits at once.
+  // the running points have left. The first SIGINT/SIGTERM is passed on to the running points
+  // and leaves the sweep alive while they write their checkpoints (a Slurm step or a terminal
+  // that loses the parent kills what is left); a second one exits at once.
   void run() {
     for (const Outcome& o : std::vector<Outcome>(outcomes_))
       report(out_, plan_, o, ++done_, total_);
-    install_stop_handlers();
-    bool forwarded = false;
+    SupervisorOptions options;
+    options.forward_signals = 1;
+    options.exit_on_extra_signal = true;
+    supervisor_.emplace(options);
+    bool warned = false;
     while (!queue_.empty() || !running_.empty()) {
-      const bool stopping = stop_requested();
+      const bool stopping = supervisor_->stop_signal() != 0;
       while (!stopping && !queue_.empty() && static_cast<int>(running_.size()) < processes_) {
         const std::size_t i = queue_.front();
         queue_.pop_front();
         launch(i);
       }
-      if (stopping && !forwarded) {
-        forwarded = true;
-        forward_stop();
+      if (stopping && !warned && !running_.empty()) {
+        warned = true;
+        spdlog::warn("stopping: waiting for {} running point(s) to write a checkpoint",
+                     running_.size());
       }
       if (running_.empty()) break;
-      if (!collect()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (const std::optional<ChildExit> exit = supervisor_->wait_any(kCollectEvery)) {
+        collect(*exit);
+      }
     }
+    stopped_ = supervisor_->stop_signal() != 0;
+    supervisor_.reset();
   }
 
   // The last line; throws when a point failed (listing them) or the sweep was stopped.
@@ -240,9 +249,9 @@ class LocalSweep {
     }
     r.start = std::chrono::steady_clock::now();
     try {
-      // Own process groups: a stop reaches each run once, passed on below, never twice (a
-      // second signal makes a run leave without its checkpoint).
-      r.pid = start_point(plan_, p, resume, threads, r.gpu, true);
+      // Own process groups: a stop reaches each run once, passed on by the supervisor, never twice
+      // (a second signal makes a run leave without its checkpoint).
+      r.child = start_point(*supervisor_, plan_, p, resume, threads, r.gpu, true);
     } catch (const std::exception& e) {
       if (r.gpu >= 0) free_gpus_.push_back(r.gpu);
       record({i, PointStatus::kFailed, e.what()});
@@ -254,29 +263,15 @@ class LocalSweep {
     running_.push_back(r);
   }
 
-  // Passes the stop signal on to every running point.
-  void forward_stop() const {
-    const int signal_number = stop_signal() != 0 ? stop_signal() : SIGTERM;
-    for (const Running& r : running_) ::kill(r.pid, signal_number);
-    spdlog::warn("stopping: waiting for {} running point(s) to write a checkpoint",
-                 running_.size());
-  }
-
-  // Collects a point that has left, if any, freeing its GPU. Returns false when none had left
-  // (or the wait was interrupted), so the caller waits a little.
-  bool collect() {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid == 0 || (pid < 0 && errno == EINTR)) return false;
-    if (pid < 0) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
+  // Records a point that has left, freeing its GPU.
+  void collect(const ChildExit& exit) {
     const auto it = std::find_if(running_.begin(), running_.end(),
-                                 [&](const Running& r) { return r.pid == pid; });
-    if (it == running_.end()) return true;
-    const Outcome o = finish_point(plan_.points[it->point], status, seconds_since(it->start));
+                                 [&](const Running& r) { return r.child == exit.child; });
+    if (it == running_.end()) return;
+    const Outcome o = finish_point(plan_.points[it->point], exit.status, seconds_since(it->start));
     if (it->gpu >= 0) free_gpus_.push_back(it->gpu);
     running_.erase(it);
     record(o);
-    return true;
   }
 
   const SweepPlan& plan_;
@@ -292,6 +287,8 @@ class LocalSweep {
   std::size_t finished_before_ = 0;
   std::size_t total_ = 0;
   std::size_t done_ = 0;
+  std::optional<Supervisor> supervisor_;  // while run() runs
+  bool stopped_ = false;                  // a stop signal came during run()
 };
 
 void LocalSweep::finish() const {
@@ -327,7 +324,7 @@ void LocalSweep::finish() const {
                              "\nfix the cause and run the same command again: finished points "
                              "are skipped, the others resumed");
   }
-  if (stop_requested()) {
+  if (stopped_) {
     throw Interrupted("sweep stopped: " + std::to_string(stopped + queue_.size()) +
                       " point(s) left; run the same command again to resume");
   }
@@ -358,7 +355,7 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
     return;
   }
   // In a Slurm task the allocation's CPUs are what the run may use.
-  int cores = usable_cores();
+  int cores = available_cores();
   if (const char* cpus = std::getenv("SLURM_CPUS_PER_TASK")) {
     const int n = std::atoi(cpus);
     if (n > 0) cores = n;
@@ -383,13 +380,12 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
   }
   spdlog::info("point {} {}{}: {} ({})", index, p.name, resume ? " (resume)" : "",
                p.folder.string(), (p.folder / kStderrLogFile).string());
-  const pid_t pid = start_point(plan, p, resume, threads, -1, false);
-  int status = 0;
-  // Slurm signals every process of the task; the child stops by itself, this one waits for it.
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-  }
-  const Outcome o = finish_point(p, status, seconds_since(start));
+  // Slurm signals every process of the task; the child stops by itself, this one waits for it
+  // (the stop handlers above keep this process alive meanwhile).
+  Supervisor supervisor;
+  const ChildExit exit =
+      supervisor.wait(start_point(supervisor, plan, p, resume, threads, -1, false));
+  const Outcome o = finish_point(p, exit.status, seconds_since(start));
   out << "point " << index << " " << p.name << ": " << status_name(o.status) << ": " << o.detail
       << "\n";
   out.flush();

@@ -1,13 +1,10 @@
 // `crest sweep --launcher slurm`: one job array for the selected points, each task running its
 // point as `crest sweep --points OUT/sweep.json --run-index I`.
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <sstream>
 
 #include "crest/app/sweep.h"
@@ -80,15 +77,19 @@ void run_slurm(const SweepPlan& plan, const std::vector<std::size_t>& selected,
   const fs::path answer = slurm_dir / kSbatchAnswerFile;
   std::error_code ec;
   fs::remove(answer, ec);
-  const pid_t pid = spawn(sbatch, "sbatch", args, answer, answer);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
-  }
+  ChildSpec submit;
+  submit.program = sbatch;
+  submit.argv = {"sbatch"};
+  submit.argv.insert(submit.argv.end(), args.begin(), args.end());
+  submit.in = Redirect::null();
+  submit.out = Redirect::append(answer);
+  submit.err = Redirect::append(answer);
+  Supervisor supervisor;
+  const ExitStatus status = supervisor.wait(supervisor.spawn(submit)).status;
   std::string text = read_file(answer);
   fs::remove(answer, ec);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!status.success()) {
     throw std::runtime_error("sbatch failed (" + describe_status(status) + "): " + text +
                              "\nthe job script is " + script.string());
   }

@@ -1,26 +1,21 @@
 #include "crest/dist/launch.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <torch/cuda.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 #include "crest/dist/world.h"
 #include "crest/util/error.h"
+#include "crest/util/supervisor.h"
 
 #if CREST_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -34,10 +29,6 @@ constexpr std::chrono::seconds kKillGrace{10};  // SIGTERM to SIGKILL for the su
 // First failure to SIGTERM: the ranks that only lost their peer fail by themselves within it, and
 // a rank already on its way out (bad input, exit 2) is not cut short and miscounted.
 constexpr std::chrono::seconds kPeerGrace{5};
-
-std::atomic<int> g_forward_signal{0};
-
-extern "C" void on_launcher_signal(int signal_number) { g_forward_signal.store(signal_number); }
 
 // A TCP port that was free a moment ago on 127.0.0.1 (the kernel's choice for port 0).
 int free_port() {
@@ -58,16 +49,6 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* name = ::strsignal(sig);
-    return "signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")";
-  }
-  return "status " + std::to_string(status);
-}
-
 // The console sinks name the rank; ranks above 0 show warnings and errors only (rank 0 tells
 // the story, every rank its trouble).
 void tag_console_log(int rank) {
@@ -77,6 +58,84 @@ void tag_console_log(int rank) {
     if (rank > 0 && sink->level() == spdlog::level::info) sink->set_level(spdlog::level::warn);
   }
 }
+
+// The local ranks of `--nproc N` under one supervisor (util/supervisor.h): SIGINT and SIGTERM
+// reach every rank at most twice (a second signal makes them leave at once); when a rank fails
+// and no signal came, the others get kPeerGrace to end by themselves, then SIGTERM, then SIGKILL.
+class LocalRanks {
+ public:
+  explicit LocalRanks(int nproc) : nproc_(nproc), supervisor_(options()) {}
+
+  // Rank r: this executable with the rank's variables, in a process group of its own (the
+  // terminal's SIGINT reaches the launcher, which passes it on once) and SIGTERM should the
+  // launcher die; ranks above 0 print nothing to stdout.
+  void start(int r, const std::string& port, char** argv) {
+    ChildSpec spec;
+    spec.program = "/proc/self/exe";
+    for (char** a = argv; *a != nullptr; ++a) spec.argv.emplace_back(*a);
+    const std::string n = std::to_string(nproc_);
+    spec.set_env = {
+        {"RANK", std::to_string(r)}, {"LOCAL_RANK", std::to_string(r)}, {"WORLD_SIZE", n},
+        {"LOCAL_WORLD_SIZE", n},     {"MASTER_ADDR", "127.0.0.1"},      {"MASTER_PORT", port}};
+    spec.unset_env = {"SLURM_PROCID"};  // the ranks are ours, not srun's
+    if (r > 0) spec.out = Redirect::null();
+    spec.own_group = true;
+    spec.die_with_parent = true;
+    supervisor_.spawn(spec);
+  }
+
+  // Waits for every rank. Returns 0 when every rank succeeded, 2 when one exited 2 (bad
+  // input), else the first failed rank's exit code (1 for a signal).
+  int wait() {
+    while (const std::optional<ChildExit> exit =
+               supervisor_.wait_any(std::chrono::milliseconds::max())) {
+      if (exit->status.success()) continue;
+      // A rank we stopped ourselves is no cause.
+      if (exit->stopped_by_supervisor && exit->status.signaled()) continue;
+      failures_.push_back(*exit);
+    }
+    report(false);
+    if (failures_.empty()) return 0;
+    const ExitStatus& cause = this->cause().status;
+    return cause.exited() ? cause.code() : 1;
+  }
+
+ private:
+  SupervisorOptions options() {
+    SupervisorOptions o;
+    o.forward_signals = 2;
+    o.failure_grace = kPeerGrace;
+    o.kill_grace = kKillGrace;
+    o.on_terminate = [this] { report(true); };
+    o.on_kill = [] {
+      spdlog::error("ranks still running {} s after SIGTERM: killing them", kKillGrace.count());
+    };
+    return o;
+  }
+
+  // The cause reported is the first bad-input failure (exit 2), else the first failure: the
+  // ranks that only lost their peer (exit 1) may end first.
+  const ChildExit& cause() const {
+    for (const ChildExit& f : failures_) {
+      if (f.status.exited() && f.status.code() == 2) return f;
+    }
+    return failures_.front();
+  }
+
+  // After a forwarded stop every rank stops at the same step by itself (exit 130): no failure.
+  void report(bool stopping_others) {
+    if (reported_ || failures_.empty() || supervisor_.stop_signal() != 0) return;
+    reported_ = true;
+    const ChildExit& f = cause();
+    spdlog::error("rank {} of {} failed ({}){}", f.child, nproc_, describe(f.status),
+                  stopping_others ? "; stopping the other ranks" : "");
+  }
+
+  int nproc_;
+  std::vector<ChildExit> failures_;  // in the order seen
+  bool reported_ = false;
+  Supervisor supervisor_;
+};
 
 }  // namespace
 
@@ -174,126 +233,10 @@ int launch_local(int nproc, char** argv) {
   const char* port_text = std::getenv("MASTER_PORT");
   const std::string port = port_text != nullptr && *port_text != '\0' ? std::string(port_text)
                                                                       : std::to_string(free_port());
-  struct sigaction action {};
-  action.sa_handler = on_launcher_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-
-  const pid_t launcher = ::getpid();
-  std::vector<pid_t> pids(static_cast<std::size_t>(nproc), -1);
-  for (int r = 0; r < nproc; ++r) {
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      // The rank: its own process group (the terminal's SIGINT reaches the launcher, which
-      // forwards it once), and SIGTERM should the launcher die.
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != launcher) ::_exit(1);
-      signal(SIGINT, SIG_DFL);
-      signal(SIGTERM, SIG_DFL);
-      ::setenv("RANK", std::to_string(r).c_str(), 1);
-      ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
-      ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      ::setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
-      ::setenv("MASTER_PORT", port.c_str(), 1);
-      ::unsetenv("SLURM_PROCID");  // the ranks are ours, not srun's
-      if (r > 0) {
-        const int null = ::open("/dev/null", O_WRONLY);
-        if (null >= 0) ::dup2(null, STDOUT_FILENO);
-      }
-      ::execv("/proc/self/exe", argv);
-      ::_exit(127);
-    }
-    pids[static_cast<std::size_t>(r)] = pid;
-  }
+  LocalRanks ranks(nproc);
+  for (int r = 0; r < nproc; ++r) ranks.start(r, port, argv);
   spdlog::info("started {} ranks (MASTER_ADDR 127.0.0.1, MASTER_PORT {})", nproc, port);
-
-  int live = nproc;
-  int forwarded = 0;
-  // Failures in the order seen. The cause reported is the first bad-input failure (exit 2),
-  // else the first failure: the ranks that only lost their peer (exit 1) may be seen first.
-  struct Failure {
-    int rank;
-    int status;
-  };
-  std::vector<Failure> failures;
-  bool reported = false;
-  auto term_deadline = std::chrono::steady_clock::time_point::max();
-  auto kill_deadline = std::chrono::steady_clock::time_point::max();
-  auto signal_all = [&](int sig) {
-    for (const pid_t pid : pids) {
-      if (pid > 0) ::kill(pid, sig);
-    }
-  };
-  auto cause = [&]() -> const Failure& {
-    for (const Failure& f : failures) {
-      if (WIFEXITED(f.status) && WEXITSTATUS(f.status) == 2) return f;
-    }
-    return failures.front();
-  };
-  auto report = [&](bool stopping_others) {
-    if (reported || failures.empty() || forwarded > 0) return;
-    reported = true;
-    const Failure& f = cause();
-    spdlog::error("rank {} of {} failed ({}){}", f.rank, nproc, describe_exit(f.status),
-                  stopping_others ? "; stopping the other ranks" : "");
-  };
-  while (live > 0) {
-    const int sig = g_forward_signal.exchange(0);
-    if (sig != 0 && forwarded < 2) {
-      ++forwarded;  // a second signal reaches the ranks as their second: they leave at once
-      signal_all(sig);
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (now > term_deadline) {
-      report(true);
-      signal_all(SIGTERM);
-      term_deadline = std::chrono::steady_clock::time_point::max();
-      kill_deadline = now + kKillGrace;
-    }
-    if (now > kill_deadline) {
-      spdlog::error("ranks still running {} s after SIGTERM: killing them", kKillGrace.count());
-      signal_all(SIGKILL);
-      kill_deadline = std::chrono::steady_clock::time_point::max();
-    }
-    int status = 0;
-    const pid_t done = ::waitpid(-1, &status, WNOHANG);
-    if (done < 0) {
-      if (errno == EINTR) continue;
-      break;  // no children left
-    }
-    if (done == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      continue;
-    }
-    int rank = -1;
-    for (std::size_t r = 0; r < pids.size(); ++r) {
-      if (pids[r] == done) {
-        rank = static_cast<int>(r);
-        pids[r] = -1;
-      }
-    }
-    if (rank < 0) continue;
-    --live;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
-    // A rank we stopped ourselves is no cause.
-    if (reported && WIFSIGNALED(status)) continue;
-    failures.push_back(Failure{rank, status});
-    // After a forwarded stop every rank stops at the same step by itself (exit 130).
-    if (failures.size() == 1 && forwarded == 0) term_deadline = now + kPeerGrace;
-  }
-  report(false);
-  int result = 0;
-  if (!failures.empty()) {
-    const Failure& f = cause();
-    result = WIFEXITED(f.status) ? WEXITSTATUS(f.status) : 1;
-  }
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  return result;
+  return ranks.wait();
 }
 
 }  // namespace crest::dist

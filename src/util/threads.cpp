@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,23 +23,26 @@ namespace crest {
 
 namespace {
 
-// ceil(quota / period) of the cgroup CPU limit, or 0 when there is none (or it is unreadable).
-int cgroup_cpu_limit() {
-  std::ifstream v2("/sys/fs/cgroup/cpu.max");
-  std::string quota;
-  double period = 0.0;
-  if (v2 >> quota >> period) {
-    if (quota == "max" || period <= 0.0) return 0;
-    return static_cast<int>(std::ceil(std::stod(quota) / period));
-  }
-  std::ifstream v1_quota("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-  std::ifstream v1_period("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  double q = 0.0;
-  if (v1_quota >> q && v1_period >> period && q > 0.0 && period > 0.0) {
-    return static_cast<int>(std::ceil(q / period));
-  }
-  return 0;
+std::string read_text(const char* path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
+
+// `text` as one number with nothing but blanks around it; none when it is not one.
+std::optional<double> number_in(const std::string& text) {
+  const char* begin = text.c_str();
+  char* stop = nullptr;
+  errno = 0;
+  const double value = std::strtod(begin, &stop);
+  if (stop == begin || errno != 0 || !std::isfinite(value)) return std::nullopt;
+  for (; *stop != '\0'; ++stop) {
+    if (std::isspace(static_cast<unsigned char>(*stop)) == 0) return std::nullopt;
+  }
+  return value;
+}
+
+// A quota's share of the CPU time in whole cores, rounded up (capped far above any machine).
+int whole_cores(double share) { return static_cast<int>(std::ceil(std::min(share, 1.0e6))); }
 
 // Per CPU of a /proc/stat text: {busy ticks, all ticks}.
 std::map<int, std::pair<double, double>> cpu_ticks(const std::string& proc_stat) {
@@ -60,10 +66,7 @@ std::map<int, std::pair<double, double>> cpu_ticks(const std::string& proc_stat)
   return ticks;
 }
 
-std::string read_proc_stat() {
-  std::ifstream in("/proc/stat");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string read_proc_stat() { return read_text("/proc/stat"); }
 
 std::string& last_free_cores_note() {
   static std::string note;
@@ -104,6 +107,37 @@ double busy_cores_between(const std::string& proc_stat_before, const std::string
   return busy;
 }
 
+int cgroup_cpu_limit(const std::string& cpu_max, const std::string& cfs_quota_us,
+                     const std::string& cfs_period_us) {
+  // cgroup v2: "QUOTA PERIOD" or "max PERIOD"; when the file is there, v1 is not consulted.
+  std::istringstream v2(cpu_max);
+  std::string quota, period;
+  if (v2 >> quota >> period) {
+    const std::optional<double> q = number_in(quota);
+    const std::optional<double> p = number_in(period);
+    if (quota == "max" || !q || !p || *q <= 0.0 || *p <= 0.0) return 0;
+    return whole_cores(*q / *p);
+  }
+  const std::optional<double> q = number_in(cfs_quota_us);  // -1: no limit
+  const std::optional<double> p = number_in(cfs_period_us);
+  if (q && p && *q > 0.0 && *p > 0.0) return whole_cores(*q / *p);
+  return 0;
+}
+
+FreeCores free_cores_given(int available, int mask_cpus, double busy) {
+  FreeCores result;
+  // Under a cgroup quota the mask may hold more CPUs than the quota lets this process use.
+  const double free = std::min<double>(available, static_cast<double>(mask_cpus) - busy);
+  result.threads = std::clamp(static_cast<int>(std::lround(free)), 1, std::max(1, available));
+  if (busy >= 0.5) {
+    std::ostringstream note;
+    note.precision(1);
+    note << std::fixed << busy << " cores busy with other work at start";
+    result.note = note.str();
+  }
+  return result;
+}
+
 int free_cores(int window_ms) {
   const int available = available_cores();
   last_free_cores_note().clear();
@@ -112,16 +146,9 @@ int free_cores(int window_ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(window_ms));
   const std::vector<int> cpus = affinity_cpus();
   const double busy = busy_cores_between(before, read_proc_stat(), cpus);
-  // Under a cgroup quota the mask may hold more CPUs than the quota lets this process use.
-  const double free = std::min<double>(available, static_cast<double>(cpus.size()) - busy);
-  const int threads = std::clamp(static_cast<int>(std::lround(free)), 1, available);
-  if (busy >= 0.5) {
-    std::ostringstream note;
-    note.precision(1);
-    note << std::fixed << busy << " cores busy with other work at start";
-    last_free_cores_note() = note.str();
-  }
-  return threads;
+  const FreeCores free = free_cores_given(available, static_cast<int>(cpus.size()), busy);
+  last_free_cores_note() = free.note;
+  return free.threads;
 }
 
 const std::string& free_cores_note() { return last_free_cores_note(); }
@@ -132,12 +159,10 @@ int available_cores() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
   if (cores <= 0) cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  try {
-    const int limit = cgroup_cpu_limit();
-    if (limit > 0) cores = std::min(cores, limit);
-  } catch (const std::exception&) {
-    // An unreadable quota leaves the affinity count.
-  }
+  const int limit = cgroup_cpu_limit(read_text("/sys/fs/cgroup/cpu.max"),
+                                     read_text("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                                     read_text("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
+  if (limit > 0) cores = std::min(cores, limit);
   return std::max(1, cores);
 }
 

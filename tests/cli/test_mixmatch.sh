@@ -11,16 +11,35 @@ MM=(--set train.algorithm=mixmatch --set train.unlabeled_ratio=1 --set train.mix
 run -q train --config "$TINY" --out whole "${MM[@]}"
 expect_code 0 "CReST+ with mixmatch"
 grep -q "algorithm: mixmatch" whole/config.yaml || fail "config.yaml records the algorithm"
-for g in 0 1; do
-  m="whole/gen_$g/metrics.jsonl"
-  [ "$(grep -c '"loss_x":[0-9]' "$m")" -eq 2 ] || fail "gen_$g: a finite loss_x every epoch"
-  [ "$(grep -c '"loss_u":[0-9]' "$m")" -eq 2 ] || fail "gen_$g: a finite loss_u every epoch"
-  [ "$(grep -c '"mask_rate":1.0,' "$m")" -eq 2 ] || fail "gen_$g: every unlabeled image counts"
-  grep -q '"pseudo_label_acc":\(0\|1\)[.,]' "$m" || fail "gen_$g: pseudo-label accuracy in [0, 1]"
-done
-# The weight ramps up: loss = loss_x + lambda_u * ramp * loss_u differs from loss_x.
-grep -q '"loss":\([0-9.e-]*\),"loss_u":[0-9.e-]*,"loss_x":\1,' whole/gen_1/metrics.jsonl &&
-  fail "the unlabeled term never enters the loss"
+# Every epoch's line of metrics.jsonl, parsed as JSON: finite losses, every unlabeled image
+# counted (MixMatch masks nothing), a pseudo-label accuracy in [0, 1], and the unlabeled term in
+# the loss: loss = loss_x + lambda_u * ramp * loss_u at each step, the ramp above 0 from the second
+# step on, so an epoch's mean loss exceeds its mean loss_x.
+check_metrics() {
+  local problem
+  problem=$(python3 - "$1" 2>&1 <<'PY'
+import json, math, sys
+lines = [json.loads(text) for text in open(sys.argv[1]) if text.strip()]
+if len(lines) != 2:
+    sys.exit(f"{len(lines)} lines, expected one per epoch (2)")
+for i, m in enumerate(lines, 1):
+    for key in ("loss", "loss_x", "loss_u", "mask_rate", "pseudo_label_acc"):
+        v = m.get(key)
+        if type(v) not in (int, float) or not math.isfinite(v):
+            sys.exit(f"line {i}: {key} is {v!r}, not a finite number")
+    if m["mask_rate"] != 1.0:
+        sys.exit(f"line {i}: mask_rate {m['mask_rate']}, expected 1.0 (every unlabeled image)")
+    if not 0.0 <= m["pseudo_label_acc"] <= 1.0:
+        sys.exit(f"line {i}: pseudo_label_acc {m['pseudo_label_acc']} outside [0, 1]")
+    if not m["loss_u"] > 0.0:
+        sys.exit(f"line {i}: loss_u {m['loss_u']} is not positive")
+    if not m["loss"] - m["loss_x"] > 1e-9:
+        sys.exit(f"line {i}: loss {m['loss']}, loss_x {m['loss_x']}: the unlabeled term never "
+                 "enters the loss")
+PY
+  ) || fail "$1: ${problem:-python3 failed}"
+}
+for g in 0 1; do check_metrics "whole/gen_$g/metrics.jsonl"; done
 # The selection of generation 0 joins generation 1's labeled set.
 [ -s whole/gen_0/pseudo_labels.csv ] || fail "mixmatch CReST+ selects pseudo-labels"
 sel=$(($(wc -l <whole/gen_0/pseudo_labels.csv) - 1))

@@ -17,6 +17,12 @@ namespace crest {
 // rounded up; at least 1.
 int available_cores();
 
+// The CPU limit of a cgroup in whole cores, rounded up, from the text of cgroup v2's cpu.max
+// ("QUOTA PERIOD" or "max PERIOD") or, when that is empty, of cgroup v1's cpu.cfs_quota_us and
+// cpu.cfs_period_us (quota -1: none); 0 for no limit or text that is not one.
+int cgroup_cpu_limit(const std::string& cpu_max, const std::string& cfs_quota_us,
+                     const std::string& cfs_period_us);
+
 // The CPUs of this process's affinity mask (sched_getaffinity), in increasing order; every
 // online CPU when the mask cannot be read.
 std::vector<int> affinity_cpus();
@@ -37,6 +43,16 @@ double busy_cores_between(const std::string& proc_stat_before, const std::string
 // docs/performance.md). Records what it found for free_cores_note(). Without a readable
 // /proc/stat, available_cores().
 int free_cores(int window_ms = 200);
+
+// free_cores()'s rule: with `available` cores (available_cores()), `mask_cpus` CPUs in the
+// affinity mask and `busy` cores' worth of them kept busy by other processes, the threads are
+// min(available, mask_cpus - busy) rounded to the nearest whole core, within [1, available];
+// the note says how busy the cores were when that is at least half a core.
+struct FreeCores {
+  int threads = 1;
+  std::string note;
+};
+FreeCores free_cores_given(int available, int mask_cpus, double busy);
 
 // What the last free_cores() found, for the device line: "" when other processes kept less than
 // half a core busy, else e.g. "1.0 cores busy with other work at start".

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -16,6 +17,7 @@
 #include "crest/config/config.h"
 #include "crest/io/run_state.h"
 #include "crest/util/error.h"
+#include "crest/util/threads.h"
 #include "test_util.h"
 
 namespace crest {
@@ -196,6 +198,40 @@ TEST_F(SweepTest, SlurmScriptRunsOnePointPerArrayTask) {
   options.sbatch_args = {};
   options.time = "1:00\n#SBATCH --x";
   expect_input_error([&] { slurm_script(plan, options, "crest"); }, {"--time", "line break"});
+}
+
+// The local sweep's default parallelism: a point with run.threads 0 gets available_cores() (the
+// affinity mask capped by the cgroup CPU quota, util/threads.h) divided among the slots, at
+// least 1; a run.threads of the config is divided the same way. Read from --dry-run's commands.
+TEST_F(SweepTest, LocalSlotsShareTheAvailableCores) {
+  auto threads_of = [&](int slots, int run_threads) {
+    write_text(dir_ / "threads.yaml", "data:\n  dataset: synthetic\nrun:\n  threads: " +
+                                          std::to_string(run_threads) + "\n");
+    write_text(dir_ / "g.yaml", "base: threads.yaml\ngrid:\n  data.fold: [1, 2]\n");
+    SweepOptions options;
+    options.grid = (dir_ / "g.yaml").string();
+    options.out = (dir_ / "out").string();
+    options.launcher = "local";
+    options.slots = slots;
+    options.dry_run = true;
+    std::ostringstream out;
+    run_sweep(options, out);
+    std::vector<int> threads;
+    static const std::regex pattern(R"(--set run\.threads=(\d+))");
+    const std::string text = out.str();
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), pattern);
+         it != std::sregex_iterator(); ++it) {
+      threads.push_back(std::stoi((*it)[1].str()));
+    }
+    EXPECT_EQ(threads.size(), 2u) << text;  // one command per point
+    return threads.empty() ? -1 : threads.front();
+  };
+  const int cores = available_cores();
+  EXPECT_EQ(threads_of(1, 0), cores);
+  EXPECT_EQ(threads_of(2, 0), std::max(1, cores / 2));
+  EXPECT_EQ(threads_of(cores + 1, 0), 1);  // more slots than cores: one thread each
+  EXPECT_EQ(threads_of(2, 6), 3);          // the config's own count, divided
+  EXPECT_FALSE(fs::exists(dir_ / "out"));  // a dry run leaves nothing behind
 }
 
 // ---- summarize -------------------------------------------------------------------------------

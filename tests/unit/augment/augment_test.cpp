@@ -16,11 +16,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -482,59 +480,6 @@ TEST(AugmentTest, WorksOnCudaWithACudaGenerator) {
   const at::Tensor flips = at::rand({32}, cpu).lt(0.5);
   EXPECT_TRUE(same(ops::pad_crop_flip(images, offsets, offsets.flip({0}), flips, 4).cpu(),
                    ops::pad_crop_flip(images.cpu(), offsets, offsets.flip({0}), flips, 4)));
-}
-
-double median_ms(const std::function<void()>& run, int repeats) {
-  run();  // warm-up
-  std::vector<double> times;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    times.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-// Prints timings only; never fails on them.
-TEST(AugmentBench, Batch448) {
-  const at::Tensor images = noise_images(448, 15);
-  at::Generator gen = cpu_generator(16);
-  const double weak = median_ms([&] { weak_augment(images, gen); }, 9);
-  const double strong = median_ms([&] { strong_augment(images, gen); }, 9);
-  std::printf(
-      "[ bench    ] 448 x 3 x 32 x 32 on CPU (%d threads): weak %.2f ms, strong %.2f ms "
-      "(median of 9)\n",
-      at::get_num_threads(), weak, strong);
-  if (at::hasCUDA()) {
-    const at::Device cuda(at::kCUDA);
-    const at::Tensor on_gpu = images.to(cuda);
-    at::Generator cuda_gen = at::globalContext().defaultGenerator(cuda).clone();
-    cuda_gen.set_current_seed(16);
-    auto synced = [&](const std::function<at::Tensor()>& f) { return [f] { f().cpu(); }; };
-    const double gpu_weak = median_ms(synced([&] { return weak_augment(on_gpu, cuda_gen); }), 21);
-    const double gpu_strong =
-        median_ms(synced([&] { return strong_augment(on_gpu, cuda_gen); }), 21);
-    // Host time alone: 50 calls queued back to back, one wait at the end. When the device keeps
-    // up, this is what a training step pays on its own thread.
-    auto host_ms = [&](const std::function<at::Tensor()>& f) {
-      at::Tensor last;
-      const auto start = std::chrono::steady_clock::now();
-      for (int r = 0; r < 50; ++r) last = f();
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
-      last.cpu();
-      return ms / 50;
-    };
-    const double host_strong = host_ms([&] { return strong_augment(on_gpu, cuda_gen); });
-    std::printf(
-        "[ bench    ] 448 x 3 x 32 x 32 on CUDA: weak %.2f ms, strong %.2f ms (median of "
-        "21, each waited for); strong %.2f ms of host time per call (mean of 50 queued)\n",
-        gpu_weak, gpu_strong, host_strong);
-  }
 }
 
 }  // namespace
