@@ -373,33 +373,8 @@ Command add_report(CLI::App& app) {
           [args] { std::cout << crest::write_report(args->run, args->out).string() << "\n"; }};
 }
 
-}  // namespace
-
-// Whether the subcommand computes with LibTorch's CPU thread pool (the others are not worth the
-// re-exec that makes its waiting threads passive).
-bool runs_tensor_work(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string word = argv[i];
-    if (word.empty() || word[0] == '-') continue;
-    return word == "train" || word == "pretrain" || word == "bench" || word == "evaluate" ||
-           word == "predict";
-  }
-  return false;
-}
-
-int main(int argc, char** argv) {
-  if (runs_tensor_work(argc, argv)) crest::make_waiting_threads_passive(argv);  // before any pool
-  g_argv = argv;
-  CLI::App app{
-      "crest: class-rebalancing self-training (CReST, CReST+) for class-imbalanced "
-      "semi-supervised learning, on LibTorch"};
-  app.require_subcommand(1);
-  bool quiet = false;
-  bool verbose = false;
-  app.add_flag("--quiet,-q", quiet, "Only warnings and errors on the console");
-  app.add_flag("--verbose,-v", verbose, "Debug messages on the console");
-  app.set_version_flag("--version", crest::version_text());
-
+// Every subcommand, in the order --help lists them ("data" holds the dataset tools).
+std::vector<Command> add_commands(CLI::App& app) {
   std::vector<Command> commands;
   commands.push_back(add_print_config(app));
   commands.push_back(add_train(app));
@@ -415,19 +390,11 @@ int main(int argc, char** argv) {
   commands.push_back(add_evaluate(app));
   commands.push_back(add_predict(app));
   commands.push_back(add_export(app));
+  return commands;
+}
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);  // --help, --version
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);  // prints the message and a pointer to --help
-    return kExitBadInput;
-  }
-
-  crest::setup_logging(quiet     ? crest::Verbosity::kQuiet
-                       : verbose ? crest::Verbosity::kVerbose
-                                 : crest::Verbosity::kNormal);
+// Runs the subcommand that was parsed and turns what it throws into a message and an exit code.
+int run_parsed(const std::vector<Command>& commands) {
   try {
     for (const Command& command : commands) {
       if (command.app->parsed()) {
@@ -457,4 +424,47 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   return g_launcher_exit.value_or(kExitOk);
+}
+
+}  // namespace
+
+// Whether the subcommand computes with LibTorch's CPU thread pool (the others are not worth the
+// re-exec that makes its waiting threads passive).
+bool runs_tensor_work(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    return word == "train" || word == "pretrain" || word == "bench" || word == "evaluate" ||
+           word == "predict";
+  }
+  return false;
+}
+
+int main(int argc, char** argv) {
+  if (runs_tensor_work(argc, argv)) crest::make_waiting_threads_passive(argv);  // before any pool
+  g_argv = argv;
+  CLI::App app{
+      "crest: class-rebalancing self-training (CReST, CReST+) for class-imbalanced "
+      "semi-supervised learning, on LibTorch"};
+  app.require_subcommand(1);
+  bool quiet = false;
+  bool verbose = false;
+  app.add_flag("--quiet,-q", quiet, "Only warnings and errors on the console");
+  app.add_flag("--verbose,-v", verbose, "Debug messages on the console");
+  app.set_version_flag("--version", crest::version_text());
+  const std::vector<Command> commands = add_commands(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and a pointer to --help
+    return kExitBadInput;
+  }
+
+  crest::setup_logging(quiet     ? crest::Verbosity::kQuiet
+                       : verbose ? crest::Verbosity::kVerbose
+                                 : crest::Verbosity::kNormal);
+  return run_parsed(commands);
 }

@@ -71,6 +71,59 @@ std::int64_t minor_page_faults() {
   return static_cast<std::int64_t>(usage.ru_minflt);
 }
 
+// The trainer of generation 0 (the labeled set with its true labels), as a run builds it.
+GenerationTrainer bench_trainer(const Config& config, const RunData& run, at::Device device) {
+  std::vector<std::int64_t> targets;
+  for (std::int64_t p : run.labeled_positions) {
+    targets.push_back(run.lt_labels[static_cast<std::size_t>(p)]);
+  }
+  TrainerSettings settings;
+  settings.model = config.model;
+  settings.train = config.train;
+  settings.seed = config.run.seed;
+  settings.label = "bench";
+  return GenerationTrainer(settings, device, generation_data(run, run.labeled_positions, targets),
+                           std::filesystem::path());
+}
+
+// The step rates: (a) the model's share, the same augmented batch each time, already on the
+// device; (b) the full step, with the minor page faults a full step costs.
+struct StepRates {
+  double train_step = 0;
+  double full_step = 0;
+  double faults_per_step = 0;
+};
+
+StepRates time_steps(GenerationTrainer& trainer, at::Device device, const BenchOptions& options,
+                     int per_window, double lr) {
+  StepRates rates;
+  const StepBatch fixed = trainer.draw_batch();
+  for (int i = 0; i < options.warmup; ++i) trainer.optimize(fixed, lr);
+  rates.train_step =
+      median_rate(device, options.windows, per_window, [&] { trainer.optimize(fixed, lr); });
+  for (int i = 0; i < options.warmup; ++i) trainer.step(lr);
+  const std::int64_t faults_before = minor_page_faults();
+  rates.full_step = median_rate(device, options.windows, per_window, [&] { trainer.step(lr); });
+  // Per full step, over the timed windows: with an allocator that keeps freed memory, near 0.
+  rates.faults_per_step = static_cast<double>(minor_page_faults() - faults_before) /
+                          static_cast<double>(options.windows * per_window);
+  return rates;
+}
+
+// (c) Pseudo-labelling of the unlabeled-only pool (the labeled set when there is none) with the
+// EMA model, as at a generation's end, in batches of train.eval_batch_size: pools a second.
+double pseudo_label_rate(GenerationTrainer& trainer, const RunData& run, const Config& config,
+                         at::Device device, int windows, const std::vector<std::int64_t>& pool) {
+  const at::Tensor pool_images = run.images.index_select(0, long_tensor(pool, device));
+  auto label_pool = [&] {
+    const at::Tensor probs = at::softmax(
+        predict_logits(trainer.ema_model(), pool_images, config.train.eval_batch_size), 1);
+    (void)probs.max(1);
+  };
+  label_pool();
+  return median_rate(device, windows, 1, label_pool);
+}
+
 }  // namespace
 
 nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
@@ -81,53 +134,21 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
   set_cpu_threads(config.run.threads);
   const PreparedData prepared = prepare_data(config.data);
   const RunData run = make_run_data(prepared, device);
-  std::vector<std::int64_t> targets;
-  for (std::int64_t p : run.labeled_positions) {
-    targets.push_back(run.lt_labels[static_cast<std::size_t>(p)]);
-  }
-  TrainerSettings settings;
-  settings.model = config.model;
-  settings.train = config.train;
-  settings.seed = config.run.seed;
-  settings.label = "bench";
-  GenerationTrainer trainer(settings, device, generation_data(run, run.labeled_positions, targets),
-                          std::filesystem::path());
+  GenerationTrainer trainer = bench_trainer(config, run, device);
   const int per_window = std::max(1, options.steps / options.windows);
-  const double lr = config.train.lr;
+  const int batch_unlabeled = config.train.batch_size * config.train.unlabeled_ratio;
 
   // Views of each unlabeled image: FixMatch's weak and strong, MixMatch's K weak ones.
   const int views =
       config.train.algorithm == TrainAlgorithm::kMixMatch ? config.train.mixmatch_k : 2;
   spdlog::info("bench on {}: {}, WRN-{}-{}, {} labeled + {} x {} unlabeled images a step",
                describe_device(device), to_string(config.train.algorithm), config.model.depth,
-               config.model.width, config.train.batch_size, views,
-               config.train.batch_size * config.train.unlabeled_ratio);
-  // (a) the model's share: the same augmented batch each time, already on the device.
-  const StepBatch fixed = trainer.draw_batch();
-  for (int i = 0; i < options.warmup; ++i) trainer.optimize(fixed, lr);
-  const double train_step =
-      median_rate(device, options.windows, per_window, [&] { trainer.optimize(fixed, lr); });
-  // (b) the full step.
-  for (int i = 0; i < options.warmup; ++i) trainer.step(lr);
-  const std::int64_t faults_before = minor_page_faults();
-  const double full_step =
-      median_rate(device, options.windows, per_window, [&] { trainer.step(lr); });
-  // Per full step, over the timed windows: with an allocator that keeps freed memory, near 0.
-  const double faults_per_step = static_cast<double>(minor_page_faults() - faults_before) /
-                                 static_cast<double>(options.windows * per_window);
-  // (c) pseudo-labelling of the unlabeled-only pool with the EMA model (as at a generation's
-  // end), in batches of train.eval_batch_size.
+               config.model.width, config.train.batch_size, views, batch_unlabeled);
+  const StepRates rates = time_steps(trainer, device, options, per_window, config.train.lr);
   std::vector<std::int64_t> pool = run.unlabeled_only;
   if (pool.empty()) pool = run.labeled_positions;
-  const at::Tensor pool_images = run.images.index_select(0, long_tensor(pool, device));
-  const bool bf16 = use_bf16_autocast(config.train.amp, device);  // the training step's
-  auto label_pool = [&] {
-    const at::Tensor probs = at::softmax(
-        predict_logits(trainer.ema_model(), pool_images, config.train.eval_batch_size), 1);
-    (void)probs.max(1);
-  };
-  label_pool();
-  const double pools_per_second = median_rate(device, options.windows, 1, label_pool);
+  const double pools_per_second =
+      pseudo_label_rate(trainer, run, config, device, options.windows, pool);
 
   nlohmann::json result = {
       {"device", describe_device(device)},
@@ -138,13 +159,13 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
       {"parameters", parameter_count(*trainer.ema_model())},
       {"image_size", run.images.size(-1)},
       {"batch_labeled", config.train.batch_size},
-      {"batch_unlabeled", config.train.batch_size * config.train.unlabeled_ratio},
-      {"amp_bf16", bf16},
+      {"batch_unlabeled", batch_unlabeled},
+      {"amp_bf16", use_bf16_autocast(config.train.amp, device)},  // the training step's
       {"steps_per_window", per_window},
       {"windows", options.windows},
-      {"train_step_per_sec", train_step},
-      {"full_step_per_sec", full_step},
-      {"page_faults_per_step", faults_per_step},
+      {"train_step_per_sec", rates.train_step},
+      {"full_step_per_sec", rates.full_step},
+      {"page_faults_per_step", rates.faults_per_step},
       {"pseudo_label_images_per_sec", pools_per_second * static_cast<double>(pool.size())},
       {"pseudo_label_pool", pool.size()},
       {"peak_memory_bytes", peak_memory_bytes(device)},

@@ -72,6 +72,64 @@ void guard_existing_manifest(const fs::path& path, const nlohmann::json& manifes
   }
 }
 
+// InputError naming the first option of `crest data synth` out of its range.
+void check_synth_options(const DataSynthOptions& options) {
+  if (options.out_dir.empty()) throw InputError("--out must name a folder");
+  if (options.classes < 2 || options.classes > 256) {
+    throw InputError(
+        "--classes must be between 2 and 256 (labels are one byte in the CIFAR "
+        "layout), got " +
+        std::to_string(options.classes));
+  }
+  if (options.train_per_class < 1) {
+    throw InputError("--train-per-class must be >= 1, got " +
+                     std::to_string(options.train_per_class));
+  }
+  if (options.test_per_class < 1) {
+    throw InputError("--test-per-class must be >= 1, got " +
+                     std::to_string(options.test_per_class));
+  }
+  if (options.seed < 0)
+    throw InputError("--seed must be >= 0, got " + std::to_string(options.seed));
+  const bool folder = options.format == "folder";
+  if (!folder && options.format != "cifar") {
+    throw InputError("--format must be cifar or folder, got '" + options.format + "'");
+  }
+  if (!folder && (options.image_size != 32 || options.imbalance_ratio != 1.0 ||
+                  options.unlabeled_per_class != 0)) {
+    throw InputError(
+        "--image-size, --imbalance-ratio and --unlabeled-per-class need --format folder (the "
+        "CIFAR layout is balanced 32x32 labeled images)");
+  }
+  if (options.image_size < 8 || options.image_size > 256) {
+    throw InputError("--image-size must be between 8 and 256, got " +
+                     std::to_string(options.image_size));
+  }
+  if (!(options.imbalance_ratio >= 1.0)) {
+    throw InputError("--imbalance-ratio must be >= 1, got " +
+                     std::to_string(options.imbalance_ratio));
+  }
+  if (options.unlabeled_per_class < 0) {
+    throw InputError("--unlabeled-per-class must be >= 0, got " +
+                     std::to_string(options.unlabeled_per_class));
+  }
+}
+
+// The image-folder layout's data: the training set cut to a long tail, with
+// --unlabeled-per-class other images (long-tailed too) of unknown class appended.
+void make_folder_data(const DataSynthOptions& options, const SyntheticOptions& synth,
+                      DatasetPair& data) {
+  data.train = long_tailed(data.train, options.imbalance_ratio);
+  if (options.unlabeled_per_class > 0) {
+    SyntheticOptions extra = synth;
+    extra.train_per_class = options.unlabeled_per_class;
+    extra.seed = synth.seed + 1;  // other images than the labeled ones
+    Dataset unlabeled = long_tailed(make_synthetic(extra).train, options.imbalance_ratio);
+    unlabeled.labels.fill_(kUnknownLabel);
+    data.train = concatenate(data.train, unlabeled);
+  }
+}
+
 }  // namespace
 
 void data_prepare(const Config& config, const DataPrepareOptions& options, std::ostream& out) {
@@ -119,45 +177,8 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
 }
 
 void data_synth(const DataSynthOptions& options, std::ostream& out) {
-  if (options.out_dir.empty()) throw InputError("--out must name a folder");
-  if (options.classes < 2 || options.classes > 256) {
-    throw InputError(
-        "--classes must be between 2 and 256 (labels are one byte in the CIFAR "
-        "layout), got " +
-        std::to_string(options.classes));
-  }
-  if (options.train_per_class < 1) {
-    throw InputError("--train-per-class must be >= 1, got " +
-                     std::to_string(options.train_per_class));
-  }
-  if (options.test_per_class < 1) {
-    throw InputError("--test-per-class must be >= 1, got " +
-                     std::to_string(options.test_per_class));
-  }
-  if (options.seed < 0)
-    throw InputError("--seed must be >= 0, got " + std::to_string(options.seed));
+  check_synth_options(options);
   const bool folder = options.format == "folder";
-  if (!folder && options.format != "cifar") {
-    throw InputError("--format must be cifar or folder, got '" + options.format + "'");
-  }
-  if (!folder && (options.image_size != 32 || options.imbalance_ratio != 1.0 ||
-                  options.unlabeled_per_class != 0)) {
-    throw InputError(
-        "--image-size, --imbalance-ratio and --unlabeled-per-class need --format folder (the "
-        "CIFAR layout is balanced 32x32 labeled images)");
-  }
-  if (options.image_size < 8 || options.image_size > 256) {
-    throw InputError("--image-size must be between 8 and 256, got " +
-                     std::to_string(options.image_size));
-  }
-  if (!(options.imbalance_ratio >= 1.0)) {
-    throw InputError("--imbalance-ratio must be >= 1, got " +
-                     std::to_string(options.imbalance_ratio));
-  }
-  if (options.unlabeled_per_class < 0) {
-    throw InputError("--unlabeled-per-class must be >= 0, got " +
-                     std::to_string(options.unlabeled_per_class));
-  }
   const fs::path dir = options.out_dir;
   const fs::path marker = folder ? dir / "train" : dir / "test_batch.bin";
   if (!options.force && fs::exists(marker)) {
@@ -175,15 +196,7 @@ void data_synth(const DataSynthOptions& options, std::ostream& out) {
   if (!folder) {
     write_cifar10_folder(dir, data);
   } else {
-    data.train = long_tailed(data.train, options.imbalance_ratio);
-    if (options.unlabeled_per_class > 0) {
-      SyntheticOptions extra = synth;
-      extra.train_per_class = options.unlabeled_per_class;
-      extra.seed = synth.seed + 1;  // other images than the labeled ones
-      Dataset unlabeled = long_tailed(make_synthetic(extra).train, options.imbalance_ratio);
-      unlabeled.labels.fill_(kUnknownLabel);
-      data.train = concatenate(data.train, unlabeled);
-    }
+    make_folder_data(options, synth, data);
     if (fs::exists(dir / "unlabeled")) fs::remove_all(dir / "unlabeled");
     write_image_folder(dir, data);
   }

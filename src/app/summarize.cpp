@@ -332,6 +332,80 @@ std::string group_title(const SummaryGroup& g) {
          group_method(g);
 }
 
+// One row of the main table: a group's counts and figures.
+std::string markdown_group_row(const SummaryGroup& g) {
+  std::string per_class;
+  for (std::size_t i = 0; i < g.minority_class_recall.size(); ++i) {
+    if (!per_class.empty()) per_class += ", ";
+    per_class +=
+        markdown_text(g.minority_names[i]) + " " + percent_cell(g.minority_class_recall[i]);
+  }
+  std::string n = std::to_string(g.folds.size());
+  if (g.excluded > 0) n += " (+" + std::to_string(g.excluded) + " left out)";
+  return "| " + markdown_text(g.dataset) + " | " + beta_text(g.beta) + " | " +
+         format("%g", g.gamma) + " | " + markdown_text(group_method(g)) + " | " + n + " | " +
+         (g.folds.empty() ? "-" : folds_text(g.folds)) + " | " + percent_cell(g.final_accuracy) +
+         " | " + percent_cell(g.final_accuracy_median_20) + " | " + percent_cell(g.best_accuracy) +
+         " | " + percent_cell(g.minority_recall) + " | " + (per_class.empty() ? "-" : per_class) +
+         " |\n";
+}
+
+// The paper's Table 1 layout for the groups of one dataset and beta: methods down (in the
+// groups' order), gamma across, final accuracy in the cells.
+std::string markdown_table1(const std::string& dataset, double beta,
+                            const std::vector<const SummaryGroup*>& members) {
+  std::set<double> gammas;
+  std::vector<std::string> methods;
+  for (const SummaryGroup* g : members) {
+    gammas.insert(g->gamma);
+    const std::string label = group_method(*g);
+    if (std::find(methods.begin(), methods.end(), label) == methods.end()) {
+      methods.push_back(label);
+    }
+  }
+  std::ostringstream out;
+  out << "\nFinal accuracy, " << markdown_text(dataset) << ", beta = " << beta_text(beta)
+      << " (Table 1 layout):\n\n| method |";
+  for (double gamma : gammas) out << " gamma = " << format("%g", gamma) << " |";
+  out << "\n|---|";
+  for (std::size_t i = 0; i < gammas.size(); ++i) out << "---|";
+  out << "\n";
+  for (const std::string& method : methods) {
+    out << "| " << markdown_text(method) << " |";
+    for (double gamma : gammas) {
+      std::string cell;
+      for (const SummaryGroup* g : members) {
+        if (group_method(*g) == method && g->gamma == gamma) {
+          cell = percent_cell(g->final_accuracy);
+        }
+      }
+      out << " " << cell << " |";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+// The groups' notes and the runs left out of the averages, as Markdown lists.
+std::string markdown_notes(const Summary& summary) {
+  std::ostringstream out;
+  bool any_notes = false;
+  for (const SummaryGroup& g : summary.groups) {
+    for (const std::string& note : g.notes) {
+      if (!any_notes) out << "\nNotes:\n\n";
+      any_notes = true;
+      out << "- " << group_title(g) << ": " << markdown_text(note) << "\n";
+    }
+  }
+  if (!summary.skipped.empty()) {
+    out << "\nNot averaged in (" << summary.skipped.size() << "):\n\n";
+    for (const SkippedRun& s : summary.skipped) {
+      out << "- `" << s.path << "`: " << markdown_text(s.reason) << "\n";
+    }
+  }
+  return out.str();
+}
+
 }  // namespace
 
 MeanStd mean_std(const std::vector<double>& values) {
@@ -424,71 +498,15 @@ std::string summary_markdown(const Summary& summary) {
   out << "| dataset | beta | gamma | method | n | folds | final acc | final acc, median of last "
          "20 | best acc | minority recall | minority recall per class |\n";
   out << "|---|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const SummaryGroup& g : summary.groups) {
-    std::string per_class;
-    for (std::size_t i = 0; i < g.minority_class_recall.size(); ++i) {
-      if (!per_class.empty()) per_class += ", ";
-      per_class +=
-          markdown_text(g.minority_names[i]) + " " + percent_cell(g.minority_class_recall[i]);
-    }
-    std::string n = std::to_string(g.folds.size());
-    if (g.excluded > 0) n += " (+" + std::to_string(g.excluded) + " left out)";
-    out << "| " << markdown_text(g.dataset) << " | " << beta_text(g.beta) << " | "
-        << format("%g", g.gamma) << " | " << markdown_text(group_method(g)) << " | " << n << " | "
-        << (g.folds.empty() ? "-" : folds_text(g.folds)) << " | " << percent_cell(g.final_accuracy)
-        << " | " << percent_cell(g.final_accuracy_median_20) << " | "
-        << percent_cell(g.best_accuracy) << " | " << percent_cell(g.minority_recall) << " | "
-        << (per_class.empty() ? "-" : per_class) << " |\n";
-  }
+  for (const SummaryGroup& g : summary.groups) out << markdown_group_row(g);
 
-  // The paper's Table 1 layout: methods down, gamma across, one table per dataset and beta.
+  // The paper's Table 1 layout: one table per dataset and beta.
   std::map<std::pair<std::string, double>, std::vector<const SummaryGroup*>> tables;
   for (const SummaryGroup& g : summary.groups) tables[{g.dataset, g.beta}].push_back(&g);
   for (const auto& [dataset_beta, members] : tables) {
-    std::set<double> gammas;
-    std::vector<std::string> methods;  // in the groups' order: variant, then the paper's
-    for (const SummaryGroup* g : members) {
-      gammas.insert(g->gamma);
-      const std::string label = group_method(*g);
-      if (std::find(methods.begin(), methods.end(), label) == methods.end()) {
-        methods.push_back(label);
-      }
-    }
-    out << "\nFinal accuracy, " << markdown_text(dataset_beta.first)
-        << ", beta = " << beta_text(dataset_beta.second) << " (Table 1 layout):\n\n| method |";
-    for (double gamma : gammas) out << " gamma = " << format("%g", gamma) << " |";
-    out << "\n|---|";
-    for (std::size_t i = 0; i < gammas.size(); ++i) out << "---|";
-    out << "\n";
-    for (const std::string& method : methods) {
-      out << "| " << markdown_text(method) << " |";
-      for (double gamma : gammas) {
-        std::string cell;
-        for (const SummaryGroup* g : members) {
-          if (group_method(*g) == method && g->gamma == gamma) {
-            cell = percent_cell(g->final_accuracy);
-          }
-        }
-        out << " " << cell << " |";
-      }
-      out << "\n";
-    }
+    out << markdown_table1(dataset_beta.first, dataset_beta.second, members);
   }
-
-  bool any_notes = false;
-  for (const SummaryGroup& g : summary.groups) {
-    for (const std::string& note : g.notes) {
-      if (!any_notes) out << "\nNotes:\n\n";
-      any_notes = true;
-      out << "- " << group_title(g) << ": " << markdown_text(note) << "\n";
-    }
-  }
-  if (!summary.skipped.empty()) {
-    out << "\nNot averaged in (" << summary.skipped.size() << "):\n\n";
-    for (const SkippedRun& s : summary.skipped) {
-      out << "- `" << s.path << "`: " << markdown_text(s.reason) << "\n";
-    }
-  }
+  out << markdown_notes(summary);
   return out.str();
 }
 

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "crest/app/trained.h"
 #include "crest/data/folder.h"
@@ -92,6 +91,147 @@ std::string fixed4(double value) {
   return text;
 }
 
+// The folder under RUN/eval/ of an evaluation: --name, or "<data>-gen<G>-<model>[-logit-
+// adjusted]"; InputError when --name is a path.
+std::string evaluation_name(const EvaluateOptions& options, const TrainedModel& trained,
+                            const std::string& source) {
+  const std::string name =
+      !options.name.empty() ? options.name
+                            : source + "-gen" + std::to_string(trained.generation) + "-" +
+                                  trained.which + (options.logit_adjust ? "-logit-adjusted" : "");
+  if (name.find('/') != std::string::npos || name == "." || name == "..") {
+    throw InputError("--name must be a plain folder name, got '" + name + "'");
+  }
+  return name;
+}
+
+// metrics.json of an evaluation: what was evaluated on what, and its figures.
+nlohmann::json evaluation_json(const TrainedModel& trained, const Evaluation& eval,
+                               const std::string& source, bool logit_adjusted) {
+  return {{"run", trained.run_dir.string()},
+          {"generation", trained.generation},
+          {"model", trained.which},
+          {"fingerprint", trained.fingerprint},
+          {"data", source},
+          {"images", eval.count},
+          {"logit_adjusted", logit_adjusted},
+          {"accuracy", eval.accuracy},
+          {"mean_recall", eval.mean_recall},
+          {"mean_precision", eval.mean_precision},
+          {"classes", trained.class_names},
+          {"precision", eval.per_class.precision},
+          {"recall", eval.per_class.recall},
+          {"f1", eval.per_class.f1},
+          {"support", eval.per_class.support}};
+}
+
+// The per-class table: precision, recall, F1 and support of each class.
+void print_per_class(const std::vector<std::string>& class_names, const Evaluation& eval,
+                     std::ostream& out) {
+  std::size_t width = 5;
+  for (const auto& n : class_names) width = std::max(width, n.size());
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-5s  %-*s  %9s  %7s  %7s  %7s\n", "class",
+                static_cast<int>(width), "name", "precision", "recall", "f1", "support");
+  out << line;
+  for (std::size_t k = 0; k < class_names.size(); ++k) {
+    std::snprintf(line, sizeof(line), "%-5d  %-*s  %9.4f  %7.4f  %7.4f  %7lld\n",
+                  static_cast<int>(k), static_cast<int>(width), class_names[k].c_str(),
+                  eval.per_class.precision[k], eval.per_class.recall[k], eval.per_class.f1[k],
+                  static_cast<long long>(eval.per_class.support[k]));
+    out << line;
+  }
+}
+
+// The confusion matrix (rows true, columns predicted), for at most 20 classes.
+void print_confusion(const at::Tensor& confusion, int num_classes, std::ostream& out) {
+  if (num_classes > 20) return;
+  out << "\nconfusion matrix (rows true, columns predicted):\n";
+  const auto* m = confusion.data_ptr<std::int64_t>();
+  char cell[32];
+  for (int r = 0; r < num_classes; ++r) {
+    for (int c = 0; c < num_classes; ++c) {
+      std::snprintf(cell, sizeof(cell), "%7lld", static_cast<long long>(m[r * num_classes + c]));
+      out << cell;
+    }
+    out << "\n";
+  }
+}
+
+// The evaluation for people: the header, the figures, the per-class table and the confusion
+// matrix.
+void print_evaluation(const TrainedModel& trained, const Evaluation& eval,
+                      const std::string& source, bool logit_adjusted, std::ostream& out) {
+  out << "generation " << trained.generation << " (" << trained.which << " model"
+      << (logit_adjusted ? ", logit-adjusted with the generation's class prior" : "") << ") on "
+      << source << ": " << eval.count << " images\n"
+      << "accuracy " << fixed4(eval.accuracy) << "  mean recall " << fixed4(eval.mean_recall)
+      << "  mean precision " << fixed4(eval.mean_precision) << "\n\n";
+  print_per_class(trained.class_names, eval, out);
+  print_confusion(eval.confusion, static_cast<int>(trained.class_names.size()), out);
+}
+
+// Whether `text` ends with `suffix` and holds more than it.
+bool longer_with_suffix(const std::string& text, const std::string& suffix) {
+  return text.size() > suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The images predict reads: every image under --folder, or the --image files, each checked.
+std::vector<fs::path> prediction_files(const PredictOptions& options) {
+  if (!options.folder.empty()) return list_images_recursive(options.folder, "image folder");
+  std::vector<fs::path> files;
+  for (const auto& image : options.images) {
+    std::error_code ec;
+    if (!fs::is_regular_file(image, ec)) {
+      throw InputError("image " + image +
+                       (fs::exists(image, ec) ? " is not a file" : " does not exist"));
+    }
+    files.emplace_back(image);
+  }
+  return files;
+}
+
+// The top-k classes of each image (their indices and probabilities, [N, k] each).
+struct TopClasses {
+  at::Tensor probability;
+  at::Tensor index;
+};
+
+// One JSONL line: the file, its top-k classes and, with `logits`, its logits.
+std::string prediction_jsonl(const std::string& file, const TopClasses& top, std::int64_t row,
+                             const std::vector<std::string>& class_names,
+                             const at::Tensor& logits) {
+  nlohmann::json entry = {{"file", file}};
+  nlohmann::json ranked = nlohmann::json::array();
+  for (std::int64_t r = 0; r < top.index.size(1); ++r) {
+    const auto c = top.index[row][r].item<std::int64_t>();
+    ranked.push_back({{"class", c},
+                      {"name", class_names[static_cast<std::size_t>(c)]},
+                      {"probability", top.probability[row][r].item<double>()}});
+  }
+  entry["top"] = ranked;
+  if (logits.defined()) {
+    const at::Tensor l = logits[row].to(at::kDouble).contiguous();
+    entry["logits"] = std::vector<double>(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
+  }
+  return entry.dump() + "\n";
+}
+
+// The CSV lines of one image: file, rank, class, name, probability for each of its top-k.
+std::string prediction_csv(const std::string& file, const TopClasses& top, std::int64_t row,
+                           const std::vector<std::string>& class_names) {
+  std::string text;
+  for (std::int64_t r = 0; r < top.index.size(1); ++r) {
+    const auto c = top.index[row][r].item<std::int64_t>();
+    char p[32];
+    std::snprintf(p, sizeof(p), "%.6f", top.probability[row][r].item<double>());
+    text += csv_field(file) + "," + std::to_string(r + 1) + "," + std::to_string(c) + "," +
+            csv_field(class_names[static_cast<std::size_t>(c)]) + "," + p + "\n";
+  }
+  return text;
+}
+
 }  // namespace
 
 void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
@@ -108,68 +248,18 @@ void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
   const int num_classes = static_cast<int>(trained.class_names.size());
   const Evaluation eval = evaluate_predictions(logits.argmax(1), labels, num_classes);
 
-  const std::string name =
-      !options.name.empty() ? options.name
-                            : source + "-gen" + std::to_string(trained.generation) + "-" +
-                                  trained.which + (options.logit_adjust ? "-logit-adjusted" : "");
-  if (name.find('/') != std::string::npos || name == "." || name == "..") {
-    throw InputError("--name must be a plain folder name, got '" + name + "'");
-  }
-  const fs::path dir = trained.run_dir / "eval" / name;
+  const fs::path dir = trained.run_dir / "eval" / evaluation_name(options, trained, source);
   fs::create_directories(dir);
   const PerClassTable per_class = per_class_table(eval, trained.class_names);
   write_per_class_csv(dir / kPerClassFile, per_class);
   write_confusion_csv(dir / kConfusionFile, confusion_table(eval.confusion, trained.class_names));
-  nlohmann::json metrics = {{"run", trained.run_dir.string()},
-                            {"generation", trained.generation},
-                            {"model", trained.which},
-                            {"fingerprint", trained.fingerprint},
-                            {"data", source},
-                            {"images", eval.count},
-                            {"logit_adjusted", options.logit_adjust},
-                            {"accuracy", eval.accuracy},
-                            {"mean_recall", eval.mean_recall},
-                            {"mean_precision", eval.mean_precision},
-                            {"classes", trained.class_names},
-                            {"precision", eval.per_class.precision},
-                            {"recall", eval.per_class.recall},
-                            {"f1", eval.per_class.f1},
-                            {"support", eval.per_class.support}};
+  const nlohmann::json metrics = evaluation_json(trained, eval, source, options.logit_adjust);
   write_file_atomic(dir / "metrics.json", metrics.dump(2) + "\n");
   if (options.json) {
     out << metrics.dump() << "\n";
     return;
   }
-  out << "generation " << trained.generation << " (" << trained.which << " model"
-      << (options.logit_adjust ? ", logit-adjusted with the generation's class prior" : "")
-      << ") on " << source << ": " << eval.count << " images\n"
-      << "accuracy " << fixed4(eval.accuracy) << "  mean recall " << fixed4(eval.mean_recall)
-      << "  mean precision " << fixed4(eval.mean_precision) << "\n\n";
-  std::size_t width = 5;
-  for (const auto& n : trained.class_names) width = std::max(width, n.size());
-  char line[512];
-  std::snprintf(line, sizeof(line), "%-5s  %-*s  %9s  %7s  %7s  %7s\n", "class",
-                static_cast<int>(width), "name", "precision", "recall", "f1", "support");
-  out << line;
-  for (int c = 0; c < num_classes; ++c) {
-    const auto k = static_cast<std::size_t>(c);
-    std::snprintf(line, sizeof(line), "%-5d  %-*s  %9.4f  %7.4f  %7.4f  %7lld\n", c,
-                  static_cast<int>(width), trained.class_names[k].c_str(),
-                  eval.per_class.precision[k], eval.per_class.recall[k], eval.per_class.f1[k],
-                  static_cast<long long>(eval.per_class.support[k]));
-    out << line;
-  }
-  if (num_classes <= 20) {
-    out << "\nconfusion matrix (rows true, columns predicted):\n";
-    const auto* m = eval.confusion.data_ptr<std::int64_t>();
-    for (int r = 0; r < num_classes; ++r) {
-      for (int c = 0; c < num_classes; ++c) {
-        std::snprintf(line, sizeof(line), "%7lld", static_cast<long long>(m[r * num_classes + c]));
-        out << line;
-      }
-      out << "\n";
-    }
-  }
+  print_evaluation(trained, eval, source, options.logit_adjust, out);
   out << "\nwritten to " << dir.string() << "/\n";
   out.flush();
 }
@@ -181,72 +271,34 @@ void predict_images(const PredictOptions& options, std::ostream& out) {
   if (options.top_k < 1) {
     throw InputError("--top-k must be >= 1, got " + std::to_string(options.top_k));
   }
-  const bool jsonl =
-      options.out.size() > 6 && options.out.substr(options.out.size() - 6) == ".jsonl";
-  const bool csv = options.out.size() > 4 && options.out.substr(options.out.size() - 4) == ".csv";
+  const bool jsonl = longer_with_suffix(options.out, ".jsonl");
+  const bool csv = longer_with_suffix(options.out, ".csv");
   if (!options.out.empty() && !jsonl && !csv) {
     throw InputError("--out must name a .csv or .jsonl file, got '" + options.out + "'");
   }
   if (options.logits && !jsonl) throw InputError("--logits needs --out FILE.jsonl");
   TrainedModel trained = load_choice(options.choice);
-  std::vector<fs::path> files;
-  if (!options.folder.empty()) {
-    files = list_images_recursive(options.folder, "image folder");
-  } else {
-    for (const auto& image : options.images) {
-      std::error_code ec;
-      if (!fs::is_regular_file(image, ec)) {
-        throw InputError("image " + image +
-                         (fs::exists(image, ec) ? " is not a file" : " does not exist"));
-      }
-      files.emplace_back(image);
-    }
-  }
+  const std::vector<fs::path> files = prediction_files(options);
   const at::Tensor images = decode_for_model(trained, files);
   const at::Tensor logits =
       predict_logits(trained.model, images.to(trained.model->parameters()[0].device()),
                      trained.config.train.eval_batch_size)
           .cpu();
-  const at::Tensor probs = at::softmax(logits, 1);
   const int k = std::min<int>(options.top_k, static_cast<int>(trained.class_names.size()));
-  const auto top = probs.topk(k, 1);
-  const at::Tensor top_p = std::get<0>(top).contiguous();
-  const at::Tensor top_c = std::get<1>(top).contiguous();
-  std::ostringstream text;
-  if (!jsonl) text << "file,rank,class,name,probability\n";
+  const auto top = at::softmax(logits, 1).topk(k, 1);
+  const TopClasses classes{std::get<0>(top).contiguous(), std::get<1>(top).contiguous()};
+  std::string text = jsonl ? "" : "file,rank,class,name,probability\n";
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto row = static_cast<std::int64_t>(i);
-    if (jsonl) {
-      nlohmann::json entry = {{"file", files[i].string()}};
-      nlohmann::json ranked = nlohmann::json::array();
-      for (int r = 0; r < k; ++r) {
-        const auto c = top_c[row][r].item<std::int64_t>();
-        ranked.push_back({{"class", c},
-                          {"name", trained.class_names[static_cast<std::size_t>(c)]},
-                          {"probability", top_p[row][r].item<double>()}});
-      }
-      entry["top"] = ranked;
-      if (options.logits) {
-        const at::Tensor l = logits[row].to(at::kDouble).contiguous();
-        entry["logits"] =
-            std::vector<double>(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
-      }
-      text << entry.dump() << "\n";
-    } else {
-      for (int r = 0; r < k; ++r) {
-        const auto c = top_c[row][r].item<std::int64_t>();
-        char p[32];
-        std::snprintf(p, sizeof(p), "%.6f", top_p[row][r].item<double>());
-        text << csv_field(files[i].string()) << "," << (r + 1) << "," << c << ","
-             << csv_field(trained.class_names[static_cast<std::size_t>(c)]) << "," << p << "\n";
-      }
-    }
+    text += jsonl ? prediction_jsonl(files[i].string(), classes, row, trained.class_names,
+                                     options.logits ? logits : at::Tensor())
+                  : prediction_csv(files[i].string(), classes, row, trained.class_names);
   }
   if (options.out.empty()) {
-    out << text.str();
+    out << text;
     out.flush();
   } else {
-    write_file_atomic(options.out, text.str());
+    write_file_atomic(options.out, text);
     spdlog::info("{} predictions written to {}", files.size(), options.out);
   }
 }

@@ -437,8 +437,11 @@ void apply_override(Config& config, const std::string& assignment) {
   set_field(config, *field, node.IsNull() ? std::string() : node.Scalar(), where);
 }
 
-void validate_config(const Config& config) {
-  const DataConfig& data = config.data;
+namespace {
+
+// The data section's rules across keys: the image size a format fixes, the root of files read,
+// the cache, the unlabeled imbalance.
+void validate_data(const DataConfig& data) {
   switch (data.dataset) {
     case DatasetKind::kCifar10:
     case DatasetKind::kCifar100:
@@ -465,7 +468,10 @@ void validate_config(const Config& config) {
         "the unlabeled distribution), got " +
         format_double(data.imbalance_ratio_unlabeled));
   }
-  const PretrainConfig& pre = config.pretrain;
+}
+
+// The optimizers' rules: pre-training's warm-up ends before its decay; Nesterov needs momentum.
+void validate_optimizers(const PretrainConfig& pre, const TrainConfig& train) {
   if (pre.warmup >= pre.decay_at) {
     throw ConfigError("pretrain.warmup (" + format_double(pre.warmup) +
                       ") must end before pretrain.decay_at (" + format_double(pre.decay_at) +
@@ -475,31 +481,41 @@ void validate_config(const Config& config) {
     throw ConfigError("pretrain.nesterov needs pretrain.momentum > 0, got " +
                       format_double(pre.momentum) + " (set pretrain.nesterov=false)");
   }
-  if (config.train.nesterov && config.train.momentum <= 0.0) {
+  if (train.nesterov && train.momentum <= 0.0) {
     throw ConfigError("train.nesterov needs train.momentum > 0, got " +
-                      format_double(config.train.momentum) + " (set train.nesterov=false)");
+                      format_double(train.momentum) + " (set train.nesterov=false)");
   }
-  if (config.train.algorithm == TrainAlgorithm::kMixMatch) {
-    // MixMatch's labeled loss is the soft-target CE on MixUp's mixed labels (ssl/mixmatch.h).
-    if (config.train.labeled_loss != LabeledLoss::kCe) {
-      throw ConfigError(
-          "train.labeled_loss must be ce with train.algorithm=mixmatch (its labeled "
-          "loss is the soft-target cross-entropy on mixed labels), got " +
-          to_string(config.train.labeled_loss) +
-          "; set train.labeled_loss=ce or train.algorithm=fixmatch");
-    }
-    if (config.train.unlabeled_ratio == 0) {
-      throw ConfigError(
-          "train.unlabeled_ratio must be >= 1 with train.algorithm=mixmatch (it guesses labels "
-          "for unlabeled images), got 0; set train.unlabeled_ratio=1 (MixMatch's papers) or "
-          "train.algorithm=fixmatch for supervised training");
-    }
-    if (config.train.cuda_graph == Toggle::kOn) {
-      throw ConfigError(
-          "train.cuda_graph=on does not work with train.algorithm=mixmatch (its step has two "
-          "forwards and a fresh MixUp draw); set train.cuda_graph=auto or off");
-    }
+}
+
+// What train.algorithm=mixmatch rules out.
+void validate_mixmatch(const TrainConfig& train) {
+  if (train.algorithm != TrainAlgorithm::kMixMatch) return;
+  // MixMatch's labeled loss is the soft-target CE on MixUp's mixed labels (ssl/mixmatch.h).
+  if (train.labeled_loss != LabeledLoss::kCe) {
+    throw ConfigError(
+        "train.labeled_loss must be ce with train.algorithm=mixmatch (its labeled "
+        "loss is the soft-target cross-entropy on mixed labels), got " +
+        to_string(train.labeled_loss) + "; set train.labeled_loss=ce or train.algorithm=fixmatch");
   }
+  if (train.unlabeled_ratio == 0) {
+    throw ConfigError(
+        "train.unlabeled_ratio must be >= 1 with train.algorithm=mixmatch (it guesses labels "
+        "for unlabeled images), got 0; set train.unlabeled_ratio=1 (MixMatch's papers) or "
+        "train.algorithm=fixmatch for supervised training");
+  }
+  if (train.cuda_graph == Toggle::kOn) {
+    throw ConfigError(
+        "train.cuda_graph=on does not work with train.algorithm=mixmatch (its step has two "
+        "forwards and a fresh MixUp draw); set train.cuda_graph=auto or off");
+  }
+}
+
+}  // namespace
+
+void validate_config(const Config& config) {
+  validate_data(config.data);
+  validate_optimizers(config.pretrain, config.train);
+  validate_mixmatch(config.train);
   if ((config.model.depth - 4) % 6 != 0) {
     throw ConfigError("model.depth must be 6n + 4 (10, 16, 22, 28, ...), got " +
                       std::to_string(config.model.depth));

@@ -257,12 +257,11 @@ std::string resize_method(ResizeMode resize) {
   return "";
 }
 
-nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepared) {
-  nlohmann::json settings = {{"dataset", to_string(data.dataset)},
-                             {"protocol", to_string(data.protocol)},
-                             {"fold", data.fold}};
-  // The settings that decide the data: the root of files read, the size of images not fixed
-  // by the format, the generator of synthetic ones.
+namespace {
+
+// The settings that decide the source images: the root of files read, the size of images not
+// fixed by the format, the generator of synthetic ones.
+void add_source_settings(const DataConfig& data, nlohmann::json& settings) {
   switch (data.dataset) {
     case DatasetKind::kCifar10:
     case DatasetKind::kCifar100:
@@ -282,6 +281,11 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
       settings["image_size"] = data.image_size;
       break;
   }
+}
+
+// The settings of the split protocol (for as_is, the imbalance it measured).
+void add_protocol_settings(const DataConfig& data, const PreparedData& prepared,
+                           nlohmann::json& settings) {
   switch (data.protocol) {
     case SplitProtocol::kCrest:
       settings["imbalance_ratio"] = data.imbalance_ratio;
@@ -299,31 +303,58 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
       settings["imbalance_ratio_measured"] = prepared.measured_imbalance_ratio();
       break;
   }
+}
+
+// The manifest's "settings": everything in the config that decides the split.
+nlohmann::json split_settings(const DataConfig& data, const PreparedData& prepared) {
+  nlohmann::json settings = {{"dataset", to_string(data.dataset)},
+                             {"protocol", to_string(data.protocol)},
+                             {"fold", data.fold}};
+  add_source_settings(data, settings);
+  add_protocol_settings(data, prepared, settings);
   if (!data.unlabeled_root.empty()) {
     settings["unlabeled_root"] = data.unlabeled_root;
     settings["resize"] = to_string(data.resize);
     settings["resize_method"] = resize_method(data.resize);
   }
+  return settings;
+}
+
+// The manifest's "source": the sizes, the image shape and the fingerprints of the source sets.
+nlohmann::json source_record(const DatasetPair& source) {
+  return {{"train_size", source.train.size()},
+          {"test_size", source.test.size()},
+          {"image_shape", std::vector<std::int64_t>(source.train.images.sizes().begin() + 1,
+                                                    source.train.images.sizes().end())},
+          {"train_fingerprint", dataset_fingerprint(source.train)},
+          {"test_fingerprint", dataset_fingerprint(source.test)}};
+}
+
+// The files (relative to data.root) of the images at `indices`.
+std::vector<std::string> file_names(const std::vector<std::string>& files,
+                                    const std::vector<std::int64_t>& indices) {
+  std::vector<std::string> out;
+  out.reserve(indices.size());
+  for (std::int64_t i : indices) out.push_back(files[static_cast<std::size_t>(i)]);
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepared) {
   const DatasetPair& source = prepared.source;
-  nlohmann::json manifest = {
-      {"format", kSplitManifestFormat},
-      {"version", kSplitManifestVersion},
-      {"crest_version", CREST_VERSION},
-      {"settings", settings},
-      {"source",
-       {{"train_size", source.train.size()},
-        {"test_size", source.test.size()},
-        {"image_shape", std::vector<std::int64_t>(source.train.images.sizes().begin() + 1,
-                                                  source.train.images.sizes().end())},
-        {"train_fingerprint", dataset_fingerprint(source.train)},
-        {"test_fingerprint", dataset_fingerprint(source.test)}}},
-      {"classes", source.train.class_names},
-      {"lt_counts", prepared.split.lt_counts},
-      {"labeled_counts", prepared.split.labeled_counts},
-      {"unlabeled_counts", prepared.split.unlabeled_counts},
-      {"test_counts", prepared.test_counts},
-      {"labeled_indices", prepared.split.labeled},
-      {"unlabeled_indices", prepared.split.unlabeled}};
+  nlohmann::json manifest = {{"format", kSplitManifestFormat},
+                             {"version", kSplitManifestVersion},
+                             {"crest_version", CREST_VERSION},
+                             {"settings", split_settings(data, prepared)},
+                             {"source", source_record(source)},
+                             {"classes", source.train.class_names},
+                             {"lt_counts", prepared.split.lt_counts},
+                             {"labeled_counts", prepared.split.labeled_counts},
+                             {"unlabeled_counts", prepared.split.unlabeled_counts},
+                             {"test_counts", prepared.test_counts},
+                             {"labeled_indices", prepared.split.labeled},
+                             {"unlabeled_indices", prepared.split.unlabeled}};
   if (!prepared.split.unlabeled_truth_known()) {
     manifest["unlabeled_unknown"] = prepared.split.unlabeled_unknown;
     manifest["unlabeled_truth"] = "unknown";
@@ -336,14 +367,8 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
   // Folder datasets name each image's file (relative to data.root), so a user can open them.
   const auto& files = source.train.files;
   if (!files.empty()) {
-    auto names = [&](const std::vector<std::int64_t>& indices) {
-      std::vector<std::string> out;
-      out.reserve(indices.size());
-      for (std::int64_t i : indices) out.push_back(files[static_cast<std::size_t>(i)]);
-      return out;
-    };
-    manifest["labeled_files"] = names(prepared.split.labeled);
-    manifest["unlabeled_files"] = names(prepared.split.unlabeled);
+    manifest["labeled_files"] = file_names(files, prepared.split.labeled);
+    manifest["unlabeled_files"] = file_names(files, prepared.split.unlabeled);
   }
   return manifest;
 }

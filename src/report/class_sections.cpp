@@ -64,6 +64,57 @@ std::string per_class_pair(const std::vector<std::string>& names, const std::str
   return out + "</div>\n";
 }
 
+// The selection section's opening paragraph: how pseudo-labels are chosen, and whether their
+// precision is known.
+std::string selection_lead(const RunFolder& run) {
+  return "<p class=\"lead\">At the end of generation K the EMA model labels the unlabeled "
+         "pool and keeps, per predicted class c, the most confident fraction "
+         "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
+         "K+1 (" +
+         gen_file(kSelectionFile) + ")." +
+         (run.pool_truth_known
+              ? " Precision is measured against the hidden true labels."
+              : " The unlabeled images have no labels, so the precision of the selection is "
+                "unknown; " +
+                    gen_file(kPseudoLabelsFile) + " names the file of each selected image.") +
+         "</p>\n";
+}
+
+// The selection of every generation that has one: selected images and their precision per
+// class (a series per generation), and the rows of the totals table.
+struct SelectionFigures {
+  std::vector<ChartSeries> counts, precision;
+  std::vector<std::string> names;
+  std::string table_rows;
+};
+
+// Adds generation `generation`'s selection `s` to `figures`.
+void add_selection(int generation, const SelectionRecord& s, SelectionFigures& figures) {
+  figures.names = s.names;
+  ChartSeries n = named_series(gen_name(generation), palette_color(figures.counts.size()));
+  ChartSeries p = named_series(gen_name(generation), palette_color(figures.precision.size()));
+  for (std::size_t c = 0; c < s.names.size(); ++c) {
+    n.values.push_back(static_cast<double>(s.selected[c]));
+    // Precision of an empty selection is undefined: no bar rather than a misleading 0.
+    p.values.push_back(s.truth_known && s.selected[c] > 0 ? s.precision[c] : kNaN);
+    const std::string head = s.names[c] + " \u00b7 end of " + gen_name(generation) + ": ";
+    const std::string correct =
+        s.truth_known ? std::to_string(s.correct[c]) + " correct" : "correctness unknown";
+    n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
+                         std::to_string(s.predicted[c]) +
+                         " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " + correct);
+    p.tooltips.push_back(head + (s.truth_known ? "precision " + fixed(s.precision[c]) + " (" +
+                                                     std::to_string(s.correct[c]) + " of " +
+                                                     std::to_string(s.selected[c]) + ")"
+                                               : std::string("precision unknown")));
+  }
+  figures.counts.push_back(n);
+  figures.precision.push_back(p);
+  figures.table_rows += "<tr><td>" + std::to_string(generation) + "</td><td>" +
+                        std::to_string(s.selected_total) + "</td><td>" +
+                        (s.truth_known ? fixed(s.precision_total) : "unknown") + "</td></tr>\n";
+}
+
 }  // namespace
 
 std::string per_class_section(const RunFolder& run) {
@@ -113,67 +164,31 @@ std::string per_class_section(const RunFolder& run) {
 
 std::string selection_section(const RunFolder& run) {
   std::ostringstream out;
-  out << "<section id=\"selection\"><h2>Pseudo-label selection</h2>\n"
-      << "<p class=\"lead\">At the end of generation K the EMA model labels the unlabeled "
-         "pool and keeps, per predicted class c, the most confident fraction "
-         "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
-         "K+1 ("
-      << gen_file(kSelectionFile) << ")."
-      << (run.pool_truth_known
-              ? " Precision is measured against the hidden true labels."
-              : " The unlabeled images have no labels, so the precision of the selection is "
-                "unknown; " +
-                    gen_file(kPseudoLabelsFile) + " names the file of each selected image.")
-      << "</p>\n";
+  out << "<section id=\"selection\"><h2>Pseudo-label selection</h2>\n" << selection_lead(run);
   if (run.mode == to_string(CrestMode::kFixMatch)) {
     out << empty_note("crest.mode is fixmatch: no pseudo-labels are selected.") << "</section>\n";
     return out.str();
   }
-  std::vector<ChartSeries> counts, precision;
-  std::vector<std::string> names;
-  std::ostringstream table;
+  SelectionFigures figures;
   for (const auto& g : run.generations) {
-    if (!g.selection) continue;
-    const SelectionRecord& s = *g.selection;
-    names = s.names;
-    ChartSeries n = named_series(gen_name(g.generation), palette_color(counts.size()));
-    ChartSeries p = named_series(gen_name(g.generation), palette_color(precision.size()));
-    for (std::size_t c = 0; c < s.names.size(); ++c) {
-      n.values.push_back(static_cast<double>(s.selected[c]));
-      // Precision of an empty selection is undefined: no bar rather than a misleading 0.
-      p.values.push_back(s.truth_known && s.selected[c] > 0 ? s.precision[c] : kNaN);
-      const std::string head = s.names[c] + " \u00b7 end of " + gen_name(g.generation) + ": ";
-      const std::string correct =
-          s.truth_known ? std::to_string(s.correct[c]) + " correct" : "correctness unknown";
-      n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
-                           std::to_string(s.predicted[c]) +
-                           " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " + correct);
-      p.tooltips.push_back(head + (s.truth_known ? "precision " + fixed(s.precision[c]) + " (" +
-                                                       std::to_string(s.correct[c]) + " of " +
-                                                       std::to_string(s.selected[c]) + ")"
-                                                 : std::string("precision unknown")));
-    }
-    counts.push_back(n);
-    precision.push_back(p);
-    table << "<tr><td>" << g.generation << "</td><td>" << s.selected_total << "</td><td>"
-          << (s.truth_known ? fixed(s.precision_total) : "unknown") << "</td></tr>\n";
+    if (g.selection) add_selection(g.generation, *g.selection, figures);
   }
-  if (counts.empty()) {
+  if (figures.counts.empty()) {
     out << empty_note("No " + gen_file(kSelectionFile) +
                       " yet: it is written at the end of a generation.")
         << "</section>\n";
     return out.str();
   }
   out << per_class_pair(
-             names, "predicted class",
+             figures.names, "predicted class",
              {"selection-count", "Pseudo-labels selected per class", "selected images", "", false},
-             counts,
+             figures.counts,
              {"selection-precision", "Precision of the selected pseudo-labels", "precision",
               "A class with nothing selected has no bar.", true},
-             precision)
+             figures.precision)
       << "<h3>Totals</h3><table><thead><tr><th>selected at the end of gen</th>"
       << "<th>selected</th><th>precision</th></tr></thead><tbody>\n"
-      << table.str() << "</tbody></table>\n</section>\n";
+      << figures.table_rows << "</tbody></table>\n</section>\n";
   return out.str();
 }
 

@@ -374,6 +374,68 @@ CurveAxis curve_axis(const RunFolder& run, const std::vector<const GenerationFil
   return axis;
 }
 
+// The series of `field` over the curve axis: a value and a tooltip at each evaluation, NaN and
+// no tooltip at the axis's breaks.
+ChartSeries curve_series(const CurveAxis& axis, const std::string& name, double MetricsLine::*field,
+                         std::size_t color, bool dashed = false) {
+  ChartSeries s = named_series(name, palette_color(color), dashed);
+  for (std::size_t i = 0; i < axis.points.size(); ++i) {
+    const MetricsLine* point = axis.points[i];
+    const double v = point ? point->*field : kNaN;
+    s.values.push_back(v);
+    s.tooltips.push_back(point ? axis.where[i] + " \u00b7 " + name + ": " + display_number(v, 5)
+                               : "");
+  }
+  return s;
+}
+
+// The four training-curve charts (loss, mask rate, test accuracy, learning rate), two a row.
+std::string curve_charts(const RunFolder& run, const CurveAxis& axis, bool several) {
+  auto series = [&](const std::string& name, double MetricsLine::*field, std::size_t color,
+                    bool dashed = false) { return curve_series(axis, name, field, color, dashed); };
+  auto chart = [&](const ChartFrame& frame, const std::vector<ChartSeries>& lines) {
+    return line_chart(frame, axis.x, lines, axis.markers);
+  };
+  std::ostringstream out;
+  ChartFrame frame;
+  frame.x_label = several ? "step (generations one after another)" : "step";
+  frame.width = kHalfWidth;
+  frame.height = 280;
+  out << "<div class=\"grid grid2\">\n";
+  frame.figure = "curves-loss";
+  frame.title = "Training loss";
+  frame.y_label = "loss";
+  frame.y_min = 0;
+  out << figure(chart(frame, {series("loss", &MetricsLine::loss, 0),
+                              series("labeled loss_x", &MetricsLine::loss_x, 1, true),
+                              series("unlabeled loss_u", &MetricsLine::loss_u, 2, true)}),
+                "");
+  frame.figure = "curves-mask-rate";
+  frame.title = "Mask rate and pseudo-label accuracy";
+  frame.y_label = "fraction";
+  frame.y_max = 1;
+  out << figure(
+      chart(frame, {series("mask rate (confidence \u2265 threshold)", &MetricsLine::mask_rate, 0),
+                    series("pseudo-label accuracy", &MetricsLine::pseudo_label_acc, 4, true)}),
+      run.pool_truth_known ? ""
+                           : "The unlabeled images have no labels, so the pseudo-label accuracy "
+                             "is unknown and not drawn.");
+  frame.figure = "curves-accuracy";
+  frame.title = "Test accuracy";
+  frame.y_label = "accuracy";
+  out << figure(chart(frame, {series("EMA", &MetricsLine::acc_ema, 0),
+                              series("raw", &MetricsLine::acc_raw, 1, true),
+                              series("EMA, logit-adjusted", &MetricsLine::acc_ema_la, 2, true)}),
+                "");
+  frame.figure = "curves-lr";
+  frame.title = "Learning rate";
+  frame.y_label = "lr";
+  frame.y_max = kNaN;
+  out << figure(chart(frame, {series("lr", &MetricsLine::lr, 6)}), "");
+  out << "</div>\n";
+  return out.str();
+}
+
 std::string curves_section(const RunFolder& run) {
   std::ostringstream out;
   out << "<section id=\"curves\"><h2>Training curves</h2>\n";
@@ -392,64 +454,7 @@ std::string curves_section(const RunFolder& run) {
                     "step 0 of its own schedule"
                   : "")
       << ".</p>\n";
-  const CurveAxis axis = curve_axis(run, gens);
-  const std::vector<double>& x = axis.x;
-  const std::vector<ChartMarker>& markers = axis.markers;
-  const std::vector<const MetricsLine*>& points = axis.points;
-  const std::vector<std::string>& where = axis.where;
-  auto series = [&](const std::string& name, double MetricsLine::*field, std::size_t color,
-                    bool dashed = false) {
-    ChartSeries s = named_series(name, palette_color(color), dashed);
-    for (std::size_t i = 0; i < points.size(); ++i) {
-      const double v = points[i] ? points[i]->*field : kNaN;
-      s.values.push_back(v);
-      s.tooltips.push_back(points[i] ? where[i] + " \u00b7 " + name + ": " + display_number(v, 5)
-                                     : "");
-    }
-    return s;
-  };
-  ChartFrame frame;
-  frame.x_label = several ? "step (generations one after another)" : "step";
-  frame.width = kHalfWidth;
-  frame.height = 280;
-  out << "<div class=\"grid grid2\">\n";
-  frame.figure = "curves-loss";
-  frame.title = "Training loss";
-  frame.y_label = "loss";
-  frame.y_min = 0;
-  out << figure(line_chart(frame, x,
-                           {series("loss", &MetricsLine::loss, 0),
-                            series("labeled loss_x", &MetricsLine::loss_x, 1, true),
-                            series("unlabeled loss_u", &MetricsLine::loss_u, 2, true)},
-                           markers),
-                "");
-  frame.figure = "curves-mask-rate";
-  frame.title = "Mask rate and pseudo-label accuracy";
-  frame.y_label = "fraction";
-  frame.y_max = 1;
-  out << figure(
-      line_chart(frame, x,
-                 {series("mask rate (confidence \u2265 threshold)", &MetricsLine::mask_rate, 0),
-                  series("pseudo-label accuracy", &MetricsLine::pseudo_label_acc, 4, true)},
-                 markers),
-      run.pool_truth_known ? ""
-                           : "The unlabeled images have no labels, so the pseudo-label accuracy "
-                             "is unknown and not drawn.");
-  frame.figure = "curves-accuracy";
-  frame.title = "Test accuracy";
-  frame.y_label = "accuracy";
-  out << figure(line_chart(frame, x,
-                           {series("EMA", &MetricsLine::acc_ema, 0),
-                            series("raw", &MetricsLine::acc_raw, 1, true),
-                            series("EMA, logit-adjusted", &MetricsLine::acc_ema_la, 2, true)},
-                           markers),
-                "");
-  frame.figure = "curves-lr";
-  frame.title = "Learning rate";
-  frame.y_label = "lr";
-  frame.y_max = kNaN;
-  out << figure(line_chart(frame, x, {series("lr", &MetricsLine::lr, 6)}, markers), "");
-  out << "</div>\n</section>\n";
+  out << curve_charts(run, curve_axis(run, gens), several) << "</section>\n";
   return out.str();
 }
 

@@ -1,6 +1,6 @@
-// Private to the SVG chart kit (src/report/svg.cpp, src/report/heat_map.cpp): text measures,
-// SVG elements, the axes and the frame that every chart draws around its plot. Sizes are viewBox
-// units.
+// Private to the SVG chart kit (src/report/svg.cpp, src/report/heat_map.cpp; defined in
+// src/report/svg_parts.cpp): text measures, SVG elements, the axes and the frame that every chart
+// draws around its plot. Sizes are viewBox units.
 #pragma once
 
 #include <cstddef>
