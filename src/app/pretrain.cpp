@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <optional>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,7 +41,7 @@ bool pretrain_file(const std::string& name) {
       kLockFile,           kMetricsFile,       kCheckpointFile,
       kPretrainRecordFile, kBackboneFile,      kBackboneSidecarFile,
       kCacheDir,           kStdoutLogFile,     kStderrLogFile,
-      kThreadsFile,        kWorldFile};
+      kThreadsFile,        kWorldFile,         kExecutionFile};
   return is_temporary_name(name) || std::find(kOurs.begin(), kOurs.end(), name) != kOurs.end();
 }
 

@@ -91,6 +91,64 @@ int resolve_generation(const fs::path& run_dir, const std::string& choice) {
   return g;
 }
 
+namespace {
+
+// The run's class names (split manifest) and the generation's class prior (its labeled set,
+// pseudo-labels included), checked against each other.
+void read_classes(TrainedModel& trained, const fs::path& gen_dir) {
+  const fs::path& run_dir = trained.run_dir;
+  const nlohmann::json manifest = read_split_manifest(run_dir / kSplitManifestFile);
+  try {
+    trained.class_names = manifest.at("classes").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception&) {
+    throw DataError((run_dir / kSplitManifestFile).string() +
+                    ": 'classes' is not a list of names (damaged)");
+  }
+  const LabeledDistribution distribution =
+      read_labeled_distribution_csv(gen_dir / kLabeledDistributionFile);
+  if (distribution.names != trained.class_names) {
+    throw DataError((gen_dir / kLabeledDistributionFile).string() +
+                    " names other classes than the run's split manifest (damaged)");
+  }
+  std::int64_t total = 0;
+  for (std::int64_t n : distribution.total) total += n;
+  for (std::int64_t n : distribution.total) {
+    trained.class_prior.push_back(total > 0 ? static_cast<double>(n) / total : 0.0);
+  }
+}
+
+// The generation's raw or EMA weights from its checkpoint, checked against the fingerprint its
+// summary.json recorded.
+void read_weights(TrainedModel& trained, const fs::path& gen_dir) {
+  WideResNetOptions options;
+  options.depth = trained.config.model.depth;
+  options.width = trained.config.model.width;
+  options.bn_momentum = trained.config.model.bn_momentum;
+  options.num_classes = static_cast<int>(trained.class_names.size());
+  trained.model = WideResNet(options);
+  const fs::path checkpoint = gen_dir / kCheckpointFile;
+  std::error_code ec;
+  if (!fs::exists(checkpoint, ec)) {
+    throw DataError(checkpoint.string() + " is missing, so the model of generation " +
+                    std::to_string(trained.generation) +
+                    " is lost (was it deleted to save space?); retrain that generation");
+  }
+  const std::string& which = trained.which;
+  read_checkpoint_module(checkpoint, which == "ema" ? "ema" : "model", *trained.model);
+  trained.fingerprint = weights_fingerprint(*trained.model);
+  const TrainingSummary summary = read_training_summary(gen_dir / kTrainingSummaryFile);
+  const std::string& recorded =
+      which == "ema" ? summary.ema_fingerprint : summary.model_fingerprint;
+  if (trained.fingerprint != recorded) {
+    throw DataError(checkpoint.string() + " holds " + which + " weights with fingerprint " +
+                    trained.fingerprint + ", but generation " + std::to_string(trained.generation) +
+                    " recorded " + recorded + " in " + (gen_dir / kTrainingSummaryFile).string() +
+                    " (the checkpoint was changed or damaged, or belongs to another run)");
+  }
+}
+
+}  // namespace
+
 TrainedModel load_trained_model(const fs::path& run_dir, const std::string& choice,
                                 const std::string& which, at::Device device) {
   if (which != "ema" && which != "raw") {
@@ -105,50 +163,9 @@ TrainedModel load_trained_model(const fs::path& run_dir, const std::string& choi
   } catch (const ConfigError& e) {
     throw DataError(std::string("cannot read the run's config: ") + e.what());
   }
-  const nlohmann::json manifest = read_split_manifest(run_dir / kSplitManifestFile);
-  try {
-    trained.class_names = manifest.at("classes").get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception&) {
-    throw DataError((run_dir / kSplitManifestFile).string() +
-                    ": 'classes' is not a list of names (damaged)");
-  }
   const fs::path gen_dir = generation_dir(run_dir, trained.generation);
-  const LabeledDistribution distribution =
-      read_labeled_distribution_csv(gen_dir / kLabeledDistributionFile);
-  if (distribution.names != trained.class_names) {
-    throw DataError((gen_dir / kLabeledDistributionFile).string() +
-                    " names other classes than the run's split manifest (damaged)");
-  }
-  std::int64_t total = 0;
-  for (std::int64_t n : distribution.total) total += n;
-  for (std::int64_t n : distribution.total) {
-    trained.class_prior.push_back(total > 0 ? static_cast<double>(n) / total : 0.0);
-  }
-
-  WideResNetOptions options;
-  options.depth = trained.config.model.depth;
-  options.width = trained.config.model.width;
-  options.bn_momentum = trained.config.model.bn_momentum;
-  options.num_classes = static_cast<int>(trained.class_names.size());
-  trained.model = WideResNet(options);
-  const fs::path checkpoint = gen_dir / kCheckpointFile;
-  std::error_code ec;
-  if (!fs::exists(checkpoint, ec)) {
-    throw DataError(checkpoint.string() + " is missing, so the model of generation " +
-                    std::to_string(trained.generation) +
-                    " is lost (was it deleted to save space?); retrain that generation");
-  }
-  read_checkpoint_module(checkpoint, which == "ema" ? "ema" : "model", *trained.model);
-  trained.fingerprint = weights_fingerprint(*trained.model);
-  const TrainingSummary summary = read_training_summary(gen_dir / kTrainingSummaryFile);
-  const std::string& recorded =
-      which == "ema" ? summary.ema_fingerprint : summary.model_fingerprint;
-  if (trained.fingerprint != recorded) {
-    throw DataError(checkpoint.string() + " holds " + which + " weights with fingerprint " +
-                    trained.fingerprint + ", but generation " + std::to_string(trained.generation) +
-                    " recorded " + recorded + " in " + (gen_dir / kTrainingSummaryFile).string() +
-                    " (the checkpoint was changed or damaged, or belongs to another run)");
-  }
+  read_classes(trained, gen_dir);
+  read_weights(trained, gen_dir);
   trained.model->to(device);
   trained.model->eval();
   spdlog::info("{} generation {} ({} model, fingerprint {}), {} classes", run_dir.string(),

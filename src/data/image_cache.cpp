@@ -186,6 +186,39 @@ void write_cache(const fs::path& dir, const fs::path& data_file, const fs::path&
   }
 }
 
+// The rows the cache holds unchanged, copied into `out`: (cache row, output row) of each, and
+// whether the cache holds exactly these files in this order (then it is not rewritten).
+struct CacheHits {
+  std::vector<std::pair<std::int64_t, std::int64_t>> hits;
+  bool same_rows = false;
+};
+
+CacheHits read_cached_rows(const fs::path& index_file, const fs::path& data_file,
+                           const std::vector<Stamp>& stamps, const DecodeOptions& options,
+                           std::int64_t image_bytes, std::uint8_t* out) {
+  CacheHits found;
+  const auto n = static_cast<std::int64_t>(stamps.size());
+  const std::optional<CacheIndex> index = read_index(index_file, options);
+  found.same_rows = index && index->count == n;
+  if (!index) return found;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const Stamp& s = stamps[static_cast<std::size_t>(i)];
+    const auto it = index->rows.find(s.path);
+    if (it != index->rows.end() && it->second.second.same_file(s)) {
+      found.hits.emplace_back(it->second.first, i);
+      found.same_rows = found.same_rows && it->second.first == i;
+    } else {
+      found.same_rows = false;
+    }
+  }
+  std::sort(found.hits.begin(), found.hits.end());
+  if (!found.hits.empty() && !read_rows(data_file, *index, image_bytes, found.hits, out)) {
+    found.hits.clear();
+    found.same_rows = false;
+  }
+  return found;
+}
+
 }  // namespace
 
 at::Tensor decode_images_cached(const std::vector<fs::path>& files, const fs::path& root,
@@ -222,28 +255,10 @@ at::Tensor decode_images_cached(const std::vector<fs::path>& files, const fs::pa
   at::Tensor images = at::empty({n, 3, size, size}, at::TensorOptions().dtype(at::kByte));
   auto* out = images.data_ptr<std::uint8_t>();
 
-  // (cache row, output row) of every file the cache holds unchanged.
-  std::vector<std::pair<std::int64_t, std::int64_t>> hits;
-  const std::optional<CacheIndex> index = read_index(index_file, options);
-  bool same_rows = index && index->count == n;  // the cache holds exactly these files in order
-  if (index) {
-    for (std::int64_t i = 0; i < n; ++i) {
-      const Stamp& s = stamps[static_cast<std::size_t>(i)];
-      const auto it = index->rows.find(s.path);
-      if (it != index->rows.end() && it->second.second.same_file(s)) {
-        hits.emplace_back(it->second.first, i);
-        same_rows = same_rows && it->second.first == i;
-      } else {
-        same_rows = false;
-      }
-    }
-    std::sort(hits.begin(), hits.end());
-    if (!hits.empty() && !read_rows(data_file, *index, image_bytes, hits, out)) {
-      hits.clear();
-      same_rows = false;
-    }
-  }
-
+  const CacheHits found =
+      read_cached_rows(index_file, data_file, stamps, options, image_bytes, out);
+  const auto& hits = found.hits;
+  const bool same_rows = found.same_rows;
   std::vector<bool> cached(files.size(), false);
   for (const auto& hit : hits) cached[static_cast<std::size_t>(hit.second)] = true;
   std::vector<std::int64_t> misses;

@@ -269,6 +269,63 @@ void check_options(const DecodeOptions& options) {
 
 int decode_threads(int threads) { return threads > 0 ? threads : available_cores(); }
 
+namespace {
+
+// The shared state of decode_rows' workers. Chunks are claimed in list order, so when a file
+// fails, every earlier file is in a chunk already claimed; workers finish those (stopping only at
+// their own failure) and claim no more, so the failure with the smallest row is found on every
+// run.
+struct RowDecoder {
+  const std::vector<fs::path>& files;
+  const std::vector<std::int64_t>& rows;
+  std::uint8_t* out;
+  const DecodeOptions& options;
+  std::int64_t image_bytes = 0;
+  std::int64_t total = 0;
+  std::atomic<std::int64_t> next{0};
+  std::atomic<std::int64_t> done{0};
+  std::atomic<bool> stop{false};
+  std::mutex failure_mutex;
+  std::int64_t failed_row = std::numeric_limits<std::int64_t>::max();
+  std::exception_ptr failure;
+  std::unique_ptr<Progress> progress;
+
+  // Decodes row k of the list; on failure keeps the smallest failing row's error and stops.
+  bool decode(std::int64_t k) {
+    const std::int64_t row = rows[static_cast<std::size_t>(k)];
+    try {
+      decode_image(files[static_cast<std::size_t>(row)], options.image_size, options.resize,
+                   out + row * image_bytes);
+      return true;
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(failure_mutex);
+      if (row < failed_row) {
+        failed_row = row;
+        failure = std::current_exception();
+      }
+      stop.store(true);
+      return false;
+    }
+  }
+
+  // A worker: claims chunks until none is left or a file failed. The calling thread is a worker
+  // too, and the one that draws the progress bar.
+  void work(bool draws) {
+    while (!stop.load(std::memory_order_relaxed)) {
+      const std::int64_t begin = next.fetch_add(kChunk);
+      if (begin >= total) return;
+      const std::int64_t end = std::min(begin + kChunk, total);
+      for (std::int64_t k = begin; k < end; ++k) {
+        if (!decode(k)) return;
+      }
+      const std::int64_t finished = done.fetch_add(end - begin) + (end - begin);
+      if (draws && progress && progress->due()) progress->update(finished, "images");
+    }
+  }
+};
+
+}  // namespace
+
 void decode_rows(const std::vector<fs::path>& files, const std::vector<std::int64_t>& rows,
                  std::uint8_t* out, const DecodeOptions& options) {
   check_options(options);
@@ -277,64 +334,28 @@ void decode_rows(const std::vector<fs::path>& files, const std::vector<std::int6
   throw no_opencv(files[static_cast<std::size_t>(rows.front())].string());
 #endif
   const int size = options.image_size;
-  const std::int64_t image_bytes = 3 * static_cast<std::int64_t>(size) * size;
-  const auto total = static_cast<std::int64_t>(rows.size());
-  const auto chunks = (total + kChunk - 1) / kChunk;
+  RowDecoder decoder{files, rows, out, options};
+  decoder.image_bytes = 3 * static_cast<std::int64_t>(size) * size;
+  decoder.total = static_cast<std::int64_t>(rows.size());
+  const auto chunks = (decoder.total + kChunk - 1) / kChunk;
   const int threads =
       static_cast<int>(std::min<std::int64_t>(decode_threads(options.threads), chunks));
-
-  // Chunks are claimed in list order, so when a file fails, every earlier file is in a chunk
-  // already claimed; workers finish those (stopping only at their own failure) and claim no
-  // more, so the failure with the smallest row is found on every run.
-  std::atomic<std::int64_t> next{0};
-  std::atomic<std::int64_t> done{0};
-  std::atomic<bool> stop{false};
-  std::mutex failure_mutex;
-  std::int64_t failed_row = std::numeric_limits<std::int64_t>::max();
-  std::exception_ptr failure;
-
-  std::unique_ptr<Progress> progress;
-  if (total >= kProgressFrom) progress = std::make_unique<Progress>(options.label, total, 0);
-
-  // The calling thread is a worker too, and the one that draws the progress bar.
-  const auto work = [&](bool draws) {
-    while (!stop.load(std::memory_order_relaxed)) {
-      const std::int64_t begin = next.fetch_add(kChunk);
-      if (begin >= total) return;
-      const std::int64_t end = std::min(begin + kChunk, total);
-      for (std::int64_t k = begin; k < end; ++k) {
-        const std::int64_t row = rows[static_cast<std::size_t>(k)];
-        try {
-          decode_image(files[static_cast<std::size_t>(row)], size, options.resize,
-                       out + row * image_bytes);
-        } catch (...) {
-          const std::lock_guard<std::mutex> lock(failure_mutex);
-          if (row < failed_row) {
-            failed_row = row;
-            failure = std::current_exception();
-          }
-          stop.store(true);
-          return;
-        }
-      }
-      const std::int64_t finished = done.fetch_add(end - begin) + (end - begin);
-      if (draws && progress && progress->due()) progress->update(finished, "images");
-    }
-  };
-
+  if (decoder.total >= kProgressFrom) {
+    decoder.progress = std::make_unique<Progress>(options.label, decoder.total, 0);
+  }
   std::vector<std::thread> workers;
   try {
-    for (int t = 1; t < threads; ++t) workers.emplace_back(work, false);
+    for (int t = 1; t < threads; ++t) workers.emplace_back([&decoder] { decoder.work(false); });
   } catch (const std::system_error&) {
     // No more threads to be had: those started and this one do the work.
   }
-  work(true);
+  decoder.work(true);
   for (auto& worker : workers) worker.join();
-  if (progress) {
-    progress->update(done.load(), "images");
-    progress->finish();
+  if (decoder.progress) {
+    decoder.progress->update(decoder.done.load(), "images");
+    decoder.progress->finish();
   }
-  if (failure) std::rethrow_exception(failure);
+  if (decoder.failure) std::rethrow_exception(decoder.failure);
 }
 
 }  // namespace images_detail

@@ -25,8 +25,8 @@
 #include "crest/io/manifest.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
-#include "crest/io/selection_files.h"
 #include "crest/io/run_session.h"
+#include "crest/io/selection_files.h"
 #include "crest/io/sink.h"
 #include "crest/io/tensorboard.h"
 #include "crest/io/world_file.h"
@@ -467,8 +467,7 @@ void train_generation(RunSession& session, const Config& config, const RunData& 
 
 void run_training(const Config& config, const TrainOptions& options, std::ostream& out) {
   RunSession session(config, training_session(config, options.resume));
-  const NamedTensors init_weights =
-      read_init_weights(config.model, session.dir(), options.resume);
+  const NamedTensors init_weights = read_init_weights(config.model, session.dir(), options.resume);
   const RunData run = load_run_data(session, config);
   const RunPlan plan = plan_run(config, run);
   log_plan(config, run, plan, session.device());

@@ -112,7 +112,8 @@ bool resolve_cuda_graph(Toggle choice, const at::Device& device) {
 void StateTree::add_module(const std::string& name, std::shared_ptr<torch::nn::Module> module,
                            bool per_rank) {
   if (per_rank) {
-    for (const auto& b : module->named_buffers()) per_rank_.emplace_back(name + "." + b.key(), b.value());
+    for (const auto& b : module->named_buffers())
+      per_rank_.emplace_back(name + "." + b.key(), b.value());
   }
   root_.register_module(name, std::move(module));
 }
@@ -145,8 +146,8 @@ struct StepEngine::Graph {
 #endif
 };
 
-StepEngine::StepEngine(EngineSettings settings, at::Device device, WideResNet model,
-                       WideResNet ema, std::unique_ptr<Sgd> optimizer, Learner& learner)
+StepEngine::StepEngine(EngineSettings settings, at::Device device, WideResNet model, WideResNet ema,
+                       std::unique_ptr<Sgd> optimizer, Learner& learner)
     : settings_(std::move(settings)),
       device_(device),
       world_(dist::world()),
@@ -179,7 +180,8 @@ StepEngine::StepEngine(EngineSettings settings, at::Device device, WideResNet mo
   // A learner whose step reads more than its batch (a fresh MixUp per step) runs eagerly.
   if (!learner_.graph_capturable()) cuda_graph_ = false;
   p.generator = make_generator(device, data_seed);
-  p.stats = at::zeros({learner_.stat_count()}, at::TensorOptions().dtype(at::kDouble).device(device));
+  p.stats =
+      at::zeros({learner_.stat_count()}, at::TensorOptions().dtype(at::kDouble).device(device));
   p.nonfinite = at::zeros({}, at::TensorOptions().dtype(at::kBool).device(device));
   register_state(learner);
 }
@@ -194,8 +196,7 @@ void StepEngine::register_state(Learner& learner) {
   if (ema_model_) tree.add_module("ema", ema_model_.ptr(), false);
   tree.add_module("optimizer", momentum_module(optimizer_->buffers()), false);
   learner.register_state(tree);
-  p.generator_state =
-      tree.add_buffer("generator", read_generator_state(p.generator).clone(), true);
+  p.generator_state = tree.add_buffer("generator", read_generator_state(p.generator).clone(), true);
   tree.add_buffer("stats", p.stats, true);
   if (world_.distributed()) {
     p.rank_state =

@@ -4,20 +4,20 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "crest/augment/augment.h"
 #include "crest/dist/world.h"
 #include "crest/io/sink.h"
 #include "crest/models/wrn_weights.h"
+#include "crest/ssl/engine.h"
+#include "crest/ssl/learner.h"
 #include "crest/ssl/predict.h"
 #include "crest/ssl/sampler.h"
 #include "crest/ssl/sgd.h"
 #include "crest/ssl/train_state.h"
-#include "crest/ssl/engine.h"
-#include "crest/ssl/learner.h"
 #include "crest/ssl/training_loop.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
@@ -285,9 +285,11 @@ PretrainOutcome RotationPretrainer::run(bool resume) {
   // The last evaluation's (every training ends with one), else measured now.
   outcome.test_rotation_accuracy = std::nan("");
   if (!result.lines.empty()) {
-    outcome.test_rotation_accuracy = std::get<PretrainLine>(result.lines.back()).test_rotation_accuracy;
+    outcome.test_rotation_accuracy =
+        std::get<PretrainLine>(result.lines.back()).test_rotation_accuracy;
   }
-  if (std::isnan(outcome.test_rotation_accuracy)) outcome.test_rotation_accuracy = s.learner->test_accuracy();
+  if (std::isnan(outcome.test_rotation_accuracy))
+    outcome.test_rotation_accuracy = s.learner->test_accuracy();
   outcome.seconds = result.seconds;
   outcome.backbone_fingerprint = backbone_fingerprint(*s.model);
   return outcome;

@@ -54,7 +54,8 @@ StepBatch SemiLearner::draw_batch(at::Generator& generator) {
   StepBatch out;
   const at::Tensor pos_l = labeled_stream_->next(c_.labeled_batch, generator);
   out.labels = data.labeled_targets.index_select(0, pos_l);
-  const at::Tensor images_l = data.images.index_select(0, data.labeled_index.index_select(0, pos_l));
+  const at::Tensor images_l =
+      data.images.index_select(0, data.labeled_index.index_select(0, pos_l));
   std::vector<at::Tensor> views = {weak_augment(images_l, generator, c_.augment)};
   if (c_.unlabeled_batch > 0) {
     const at::Tensor pos_u = unlabeled_stream_->next(c_.unlabeled_batch, generator);
@@ -111,8 +112,7 @@ EpochLine SemiLearner::evaluate(const EvaluationInput& input) {
 ProgressFields SemiLearner::progress_fields(double lr, const at::Tensor& stats,
                                             const EpochLine* epoch_line) const {
   // Priorities: what the fields are dropped by when the terminal is narrow (lowest first).
-  const MetricsLine* line =
-      epoch_line != nullptr ? std::get_if<MetricsLine>(epoch_line) : nullptr;
+  const MetricsLine* line = epoch_line != nullptr ? std::get_if<MetricsLine>(epoch_line) : nullptr;
   double loss = 0.0;
   double mask = 0.0;
   if (line != nullptr) {
@@ -208,9 +208,9 @@ StepLoss MixMatchLearner::loss(const StepBatch& input, std::int64_t step) {
     return c_.model->forward(c_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x);
   };
   const double lambda_u = t.mixmatch_lambda_u * mixmatch_rampup(step, t.mixmatch_rampup_steps);
-  const MixMatchLoss loss = mixmatch_loss(forward, input.inputs, input.labels, input.mix,
-                                          t.mixmatch_k, t.mixmatch_temperature, lambda_u,
-                                          c_.alignment);
+  const MixMatchLoss loss =
+      mixmatch_loss(forward, input.inputs, input.labels, input.mix, t.mixmatch_k,
+                    t.mixmatch_temperature, lambda_u, c_.alignment);
   // p_model sees the raw averaged probabilities after the loss, as for FixMatch. MixUp partners
   // are drawn within a rank's share.
   observe_alignment(loss.mean_probs);

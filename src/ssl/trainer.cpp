@@ -51,8 +51,7 @@ struct GenerationTrainer::Impl {
   std::unique_ptr<Sgd> build_optimizer();
   SemiLearnerContext learner_context(DistributionAligner alignment);
   GenerationOutcome final_outcome(const LoopResult& result);
-  TrainingOutcomeFiles outcome_files(const GenerationOutcome& outcome,
-                                     std::int64_t evaluations);
+  TrainingOutcomeFiles outcome_files(const GenerationOutcome& outcome, std::int64_t evaluations);
 };
 
 void GenerationTrainer::Impl::build_models() {
@@ -194,7 +193,7 @@ GenerationOutcome GenerationTrainer::Impl::final_outcome(const LoopResult& resul
 }
 
 TrainingOutcomeFiles GenerationTrainer::Impl::outcome_files(const GenerationOutcome& outcome,
-                                                           std::int64_t evaluations) {
+                                                            std::int64_t evaluations) {
   const std::vector<std::string>& names = data.class_names;
   TrainingOutcomeFiles files;
   files.per_class = per_class_table(outcome.final_ema, names);
@@ -234,9 +233,8 @@ GenerationOutcome GenerationTrainer::run(bool resume) {
   loop.later_steps = s.settings.later_steps;
   // The automatic choices depend on the machine (train.amp auto: bf16 on CPUs with bf16
   // instructions): say them.
-  loop.banner = s.settings.label + ": training step in " +
-                (s.bf16 ? "bf16 autocast" : "fp32") + ", " +
-                (s.channels_last ? "channels-last" : "contiguous") + " layout, " +
+  loop.banner = s.settings.label + ": training step in " + (s.bf16 ? "bf16 autocast" : "fp32") +
+                ", " + (s.channels_last ? "channels-last" : "contiguous") + " layout, " +
                 sgd_kernels_name(s.engine->optimizer().kernels()) + " SGD kernels";
   loop.execution.device = describe_device(s.device);
   loop.execution.precision = s.bf16 ? "bf16" : "fp32";

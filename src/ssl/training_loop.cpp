@@ -1,8 +1,7 @@
 #include "crest/ssl/training_loop.h"
 
-#include <spdlog/spdlog.h>
-
 #include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <ctime>

@@ -59,8 +59,7 @@ class RunSink {
   // A training from its first step: `dir` created, metrics.jsonl empty.
   virtual void start_metrics(const std::filesystem::path& dir, EpochKind kind);
   // A training (re)started at segment.from_step: how this stretch of it runs (execution.json).
-  virtual void training_started(const std::filesystem::path& dir,
-                                const ExecutionSegment& segment);
+  virtual void training_started(const std::filesystem::path& dir, const ExecutionSegment& segment);
   // A training resumed at `step`: metrics.jsonl keeps the lines up to it, which are returned
   // (none from a sink that does not keep the file).
   virtual std::vector<EpochLine> resume_metrics(const std::filesystem::path& dir, EpochKind kind,
@@ -79,8 +78,7 @@ class RunSink {
                          const SelectionRecord& record);
   // The generation is done (generation.json, written last); `rows`: the table so far, this
   // generation's row last; `selection` may be null; `steps`: the generation's last step.
-  virtual void generation_finished(const std::filesystem::path& dir,
-                                   const GenerationRecord& record,
+  virtual void generation_finished(const std::filesystem::path& dir, const GenerationRecord& record,
                                    const SelectionRecord* selection, std::int64_t steps,
                                    const std::vector<GenerationRow>& rows);
   // A resume read the finished generations `rows` back from disk.
@@ -106,8 +104,7 @@ class FolderSink final : public RunSink {
   // `run_dir`: where generations.csv and summary.json go.
   explicit FolderSink(std::filesystem::path run_dir) : run_dir_(std::move(run_dir)) {}
   void start_metrics(const std::filesystem::path& dir, EpochKind kind) override;
-  void training_started(const std::filesystem::path& dir,
-                        const ExecutionSegment& segment) override;
+  void training_started(const std::filesystem::path& dir, const ExecutionSegment& segment) override;
   std::vector<EpochLine> resume_metrics(const std::filesystem::path& dir, EpochKind kind,
                                         std::int64_t step) override;
   void epoch(const std::filesystem::path& dir, const EpochLine& line) override;
@@ -183,8 +180,7 @@ class FanOutSink final : public RunSink {
   explicit FanOutSink(std::vector<std::unique_ptr<RunSink>> sinks) : sinks_(std::move(sinks)) {}
   void add(std::unique_ptr<RunSink> sink) { sinks_.push_back(std::move(sink)); }
   void start_metrics(const std::filesystem::path& dir, EpochKind kind) override;
-  void training_started(const std::filesystem::path& dir,
-                        const ExecutionSegment& segment) override;
+  void training_started(const std::filesystem::path& dir, const ExecutionSegment& segment) override;
   std::vector<EpochLine> resume_metrics(const std::filesystem::path& dir, EpochKind kind,
                                         std::int64_t step) override;
   void epoch(const std::filesystem::path& dir, const EpochLine& line) override;

@@ -51,7 +51,7 @@ struct RunFolder {
   std::vector<int> minority_classes;  // summary.json
   bool pool_truth_known = true;  // summary.json / selection.json: hidden labels of the pool known
   std::vector<GenerationFiles> generations;  // gen_0, gen_1, ... in order
-  std::vector<std::string> log_lines;  // crest.log's warnings and errors
+  std::vector<std::string> log_lines;        // crest.log's warnings and errors
 
   // What an unfinished run lacks, one sentence each; empty for a finished run.
   std::vector<std::string> missing;

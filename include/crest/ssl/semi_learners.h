@@ -54,8 +54,8 @@ struct SemiLearnerContext {
   DistributionAligner alignment{nullptr};  // CReST+ (null: no alignment)
   LabeledLossFn labeled_loss;              // train.labeled_loss with the generation's counts
   AugmentOptions augment;
-  bool bf16 = false;           // the step under bf16 autocast
-  bool channels_last = false;  // the model's memory format
+  bool bf16 = false;                 // the step under bf16 autocast
+  bool channels_last = false;        // the model's memory format
   std::int64_t labeled_batch = 0;    // this rank's share of train.batch_size
   std::int64_t unlabeled_batch = 0;  // and of batch_size * unlabeled_ratio (0: supervised)
 };

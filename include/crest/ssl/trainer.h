@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "crest/config/config.h"
+#include "crest/io/sink.h"
 #include "crest/io/training_files.h"
 #include "crest/io/weight_files.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn.h"
 #include "crest/ssl/alignment.h"
-#include "crest/io/sink.h"
 #include "crest/ssl/engine.h"
 #include "crest/ssl/semi_learners.h"
 
@@ -32,9 +32,9 @@ struct TrainerSettings {
   TrainConfig train;
   std::int64_t seed = 0;  // the run seed; with `generation` it derives every generator
   int generation = 0;
-  int checkpoint_every = 0;       // steps; 0 = only at the end
-  std::string label = "train";    // progress label, e.g. "gen 2"
-  std::int64_t later_steps = 0;   // steps of the generations after this one (the run's ETA)
+  int checkpoint_every = 0;      // steps; 0 = only at the end
+  std::string label = "train";   // progress label, e.g. "gen 2"
+  std::int64_t later_steps = 0;  // steps of the generations after this one (the run's ETA)
   // Where the generation's records go (io/sink.h); not owned. Null: the generation's folder
   // alone, written by rank 0 (make_run_sink with a FolderSink).
   RunSink* sink = nullptr;

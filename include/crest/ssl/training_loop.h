@@ -23,10 +23,10 @@ struct LoopSettings {
   EpochKind kind = EpochKind::kGeneration;
   std::string label = "train";  // progress and messages: "gen 1/3", "pretrain"
   std::int64_t total_steps = 0;
-  std::int64_t steps_per_epoch = 1;  // evaluation cadence
-  int checkpoint_every = 0;          // steps; 0 = only at the end
+  std::int64_t steps_per_epoch = 1;        // evaluation cadence
+  int checkpoint_every = 0;                // steps; 0 = only at the end
   std::function<double(std::int64_t)> lr;  // the rate of step k (0-based)
-  std::int64_t later_steps = 0;  // steps of the trainings after this one (the progress ETA)
+  std::int64_t later_steps = 0;     // steps of the trainings after this one (the progress ETA)
   std::string lr_key = "train.lr";  // named in the divergence message
   std::string restart = "this generation starts over on --resume";  // with no checkpoint yet
   std::string banner;  // logged once the training is open (resumed or fresh), when not empty

@@ -87,7 +87,8 @@ GlobalBatch make_batch(std::int64_t b, std::int64_t u) {
 }
 
 // FixMatch's loss and backward on `model` for rows [lb, le) of the labeled and [ub, ue) of the
-// unlabeled batch, as StepEngine::run_step computes it for FixMatchLearner (one forward over the three views).
+// unlabeled batch, as StepEngine::run_step computes it for FixMatchLearner (one forward over the
+// three views).
 void fixmatch_backward(WideResNet& model, const GlobalBatch& g, std::int64_t lb, std::int64_t le,
                        std::int64_t ub, std::int64_t ue) {
   const std::int64_t b = le - lb;

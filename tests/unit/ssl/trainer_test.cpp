@@ -15,8 +15,8 @@
 
 #include "crest/data/prepare.h"
 #include "crest/io/file.h"
-#include "crest/ssl/predict.h"
 #include "crest/selftrain/run_data.h"
+#include "crest/ssl/predict.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
 #include "crest/util/signals.h"
@@ -61,7 +61,7 @@ class TrainerTest : public TempDirTest {
 
   GenerationOutcome train(const std::string& name, bool resume = false) {
     GenerationTrainer trainer(settings_, at::kCPU,
-                            generation_data(run_, run_.labeled_positions, targets_), dir_ / name);
+                              generation_data(run_, run_.labeled_positions, targets_), dir_ / name);
     return trainer.run(resume);
   }
   nlohmann::json summary(const std::string& name) {
@@ -158,7 +158,7 @@ TEST_F(TrainerTest, ANonFiniteModelIsNeverCheckpointedOrEvaluated) {
   for (const bool ema : {true, false}) {
     const std::string name = ema ? "ema" : "bn";
     GenerationTrainer trainer(settings_, at::kCPU,
-                            generation_data(run_, run_.labeled_positions, targets_), dir_ / name);
+                              generation_data(run_, run_.labeled_positions, targets_), dir_ / name);
     {
       at::NoGradGuard no_grad;
       if (ema) {
@@ -196,7 +196,7 @@ TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
   settings_.train.channels_last = Toggle::kOff;
   {
     GenerationTrainer trainer(settings_, at::kCPU,
-                            generation_data(run_, run_.labeled_positions, targets_), dir_ / "y");
+                              generation_data(run_, run_.labeled_positions, targets_), dir_ / "y");
     EXPECT_FALSE(trainer.fast_path()["channels_last"].get<bool>());
     EXPECT_FALSE(is_channels_last(*trainer.model()));
   }
@@ -204,7 +204,7 @@ TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
   settings_.train.channels_last = Toggle::kOn;
   {
     GenerationTrainer trainer(settings_, at::kCPU,
-                            generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
+                              generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
     EXPECT_TRUE(trainer.fast_path()["channels_last"].get<bool>());
     EXPECT_TRUE(is_channels_last(*trainer.model()));
     EXPECT_TRUE(is_channels_last(*trainer.ema_model()));
@@ -228,7 +228,7 @@ TEST_F(TrainerTest, ChannelsLastTrainsLikeContiguousAndResumesExactly) {
 
 TEST_F(TrainerTest, FastPathSettingsResolveForTheCpu) {
   GenerationTrainer trainer(settings_, at::kCPU,
-                          generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
+                            generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
   const nlohmann::json f = trainer.fast_path();
   EXPECT_EQ(f["sgd"], "foreach");
   EXPECT_TRUE(f["channels_last"].get<bool>());                   // auto: on, CPU and CUDA
@@ -301,15 +301,15 @@ TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
   settings_.train.epochs = 3;  // 9 steps: 3 eager warm-up steps, a capture, replays
   settings_.train.cuda_graph = Toggle::kOff;
   GenerationTrainer eager(settings_, at::kCUDA,
-                        generation_data(make_run_data(prepare_data(data_), at::kCUDA),
-                                        run_.labeled_positions, targets_),
-                        dir_ / "eager");
+                          generation_data(make_run_data(prepare_data(data_), at::kCUDA),
+                                          run_.labeled_positions, targets_),
+                          dir_ / "eager");
   eager.run(false);
   settings_.train.cuda_graph = Toggle::kOn;
   GenerationTrainer graph(settings_, at::kCUDA,
-                        generation_data(make_run_data(prepare_data(data_), at::kCUDA),
-                                        run_.labeled_positions, targets_),
-                        dir_ / "graph");
+                          generation_data(make_run_data(prepare_data(data_), at::kCUDA),
+                                          run_.labeled_positions, targets_),
+                          dir_ / "graph");
   EXPECT_TRUE(graph.fast_path()["cuda_graph"].get<bool>());
   graph.run(false);
   const auto a = eager.model()->parameters();
@@ -321,9 +321,9 @@ TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
   }
   // Both trained: the weights moved away from the shared start.
   GenerationTrainer fresh(settings_, at::kCUDA,
-                        generation_data(make_run_data(prepare_data(data_), at::kCUDA),
-                                        run_.labeled_positions, targets_),
-                        dir_ / "fresh");
+                          generation_data(make_run_data(prepare_data(data_), at::kCUDA),
+                                          run_.labeled_positions, targets_),
+                          dir_ / "fresh");
   EXPECT_FALSE(at::allclose(fresh.model()->parameters()[0], b[0]));
 }
 

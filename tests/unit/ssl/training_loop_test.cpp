@@ -143,9 +143,9 @@ TEST_F(TrainingLoopTest, EvaluatesEachEpochAndAtTheEndAndCheckpointsOnItsCadence
   Trainee t;
   RecordingSink sink;
   run_training_loop(*t.engine, *t.learner, sink, settings("a"), false);
-  const std::vector<std::string> expected = {
-      "start",        "epoch 3",      "checkpoint 4", "epoch 6",  "checkpoint 8",
-      "epoch 9",      "epoch 10",     "checkpoint 10"};
+  const std::vector<std::string> expected = {"start",    "epoch 3",      "checkpoint 4",
+                                             "epoch 6",  "checkpoint 8", "epoch 9",
+                                             "epoch 10", "checkpoint 10"};
   EXPECT_EQ(sink.events, expected);
   ASSERT_EQ(sink.lines.size(), 4u);
   // Each evaluation sees the statistics of its own window and the rate of its last step.
