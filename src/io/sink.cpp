@@ -313,4 +313,10 @@ std::unique_ptr<RunSink> make_run_sink(const dist::World& world,
   return sink;
 }
 
+std::unique_ptr<RunSink> make_folder_sink(const fs::path& dir) {
+  std::vector<std::unique_ptr<RunSink>> writers;
+  writers.push_back(std::make_unique<FolderSink>(dir));
+  return make_run_sink(dist::world(), std::move(writers));
+}
+
 }  // namespace crest

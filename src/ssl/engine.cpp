@@ -15,6 +15,7 @@
 #include "crest/io/checkpoint.h"
 #include "crest/ssl/ema.h"
 #include "crest/ssl/train_state.h"
+#include "crest/util/device.h"
 #include "crest/util/error.h"
 #include "crest/util/signals.h"
 #include "crest/util/torch_version.h"
@@ -277,6 +278,14 @@ void StepEngine::optimize(const StepBatch& input, double lr) {
     run_step(fixed, /*device_lr=*/true);  // the capture failed: this step runs eagerly
   }
 #endif
+}
+
+ExecutionSegment StepEngine::execution() const {
+  ExecutionSegment segment;
+  segment.device = describe_device(device_);
+  segment.sgd = sgd_kernels_name(optimizer_->kernels());
+  segment.cuda_graph = cuda_graph_;
+  return segment;
 }
 
 at::Tensor StepEngine::local_stats() const { return parts_->stats.cpu(); }

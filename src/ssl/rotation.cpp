@@ -254,12 +254,8 @@ WideResNet& RotationPretrainer::model() { return impl_->model; }
 
 PretrainOutcome RotationPretrainer::run(bool resume) {
   Impl& s = *impl_;
-  std::unique_ptr<RunSink> own_sink;
-  if (s.settings.sink == nullptr) {
-    std::vector<std::unique_ptr<RunSink>> writers;
-    writers.push_back(std::make_unique<FolderSink>(s.out_dir));
-    own_sink = make_run_sink(dist::world(), std::move(writers));
-  }
+  const std::unique_ptr<RunSink> own_sink =
+      s.settings.sink == nullptr ? make_folder_sink(s.out_dir) : nullptr;
   RunSink& sink = s.settings.sink != nullptr ? *s.settings.sink : *own_sink;
   LoopSettings loop;
   loop.dir = s.out_dir;
@@ -273,11 +269,9 @@ PretrainOutcome RotationPretrainer::run(bool resume) {
   loop.lr = [&p, total](std::int64_t k) { return pretrain_lr(p, k, total); };
   loop.lr_key = "pretrain.lr";
   loop.restart = "--resume starts over";
-  loop.execution.device = describe_device(s.device);
+  loop.execution = s.engine->execution();
   loop.execution.precision = "fp32";
   loop.execution.memory_format = "contiguous";
-  loop.execution.sgd = sgd_kernels_name(s.engine->optimizer().kernels());
-  loop.execution.cuda_graph = s.engine->cuda_graph();
   const LoopResult result = run_training_loop(*s.engine, *s.learner, sink, loop, resume);
   s.engine->check_ranks_agree();
   PretrainOutcome outcome;

@@ -214,12 +214,8 @@ TrainingOutcomeFiles GenerationTrainer::Impl::outcome_files(const GenerationOutc
 GenerationOutcome GenerationTrainer::run(bool resume) {
   Impl& s = *impl_;
   const TrainConfig& t = s.settings.train;
-  std::unique_ptr<RunSink> own_sink;
-  if (s.settings.sink == nullptr) {
-    std::vector<std::unique_ptr<RunSink>> writers;
-    writers.push_back(std::make_unique<FolderSink>(s.out_dir));
-    own_sink = make_run_sink(dist::world(), std::move(writers));
-  }
+  const std::unique_ptr<RunSink> own_sink =
+      s.settings.sink == nullptr ? make_folder_sink(s.out_dir) : nullptr;
   RunSink& sink = s.settings.sink != nullptr ? *s.settings.sink : *own_sink;
   LoopSettings loop;
   loop.dir = s.out_dir;
@@ -236,11 +232,9 @@ GenerationOutcome GenerationTrainer::run(bool resume) {
   loop.banner = s.settings.label + ": training step in " + (s.bf16 ? "bf16 autocast" : "fp32") +
                 ", " + (s.channels_last ? "channels-last" : "contiguous") + " layout, " +
                 sgd_kernels_name(s.engine->optimizer().kernels()) + " SGD kernels";
-  loop.execution.device = describe_device(s.device);
+  loop.execution = s.engine->execution();
   loop.execution.precision = s.bf16 ? "bf16" : "fp32";
   loop.execution.memory_format = s.channels_last ? "channels_last" : "contiguous";
-  loop.execution.sgd = sgd_kernels_name(s.engine->optimizer().kernels());
-  loop.execution.cuda_graph = s.engine->cuda_graph();
   const LoopResult result = run_training_loop(*s.engine, *s.learner, sink, loop, resume);
   const GenerationOutcome outcome = s.final_outcome(result);
   s.engine->check_ranks_agree();

@@ -216,4 +216,8 @@ std::unique_ptr<RunSink> make_run_sink(const dist::World& world,
                                        std::vector<std::unique_ptr<RunSink>> writers,
                                        FanOutSink** fan_out = nullptr);
 
+// make_run_sink of this process (dist::world()) with a FolderSink of `dir` alone: what a
+// training given no sink writes through.
+std::unique_ptr<RunSink> make_folder_sink(const std::filesystem::path& dir);
+
 }  // namespace crest

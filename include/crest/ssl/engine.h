@@ -71,6 +71,9 @@ class StepEngine {
   WideResNet& ema_model() { return ema_model_; }  // null when the engine keeps no EMA
   Sgd& optimizer() { return *optimizer_; }
   bool cuda_graph() const { return cuda_graph_; }
+  // How the step runs, for execution.json: device, SGD kernels and CUDA graph filled in (the
+  // caller adds precision and memory format, the loop the rest).
+  ExecutionSegment execution() const;
 
   // The statistics since the last reset_stats(): this rank's (local) or each rank's sums
   // averaged over the ranks (collective), float64 on the CPU.
