@@ -70,20 +70,26 @@ kill_at() {
   "$@" >/dev/null 2>&1 &
   local pid=$! start=$SECONDS
   while kill -0 "$pid" 2>/dev/null && [ ! -f "$file" ] && [ $((SECONDS - start)) -lt 600 ]; do sleep 0.01; done
+  # --nproc: the ranks are the launcher's children; SIGKILL them first, then the launcher.
+  pkill -9 -P "$pid" 2>/dev/null || true
   kill -9 "$pid" 2>/dev/null || true
-  # --nproc: the ranks are children of the launcher; kill them too.
-  pkill -9 -f -- "$file" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   sleep 0.5
 }
+
+# A tiny pre-training of 3 x 8 steps with a checkpoint every 4: SIGKILLed at its first
+# checkpoint (step 4 of 24), the resume trains the other 20.
+pretrain_sets=(--set pretrain.epochs=3 --set pretrain.steps_per_epoch=8 --set pretrain.batch_size=32)
 
 pretrain() {  # DIR [--nproc 2]: a tiny pre-training, and the same killed and resumed
   local dir=$1
   shift
   rm -rf "$dir" "$dir.resumed"
-  "$crest" -q pretrain --config "$tiny" --set pretrain.epochs=2 "$@" --out "$dir" >/dev/null
-  kill_at "$dir.resumed/checkpoint.pt" "$crest" -q pretrain --config "$tiny" --set pretrain.epochs=2 "$@" --out "$dir.resumed"
-  "$crest" -q pretrain --config "$tiny" --set pretrain.epochs=2 "$@" --out "$dir.resumed" --resume >/dev/null
+  "$crest" -q pretrain --config "$tiny" "${pretrain_sets[@]}" "$@" --out "$dir" >/dev/null
+  kill_at "$dir.resumed/checkpoint.pt" "$crest" -q pretrain --config "$tiny" "${pretrain_sets[@]}" "$@" --out "$dir.resumed"
+  grep -q '"status": "done"' "$dir.resumed/pretrain.json" &&
+    echo "warning: $dir.resumed finished before the kill" >&2
+  "$crest" -q pretrain --config "$tiny" "${pretrain_sets[@]}" "$@" --out "$dir.resumed" --resume >/dev/null
 }
 
 for c in "${cases[@]}"; do
@@ -104,6 +110,8 @@ for c in "${cases[@]}"; do
   "$crest" -q train "${args[@]}" --out "$work/$c" >/dev/null
   print_run "$c" "$work/$c"
   kill_at "$work/$c.resumed/gen_1/checkpoint.pt" "$crest" -q train "${args[@]}" --out "$work/$c.resumed"
+  [ -f "$work/$c.resumed/gen_1/generation.json" ] &&
+    echo "warning: $c.resumed finished generation 1 before the kill" >&2
   "$crest" -q train "${args[@]}" --out "$work/$c.resumed" --resume >/dev/null
   print_run "$c.resumed" "$work/$c.resumed"
 done

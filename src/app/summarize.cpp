@@ -79,7 +79,9 @@ std::string method_label(CrestMode mode) {
 // SummaryGroup::variant of a run's config.
 std::string method_variant(const Config& config) {
   std::vector<std::string> parts;
-  if (config.train.algorithm != TrainAlgorithm::kFixMatch) parts.push_back("MixMatch");
+  if (config.train.algorithm != TrainAlgorithm::kFixMatch) {
+    parts.push_back(display_name(config.train.algorithm));
+  }
   if (config.train.labeled_loss != LabeledLoss::kCe)
     parts.push_back(to_string(config.train.labeled_loss));
   if (!config.model.init_from.empty()) parts.push_back("init " + config.model.init_from);

@@ -185,6 +185,16 @@ std::string to_string(SelectOn value) { return name_text(value); }
 std::string to_string(LabeledLoss value) { return name_text(value); }
 std::string to_string(TrainAlgorithm value) { return name_text(value); }
 
+std::string display_name(TrainAlgorithm value) {
+  switch (value) {
+    case TrainAlgorithm::kFixMatch:
+      return "FixMatch";
+    case TrainAlgorithm::kMixMatch:
+      return "MixMatch";
+  }
+  return to_string(value);
+}
+
 bool reads_files(DatasetKind dataset) {
   switch (dataset) {
     case DatasetKind::kCifar10:

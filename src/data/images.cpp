@@ -276,6 +276,10 @@ namespace {
 // their own failure) and claim no more, so the failure with the smallest row is found on every
 // run.
 struct RowDecoder {
+  RowDecoder(const std::vector<fs::path>& f, const std::vector<std::int64_t>& r, std::uint8_t* o,
+             const DecodeOptions& d)
+      : files(f), rows(r), out(o), options(d) {}
+
   const std::vector<fs::path>& files;
   const std::vector<std::int64_t>& rows;
   std::uint8_t* out;
@@ -334,7 +338,7 @@ void decode_rows(const std::vector<fs::path>& files, const std::vector<std::int6
   throw no_opencv(files[static_cast<std::size_t>(rows.front())].string());
 #endif
   const int size = options.image_size;
-  RowDecoder decoder{files, rows, out, options};
+  RowDecoder decoder(files, rows, out, options);
   decoder.image_bytes = 3 * static_cast<std::int64_t>(size) * size;
   decoder.total = static_cast<std::int64_t>(rows.size());
   const auto chunks = (decoder.total + kChunk - 1) / kChunk;

@@ -51,28 +51,54 @@ void write_execution_record(const fs::path& file, const ExecutionRecord& record)
       file, {{"format", kFormat}, {"version", kVersion}, {"segments", std::move(segments)}});
 }
 
-ExecutionRecord read_execution_record(const fs::path& file) {
+namespace {
+
+// DataError with what to do: the file only records how the training ran.
+[[noreturn]] void damaged(const fs::path& file, const std::string& what) {
+  throw DataError(file.string() + ": " + what +
+                  "; the file was edited or damaged. It only records how the training ran: "
+                  "move it away (crest starts a new record) and run the command again");
+}
+
+ExecutionRecord parse_execution_record(const fs::path& file) {
   const nlohmann::json j = io_detail::read_json_object(file);
   if (j.value("format", "") != kFormat || !j.contains("segments") || !j["segments"].is_array()) {
-    throw DataError(file.string() + ": not a crest execution record (expected \"format\": \"" +
-                    kFormat + "\" and a list \"segments\"); the file was edited or damaged");
+    damaged(file, std::string("not a crest execution record (expected \"format\": \"") + kFormat +
+                      "\" and a list \"segments\")");
+  }
+  if (j.value("version", 0) != kVersion) {
+    damaged(file, "format version " + j.value("version", nlohmann::json()).dump() +
+                      ", this crest reads version " + std::to_string(kVersion));
   }
   ExecutionRecord record;
   for (const nlohmann::json& s : j["segments"]) {
-    if (!s.is_object()) {
-      throw DataError(file.string() + ": a segment is " + s.dump() + ", not an object");
-    }
+    if (!s.is_object()) damaged(file, "a segment is " + s.dump() + ", not an object");
     ExecutionSegment segment =
         io_detail::members_from_json<ExecutionSegment>(s, file, kSegmentMembers);
     io_detail::check_count(segment.from_step, "'from_step'", file);
     if (segment.world_size < 1 || segment.threads < 1) {
-      throw DataError(file.string() + ": 'world_size' and 'threads' must be at least 1, got " +
-                      std::to_string(segment.world_size) + " and " +
-                      std::to_string(segment.threads) + "; the file was edited or damaged");
+      damaged(file, "'world_size' and 'threads' must be at least 1, got " +
+                        std::to_string(segment.world_size) + " and " +
+                        std::to_string(segment.threads));
     }
     record.segments.push_back(std::move(segment));
   }
   return record;
+}
+
+}  // namespace
+
+ExecutionRecord read_execution_record(const fs::path& file) {
+  try {
+    return parse_execution_record(file);
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    if (message.find("move it away") != std::string::npos) throw;
+    // The shared readers' messages (not JSON, a missing or mistyped field), with the remedy.
+    throw DataError(message + "; " + file.filename().string() +
+                    " only records how the training ran: move it away (crest starts a new "
+                    "record) and run the command again");
+  }
 }
 
 }  // namespace crest

@@ -147,10 +147,16 @@ GenerationFiles read_generation(int index, const fs::path& gen_dir, RunFolder& r
     g.curve = std::move(log.lines);
   }
   if (fs::exists(gen_dir / kExecutionFile)) {
-    g.execution = read_execution_record(gen_dir / kExecutionFile);
+    // A record of how the generation ran, not of what it computed: a damaged one is a note.
+    try {
+      g.execution = read_execution_record(gen_dir / kExecutionFile);
+    } catch (const DataError& e) {
+      run.notes.push_back(std::string(e.what()) + " (how the generation ran is not shown)");
+    }
   } else if (g.finished) {
     run.notes.push_back(generation_folder_name(index) + "/" + kExecutionFile +
-                        " is missing: how the generation ran is not known");
+                        " is missing (written by crest since #27): how the generation ran is "
+                        "not known");
   }
   // A finished generation has all of its files; say which one is gone.
   if (g.finished) {

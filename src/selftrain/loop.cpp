@@ -354,6 +354,12 @@ SessionOptions training_session(const Config& config, bool resume) {
   options.resume = resume;
   options.banner = "run folder";
   options.check_folder = [resume](const fs::path& run_dir) {
+    if (fs::exists(run_dir / kPretrainRecordFile)) {
+      throw InputError(run_dir.string() + " holds a crest pre-training (" + kPretrainRecordFile +
+                       "), not a training run: train into another folder (--out DIR) and start "
+                       "from its backbone with --set model.init_from=" +
+                       (run_dir / kBackboneFile).string());
+    }
     check_run_folder_is_ours(run_dir, "--out / run.out_dir");
     if (resume && !fs::exists(run_dir / kConfigFile)) {
       throw InputError(no_run_to_resume(run_dir));

@@ -112,7 +112,7 @@ class Loop {
       if (checkpoint_due || step == total) save_checkpoint();
       if (engine_.stop_agreed(step, total)) {
         progress.finish();
-        save_checkpoint();
+        if (checkpoint_step_ != step) save_checkpoint();
         throw Interrupted(s_.label + ": stopped at step " + std::to_string(step) +
                           "; checkpoint written to " + checkpoint_path_.string() +
                           ". Continue with --resume");

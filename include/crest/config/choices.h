@@ -49,6 +49,8 @@ std::string to_string(PModelEstimate value);
 std::string to_string(SelectOn value);
 std::string to_string(LabeledLoss value);
 std::string to_string(TrainAlgorithm value);
+// The learner's name as its paper writes it ("FixMatch", "MixMatch"), for tables people read.
+std::string display_name(TrainAlgorithm value);
 
 // The value a name stands for. A name that is none of them is a ConfigError naming `key` and
 // listing the names: "crest.mode must be one of fixmatch, crest or crest+, got 'x'".
