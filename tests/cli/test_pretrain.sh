@@ -24,6 +24,19 @@ fp=$(json_field pre/backbone.pt.json backbone_fingerprint)
 [ -n "$fp" ] || fail "backbone.pt.json gives the backbone fingerprint"
 [ "$fp" = "$(json_field pre/pretrain.json backbone_fingerprint)" ] || fail "one fingerprint"
 [ "$(json_field pre/backbone.pt.json depth)" = 10 ] || fail "the sidecar gives the depth"
+# How it ran: one segment, from step 0, in the pre-training folder too.
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["segments"]; assert len(s)==1 and s[0]["from_step"]==0 and s[0]["world_size"]==1, s' pre/execution.json ||
+  fail "pre/execution.json does not hold one segment from step 0"
+# A training run never goes into a pre-training folder, with or without --resume.
+before=$(cd pre && find . -type f | sort | xargs sha256sum)
+for resume in "" --resume; do
+  run train --config "$TINY" --out pre $resume
+  expect_code 2 "train into a pre-training folder ${resume:-(new)}"
+  expect_err "holds a crest pre-training (pretrain.json)" "names the pre-training ${resume}"
+  expect_err "model.init_from=pre/backbone.pt" "says how to use it ${resume}"
+done
+[ "$before" = "$(cd pre && find . -type f | sort | xargs sha256sum)" ] ||
+  fail "a refused train changed the pre-training folder"
 
 # A run initialised from the backbone starts from exactly those weights, every generation.
 run -q train --config "$TINY" --out init --set model.init_from=pre/backbone.pt --set train.epochs=1
