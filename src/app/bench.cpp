@@ -139,8 +139,7 @@ nlohmann::json run_bench(const Config& config, const BenchOptions& options) {
   const int batch_unlabeled = config.train.batch_size * config.train.unlabeled_ratio;
 
   // Views of each unlabeled image: FixMatch's weak and strong, MixMatch's K weak ones.
-  const int views =
-      config.train.algorithm == TrainAlgorithm::kMixMatch ? config.train.mixmatch_k : 2;
+  const int views = trainer.unlabeled_view_count();
   spdlog::info("bench on {}: {}, WRN-{}-{}, {} labeled + {} x {} unlabeled images a step",
                describe_device(device), to_string(config.train.algorithm), config.model.depth,
                config.model.width, config.train.batch_size, views, batch_unlabeled);

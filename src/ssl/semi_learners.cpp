@@ -195,7 +195,9 @@ void MixMatchLearner::unlabeled_views(const at::Tensor& images, at::Generator& g
 }
 
 void MixMatchLearner::finish_batch(StepBatch& batch, at::Generator& generator) {
-  batch.mix = draw_mixup(batch.inputs.size(0), c_.train.mixup_alpha, generator, c_.device);
+  const MixUpDraw mix =
+      draw_mixup(batch.inputs.size(0), c_.train.mixup_alpha, generator, c_.device);
+  batch.extra = {mix.perm, mix.lambda};
 }
 
 StepLoss MixMatchLearner::loss(const StepBatch& input, std::int64_t step) {
@@ -208,9 +210,9 @@ StepLoss MixMatchLearner::loss(const StepBatch& input, std::int64_t step) {
     return c_.model->forward(c_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x);
   };
   const double lambda_u = t.mixmatch_lambda_u * mixmatch_rampup(step, t.mixmatch_rampup_steps);
-  const MixMatchLoss loss =
-      mixmatch_loss(forward, input.inputs, input.labels, input.mix, t.mixmatch_k,
-                    t.mixmatch_temperature, lambda_u, c_.alignment);
+  const MixMatchLoss loss = mixmatch_loss(
+      forward, input.inputs, input.labels, MixUpDraw{input.extra.at(0), input.extra.at(1)},
+      t.mixmatch_k, t.mixmatch_temperature, lambda_u, c_.alignment);
   // p_model sees the raw averaged probabilities after the loss, as for FixMatch. MixUp partners
   // are drawn within a rank's share.
   observe_alignment(loss.mean_probs);

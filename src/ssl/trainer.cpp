@@ -162,6 +162,9 @@ GenerationTrainer::~GenerationTrainer() = default;
 
 WideResNet& GenerationTrainer::model() { return impl_->model; }
 WideResNet& GenerationTrainer::ema_model() { return impl_->ema_model; }
+int GenerationTrainer::unlabeled_view_count() const {
+  return impl_->learner->unlabeled_view_count();
+}
 std::int64_t GenerationTrainer::total_steps() const { return impl_->total_steps(); }
 StepBatch GenerationTrainer::draw_batch() { return impl_->engine->draw_batch(); }
 void GenerationTrainer::optimize(const StepBatch& batch, double lr) {

@@ -22,7 +22,6 @@
 #include <vector>
 
 #include "crest/io/sink.h"
-#include "crest/ssl/mixmatch.h"
 #include "crest/util/progress.h"
 
 namespace crest {
@@ -34,7 +33,11 @@ struct StepBatch {
                                // rotation: [B', 3, H, W] turned images
   at::Tensor labels;           // int64 [B]: targets of the labeled images (rotation: the turns)
   at::Tensor unlabeled_truth;  // int64 [U]: hidden true labels (monitoring), may be undefined
-  MixUpDraw mix;               // mixmatch: MixUp's partners and weights over the B + K U rows
+  // What else a learner draws with its batch and reads in its loss, in its own order (MixMatch:
+  // MixUp's partners int64 [B + K U] and weights float [B + K U]); empty for most learners. The
+  // engine copies nothing of it into a CUDA graph's buffers, so a learner that uses it is not
+  // capturable.
+  std::vector<at::Tensor> extra;
 };
 
 // The loss of one step and its statistics.

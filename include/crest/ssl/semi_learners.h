@@ -26,6 +26,7 @@
 #include "crest/ssl/alignment.h"
 #include "crest/ssl/learner.h"
 #include "crest/ssl/losses.h"
+#include "crest/ssl/mixmatch.h"
 #include "crest/ssl/sampler.h"
 
 namespace crest {
@@ -85,6 +86,8 @@ class SemiLearner : public Learner {
   EpochLine evaluate(const EvaluationInput& input) override;
   ProgressFields progress_fields(double lr, const at::Tensor& stats,
                                  const EpochLine* line) const override;
+  // The views drawn of each unlabeled image (FixMatch: weak and strong; MixMatch: K weak).
+  virtual int unlabeled_view_count() const = 0;
 
  protected:
   // Appends the unlabeled views of `images` (uint8 [U, 3, H, W]) to `views`.
@@ -105,6 +108,7 @@ class FixMatchLearner final : public SemiLearner {
   using SemiLearner::SemiLearner;
   StepLoss loss(const StepBatch& batch, std::int64_t step) override;
   bool graph_capturable() const override { return true; }
+  int unlabeled_view_count() const override { return 2; }
 
  protected:
   void unlabeled_views(const at::Tensor& images, at::Generator& generator,
@@ -116,6 +120,7 @@ class MixMatchLearner final : public SemiLearner {
   using SemiLearner::SemiLearner;
   StepLoss loss(const StepBatch& batch, std::int64_t step) override;
   bool graph_capturable() const override { return false; }
+  int unlabeled_view_count() const override { return c_.train.mixmatch_k; }
 
  protected:
   void unlabeled_views(const at::Tensor& images, at::Generator& generator,

@@ -78,6 +78,8 @@ class GenerationTrainer {
 
   WideResNet& model();
   WideResNet& ema_model();
+  // The views the learner draws of each unlabeled image.
+  int unlabeled_view_count() const;
 
   std::int64_t total_steps() const;
 
