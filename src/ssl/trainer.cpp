@@ -148,6 +148,7 @@ GenerationTrainer::GenerationTrainer(TrainerSettings settings, at::Device device
   s.bf16 = use_bf16_autocast(t.amp, device);
   s.learner = make_semi_learner(t.algorithm, s.learner_context(std::move(alignment)));
   EngineSettings engine;
+  // The root module's name as before the engine existed (checkpoint.pt stays byte-identical).
   engine.state_name = "FixMatchTrainerState";
   engine.label = s.settings.label;
   engine.data_seed = derive_seed(static_cast<std::uint64_t>(s.settings.seed),
