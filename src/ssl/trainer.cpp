@@ -26,6 +26,12 @@ namespace {
 constexpr std::uint64_t kSeedInit = 1;
 constexpr std::uint64_t kSeedData = 2;
 
+// This rank's share of the global unlabeled batch, batch_size x unlabeled_ratio (the whole batch
+// in a world of one rank; the launcher checks that the world size divides it).
+std::int64_t rank_unlabeled_batch(const TrainConfig& t) {
+  return static_cast<std::int64_t>(t.batch_size) * t.unlabeled_ratio / dist::world().size();
+}
+
 }  // namespace
 
 struct GenerationTrainer::Impl {
@@ -122,8 +128,7 @@ SemiLearnerContext GenerationTrainer::Impl::learner_context(DistributionAligner 
   // This rank's share of the global batch (the whole batch in a world of one rank; the loop
   // checks that the world size divides it).
   c.labeled_batch = settings.train.batch_size / world.size();
-  c.unlabeled_batch = static_cast<std::int64_t>(settings.train.batch_size) *
-                      settings.train.unlabeled_ratio / world.size();
+  c.unlabeled_batch = rank_unlabeled_batch(settings.train);
   return c;
 }
 
@@ -136,9 +141,7 @@ GenerationTrainer::GenerationTrainer(TrainerSettings settings, at::Device device
   if (s.data.labeled_index.numel() == 0) {
     throw InputError("the labeled set is empty: raise data.label_fraction or check the data");
   }
-  const std::int64_t unlabeled_batch =
-      static_cast<std::int64_t>(t.batch_size) * t.unlabeled_ratio / dist::world().size();
-  if (unlabeled_batch > 0 && s.data.unlabeled_index.numel() == 0) {
+  if (rank_unlabeled_batch(t) > 0 && s.data.unlabeled_index.numel() == 0) {
     throw InputError("train.unlabeled_ratio is " + std::to_string(t.unlabeled_ratio) +
                      " but the unlabeled stream is empty; set train.unlabeled_ratio=0 for "
                      "supervised training");

@@ -67,8 +67,6 @@ class StepEngine {
   void step(double lr);
 
   std::int64_t steps_done() const { return step_; }
-  WideResNet& model() { return model_; }
-  WideResNet& ema_model() { return ema_model_; }  // null when the engine keeps no EMA
   Sgd& optimizer() { return *optimizer_; }
   bool cuda_graph() const { return cuda_graph_; }
   // How the step runs, for execution.json: device, SGD kernels and CUDA graph filled in (the

@@ -58,7 +58,6 @@ class StateTree {
   void add_module(const std::string& name, std::shared_ptr<torch::nn::Module> module,
                   bool per_rank);
   at::Tensor add_buffer(const std::string& name, const at::Tensor& buffer, bool per_rank);
-  torch::nn::Module& root() { return root_; }
   std::vector<std::pair<std::string, at::Tensor>>& per_rank() { return per_rank_; }
 
  private:
