@@ -87,7 +87,7 @@ Command add_train(CLI::App& app) {
     ConfigArgs config;
     std::string out;
     std::string device;
-    int nproc = 0;
+    std::optional<int> nproc;
     crest::TrainOptions options;
   };
   auto args = std::make_shared<Args>();
@@ -118,7 +118,7 @@ Command add_pretrain(CLI::App& app) {
     ConfigArgs config;
     std::string out;
     std::string device;
-    int nproc = 0;
+    std::optional<int> nproc;
     crest::PretrainOptions options;
   };
   auto args = std::make_shared<Args>();
@@ -320,9 +320,9 @@ Command add_sweep(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "sweep", "Run every point of a grid of configs, locally or as a Slurm job array");
   command->add_option("--grid", o->grid, "Grid file (base config, out_dir, grid, set)");
-  command->add_option(
-      "--points", o->points,
-      std::string("A ") + crest::kSweepPlanFile + " written earlier (instead of --grid)");
+  command->add_option("--points", o->points,
+                      std::string("A ") + crest::kSweepPlanFile +
+                          " written earlier, or its folder (instead of --grid)");
   command->add_option("--out", o->out, "Sweep folder (overrides the grid's out_dir)");
   command->add_option("--launcher", o->launcher, "local or slurm");
   command->add_flag("--dry-run", o->dry_run,

@@ -14,6 +14,7 @@
 #include "crest/data/split.h"
 #include "crest/data/synthetic.h"
 #include "crest/io/manifest.h"
+#include "crest/io/output_paths.h"
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/io/run_session.h"
@@ -181,6 +182,7 @@ void data_synth(const DataSynthOptions& options, std::ostream& out) {
   const bool folder = options.format == "folder";
   const fs::path dir = options.out_dir;
   const fs::path marker = folder ? dir / "train" : dir / "test_batch.bin";
+  check_output_folder_outside_crest(dir, "--out");
   if (!options.force && fs::exists(marker)) {
     throw InputError(dir.string() + " already holds a dataset (" + marker.string() +
                      "); refusing to overwrite it (pass --force, or choose another --out)");

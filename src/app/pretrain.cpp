@@ -140,13 +140,16 @@ PreparedData load_pretraining_data(RunSession& session, const Config& config, bo
     prepared.emplace(prepare_data(config.data, decoded_cache_dir(config.data, dir)));
   });
   const nlohmann::json manifest = split_manifest(config.data, *prepared);
-  if (resume && fs::exists(dir / kSplitManifestFile) &&
-      read_split_manifest(dir / kSplitManifestFile)["source"] != manifest["source"]) {
-    throw InputError((dir / kSplitManifestFile).string() +
-                     " describes other data than the config gives now (the dataset files "
-                     "changed); choose another " +
-                     std::string(kOption));
-  }
+  session.check_ranks_agree(config, manifest);
+  session.on_every_rank("checking the data against the folder's", [&] {
+    if (resume && fs::exists(dir / kSplitManifestFile) &&
+        read_split_manifest(dir / kSplitManifestFile)["source"] != manifest["source"]) {
+      throw InputError((dir / kSplitManifestFile).string() +
+                       " describes other data than the config gives now (the dataset files "
+                       "changed); choose another " +
+                       std::string(kOption));
+    }
+  });
   return std::move(*prepared);
 }
 

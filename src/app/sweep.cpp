@@ -329,16 +329,40 @@ SweepPlan read_plan(const fs::path& sweep_json) {
   return plan;
 }
 
+namespace {
+
+// A point's folder lies in the sweep's folder and is a folder, never a link planted there (a
+// run would write wherever it leads).
+void check_point_folders(const SweepPlan& plan) {
+  for (const SweepPoint& p : plan.points) {
+    std::error_code ec;
+    const fs::file_status status = fs::symlink_status(p.folder, ec);
+    if (fs::is_symlink(status) || (fs::exists(status) && !fs::is_directory(status))) {
+      throw InputError("sweep point " + std::to_string(p.index) + " '" + p.name +
+                       "': " + p.folder.string() + " is " +
+                       (fs::is_symlink(status) ? "a symbolic link" : "not a folder") +
+                       "; crest writes a point's run only into a folder of its own inside the "
+                       "sweep's folder. Remove or rename it");
+    }
+  }
+}
+
+}  // namespace
+
 void run_sweep(const SweepOptions& options, std::ostream& out) {
   const std::optional<Launcher> launcher = check_options(options);
   SweepPlan plan;
   if (!options.grid.empty()) {
     plan = load_grid(options.grid, options.out);
   } else {
-    plan = read_plan(options.points);
+    // --points takes the sweep's folder as well as its sweep.json.
+    std::error_code ec;
+    const fs::path given = options.points;
+    plan = read_plan(fs::is_directory(given, ec) ? given / kSweepPlanFile : given);
     // The points were validated when planned; the base may have changed since.
     for (const SweepPoint& p : plan.points) point_config(plan, p);
   }
+  check_point_folders(plan);
   if (options.run_index >= 0) {
     if (static_cast<std::size_t>(options.run_index) >= plan.points.size()) {
       throw InputError("--run-index " + std::to_string(options.run_index) + ": " + plan_file(plan) +

@@ -16,6 +16,7 @@
 #include "crest/io/class_tables.h"
 #include "crest/io/csv.h"
 #include "crest/io/file.h"
+#include "crest/io/output_paths.h"
 #include "crest/io/run_files.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn_weights.h"
@@ -248,8 +249,8 @@ void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
   const int num_classes = static_cast<int>(trained.class_names.size());
   const Evaluation eval = evaluate_predictions(logits.argmax(1), labels, num_classes);
 
-  const fs::path dir = trained.run_dir / "eval" / evaluation_name(options, trained, source);
-  fs::create_directories(dir);
+  const fs::path dir = make_output_folder(
+      trained.run_dir, fs::path("eval") / evaluation_name(options, trained, source));
   const PerClassTable per_class = per_class_table(eval, trained.class_names);
   write_per_class_csv(dir / kPerClassFile, per_class);
   write_confusion_csv(dir / kConfusionFile, confusion_table(eval.confusion, trained.class_names));
@@ -277,6 +278,7 @@ void predict_images(const PredictOptions& options, std::ostream& out) {
     throw InputError("--out must name a .csv or .jsonl file, got '" + options.out + "'");
   }
   if (options.logits && !jsonl) throw InputError("--logits needs --out FILE.jsonl");
+  if (!options.out.empty()) check_output_file(options.out, "--out", {"predictions"});
   TrainedModel trained = load_choice(options.choice);
   const std::vector<fs::path> files = prediction_files(options);
   const at::Tensor images = decode_for_model(trained, files);
@@ -310,13 +312,18 @@ void export_model(const ExportOptions& options, std::ostream& out) {
   ModelChoice choice = options.choice;
   choice.device = "cpu";
   const TrainedModel trained = load_choice(choice);
-  const fs::path file = !options.out.empty() ? fs::path(options.out)
-                                             : trained.run_dir / "export" /
-                                                   ("gen_" + std::to_string(trained.generation) +
-                                                    "-" + trained.which + "." + options.format);
+  const std::string name =
+      "gen_" + std::to_string(trained.generation) + "-" + trained.which + "." + options.format;
+  fs::path file;
+  if (options.out.empty()) {
+    file = make_output_folder(trained.run_dir, "export") / name;
+  } else {
+    // The sidecar FILE.json must not replace a run's file either.
+    check_output_file(options.out, "--out", {"export"});
+    check_output_file(options.out + ".json", "--out (its sidecar)", {"export"});
+    file = options.out;
+  }
   const NamedTensors tensors = wrn_state_dict(*trained.model.ptr());
-  std::error_code ec;
-  if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);
   const nlohmann::json sidecar = {
       {"format", "crest-wrn-export"},
       {"version", 1},

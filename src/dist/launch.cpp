@@ -172,27 +172,29 @@ void check_batch_split(const Config& config, Workload workload, int world_size) 
   }
 }
 
-std::optional<int> launch_if_asked(int nproc, const Config& config, char** argv,
+std::optional<int> launch_if_asked(std::optional<int> nproc, const Config& config, char** argv,
                                    Workload workload) {
+  if (nproc && *nproc < 1) {
+    throw InputError("--nproc " + std::to_string(*nproc) +
+                     ": expected at least 1 rank (1 trains in this process; leave --nproc out "
+                     "when srun or torchrun starts the ranks)");
+  }
   if (launched_as_rank()) {
     const RankInfo info = rank_from_environment();
-    if (nproc > 0 && nproc != info.world_size) {
-      throw InputError("--nproc " + std::to_string(nproc) + " but the environment (" + info.source +
-                       ") makes this process a rank of a job of " +
+    if (nproc && *nproc != info.world_size) {
+      throw InputError("--nproc " + std::to_string(*nproc) + " but the environment (" +
+                       info.source + ") makes this process a rank of a job of " +
                        std::to_string(info.world_size) +
                        " ranks: drop --nproc when srun or torchrun starts the ranks");
     }
     return std::nullopt;
   }
-  if (nproc == 0) return std::nullopt;
-  if (nproc < 0) {
-    throw InputError("--nproc " + std::to_string(nproc) + ": expected at least 1 rank");
-  }
-  if (nproc > 1 && !c10d_available())
-    world().join(RankInfo{0, nproc, 0, "", 0, "launch"}, at::kCPU);
-  check_batch_split(config, workload, nproc);
-  if (nproc == 1) return std::nullopt;
-  return launch_local(nproc, argv);
+  if (!nproc) return std::nullopt;
+  if (*nproc > 1 && !c10d_available())
+    world().join(RankInfo{0, *nproc, 0, "", 0, "launch"}, at::kCPU);
+  check_batch_split(config, workload, *nproc);
+  if (*nproc == 1) return std::nullopt;
+  return launch_local(*nproc, argv);
 }
 
 at::Device join_from_environment(const Config& config, at::Device device, Workload workload) {

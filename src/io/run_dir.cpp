@@ -24,6 +24,27 @@ bool holds_run(const fs::path& run_dir) {
          fs::is_regular_file(run_dir / kSplitManifestFile, ec);
 }
 
+namespace {
+
+// The folders crest writes inside a run are its own: a symbolic link in their place (to another
+// run, or anywhere) would make training, evaluate or export write where it leads.
+void check_no_planted_links(const fs::path& run_dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(run_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const bool own = name.rfind("gen_", 0) == 0 || name == "eval" || name == "export" ||
+                     name == "predictions" || name == kTensorBoardDir;
+    if (own && it->is_symlink(ec)) {
+      throw InputError("the run folder " + run_dir.string() + " holds " + name +
+                       " as a symbolic link: crest writes into its own folders only, never "
+                       "through a link that leads elsewhere. Remove the link (or move the "
+                       "folder it leads to in its place)");
+    }
+  }
+}
+
+}  // namespace
+
 void check_run_folder_is_ours(const fs::path& run_dir, const std::string& option) {
   std::error_code ec;
   if (!fs::exists(run_dir, ec)) return;
@@ -31,7 +52,10 @@ void check_run_folder_is_ours(const fs::path& run_dir, const std::string& option
     throw InputError("the run folder " + run_dir.string() + " exists and is not a folder; choose " +
                      "another " + option);
   }
-  if (holds_run(run_dir)) return;
+  if (holds_run(run_dir)) {
+    check_no_planted_links(run_dir);
+    return;
+  }
   // What crest itself leaves in a folder before a run has started in it.
   static const std::vector<std::string> kOurs = {kConfigFile, kSplitManifestFile, kLogFile,
                                                  kLockFile,   kStdoutLogFile,     kStderrLogFile,

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "crest/config/config.h"
+#include "crest/dist/agreement.h"
 #include "crest/dist/launch.h"
 #include "crest/dist/world.h"
 #include "crest/io/file.h"
@@ -14,6 +17,51 @@
 namespace crest {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// "KEY is A on rank 0 and B there" for each differing key of two configs (YAML texts).
+std::string config_differences_between(const std::string& rank0, const std::string& other) {
+  const Config a = parse_config(rank0, "rank 0's config");
+  const Config b = parse_config(other, "the other rank's config");
+  std::string text;
+  for (const std::string& key : config_differences(a, b)) {
+    text += (text.empty() ? "" : "; ") + key + " is " + config_value(a, key) + " on rank 0 and " +
+            config_value(b, key) + " there";
+  }
+  return text;
+}
+
+// The first few fields (JSON pointers) that differ between two JSON texts, with both values.
+std::string json_differences_between(const std::string& rank0, const std::string& other) {
+  const nlohmann::json a = nlohmann::json::parse(rank0);
+  const nlohmann::json b = nlohmann::json::parse(other);
+  nlohmann::json patch = nlohmann::json::diff(a, b);
+  // The causes first (the source data's fingerprints, the settings), then their effects (counts,
+  // indices).
+  const auto cause = [](const nlohmann::json& op) {
+    const std::string path = op.at("path").get<std::string>();
+    return path.rfind("/source", 0) == 0 || path.rfind("/settings", 0) == 0 ||
+           path.rfind("/classes", 0) == 0;
+  };
+  std::stable_partition(patch.begin(), patch.end(), cause);
+  constexpr std::size_t kShown = 4;
+  std::string text;
+  for (std::size_t i = 0; i < patch.size() && i < kShown; ++i) {
+    const nlohmann::json::json_pointer where(patch[i].at("path").get<std::string>());
+    const auto value = [&where](const nlohmann::json& j) {
+      if (!j.contains(where)) return std::string("absent");
+      const std::string dumped = j.at(where).dump();
+      return dumped.size() > 80 ? dumped.substr(0, 77) + "..." : dumped;
+    };
+    text += (text.empty() ? "" : "; ") + where.to_string() + " is " + value(a) + " on rank 0 and " +
+            value(b) + " there";
+  }
+  if (patch.size() > kShown) text += "; and " + std::to_string(patch.size() - kShown) + " more";
+  return text;
+}
+
+}  // namespace
 
 RunSession::RunSession(const Config& config, SessionOptions options) : dir_(config.run.out_dir) {
   dist::World& world = dist::world();
@@ -64,8 +112,34 @@ void RunSession::add_writer(const std::function<std::unique_ptr<RunSink>()>& mak
 void RunSession::rank_zero_first(const std::string& name, const std::function<void()>& load) {
   dist::World& world = dist::world();
   if (!world.is_main()) world.store_barrier(name, dist::kLoadTimeout);
-  load();
+  std::exception_ptr failure;
+  try {
+    load();
+  } catch (...) {
+    failure = std::current_exception();
+  }
   if (world.is_main()) world.store_barrier(name, dist::kLoadTimeout);
+  // The other ranks load now: wait for them with the loading timeout, then compare outcomes.
+  world.store_barrier(name + "/done", dist::kLoadTimeout);
+  dist::share_outcome(world, "loading the data", failure);
+}
+
+void RunSession::on_every_rank(const std::string& what, const std::function<void()>& step) {
+  std::exception_ptr failure;
+  try {
+    step();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  dist::share_outcome(dist::world(), what, failure);
+}
+
+void RunSession::check_ranks_agree(const Config& config, const nlohmann::json& split_manifest) {
+  if (!dist::world().distributed()) return;
+  dist::RankFact config_fact{"config", config_to_yaml(config), config_differences_between};
+  dist::RankFact split_fact{"split and its data (split_manifest.json)", split_manifest.dump(),
+                            json_differences_between};
+  dist::check_ranks_agree(dist::world(), {config_fact, split_fact});
 }
 
 void RunSession::barrier(const std::string& name) {

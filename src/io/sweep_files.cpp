@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crest/io/file.h"
+#include "crest/io/output_paths.h"
 #include "crest/util/error.h"
 #include "json_fields.h"
 
@@ -12,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-SweepPlanFile parse_plan(const nlohmann::json& j, bool complete) {
+SweepPlanFile parse_plan(const nlohmann::json& j, bool complete, const fs::path& file) {
   SweepPlanFile plan;
   if (complete) {
     if (j.at("version").get<int>() != kSweepPlanVersion) {
@@ -27,6 +28,9 @@ SweepPlanFile parse_plan(const nlohmann::json& j, bool complete) {
     SweepPlanPoint point;
     point.index = plan.points.size();
     point.folder = p.at("folder").get<std::string>();
+    // The folder is joined to the sweep's: a name that leads elsewhere is refused.
+    check_plain_name(point.folder,
+                     file.string() + ": point " + std::to_string(point.index) + "'s folder");
     if (complete) {
       if (p.at("index").get<std::size_t>() != point.index) {
         throw std::runtime_error("point " + std::to_string(point.index) + " has another index");
@@ -55,7 +59,9 @@ void write_sweep_plan(const fs::path& file, const SweepPlanFile& plan) {
 SweepPlanFile read_sweep_plan(const fs::path& file, bool complete) {
   const std::string text = read_file(file);
   try {
-    return parse_plan(nlohmann::json::parse(text), complete);
+    return parse_plan(nlohmann::json::parse(text), complete, file);
+  } catch (const InputError&) {
+    throw;
   } catch (const std::exception& e) {
     throw DataError(file.string() + ": not a sweep plan written by crest sweep (" + e.what() + ")");
   }

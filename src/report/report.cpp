@@ -11,6 +11,7 @@
 
 #include "crest/config/choices.h"
 #include "crest/io/file.h"
+#include "crest/io/output_paths.h"
 #include "crest/io/run_files.h"
 #include "crest/report/svg.h"
 #include "crest/util/error.h"
@@ -561,6 +562,7 @@ std::string report_html(const RunFolder& run) {
 }
 
 fs::path write_report(const fs::path& run_dir, const fs::path& out) {
+  if (!out.empty()) check_output_file(out, "--out", {kReportFile});
   const RunFolder run = load_run(run_dir);
   if (!run.failure.empty()) {
     spdlog::warn("{} is a failed run: {}", run_dir.string(), run.failure);

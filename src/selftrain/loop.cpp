@@ -377,8 +377,11 @@ RunData load_run_data(RunSession& session, const Config& config) {
   std::optional<PreparedData> prepared;
   session.rank_zero_first("run_opened", [&] {
     prepared.emplace(prepare_data(config.data, decoded_cache_dir(config.data, session.dir())));
-    record_split(session, config.data, *prepared);
   });
+  // Before any rank compares the split with the folder's, the ranks compare it with each other's.
+  session.check_ranks_agree(config, split_manifest(config.data, *prepared));
+  session.on_every_rank("recording the split",
+                        [&] { record_split(session, config.data, *prepared); });
   return make_run_data(*prepared, session.device());
 }
 

@@ -40,11 +40,12 @@ void check_batch_split(const TrainConfig& train, int world_size);
 // The same for `workload`: pretrain.batch_size for a pre-training.
 void check_batch_split(const Config& config, Workload workload, int world_size);
 
-// `crest train --nproc N` (0: not given) in this process: when it is not already a rank, N > 1
-// launches N ranks (launch_local) and returns the launcher's exit code; N = 1 returns nothing
-// (train here, as one process). A rank returns nothing after checking that N, when given,
-// equals WORLD_SIZE. InputError for a batch N does not split (before any rank starts).
-std::optional<int> launch_if_asked(int nproc, const Config& config, char** argv,
+// `crest train --nproc N` (nullopt: not given) in this process: when it is not already a rank,
+// N > 1 launches N ranks (launch_local) and returns the launcher's exit code; N = 1 returns
+// nothing (train here, as one process). A rank returns nothing after checking that N, when
+// given, equals WORLD_SIZE. InputError for N < 1 and for a batch N does not split (before any
+// rank starts).
+std::optional<int> launch_if_asked(std::optional<int> nproc, const Config& config, char** argv,
                                    Workload workload = Workload::kTraining);
 
 // `crest train --nproc N`: runs `argv` (this executable, see /proc/self/exe) as N local ranks

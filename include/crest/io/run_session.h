@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -56,8 +57,18 @@ class RunSession {
   // (TensorBoard, the console table); `make` runs on rank 0 alone.
   void add_writer(const std::function<std::unique_ptr<RunSink>()>& make);
   // Runs `load` on rank 0 first and on the other ranks once it is done (they then read what it
-  // left: the decoded-image cache, the split manifest), through the store barrier `name`.
+  // left: the decoded-image cache, the split manifest), through the store barrier `name`. When
+  // `load` throws on a rank, every rank stops with it (dist::share_outcome): no rank is left
+  // waiting for a peer that has gone.
   void rank_zero_first(const std::string& name, const std::function<void()>& load);
+  // Runs `step` on every rank, then shares the outcome (dist::share_outcome): when it throws on
+  // one rank, every rank stops, the others naming that rank and its message (`what` says what
+  // the ranks were doing, for that message).
+  void on_every_rank(const std::string& what, const std::function<void()>& step);
+  // Before the first step: every rank's resolved config and split manifest (which fingerprints
+  // the data) must equal rank 0's; else InputError on every rank naming the config keys or the
+  // manifest fields that differ (dist::check_ranks_agree). Nothing in a world of one rank.
+  void check_ranks_agree(const Config& config, const nlohmann::json& split_manifest);
   // Every rank waits for the others (a store barrier with the data-loading timeout).
   void barrier(const std::string& name);
   // The run has started for good (its data is loaded): world.json in a multi-rank run and
