@@ -1,6 +1,7 @@
 #include "crest/io/run_session.h"
 
 #include <spdlog/spdlog.h>
+#include <torch/version.h>
 
 #include <algorithm>
 
@@ -64,9 +65,7 @@ std::string json_differences_between(const std::string& rank0, const std::string
 }  // namespace
 
 RunSession::RunSession(const Config& config, SessionOptions options) : dir_(config.run.out_dir) {
-  dist::World& world = dist::world();
   const bool trains = options.kind != SessionKind::kDataPrepare;
-  std::optional<RunThreads> threads;
   if (trains) {
     // A rank of a multi-rank job (RANK/WORLD_SIZE or Slurm) joins it; one process alone keeps
     // its device and takes the single-process path throughout.
@@ -74,8 +73,23 @@ RunSession::RunSession(const Config& config, SessionOptions options) : dir_(conf
                                         ? dist::Workload::kPretraining
                                         : dist::Workload::kTraining;
     device_ = dist::join_from_environment(config, resolve_device(config.run.device), workload);
-    threads = set_run_cpu_threads(dir_, config.run.threads, options.resume);
   }
+  // Rank 0 alone locks and checks the folder: when that fails, the other ranks stop with it
+  // rather than wait for it at the data.
+  std::exception_ptr failure;
+  try {
+    open(config, options);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  dist::share_outcome(dist::world(), "opening the run folder", failure);
+}
+
+void RunSession::open(const Config& config, const SessionOptions& options) {
+  dist::World& world = dist::world();
+  const bool trains = options.kind != SessionKind::kDataPrepare;
+  std::optional<RunThreads> threads;
+  if (trains) threads = set_run_cpu_threads(dir_, config.run.threads, options.resume);
   if (options.check_folder) options.check_folder(dir_);
   std::vector<std::unique_ptr<RunSink>> writers;
   writers.push_back(std::make_unique<FolderSink>(dir_));
@@ -139,7 +153,13 @@ void RunSession::check_ranks_agree(const Config& config, const nlohmann::json& s
   dist::RankFact config_fact{"config", config_to_yaml(config), config_differences_between};
   dist::RankFact split_fact{"split and its data (split_manifest.json)", split_manifest.dump(),
                             json_differences_between};
-  dist::check_ranks_agree(dist::world(), {config_fact, split_fact});
+  // Ranks of one job run the same build (several nodes may hold several installations).
+  const dist::RankFact build_fact{
+      "crest build", std::string("crest ") + CREST_VERSION + ", LibTorch " + TORCH_VERSION,
+      [](const std::string& rank0, const std::string& other) {
+        return rank0 + " on rank 0 and " + other + " there";
+      }};
+  dist::check_ranks_agree(dist::world(), {build_fact, config_fact, split_fact});
 }
 
 void RunSession::barrier(const std::string& name) {

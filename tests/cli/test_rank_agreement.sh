@@ -1,6 +1,7 @@
 # Ranks agree before they train (#28 kind 4): two ranks started by hand (as srun or torchrun
 # start them), one of them with another config (--set data.fold=2, another train.lr), another
-# copy of the data (one label byte changed), or data it cannot read. Every case ends on BOTH
+# copy of the data (one label byte changed), data it cannot read, or a run folder that rank 0
+# cannot lock. Every case ends on BOTH
 # ranks with exit 2 before the first step, each naming what differs (or the rank that failed),
 # never a crash inside a collective or advice to --resume; the same ranks with the same
 # arguments then train.
@@ -75,6 +76,19 @@ two_ranks missing "--set data.root=d0" "--set data.root=nowhere"
 grep -qF "rank 1 failed while loading the data" missing.0.err ||
   fail "missing data: rank 0 does not name rank 1's failure ($(tail -3 missing.0.err))"
 grep -qF "nowhere" missing.0.err || fail "missing data: rank 0 does not pass on rank 1's reason"
+
+# Rank 0 alone locks the folder: when another process holds the lock, rank 1 stops with rank 0.
+mkdir locked
+flock locked/.lock sleep 60 &
+holder=$!
+sleep 0.5
+start=$(date +%s)
+two_ranks locked "--set data.root=d0" "--set data.root=d0"
+kill "$holder" 2>/dev/null
+[ "$C0" -eq 2 ] && [ "$C1" -eq 2 ] || fail "a locked folder: exit $C0 and $C1, expected 2 and 2"
+grep -qF "rank 0 failed while opening the run folder" locked.1.err ||
+  fail "a locked folder: rank 1 does not name rank 0's failure ($(tail -2 locked.1.err))"
+[ $(($(date +%s) - start)) -lt 30 ] || fail "a locked folder: the ranks took 30 s or more to stop"
 
 # The same arguments: the job trains.
 two_ranks same "--set data.root=d0" "--set data.root=d0"

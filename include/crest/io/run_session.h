@@ -43,7 +43,8 @@ struct SessionOptions {
 class RunSession {
  public:
   // Opens config.run.out_dir as `options` says (steps 1-5 above). Throws what the checks throw,
-  // InputError when the folder is locked by a live process.
+  // InputError when the folder is locked by a live process; in a multi-rank job every rank
+  // throws when one does (dist::share_outcome).
   RunSession(const Config& config, SessionOptions options);
   ~RunSession();
   RunSession(const RunSession&) = delete;
@@ -76,6 +77,9 @@ class RunSession {
   void record_start(const Config& config);
 
  private:
+  // Everything after joining the job: threads, the folder checks, the sink, the lock, the log.
+  void open(const Config& config, const SessionOptions& options);
+
   std::filesystem::path dir_;
   at::Device device_ = at::kCPU;
   std::optional<RunLock> lock_;
