@@ -60,6 +60,9 @@ def field(row, key, path):
 
 
 def pct(value):
+    # An empty field is an undefined figure (e.g. the precision of classes never predicted).
+    if value in ("", None):
+        return "n/a"
     return "%.1f" % (100.0 * float(value))
 
 

@@ -20,6 +20,7 @@
 #include "crest/app/use_model.h"
 #include "crest/config/config.h"
 #include "crest/dist/launch.h"
+#include "crest/io/json_text.h"
 #include "crest/io/run_files.h"
 #include "crest/report/report.h"
 #include "crest/selftrain/loop.h"
@@ -171,7 +172,8 @@ Command add_bench(CLI::App& app) {
             }
             const crest::Config config = crest::resolve_config(args->config.path, overrides);
             const nlohmann::json result = crest::run_bench(config, args->options);
-            std::cout << (args->options.json ? result.dump() + "\n" : crest::bench_table(result));
+            std::cout << (args->options.json ? crest::json_text(result) + "\n"
+                                             : crest::bench_table(result));
           }};
 }
 

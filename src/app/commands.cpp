@@ -13,6 +13,7 @@
 #include "crest/data/prepare.h"
 #include "crest/data/split.h"
 #include "crest/data/synthetic.h"
+#include "crest/io/json_text.h"
 #include "crest/io/manifest.h"
 #include "crest/io/output_paths.h"
 #include "crest/io/run_dir.h"
@@ -67,7 +68,7 @@ void guard_existing_manifest(const fs::path& path, const nlohmann::json& manifes
                     existing["unlabeled_indices"] == manifest["unlabeled_indices"];
   if (!same) {
     throw InputError(path.string() + " already holds the manifest of a different split (" +
-                     existing["settings"].dump() +
+                     json_text(existing["settings"]) +
                      "); refusing to overwrite it. Choose another "
                      "run.out_dir (--set run.out_dir=DIR) or --manifest, or pass --force");
   }
@@ -170,7 +171,7 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
   spdlog::info("split manifest written to {}", manifest_path.string());
 
   if (options.json) {
-    out << split_counts_json(prepared).dump() << "\n";
+    out << json_text(split_counts_json(prepared)) << "\n";
   } else {
     out << split_counts_table(prepared);
   }

@@ -11,6 +11,7 @@
 
 #include "crest/data/prepare.h"
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "crest/io/manifest.h"
 #include "crest/io/pretrain_files.h"
 #include "crest/io/run_dir.h"
@@ -116,7 +117,7 @@ void write_backbone(RunSink& sink, const fs::path& dir, WideResNet& model, const
       {"test_rotation_accuracy", outcome.test_rotation_accuracy},
       {"backbone_fingerprint", outcome.backbone_fingerprint},
       {"crest_version", CREST_VERSION}};
-  sink.text_file(dir / kBackboneSidecarFile, sidecar.dump(2) + "\n");
+  sink.text_file(dir / kBackboneSidecarFile, json_text(sidecar, 2) + "\n");
 }
 
 // How `crest pretrain` opens its folder (io/run_session.h).

@@ -23,6 +23,7 @@
 #include "crest/io/sweep_files.h"
 #include "crest/util/error.h"
 #include "crest/util/index_list.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -265,16 +266,28 @@ void aggregate_group(SummaryGroup& group, const std::vector<RunRecord>& runs) {
     final_acc.push_back(run.final_accuracy);
     final_median.push_back(run.final_median_20);
     best_acc.push_back(run.best_accuracy);
+    // Recall of a class without test images is undefined: the mean takes the others, and a note
+    // names the class.
     double sum = 0.0;
-    for (double r : run.minority_recall) sum += r;
-    minority.push_back(
-        run.minority_recall.empty() ? kNaN : sum / static_cast<double>(run.minority_recall.size()));
+    int defined = 0;
+    for (std::size_t i = 0; i < run.minority_recall.size(); ++i) {
+      if (std::isnan(run.minority_recall[i])) {
+        group.notes.push_back(run.dir.string() + ": minority class " + run.minority_names[i] +
+                              " has no test images; its recall is undefined (n/a) and the "
+                              "minority recall averages the other minority classes");
+        continue;
+      }
+      sum += run.minority_recall[i];
+      ++defined;
+    }
+    minority.push_back(defined == 0 ? kNaN : sum / defined);
     if (run.minority != group.minority_classes) {
       group.notes.push_back(run.dir.string() + " has other minority classes than " +
                             runs.front().dir.string() + "; its per-class recall is left out");
     } else {
       for (std::size_t i = 0; i < per_class.size(); ++i) {
-        per_class[i].push_back(run.minority_recall[i]);
+        // An undefined recall (no test images of the class) is left out of the class's mean.
+        if (!std::isnan(run.minority_recall[i])) per_class[i].push_back(run.minority_recall[i]);
       }
     }
     for (const std::string& k : config_differences(runs.front().config, run.config)) {
@@ -304,24 +317,25 @@ std::string folds_text(const std::vector<std::int64_t>& folds) {
   return index_list_text(std::vector<std::size_t>(folds.begin(), folds.end()));
 }
 
-// "77.7 (1.22)": percent, mean with one decimal and std with two; "-" for what is undefined.
+// "77.7 (1.22)": percent, mean with one decimal and std with two; "n/a" for what is undefined.
 std::string percent_cell(const MeanStd& value) {
-  if (value.n == 0 || std::isnan(value.mean)) return "-";
+  if (value.n == 0 || std::isnan(value.mean)) return "n/a";
   return format("%.1f", 100.0 * value.mean) + " (" +
-         (std::isnan(value.std) ? std::string("-") : format("%.2f", 100.0 * value.std)) + ")";
+         (std::isnan(value.std) ? std::string("n/a") : format("%.2f", 100.0 * value.std)) + ")";
 }
 
 std::string number_field(double value, const char* pattern) {
   return std::isnan(value) ? std::string() : format(pattern, value);
 }
 
-std::string markdown_text(std::string text) {
-  std::string escaped;
-  for (char c : text) {
-    if (c == '|') escaped += '\\';
-    escaped += c;
+// Names joined by ';' inside one CSV field: a ';' or '\' within a name is escaped with '\'.
+std::string name_list_item(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c == ';' || c == '\\') out += '\\';
+    out += c;
   }
-  return escaped;
+  return out;
 }
 
 // "CReST+", or with the variant "CReST+ (MixMatch, logit_adjusted)".
@@ -340,12 +354,12 @@ std::string markdown_group_row(const SummaryGroup& g) {
   for (std::size_t i = 0; i < g.minority_class_recall.size(); ++i) {
     if (!per_class.empty()) per_class += ", ";
     per_class +=
-        markdown_text(g.minority_names[i]) + " " + percent_cell(g.minority_class_recall[i]);
+        markdown_cell(g.minority_names[i]) + " " + percent_cell(g.minority_class_recall[i]);
   }
   std::string n = std::to_string(g.folds.size());
   if (g.excluded > 0) n += " (+" + std::to_string(g.excluded) + " left out)";
-  return "| " + markdown_text(g.dataset) + " | " + beta_text(g.beta) + " | " +
-         format("%g", g.gamma) + " | " + markdown_text(group_method(g)) + " | " + n + " | " +
+  return "| " + markdown_cell(g.dataset) + " | " + beta_text(g.beta) + " | " +
+         format("%g", g.gamma) + " | " + markdown_cell(group_method(g)) + " | " + n + " | " +
          (g.folds.empty() ? "-" : folds_text(g.folds)) + " | " + percent_cell(g.final_accuracy) +
          " | " + percent_cell(g.final_accuracy_median_20) + " | " + percent_cell(g.best_accuracy) +
          " | " + percent_cell(g.minority_recall) + " | " + (per_class.empty() ? "-" : per_class) +
@@ -366,14 +380,14 @@ std::string markdown_table1(const std::string& dataset, double beta,
     }
   }
   std::ostringstream out;
-  out << "\nFinal accuracy, " << markdown_text(dataset) << ", beta = " << beta_text(beta)
+  out << "\nFinal accuracy, " << markdown_cell(dataset) << ", beta = " << beta_text(beta)
       << " (Table 1 layout):\n\n| method |";
   for (double gamma : gammas) out << " gamma = " << format("%g", gamma) << " |";
   out << "\n|---|";
   for (std::size_t i = 0; i < gammas.size(); ++i) out << "---|";
   out << "\n";
   for (const std::string& method : methods) {
-    out << "| " << markdown_text(method) << " |";
+    out << "| " << markdown_cell(method) << " |";
     for (double gamma : gammas) {
       std::string cell;
       for (const SummaryGroup* g : members) {
@@ -396,13 +410,13 @@ std::string markdown_notes(const Summary& summary) {
     for (const std::string& note : g.notes) {
       if (!any_notes) out << "\nNotes:\n\n";
       any_notes = true;
-      out << "- " << group_title(g) << ": " << markdown_text(note) << "\n";
+      out << "- " << markdown_cell(group_title(g)) << ": " << markdown_cell(note) << "\n";
     }
   }
   if (!summary.skipped.empty()) {
     out << "\nNot averaged in (" << summary.skipped.size() << "):\n\n";
     for (const SkippedRun& s : summary.skipped) {
-      out << "- `" << s.path << "`: " << markdown_text(s.reason) << "\n";
+      out << "- " << markdown_cell(s.path) << ": " << markdown_cell(s.reason) << "\n";
     }
   }
   return out.str();
@@ -493,8 +507,9 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
 std::string summary_markdown(const Summary& summary) {
   std::ostringstream out;
   out << "Top-1 accuracy and recall on the test set, in percent: mean (std) over the runs of\n"
-         "each group (one run per fold); std = sample standard deviation (n - 1), '-' when\n"
-         "n < 2. final = the last generation; best = the generation crest.select_on chose;\n"
+         "each group (one run per fold); std = sample standard deviation (n - 1); n/a = undefined\n"
+         "(the std of fewer than 2 runs, the recall of a class without test images). final = the\n"
+         "last generation; best = the generation crest.select_on chose;\n"
          "minority recall = the final generation's recall of the minority classes (their mean,\n"
          "then each class).\n\n";
   out << "| dataset | beta | gamma | method | n | folds | final acc | final acc, median of last "
@@ -529,7 +544,7 @@ std::string summary_csv(const Summary& summary) {
     for (std::size_t i = 0; i < g.minority_class_recall.size(); ++i) {
       const char* sep = i ? ";" : "";
       classes += sep + std::to_string(g.minority_classes[i]);
-      names += sep + g.minority_names[i];
+      names += sep + name_list_item(g.minority_names[i]);
       means += sep + pct(g.minority_class_recall[i].mean);
       stds += sep + pct(g.minority_class_recall[i].std);
     }
@@ -559,10 +574,12 @@ void summarize(const SummarizeOptions& options, std::ostream& out) {
     case Format::kCsv:
       out << summary_csv(summary);
       for (const SummaryGroup& g : summary.groups) {
-        for (const std::string& note : g.notes) spdlog::warn("{}: {}", group_title(g), note);
+        for (const std::string& note : g.notes) {
+          spdlog::warn("{}: {}", visible_text(group_title(g)), visible_text(note));
+        }
       }
       for (const SkippedRun& s : summary.skipped) {
-        spdlog::warn("not averaged in: {}: {}", s.path, s.reason);
+        spdlog::warn("not averaged in: {}: {}", visible_text(s.path), visible_text(s.reason));
       }
       break;
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "crest/util/logging.h"
 #include "crest/util/signals.h"
 #include "crest/util/supervisor.h"
+#include "crest/util/text_escape.h"
 #include "crest/util/threads.h"
 #include "sweep_detail.h"
 
@@ -47,6 +49,19 @@ std::string last_line(const fs::path& file) {
 }
 
 constexpr std::chrono::milliseconds kCollectEvery{100};  // how often the queue looks for room
+
+// A test hook: with CREST_TEST_STOP_AT=<moment> in the environment the sweep sends itself SIGTERM
+// at that moment (setup: before the lock and the first point; launch: after the decision to
+// start a point, before it starts; spawned: right after a point's process started; collected:
+// after a point finished), once, so tests/cli/test_escaping.sh stops a sweep at each moment
+// without a timing race.
+void test_stop_at(const char* moment) {
+  static bool done = false;
+  const char* wanted = std::getenv("CREST_TEST_STOP_AT");
+  if (done || wanted == nullptr || std::strcmp(wanted, moment) != 0) return;
+  done = true;
+  ::kill(::getpid(), SIGTERM);
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -101,7 +116,10 @@ std::size_t start_point(Supervisor& supervisor, const SweepPlan& plan, const Swe
       point_process(args, point.folder / kStdoutLogFile, point.folder / kStderrLogFile, own_group));
 }
 
-Outcome finish_point(const SweepPoint& point, const ExitStatus& status, double seconds) {
+// What became of a point that left with `status`; `stopping`: a stop signal reached the sweep,
+// so a point that ended by it (ended_by_stop: also one still starting) is stopped, not failed.
+Outcome finish_point(const SweepPoint& point, const ExitStatus& status, double seconds,
+                     bool stopping) {
   Outcome outcome;
   outcome.index = point.index;
   if (status.success()) {
@@ -110,6 +128,9 @@ Outcome finish_point(const SweepPoint& point, const ExitStatus& status, double s
   } else if (status.exited() && status.code() == 130) {
     outcome.status = PointStatus::kStopped;
     outcome.detail = "checkpoint written; rerun to resume";
+  } else if (stopping && ended_by_stop(status)) {
+    outcome.status = PointStatus::kStopped;
+    outcome.detail = "stopped (" + describe_status(status) + "); rerun to resume";
   } else {
     const fs::path log = point.folder / kStderrLogFile;
     outcome.status = PointStatus::kFailed;
@@ -124,7 +145,8 @@ void report(std::ostream& out, const SweepPlan& plan, const Outcome& o, std::siz
   const SweepPoint& point = plan.points[o.index];
   const std::string line = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " +
                            status_name(o.status) + " " + std::to_string(point.index) + " " +
-                           point.name + (o.detail.empty() ? "" : ": " + o.detail);
+                           visible_text(point.name) +
+                           (o.detail.empty() ? "" : ": " + visible_text(o.detail));
   spdlog::debug("{}", line);  // for sweep.log; people read it on stdout
   out << line << "\n";
   out.flush();
@@ -176,9 +198,9 @@ class LocalSweep {
     const std::string where_text =
         gpus_.empty() ? std::to_string(processes_) + " CPU slot(s)"
                       : std::to_string(gpus_.size()) + " GPU(s) (" + options_.gpus + ")";
-    out_ << "sweep " << plan_.out_dir.string() << ": " << total_ << " of " << plan_.points.size()
-         << " point(s) selected, " << finished_before_ << " already finished, " << queue_.size()
-         << " to run on " << where_text << "\n";
+    out_ << "sweep " << visible_text(plan_.out_dir.string()) << ": " << total_ << " of "
+         << plan_.points.size() << " point(s) selected, " << finished_before_
+         << " already finished, " << queue_.size() << " to run on " << where_text << "\n";
   }
 
   // --dry-run: the command of each queued point.
@@ -187,7 +209,7 @@ class LocalSweep {
       const SweepPoint& p = plan_.points[i];
       const bool resume = inspect_run(p.folder, 0).started;
       const int threads = point_threads(point_config(plan_, p), p.folder, processes_, cores_);
-      out_ << (resume ? "resume " : "new    ") << i << " " << p.name << "\n    "
+      out_ << (resume ? "resume " : "new    ") << i << " " << visible_text(p.name) << "\n    "
            << command_text(crest_executable(), train_args(plan_, p, resume, threads,
                                                           gpus_.empty() ? -1 : gpus_.front()))
            << (gpus_.empty() ? "" : "  (cuda:N = the GPU free at the time)") << "\n";
@@ -207,8 +229,9 @@ class LocalSweep {
     supervisor_.emplace(options);
     bool warned = false;
     while (!queue_.empty() || !running_.empty()) {
-      const bool stopping = supervisor_->stop_signal() != 0;
-      while (!stopping && !queue_.empty() && static_cast<int>(running_.size()) < processes_) {
+      const bool stopping = this->stopping();
+      while (!this->stopping() && !queue_.empty() &&
+             static_cast<int>(running_.size()) < processes_) {
         const std::size_t i = queue_.front();
         queue_.pop_front();
         launch(i);
@@ -223,14 +246,20 @@ class LocalSweep {
         collect(*exit);
       }
     }
-    stopped_ = supervisor_->stop_signal() != 0;
+    stopped_ = stopping();
     supervisor_.reset();
   }
 
-  // The last line; throws when a point failed (listing them) or the sweep was stopped.
+  // The last line; throws when the sweep was stopped (Interrupted, first) or a point failed.
   void finish() const;
 
  private:
+  // A stop signal came: to the supervisor while it runs, or before (install_stop_handlers in
+  // run_local), e.g. while the sweep was still setting up.
+  bool stopping() const {
+    return stop_requested() || (supervisor_ && supervisor_->stop_signal() != 0);
+  }
+
   void record(const Outcome& o) {
     outcomes_.push_back(o);
     report(out_, plan_, o, ++done_, total_);
@@ -248,6 +277,12 @@ class LocalSweep {
       free_gpus_.erase(free_gpus_.begin());
     }
     r.start = std::chrono::steady_clock::now();
+    test_stop_at("launch");
+    if (stopping()) {  // the stop came after the queue's look: the point waits for the rerun
+      if (r.gpu >= 0) free_gpus_.push_back(r.gpu);
+      queue_.push_front(i);
+      return;
+    }
     try {
       // Own process groups: a stop reaches each run once, passed on by the supervisor, never twice
       // (a second signal makes a run leave without its checkpoint).
@@ -257,10 +292,11 @@ class LocalSweep {
       record({i, PointStatus::kFailed, e.what()});
       return;
     }
-    spdlog::info("started {} {}{}{} ({})", i, p.name, resume ? " (resume)" : "",
+    spdlog::info("started {} {}{}{} ({})", i, visible_text(p.name), resume ? " (resume)" : "",
                  r.gpu >= 0 ? " on cuda:" + std::to_string(r.gpu) : "",
-                 (p.folder / kStderrLogFile).string());
+                 visible_text((p.folder / kStderrLogFile).string()));
     running_.push_back(r);
+    test_stop_at("spawned");
   }
 
   // Records a point that has left, freeing its GPU.
@@ -268,10 +304,12 @@ class LocalSweep {
     const auto it = std::find_if(running_.begin(), running_.end(),
                                  [&](const Running& r) { return r.child == exit.child; });
     if (it == running_.end()) return;
-    const Outcome o = finish_point(plan_.points[it->point], exit.status, seconds_since(it->start));
+    const Outcome o =
+        finish_point(plan_.points[it->point], exit.status, seconds_since(it->start), stopping());
     if (it->gpu >= 0) free_gpus_.push_back(it->gpu);
     running_.erase(it);
     record(o);
+    test_stop_at("collected");
   }
 
   const SweepPlan& plan_;
@@ -313,20 +351,22 @@ void LocalSweep::finish() const {
        << failed.size() << " failed, " << stopped << " stopped, " << queue_.size()
        << " not started\n";
   out_.flush();
+  std::string list;
+  for (const Outcome* o : failed) {
+    list += "\n  " + std::to_string(o->index) + " " + visible_text(plan_.points[o->index].name) +
+            ": " + visible_text(o->detail);
+  }
+  // A stop ends as a stop whatever else happened: the user asked for it, and a rerun resumes.
+  if (stopped_) {
+    throw Interrupted("sweep stopped: " + std::to_string(stopped + queue_.size()) +
+                      " point(s) left; run the same command again to resume" +
+                      (failed.empty() ? std::string() : "; failed before the stop:" + list));
+  }
   if (!failed.empty()) {
-    std::string list;
-    for (const Outcome* o : failed) {
-      list +=
-          "\n  " + std::to_string(o->index) + " " + plan_.points[o->index].name + ": " + o->detail;
-    }
     throw std::runtime_error(std::to_string(failed.size()) + " of " + std::to_string(total_) +
                              " sweep point(s) failed:" + list +
                              "\nfix the cause and run the same command again: finished points "
                              "are skipped, the others resumed");
-  }
-  if (stopped_) {
-    throw Interrupted("sweep stopped: " + std::to_string(stopped + queue_.size()) +
-                      " point(s) left; run the same command again to resume");
   }
 }
 
@@ -334,6 +374,9 @@ void LocalSweep::finish() const {
 
 void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
                const SweepOptions& options, std::ostream& out) {
+  // A stop from here on ends as a stop (exit 130), however early it comes.
+  install_stop_handlers();
+  test_stop_at("setup");
   LocalSweep sweep(plan, selected, options, out);
   sweep.print_header();
   if (options.dry_run) {
@@ -342,7 +385,8 @@ void run_local(const SweepPlan& plan, const std::vector<std::size_t>& selected,
   }
   RunLock sweep_lock(plan.out_dir);  // one local launcher per sweep folder at a time
   add_log_file(plan.out_dir / kSweepLogFile);
-  spdlog::info("sweep {} ({})", plan.out_dir.string(), current_command_line());
+  spdlog::info("sweep {} ({})", visible_text(plan.out_dir.string()),
+               visible_text(current_command_line()));
   sweep.run();
   sweep.finish();
 }
@@ -369,7 +413,8 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
     // A rank above 0 of a data-parallel point (srun, --tasks-per-point): it becomes the point's
     // `crest train` beside rank 0, writing nothing into the point's folder; its messages go to
     // the task's own output, and srun sees its exit code.
-    spdlog::info("point {} {}: rank {} of {}", index, p.name, rank.rank, rank.world_size);
+    spdlog::info("point {} {}: rank {} of {}", index, visible_text(p.name), rank.rank,
+                 rank.world_size);
     std::vector<std::string> args = train_args(plan, p, resume, threads, -1);
     args.insert(args.begin(), crest_executable());
     std::vector<char*> argv;
@@ -378,16 +423,16 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
     ::execv("/proc/self/exe", argv.data());
     throw std::runtime_error(std::string("cannot start /proc/self/exe: ") + std::strerror(errno));
   }
-  spdlog::info("point {} {}{}: {} ({})", index, p.name, resume ? " (resume)" : "",
-               p.folder.string(), (p.folder / kStderrLogFile).string());
+  spdlog::info("point {} {}{}: {} ({})", index, visible_text(p.name), resume ? " (resume)" : "",
+               visible_text(p.folder.string()), visible_text((p.folder / kStderrLogFile).string()));
   // Slurm signals every process of the task; the child stops by itself, this one waits for it
   // (the stop handlers above keep this process alive meanwhile).
   Supervisor supervisor;
   const ChildExit exit =
       supervisor.wait(start_point(supervisor, plan, p, resume, threads, -1, false));
-  const Outcome o = finish_point(p, exit.status, seconds_since(start));
-  out << "point " << index << " " << p.name << ": " << status_name(o.status) << ": " << o.detail
-      << "\n";
+  const Outcome o = finish_point(p, exit.status, seconds_since(start), stop_requested());
+  out << "point " << index << " " << visible_text(p.name) << ": " << status_name(o.status) << ": "
+      << visible_text(o.detail) << "\n";
   out.flush();
   switch (o.status) {
     case PointStatus::kFinished:
@@ -398,8 +443,8 @@ void run_one(const SweepPlan& plan, std::size_t index, std::ostream& out) {
     case PointStatus::kFailed:
       break;
   }
-  throw std::runtime_error("point " + std::to_string(index) + " " + p.name +
-                           " failed: " + o.detail);
+  throw std::runtime_error("point " + std::to_string(index) + " " + visible_text(p.name) +
+                           " failed: " + visible_text(o.detail));
 }
 
 }  // namespace crest::sweep_detail

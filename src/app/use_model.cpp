@@ -16,6 +16,7 @@
 #include "crest/io/class_tables.h"
 #include "crest/io/csv.h"
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "crest/io/output_paths.h"
 #include "crest/io/run_files.h"
 #include "crest/metrics/metrics.h"
@@ -23,6 +24,7 @@
 #include "crest/ssl/predict.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -86,10 +88,34 @@ std::pair<Dataset, std::string> evaluation_data(const EvaluateOptions& options,
   return {pair.test, own ? std::string("test") : to_string(config.data.dataset) + "-test"};
 }
 
+// "%.4f", or "n/a" for an undefined figure (metrics/metrics.h).
 std::string fixed4(double value) {
+  if (std::isnan(value)) return "n/a";
   char text[32];
   std::snprintf(text, sizeof(text), "%.4f", value);
   return text;
+}
+
+// The names of `classes`, as JSON takes them.
+std::vector<std::string> names_of(const std::vector<int>& classes,
+                                  const std::vector<std::string>& class_names) {
+  std::vector<std::string> names;
+  for (int c : classes) names.push_back(class_names[static_cast<std::size_t>(c)]);
+  return names;
+}
+
+// " (over 3 of 4 classes; no test images: cat)": over how many classes a mean is taken and
+// which are left out; "" when it covers every class.
+std::string coverage_text(const std::vector<double>& values, int averaged,
+                          const std::vector<std::string>& class_names, const char* why) {
+  const std::vector<int> missing = undefined_classes(values);
+  if (missing.empty()) return "";
+  std::string list;
+  for (int c : missing) {
+    list += (list.empty() ? "" : ", ") + visible_text(class_names[static_cast<std::size_t>(c)]);
+  }
+  return " (over " + std::to_string(averaged) + " of " + std::to_string(values.size()) +
+         " classes; " + why + ": " + list + ")";
 }
 
 // The folder under RUN/eval/ of an evaluation: --name, or "<data>-gen<G>-<model>[-logit-
@@ -119,6 +145,13 @@ nlohmann::json evaluation_json(const TrainedModel& trained, const Evaluation& ev
           {"accuracy", eval.accuracy},
           {"mean_recall", eval.mean_recall},
           {"mean_precision", eval.mean_precision},
+          // Undefined figures are null (metrics/metrics.h); the means average the others.
+          {"mean_recall_classes", eval.recall_classes},
+          {"mean_precision_classes", eval.precision_classes},
+          {"classes_without_test_images",
+           names_of(undefined_classes(eval.per_class.recall), trained.class_names)},
+          {"classes_never_predicted",
+           names_of(undefined_classes(eval.per_class.precision), trained.class_names)},
           {"classes", trained.class_names},
           {"precision", eval.per_class.precision},
           {"recall", eval.per_class.recall},
@@ -126,20 +159,27 @@ nlohmann::json evaluation_json(const TrainedModel& trained, const Evaluation& ev
           {"support", eval.per_class.support}};
 }
 
-// The per-class table: precision, recall, F1 and support of each class.
+// The per-class table: precision, recall, F1 and support of each class ("n/a" where undefined;
+// names made visible on one line).
 void print_per_class(const std::vector<std::string>& class_names, const Evaluation& eval,
                      std::ostream& out) {
+  std::vector<std::string> names;
   std::size_t width = 5;
-  for (const auto& n : class_names) width = std::max(width, n.size());
+  for (const auto& n : class_names) {
+    names.push_back(visible_text(n));
+    width = std::max(width, names.back().size());
+  }
+  width = std::min<std::size_t>(width, 200);
   char line[512];
   std::snprintf(line, sizeof(line), "%-5s  %-*s  %9s  %7s  %7s  %7s\n", "class",
                 static_cast<int>(width), "name", "precision", "recall", "f1", "support");
   out << line;
-  for (std::size_t k = 0; k < class_names.size(); ++k) {
-    std::snprintf(line, sizeof(line), "%-5d  %-*s  %9.4f  %7.4f  %7.4f  %7lld\n",
-                  static_cast<int>(k), static_cast<int>(width), class_names[k].c_str(),
-                  eval.per_class.precision[k], eval.per_class.recall[k], eval.per_class.f1[k],
-                  static_cast<long long>(eval.per_class.support[k]));
+  const ClassMetrics& m = eval.per_class;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    std::snprintf(line, sizeof(line), "%-5d  %-*s  %9s  %7s  %7s  %7lld\n", static_cast<int>(k),
+                  static_cast<int>(width), names[k].c_str(), fixed4(m.precision[k]).c_str(),
+                  fixed4(m.recall[k]).c_str(), fixed4(m.f1[k]).c_str(),
+                  static_cast<long long>(m.support[k]));
     out << line;
   }
 }
@@ -165,9 +205,14 @@ void print_evaluation(const TrainedModel& trained, const Evaluation& eval,
                       const std::string& source, bool logit_adjusted, std::ostream& out) {
   out << "generation " << trained.generation << " (" << trained.which << " model"
       << (logit_adjusted ? ", logit-adjusted with the generation's class prior" : "") << ") on "
-      << source << ": " << eval.count << " images\n"
+      << visible_text(source) << ": " << eval.count << " images\n"
       << "accuracy " << fixed4(eval.accuracy) << "  mean recall " << fixed4(eval.mean_recall)
-      << "  mean precision " << fixed4(eval.mean_precision) << "\n\n";
+      << coverage_text(eval.per_class.recall, eval.recall_classes, trained.class_names,
+                       "no test images")
+      << "  mean precision " << fixed4(eval.mean_precision)
+      << coverage_text(eval.per_class.precision, eval.precision_classes, trained.class_names,
+                       "never predicted")
+      << "\n\n";
   print_per_class(trained.class_names, eval, out);
   print_confusion(eval.confusion, static_cast<int>(trained.class_names.size()), out);
 }
@@ -216,7 +261,7 @@ std::string prediction_jsonl(const std::string& file, const TopClasses& top, std
     const at::Tensor l = logits[row].to(at::kDouble).contiguous();
     entry["logits"] = std::vector<double>(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
   }
-  return entry.dump() + "\n";
+  return json_text(entry) + "\n";
 }
 
 // The CSV lines of one image: file, rank, class, name, probability for each of its top-k.
@@ -255,9 +300,9 @@ void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
   write_per_class_csv(dir / kPerClassFile, per_class);
   write_confusion_csv(dir / kConfusionFile, confusion_table(eval.confusion, trained.class_names));
   const nlohmann::json metrics = evaluation_json(trained, eval, source, options.logit_adjust);
-  write_file_atomic(dir / "metrics.json", metrics.dump(2) + "\n");
+  write_file_atomic(dir / "metrics.json", json_text(metrics, 2) + "\n");
   if (options.json) {
-    out << metrics.dump() << "\n";
+    out << json_text(metrics) << "\n";
     return;
   }
   print_evaluation(trained, eval, source, options.logit_adjust, out);
@@ -349,7 +394,7 @@ void export_model(const ExportOptions& options, std::ostream& out) {
       {"fingerprint", trained.fingerprint}};
   write_weight_file(file, tensors, options.format,
                     {{"format", "pt"}, {"crest_fingerprint", trained.fingerprint}});
-  write_file_atomic(file.string() + ".json", sidecar.dump(2) + "\n");
+  write_file_atomic(file.string() + ".json", json_text(sidecar, 2) + "\n");
   out << file.string() << "\n";
   spdlog::info("exported generation {} ({} model, {} tensors) to {} and {}.json",
                trained.generation, trained.which, tensors.size(), file.string(), file.string());

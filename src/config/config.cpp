@@ -20,6 +20,7 @@
 #include "config_keys.h"
 #include "crest/config/embedded.h"
 #include "crest/util/error.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -190,6 +191,11 @@ std::optional<Value> parse_scalar(const Field& field, const std::string& text,
       break;
     }
     case Kind::kString:
+      // Configs are YAML and land in JSON (config.json, sweep plans): UTF-8 text only.
+      if (!is_valid_utf8(text)) {
+        problem = "must be UTF-8 text";
+        return std::nullopt;
+      }
       value = text;
       break;
   }
@@ -240,7 +246,8 @@ std::optional<Value> convert(const Field& field, const std::string& text, std::s
   return value;
 }
 
-std::string quoted_got(const std::string& text) { return "got '" + text + "'"; }
+// The value as given, on one line with control characters and invalid bytes made visible.
+std::string quoted_got(const std::string& text) { return "got '" + visible_text(text) + "'"; }
 
 void set_field(Config& config, const Field& field, const std::string& text,
                const std::string& where) {

@@ -34,12 +34,6 @@ Rule at_least(double lo) {
   r.lo = lo;
   return r;
 }
-Rule above(double lo) {
-  Rule r;
-  r.lo = lo;
-  r.lo_open = true;
-  return r;
-}
 Rule between(double lo, double hi) {
   Rule r;
   r.lo = lo;
@@ -128,6 +122,14 @@ Field make_field(std::string path, Accessor accessor, std::string doc, Rule rule
   };
   return field;
 }
+
+// Bounds that keep the arithmetic finite and meaningful (docs/reliability.md, #28 kind 5): a
+// rate below 1e-12 is 0 in effect (below 1.2e-38 exactly 0 in float32), one above 100 diverges
+// at the first step (beyond 3.4e38 it is inf in float32); the papers' loss weights are 1 to 150,
+// and a weight beyond float32's range is inf, which times a zero loss is NaN.
+constexpr double kMinRate = 1e-12;
+constexpr double kMaxRate = 100;
+constexpr double kMaxLossWeight = 1e4;
 
 #define CREST_KEY(path, member, doc, rule) \
   make_field(                              \
@@ -259,12 +261,15 @@ std::vector<Field> train_keys() {
       CREST_KEY("train.threshold", train.threshold,
                 "Confidence threshold for FixMatch pseudo-labels (max probability >= tau).",
                 between(0, 1)),
-      CREST_KEY("train.lambda_u", train.lambda_u, "Weight of the unlabeled loss.", at_least(0)),
-      CREST_KEY("train.lr", train.lr, "Initial SGD learning rate.", above(0)),
+      CREST_KEY("train.lambda_u", train.lambda_u, "Weight of the unlabeled loss, in [0, 1e4].",
+                between(0, kMaxLossWeight)),
+      CREST_KEY("train.lr", train.lr, "Initial SGD learning rate, in [1e-12, 100].",
+                between(kMinRate, kMaxRate)),
       CREST_KEY("train.momentum", train.momentum, "SGD momentum.", at_least_below(0, 1)),
       CREST_KEY("train.nesterov", train.nesterov, "Nesterov momentum.", any()),
       CREST_KEY("train.weight_decay", train.weight_decay,
-                "Coupled L2 weight decay on all weights but BatchNorm's.", at_least(0)),
+                "Coupled L2 weight decay on all weights but BatchNorm's, in [0, 1].",
+                between(0, 1)),
       CREST_KEY("train.lr_level", train.lr_level,
                 "halfcos schedule: lr_k = lr * cos(pi * k/K * lr_level/16); 1 as the CReST "
                 "reference runs, 7 as FixMatch, 0 keeps lr constant.",
@@ -302,16 +307,18 @@ std::vector<Field> train_keys() {
                 between(1, 64)),
       CREST_KEY("train.mixmatch_temperature", train.mixmatch_temperature,
                 "mixmatch: T, sharpening temperature of the guess, q = p^(1/T) / sum_c "
-                "p_c^(1/T) (the paper's 0.5; 1 = no sharpening).",
+                "p_c^(1/T) (the paper's 0.5; 1 = no sharpening). Any T > 0 stays finite: rows "
+                "whose powers underflow are sharpened in log space (docs/methods.md).",
                 above_at_most(0, 1)),
       CREST_KEY("train.mixup_alpha", train.mixup_alpha,
                 "mixmatch: alpha of MixUp, lambda ~ Beta(alpha, alpha) per row, lambda' = "
-                "max(lambda, 1 - lambda) (the paper's 0.75).",
-                above(0)),
+                "max(lambda, 1 - lambda) (the paper's 0.75); at most 1000 (larger Gamma draws "
+                "overflow, and lambda' is 0.5 long before).",
+                above_at_most(0, 1000)),
       CREST_KEY("train.mixmatch_lambda_u", train.mixmatch_lambda_u,
                 "mixmatch: lambda_u, weight of the unlabeled MSE loss once ramped up (the "
-                "paper's 75 for CIFAR-10).",
-                at_least(0)),
+                "paper's 75 for CIFAR-10); at most 1e4.",
+                between(0, kMaxLossWeight)),
       CREST_KEY("train.mixmatch_rampup_steps", train.mixmatch_rampup_steps,
                 "mixmatch: steps over which the unlabeled weight rises linearly from 0 to "
                 "mixmatch_lambda_u, counted from each generation's start (the paper's 16,000); "
@@ -406,11 +413,12 @@ std::vector<Field> pretrain_keys() {
       CREST_KEY("pretrain.batch_size", pretrain.batch_size,
                 "Images per step; each is rotated by 0, 90, 180 or 270 degrees (balanced).",
                 between(4, 1 << 20)),
-      CREST_KEY("pretrain.lr", pretrain.lr, "Peak SGD learning rate.", above(0)),
+      CREST_KEY("pretrain.lr", pretrain.lr, "Peak SGD learning rate, in [1e-12, 100].",
+                between(kMinRate, kMaxRate)),
       CREST_KEY("pretrain.momentum", pretrain.momentum, "SGD momentum.", at_least_below(0, 1)),
       CREST_KEY("pretrain.nesterov", pretrain.nesterov, "Nesterov momentum.", any()),
       CREST_KEY("pretrain.weight_decay", pretrain.weight_decay,
-                "L2 weight decay (every weight but BatchNorm's).", at_least(0)),
+                "L2 weight decay (every weight but BatchNorm's), in [0, 1].", between(0, 1)),
       CREST_KEY("pretrain.warmup", pretrain.warmup,
                 "Share of the steps over which the rate rises linearly to pretrain.lr.",
                 at_least_below(0, 1)),

@@ -17,6 +17,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "crest/io/file.h"
+#include "crest/util/text_escape.h"
 #endif
 
 namespace crest {
@@ -36,9 +37,10 @@ bool is_hidden(const fs::path& path) {
   return !name.empty() && name[0] == '.';
 }
 
+// Names or paths for a message, each on one line (visible_text).
 std::string join(const std::vector<std::string>& items) {
   std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + visible_text(item);
   return out;
 }
 
@@ -101,7 +103,14 @@ ClassListing list_classes(const fs::path& root, const std::string& split) {
                       "every class needs at least one image (remove the folder if the class "
                       "does not belong to the dataset)");
     }
-    listing.classes.push_back(class_dir.filename().string());
+    const std::string name = class_dir.filename().string();
+    if (!is_valid_utf8(name)) {
+      // Class names land in JSON, CSV, HTML and Markdown, all of them UTF-8 text.
+      throw DataError("class folder " + visible_text(class_dir.string()) +
+                      " has a name that is not UTF-8 text; rename it (class names are written "
+                      "to the run's JSON, CSV and HTML files)");
+    }
+    listing.classes.push_back(name);
     listing.files.push_back(std::move(files));
   }
   if (listing.classes.empty()) {

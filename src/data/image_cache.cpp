@@ -17,6 +17,7 @@
 
 #include "crest/data/images.h"
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "crest/util/error.h"
 #include "crest/util/hash.h"
 #include "images_detail.h"
@@ -177,7 +178,7 @@ void write_cache(const fs::path& dir, const fs::path& data_file, const fs::path&
     if (ec) throw WriteError("cannot create folder " + dir.string() + ": " + ec.message());
     // Data first: an index next to data it does not describe fails its hash check.
     write_bytes_atomic(data_file, data, bytes);
-    write_file_atomic(index_file, index.dump() + "\n");
+    write_file_atomic(index_file, json_text(index) + "\n");
   } catch (const WriteError& e) {
     spdlog::warn(
         "cannot write the image cache ({}); continuing without it, the next run "

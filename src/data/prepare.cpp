@@ -11,6 +11,7 @@
 #include "crest/io/run_files.h"
 #include "crest/util/error.h"
 #include "crest/util/hash.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -72,7 +73,7 @@ DatasetPair load_source(const DataConfig& data, const fs::path& cache_dir) {
 namespace {
 
 std::string class_label(const std::vector<std::string>& names, std::size_t c) {
-  return "class " + std::to_string(c) + " '" + names[c] + "'";
+  return "class " + std::to_string(c) + " '" + visible_text(names[c]) + "'";
 }
 
 std::string number(double value) {
@@ -217,7 +218,7 @@ std::string split_counts_table(const PreparedData& prepared) {
           unknown ? (split.unlabeled_counts[c] == 0 ? "unknown" : std::to_string(values[k]) + "+?")
                   : std::to_string(values[k]));
     }
-    row(std::to_string(c), names[c], text);
+    row(std::to_string(c), visible_text(names[c]), text);
   }
   std::vector<std::string> total_text;
   for (std::size_t k = 0; k < totals.size(); ++k) {

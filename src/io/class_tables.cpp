@@ -110,9 +110,10 @@ PerClassTable read_per_class_csv(const fs::path& file) {
   PerClassTable m;
   for (std::size_t r = 0; r < t.rows.size(); ++r) {
     m.names.push_back(t.rows[r][name]);
-    m.precision.push_back(t.number(r, precision));
-    m.recall.push_back(t.number(r, recall));
-    m.f1.push_back(t.number(r, f1));
+    // An empty field is an undefined figure (metrics/metrics.h): NaN.
+    m.precision.push_back(t.number(r, precision, /*optional=*/true));
+    m.recall.push_back(t.number(r, recall, /*optional=*/true));
+    m.f1.push_back(t.number(r, f1, /*optional=*/true));
     m.support.push_back(t.integer(r, support));
     m.predicted.push_back(t.integer(r, predicted));
   }

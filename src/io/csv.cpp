@@ -14,17 +14,6 @@ namespace crest {
 
 namespace fs = std::filesystem;
 
-std::string csv_field(const std::string& value) {
-  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
-  std::string quoted = "\"";
-  for (char ch : value) {
-    if (ch == '"') quoted += '"';
-    quoted += ch;
-  }
-  quoted += '"';
-  return quoted;
-}
-
 std::string csv_number(double value) {
   if (!std::isfinite(value)) return "";
   char buffer[32];

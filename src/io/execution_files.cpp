@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "crest/io/json_text.h"
 #include "crest/util/error.h"
 #include "json_fields.h"
 
@@ -67,12 +68,12 @@ ExecutionRecord parse_execution_record(const fs::path& file) {
                       "\" and a list \"segments\")");
   }
   if (j.value("version", 0) != kVersion) {
-    damaged(file, "format version " + j.value("version", nlohmann::json()).dump() +
+    damaged(file, "format version " + json_text(j.value("version", nlohmann::json())) +
                       ", this crest reads version " + std::to_string(kVersion));
   }
   ExecutionRecord record;
   for (const nlohmann::json& s : j["segments"]) {
-    if (!s.is_object()) damaged(file, "a segment is " + s.dump() + ", not an object");
+    if (!s.is_object()) damaged(file, "a segment is " + json_text(s) + ", not an object");
     ExecutionSegment segment =
         io_detail::members_from_json<ExecutionSegment>(s, file, kSegmentMembers);
     io_detail::check_count(segment.from_step, "'from_step'", file);

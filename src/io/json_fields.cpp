@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 
 namespace crest::io_detail {
 
@@ -29,7 +30,7 @@ void check_count(std::int64_t value, const std::string& what, const std::filesys
 }
 
 void write_json_file(const std::filesystem::path& file, const nlohmann::json& j, int indent) {
-  write_file_atomic(file, j.dump(indent) + "\n");
+  write_file_atomic(file, json_text(j, indent) + "\n");
 }
 
 nlohmann::json read_json_object(const std::filesystem::path& file) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crest/io/figures.h"
+#include "crest/io/json_text.h"
 #include "crest/util/error.h"
 
 namespace crest::io_detail {
@@ -46,7 +47,7 @@ T checked_number(const nlohmann::json& v, const std::string& key,
                  const std::filesystem::path& file) {
   static_assert(std::is_arithmetic_v<T>);
   if (!v.is_number() || v.is_boolean()) {
-    throw DataError(file.string() + ": '" + key + "' is " + v.dump() + ", not a number");
+    throw DataError(file.string() + ": '" + key + "' is " + json_text(v) + ", not a number");
   }
   if constexpr (std::is_integral_v<T>) {
     const double d = v.get<double>();
@@ -60,7 +61,7 @@ T checked_number(const nlohmann::json& v, const std::string& key,
                    (v.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
                     v.get<std::int64_t>() <= std::numeric_limits<T>::max()));
     if (!whole || !fits) {
-      throw DataError(file.string() + ": '" + key + "' is " + v.dump() +
+      throw DataError(file.string() + ": '" + key + "' is " + json_text(v) +
                       ", not a whole number in range; the file was edited or damaged");
     }
     return v.is_number_float() ? static_cast<T>(d) : v.get<T>();
@@ -70,7 +71,8 @@ T checked_number(const nlohmann::json& v, const std::string& key,
 }
 
 // The list j[key] of numbers or strings; DataError naming the file and key when it is absent
-// or holds something else (numbers as checked_number).
+// or holds something else (numbers as checked_number; null in a list of floating-point numbers
+// is an undefined figure, NaN).
 template <typename T>
 std::vector<T> json_list(const nlohmann::json& j, const char* key,
                          const std::filesystem::path& file) {
@@ -83,6 +85,8 @@ std::vector<T> json_list(const nlohmann::json& j, const char* key,
     if constexpr (std::is_same_v<T, std::string>) {
       if (!v.is_string()) throw DataError(file.string() + ": '" + key + "' must hold strings");
       out.push_back(v.get<std::string>());
+    } else if (std::is_floating_point_v<T> && v.is_null()) {
+      out.push_back(std::numeric_limits<T>::quiet_NaN());  // an undefined figure
     } else {
       if (!v.is_number()) throw DataError(file.string() + ": '" + key + "' must hold numbers");
       out.push_back(checked_number<T>(v, key, file));
@@ -99,12 +103,15 @@ std::vector<T> optional_json_list(const nlohmann::json& j, const char* key,
 }
 
 // j[key] as T; DataError naming the file and key when it is absent or of another type (numbers
-// as checked_number).
+// as checked_number; null for a floating-point T is an undefined figure, NaN).
 template <typename T>
 T json_field(const nlohmann::json& j, const char* key, const std::filesystem::path& file) {
   const auto it = j.find(key);
   if (it == j.end()) throw DataError(file.string() + ": expected '" + key + "'");
-  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+  if constexpr (std::is_floating_point_v<T>) {
+    // null: an undefined figure (written from NaN).
+    return it->is_null() ? std::numeric_limits<T>::quiet_NaN() : checked_number<T>(*it, key, file);
+  } else if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
     return checked_number<T>(*it, key, file);
   } else {
     try {

@@ -3,12 +3,13 @@
 #include <string>
 
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "crest/util/error.h"
 
 namespace crest {
 
 void write_split_manifest(const std::filesystem::path& path, const nlohmann::json& manifest) {
-  write_file_atomic(path, manifest.dump(1) + "\n");
+  write_file_atomic(path, json_text(manifest, 1) + "\n");
 }
 
 nlohmann::json read_split_manifest(const std::filesystem::path& path) {
@@ -26,7 +27,7 @@ nlohmann::json read_split_manifest(const std::filesystem::path& path) {
   }
   if (manifest.value("version", 0) != kSplitManifestVersion) {
     throw DataError(path.string() + " has manifest version " +
-                    manifest.value("version", nlohmann::json(0)).dump() +
+                    json_text(manifest.value("version", nlohmann::json(0))) +
                     "; this crest reads version " + std::to_string(kSplitManifestVersion));
   }
   for (const char* key :

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "crest/util/error.h"
 #include "json_fields.h"
 
@@ -22,7 +23,7 @@ void append_pretrain_line(const fs::path& file, const PretrainLine& l) {
                             {"train_rotation_acc", l.train_rotation_accuracy},
                             {"test_rotation_acc", l.test_rotation_accuracy},
                             {"steps_per_sec", l.steps_per_sec}};
-  append_line(file, j.dump());
+  append_line(file, json_text(j));
 }
 
 std::vector<PretrainLine> truncate_pretrain_metrics(const fs::path& file, std::int64_t step) {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "crest/io/output_paths.h"
 #include "crest/util/error.h"
 #include "json_fields.h"
@@ -72,7 +73,7 @@ void append_slurm_submission(const fs::path& file, const SlurmSubmission& record
                             {"array", record.array},
                             {"points", record.points},
                             {"script", record.script}};
-  append_line(file, j.dump());
+  append_line(file, json_text(j));
 }
 
 }  // namespace crest

@@ -7,11 +7,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <set>
+#include <string>
 #include <system_error>
 
 #include "crest/io/generation_files.h"
 #include "crest/io/selection_files.h"
 #include "crest/io/training_files.h"
+#include "crest/util/text_escape.h"
 
 #if CREST_WITH_PROTOBUF
 #include "tensorboard_event_codec.h"  // proto/: the only code that sees Protobuf
@@ -160,6 +163,21 @@ void EventWriter::flush() {
   if (!out_) fail("writing");
 }
 
+std::vector<std::string> class_tags(const std::vector<std::string>& class_names) {
+  std::vector<std::string> tags;
+  std::set<std::string> taken;
+  for (std::size_t c = 0; c < class_names.size(); ++c) {
+    std::string tag = tensorboard_tag_part(class_names[c]);
+    // Two names that sanitise alike ("a b", "a_b") keep apart by their class index.
+    if (!taken.insert(tag).second) {
+      tag += "_" + std::to_string(c);
+      taken.insert(tag);
+    }
+    tags.push_back(tag);
+  }
+  return tags;
+}
+
 void add_metrics_scalars(EventWriter& writer, const MetricsLine& line,
                          const std::vector<std::string>& class_names) {
   if (!writer.is_open()) return;
@@ -175,8 +193,9 @@ void add_metrics_scalars(EventWriter& writer, const MetricsLine& line,
   writer.add_scalar("test/acc_raw_logit_adjusted", line.acc_raw_la, step);
   writer.add_scalar("test/acc_ema_logit_adjusted", line.acc_ema_la, step);
   writer.add_scalar("test/mean_recall_ema", line.mean_recall_ema, step);
-  for (std::size_t c = 0; c < line.per_class_recall_ema.size() && c < class_names.size(); ++c) {
-    writer.add_scalar("recall_ema/" + class_names[c], line.per_class_recall_ema[c], step);
+  const std::vector<std::string> tags = class_tags(class_names);
+  for (std::size_t c = 0; c < line.per_class_recall_ema.size() && c < tags.size(); ++c) {
+    writer.add_scalar("recall_ema/" + tags[c], line.per_class_recall_ema[c], step);
   }
   writer.flush();
 }
@@ -192,13 +211,14 @@ void add_generation_scalars(EventWriter& writer, const GenerationRow& row,
   writer.add_scalar("generation/labeled", static_cast<double>(row.labeled), step);
   if (selection != nullptr) {
     const SelectionRecord& s = *selection;
-    for (std::size_t c = 0; c < s.names.size(); ++c) {
+    const std::vector<std::string> tags = class_tags(s.names);
+    for (std::size_t c = 0; c < tags.size(); ++c) {
       if (c < s.selected.size()) {
-        writer.add_scalar("selection/selected/" + s.names[c], static_cast<double>(s.selected[c]),
+        writer.add_scalar("selection/selected/" + tags[c], static_cast<double>(s.selected[c]),
                           step);
       }
       if (c < s.predicted.size()) {
-        writer.add_scalar("selection/predicted/" + s.names[c], static_cast<double>(s.predicted[c]),
+        writer.add_scalar("selection/predicted/" + tags[c], static_cast<double>(s.predicted[c]),
                           step);
       }
     }

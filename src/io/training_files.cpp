@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "json_fields.h"
 
 namespace crest {
@@ -93,7 +94,7 @@ bool has_numeric_step(const nlohmann::json& j) {
 
 }  // namespace
 
-std::string metrics_line_text(const MetricsLine& line) { return metrics_json(line).dump(); }
+std::string metrics_line_text(const MetricsLine& line) { return json_text(metrics_json(line)); }
 
 void start_metrics_file(const fs::path& file) { write_file_atomic(file, ""); }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -50,7 +51,7 @@ std::string safetensors_bytes(const NamedTensors& tensors,
                     {"shape", std::vector<std::int64_t>(t.sizes().begin(), t.sizes().end())},
                     {"data_offsets", {begin, data.size()}}};
   }
-  std::string json = header.dump();
+  std::string json = json_text(header);
   while (json.size() % 8 != 0) json += ' ';
   std::string out(8, '\0');
   const std::uint64_t n = json.size();

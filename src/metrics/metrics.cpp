@@ -41,8 +41,21 @@ void check_range(const at::Tensor& t, const char* what, int num_classes) {
   }
 }
 
+// numerator / denominator; undefined (NaN) over an empty denominator.
 double ratio(std::int64_t numerator, std::int64_t denominator) {
-  return denominator == 0 ? 0.0 : static_cast<double>(numerator) / static_cast<double>(denominator);
+  return denominator == 0 ? kUndefined
+                          : static_cast<double>(numerator) / static_cast<double>(denominator);
+}
+
+// F1 from precision and recall: 2PR / (P + R) when both are defined (0 when P + R = 0). With
+// one undefined, F1 = 2 TP / (support + predicted) is still defined and 0 (no hits) unless the
+// class is neither true nor predicted anywhere.
+double f1_score(double precision, double recall, std::int64_t support_plus_predicted) {
+  if (std::isnan(precision) || std::isnan(recall)) {
+    return support_plus_predicted > 0 ? 0.0 : kUndefined;
+  }
+  const double sum = precision + recall;
+  return sum > 0.0 ? 2.0 * precision * recall / sum : 0.0;
 }
 
 // k of minority_classes/majority_classes.
@@ -116,9 +129,9 @@ Evaluation evaluate_confusion(const at::Tensor& confusion) {
   Evaluation eval;
   eval.confusion = counts;
   ClassMetrics& m = eval.per_class;
-  m.precision.assign(c, 0.0);
-  m.recall.assign(c, 0.0);
-  m.f1.assign(c, 0.0);
+  m.precision.assign(c, kUndefined);
+  m.recall.assign(c, kUndefined);
+  m.f1.assign(c, kUndefined);
   m.support.assign(c, 0);
   m.predicted.assign(c, 0);
   std::int64_t correct = 0;
@@ -138,26 +151,24 @@ Evaluation evaluate_confusion(const at::Tensor& confusion) {
   if (eval.count == 0) throw InputError("cannot evaluate an empty set of predictions");
 
   double recall_sum = 0.0, precision_sum = 0.0;
-  int recall_classes = 0, precision_classes = 0;
   for (std::size_t k = 0; k < c; ++k) {
     const std::int64_t hits = matrix[static_cast<std::int64_t>(k)][static_cast<std::int64_t>(k)];
     m.precision[k] = ratio(hits, m.predicted[k]);
     m.recall[k] = ratio(hits, m.support[k]);
-    const double sum = m.precision[k] + m.recall[k];
-    m.f1[k] = sum > 0.0 ? 2.0 * m.precision[k] * m.recall[k] / sum : 0.0;
+    m.f1[k] = f1_score(m.precision[k], m.recall[k], m.support[k] + m.predicted[k]);
     if (m.support[k] > 0) {
       recall_sum += m.recall[k];
-      ++recall_classes;
+      ++eval.recall_classes;
     }
-    if (m.support[k] > 0 || m.predicted[k] > 0) {
+    if (m.predicted[k] > 0) {
       precision_sum += m.precision[k];
-      ++precision_classes;
+      ++eval.precision_classes;
     }
   }
-  // count > 0 guarantees at least one class with support (and so with support or predictions).
+  // count > 0 guarantees at least one class with support and one predicted class.
   eval.accuracy = ratio(correct, eval.count);
-  eval.mean_recall = recall_sum / recall_classes;
-  eval.mean_precision = precision_sum / precision_classes;
+  eval.mean_recall = recall_sum / eval.recall_classes;
+  eval.mean_precision = precision_sum / eval.precision_classes;
   return eval;
 }
 
@@ -169,14 +180,26 @@ Evaluation evaluate_predictions(const at::Tensor& predictions, const at::Tensor&
 double mean_over(const std::vector<double>& values, const std::vector<int>& classes) {
   if (classes.empty()) throw InputError("mean_over: no classes to average over");
   double sum = 0.0;
+  int defined = 0;
   for (int k : classes) {
     if (k < 0 || static_cast<std::size_t>(k) >= values.size()) {
       throw InputError("mean_over: class " + std::to_string(k) + " is outside [0, " +
                        std::to_string(values.size()) + ")");
     }
-    sum += values[static_cast<std::size_t>(k)];
+    const double v = values[static_cast<std::size_t>(k)];
+    if (std::isnan(v)) continue;
+    sum += v;
+    ++defined;
   }
-  return sum / static_cast<double>(classes.size());
+  return defined == 0 ? kUndefined : sum / defined;
+}
+
+std::vector<int> undefined_classes(const std::vector<double>& values) {
+  std::vector<int> out;
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    if (std::isnan(values[k])) out.push_back(static_cast<int>(k));
+  }
+  return out;
 }
 
 std::vector<int> minority_classes_of_profile(const std::vector<double>& profile, double fraction) {

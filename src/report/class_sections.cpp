@@ -115,6 +115,33 @@ void add_selection(int generation, const SelectionRecord& s, SelectionFigures& f
                         (s.truth_known ? fixed(s.precision_total) : "unknown") + "</td></tr>\n";
 }
 
+// The classes of `m` without test images or never predicted, and over how many classes the
+// mean recall and precision are taken; "" when every figure is defined.
+std::string undefined_note(const PerClassTable& m) {
+  std::string no_support, never_predicted;
+  int with_support = 0, predicted = 0;
+  const auto add = [](std::string& list, const std::string& name) {
+    list += (list.empty() ? "" : ", ") + name;
+  };
+  for (std::size_t c = 0; c < m.names.size(); ++c) {
+    m.support[c] > 0 ? static_cast<void>(++with_support) : add(no_support, m.names[c]);
+    m.predicted[c] > 0 ? static_cast<void>(++predicted) : add(never_predicted, m.names[c]);
+  }
+  const std::string total = std::to_string(m.names.size());
+  std::string note;
+  if (!no_support.empty()) {
+    note += "<p class=\"note\">No test images of " + html_escape(no_support) +
+            ": their recall is n/a and the mean recall averages " + std::to_string(with_support) +
+            " of " + total + " classes.</p>\n";
+  }
+  if (!never_predicted.empty()) {
+    note += "<p class=\"note\">Never predicted: " + html_escape(never_predicted) +
+            ": their precision is n/a and the mean precision averages " +
+            std::to_string(predicted) + " of " + total + " classes.</p>\n";
+  }
+  return note;
+}
+
 }  // namespace
 
 std::string per_class_section(const RunFolder& run) {
@@ -126,38 +153,50 @@ std::string per_class_section(const RunFolder& run) {
          "is the most frequent.</p>\n";
   std::vector<ChartSeries> recall, precision;
   std::vector<std::string> names;
+  const PerClassTable* last = nullptr;
   for (const auto& g : run.generations) {
     if (!g.per_class) continue;
     const PerClassTable& m = *g.per_class;
+    last = &m;
     names = m.names;
     ChartSeries r = named_series(gen_name(g.generation), palette_color(recall.size()));
     ChartSeries p = named_series(gen_name(g.generation), palette_color(precision.size()));
     for (std::size_t c = 0; c < m.names.size(); ++c) {
-      r.values.push_back(m.recall[c]);
+      r.values.push_back(m.recall[c]);  // NaN (undefined): no bar
       p.values.push_back(m.precision[c]);
-      const auto correct =
-          static_cast<std::int64_t>(std::llround(m.recall[c] * static_cast<double>(m.support[c])));
-      r.tooltips.push_back(m.names[c] + " \u00b7 " + gen_name(g.generation) + ": recall " +
-                           fixed(m.recall[c]) + " (" + std::to_string(correct) + " of " +
-                           std::to_string(m.support[c]) + ")");
-      p.tooltips.push_back(m.names[c] + " \u00b7 " + gen_name(g.generation) + ": precision " +
-                           fixed(m.precision[c]) + " (" + std::to_string(correct) + " of " +
-                           std::to_string(m.predicted[c]) + " predicted)");
+      // Hits from whichever ratio is defined; neither is only for a class with no images at all.
+      const double hits = m.support[c] > 0 ? m.recall[c] * static_cast<double>(m.support[c])
+                          : m.predicted[c] > 0
+                              ? m.precision[c] * static_cast<double>(m.predicted[c])
+                              : 0.0;
+      const std::string correct = std::isfinite(hits) ? std::to_string(std::llround(hits)) : "?";
+      const std::string head = m.names[c] + " \u00b7 " + gen_name(g.generation);
+      r.tooltips.push_back(head + ": recall " +
+                           (m.support[c] > 0 ? fixed(m.recall[c]) + " (" + correct + " of " +
+                                                   std::to_string(m.support[c]) + ")"
+                                             : std::string("n/a (no test images)")));
+      p.tooltips.push_back(head + ": precision " +
+                           (m.predicted[c] > 0 ? fixed(m.precision[c]) + " (" + correct + " of " +
+                                                     std::to_string(m.predicted[c]) + " predicted)"
+                                               : std::string("n/a (never predicted)")));
     }
     recall.push_back(r);
     precision.push_back(p);
   }
+  if (!recall.empty()) out << undefined_note(*last);
   if (recall.empty()) {
     out << empty_note("No " + gen_file(kPerClassFile) +
                       " yet: it is written when a generation finishes.")
         << "</section>\n";
     return out.str();
   }
-  out << per_class_pair(
-             names, "class",
-             {"per-class-recall", "Per-class recall (test set)", "recall", "", true}, recall,
-             {"per-class-precision", "Per-class precision (test set)", "precision", "", true},
-             precision)
+  out << per_class_pair(names, "class",
+                        {"per-class-recall", "Per-class recall (test set)", "recall",
+                         "A class without test images has no bar (recall n/a).", true},
+                        recall,
+                        {"per-class-precision", "Per-class precision (test set)", "precision",
+                         "A class never predicted has no bar (precision n/a).", true},
+                        precision)
       << "</section>\n";
   return out.str();
 }

@@ -28,14 +28,14 @@ namespace report_parts {
 std::string esc(const std::string& text) { return html_escape(text); }
 
 std::string fixed(double value, int decimals) {
-  if (!std::isfinite(value)) return "\u2013";
+  if (!std::isfinite(value)) return "n/a";  // an undefined figure (metrics/metrics.h)
   char buffer[48];
   std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
   return buffer;
 }
 
 std::string percent(double value) {
-  return std::isfinite(value) ? fixed(100 * value, 1) + "%" : "\u2013";
+  return std::isfinite(value) ? fixed(100 * value, 1) + "%" : "n/a";
 }
 
 std::string gen_name(int g) { return "gen " + std::to_string(g); }

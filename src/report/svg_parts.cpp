@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crest/report/svg.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -157,32 +158,7 @@ double x_label_room(const ChartFrame& frame) { return frame.x_label.empty() ? 4 
 
 }  // namespace svg_parts
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string html_escape(std::string_view text) { return html_text(text); }
 
 std::string display_number(double value, int digits) {
   if (std::isnan(value)) return "\u2013";

@@ -14,6 +14,7 @@
 #include "crest/selftrain/selection.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -126,9 +127,8 @@ void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at:
   std::string rates;
   char rate[32];
   for (std::size_t c = 0; c < plan.rates.size(); ++c) {
-    std::snprintf(rate, sizeof(rate), "%s%s %.3f", c == 0 ? "" : ", ", run.class_names[c].c_str(),
-                  plan.rates[c]);
-    rates += rate;
+    std::snprintf(rate, sizeof(rate), " %.3f", plan.rates[c]);
+    rates += (c == 0 ? "" : ", ") + visible_text(run.class_names[c]) + rate;
   }
   spdlog::info("selection rates mu_l (alpha {}): {}", config.crest.alpha, rates);
   if (config.crest.alpha > 1.0) {

@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -13,8 +14,18 @@ at::Tensor sharpen(const at::Tensor& probs, double T) {
   if (!(T > 0.0 && T <= 1.0)) {
     throw std::invalid_argument("sharpen: T must be in (0, 1], got " + std::to_string(T));
   }
-  const at::Tensor powered = probs.to(at::kFloat).pow(1.0 / T);
-  return powered / powered.sum(1, /*keepdim=*/true);
+  const at::Tensor p = probs.to(at::kFloat);
+  const at::Tensor powered = p.pow(1.0 / T);
+  const at::Tensor sum = powered.sum(1, /*keepdim=*/true);
+  // The reference's p^(1/T) / sum, bit for bit, wherever the sum is a normal float. For a small
+  // T every p^(1/T) of a row can underflow to 0 (0 / 0); there the same q comes from the log
+  // space, softmax((log p - max log p) / T), in double so that the division by any T > 0 stays
+  // finite (a gap / T beyond the range is -inf, i.e. weight 0). Chosen per row, no host sync.
+  const at::Tensor log_p = p.to(at::kDouble).log();
+  const at::Tensor shifted = log_p - std::get<0>(log_p.max(1, /*keepdim=*/true));
+  const at::Tensor log_space = at::softmax(shifted / T, 1).to(at::kFloat);
+  const at::Tensor normal = sum >= std::numeric_limits<float>::min();
+  return at::where(normal, powered / sum, log_space);
 }
 
 MixMatchGuess mixmatch_guess(const at::Tensor& logits, std::int64_t K, double T,

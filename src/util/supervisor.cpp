@@ -179,6 +179,12 @@ std::string describe(const ExitStatus& status) {
   return "status " + std::to_string(status.raw());
 }
 
+bool ended_by_stop(const ExitStatus& status) {
+  if (status.signaled()) return status.signal() == SIGINT || status.signal() == SIGTERM;
+  return status.exited() &&
+         (status.code() == 130 || status.code() == 128 + SIGINT || status.code() == 128 + SIGTERM);
+}
+
 // ---- Supervisor ----------------------------------------------------------------------------
 
 Supervisor::Supervisor(SupervisorOptions options) : options_(std::move(options)) {

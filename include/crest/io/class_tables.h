@@ -19,8 +19,10 @@ struct LabeledDistribution {
   std::vector<std::int64_t> total;           // labeled + pseudo_labeled
 };
 
-// per_class.csv: `class,name,precision,recall,f1,support,predicted` (ratios as %.6f). Built from
-// an Evaluation by per_class_table() (metrics/metrics.h), which states the conventions.
+// per_class.csv: `class,name,precision,recall,f1,support,predicted` (ratios as %.6f; an undefined
+// ratio, NaN in memory, is an empty field: the precision of a class never predicted, the recall
+// of a class without test images). Built from an Evaluation by per_class_table()
+// (metrics/metrics.h), which states the conventions.
 struct PerClassTable {
   std::vector<std::string> names;
   std::vector<double> precision;

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "crest/util/text_escape.h"
+
 namespace crest {
 
-// A field quoted CSV-style when it holds a comma, a double quote or a line break; quotes inside
-// are doubled. Unchanged otherwise.
-std::string csv_field(const std::string& value);
+// csv_field (util/text_escape.h) quotes a field as RFC 4180 says.
 
 // A ratio or figure as crest's CSV files hold it: "%.6f"; "" for NaN or infinity (a figure that
 // is not defined, e.g. the selection precision of a run that selects nothing).

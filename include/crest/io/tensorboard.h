@@ -19,8 +19,11 @@
 //   generation/minority_recall, generation/majority_recall, generation/labeled,
 //   selection/selected/<class>, selection/predicted/<class>, selection/selected_total,
 //   selection/precision                                  once per generation, at its last step
-// Unknown values (NaN: pseudo-label accuracy or selection precision without hidden labels) are
-// not written.
+// <class> is the class name as one tag component (tensorboard_tag_part, util/text_escape.h: every
+// character outside [A-Za-z0-9_.-] becomes '_'; a name that then equals an earlier class's gets
+// "_<index>" appended), so a name never adds a tag level or an odd character.
+// Unknown or undefined values (NaN: pseudo-label accuracy or selection precision without hidden
+// labels, the recall of a class without test images) are not written.
 #pragma once
 
 #include <cstddef>
@@ -88,6 +91,9 @@ class EventWriter {
   std::ofstream out_;
   bool failed_ = false;
 };
+
+// The tag component of each class name (see <class> above), in class order.
+std::vector<std::string> class_tags(const std::vector<std::string>& class_names);
 
 // The scalars of one evaluation (train/*, test/*, recall_ema/<class>) at line.step.
 void add_metrics_scalars(EventWriter& writer, const MetricsLine& line,

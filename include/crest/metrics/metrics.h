@@ -2,14 +2,16 @@
 // precision/recall/F1, minority/majority summaries over the long-tailed training counts,
 // logit adjustment, and the records the run files hold (io/class_tables.h, io/figures.h).
 //
-// Conventions (chosen so that every number is defined, never NaN):
-//   - precision of a class that is never predicted is 0; `ClassMetrics::predicted` carries the
-//     counts so a reader can tell "never predicted" from "always wrong";
-//   - recall of a class with no support (no true example) is 0, and such a class is left out of
-//     mean_recall;
-//   - mean_precision averages over the classes that have support or are predicted (sklearn's
-//     macro average with zero_division=0); a class with neither is left out;
-//   - F1 = 2PR / (P + R), and 0 when P + R = 0.
+// Conventions: a figure whose denominator is empty is undefined, held as NaN (kUndefined), never
+// as a made-up 0 (docs/methods.md "Undefined figures"; tables show "n/a", CSV an empty field,
+// JSON null):
+//   - precision of a class that is never predicted is undefined;
+//   - recall of a class with no support (no true example) is undefined;
+//   - F1 = 2PR / (P + R), 0 when P + R = 0; with P or R undefined it is 2 TP / (support +
+//     predicted), i.e. 0, and undefined only for a class neither true nor predicted;
+//   - mean_recall averages the defined recalls (the classes with support: `recall_classes` of
+//     them), mean_precision the defined precisions (the predicted classes: `precision_classes`);
+//     undefined_classes() names the classes left out, so the column and the mean agree.
 // On a balanced test set (CIFAR-10/100 test: equal support per class) accuracy equals
 // mean_recall.
 #pragma once
@@ -17,6 +19,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,9 @@
 #include "crest/io/figures.h"
 
 namespace crest {
+
+// The value of an undefined figure (an empty denominator).
+inline constexpr double kUndefined = std::numeric_limits<double>::quiet_NaN();
 
 // Counts of (true class, predicted class) pairs: int64 [C, C] on the CPU, rows the true class,
 // columns the predicted class. `predictions` and `labels` are integer class indices of shape
@@ -35,17 +41,19 @@ at::Tensor confusion_matrix(const at::Tensor& predictions, const at::Tensor& lab
 
 // Per-class figures, indexed by class.
 struct ClassMetrics {
-  std::vector<double> precision;        // correct / predicted; 0 when never predicted
-  std::vector<double> recall;           // correct / support; 0 when no support
-  std::vector<double> f1;               // 2PR / (P + R); 0 when P + R = 0
+  std::vector<double> precision;        // correct / predicted; kUndefined when never predicted
+  std::vector<double> recall;           // correct / support; kUndefined when no support
+  std::vector<double> f1;               // 2PR / (P + R); see the conventions above
   std::vector<std::int64_t> support;    // true examples of the class (row sums)
   std::vector<std::int64_t> predicted;  // examples predicted as the class (column sums)
 };
 
 struct Evaluation {
   double accuracy = 0.0;        // correct / count
-  double mean_recall = 0.0;     // over classes with support
-  double mean_precision = 0.0;  // over classes with support or predictions
+  double mean_recall = 0.0;     // over the classes with support (recall defined)
+  double mean_precision = 0.0;  // over the predicted classes (precision defined)
+  int recall_classes = 0;       // how many classes mean_recall averages
+  int precision_classes = 0;    // how many classes mean_precision averages
   ClassMetrics per_class;
   at::Tensor confusion;  // int64 [C, C] on the CPU, rows true, columns predicted
   std::int64_t count = 0;
@@ -59,9 +67,14 @@ Evaluation evaluate_predictions(const at::Tensor& predictions, const at::Tensor&
 // Same, from an existing confusion matrix (int64 [C, C], rows true, columns predicted).
 Evaluation evaluate_confusion(const at::Tensor& confusion);
 
-// Mean of values[c] over c in `classes` (e.g. recall of the minority classes). Throws
-// InputError when `classes` is empty or names a class outside `values`.
+// Mean of the defined values[c] (not NaN) over c in `classes` (e.g. recall of the minority
+// classes); kUndefined when none of them is defined. Throws InputError when `classes` is empty or
+// names a class outside `values`.
 double mean_over(const std::vector<double>& values, const std::vector<int>& classes);
+
+// The classes c whose values[c] is undefined (NaN), ascending: e.g. the classes without test
+// images for per-class recall, which mean_recall leaves out.
+std::vector<int> undefined_classes(const std::vector<double>& values);
 
 // The k = max(1, floor(fraction * C)) classes with the smallest (minority_classes) or largest
 // (majority_classes) training counts, ascending by class index. The floor has a 1e-9 tolerance

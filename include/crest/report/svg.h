@@ -17,7 +17,8 @@
 
 namespace crest {
 
-// &, <, >, " and ' as character references: safe in element text and quoted attribute values.
+// html_text (util/text_escape.h): &, <, >, " and ' as character references, control characters
+// and invalid UTF-8 made visible; safe in element text and quoted attribute values.
 std::string html_escape(std::string_view text);
 
 // A number for people: whole numbers in full ("131072"), others with at most `digits`

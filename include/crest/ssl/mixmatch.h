@@ -19,7 +19,10 @@
 namespace crest {
 
 // Sharpen (the paper's eq. 7): q_c = p_c^(1/T) / sum_j p_j^(1/T), row by row. `probs` float
-// [N, C], rows summing to 1; T in (0, 1] (T = 1 returns the rows renormalised).
+// [N, C], rows summing to 1; T in (0, 1] (T = 1 returns the rows renormalised). Finite for every
+// T > 0: a row whose powers underflow (sum below the smallest normal float, e.g. T = 1e-9) is
+// computed as softmax((log p - max log p) / T) instead, in double (the limit: uniform over the
+// row's largest entries); other rows are the reference's arithmetic bit for bit.
 at::Tensor sharpen(const at::Tensor& probs, double T);
 
 // The guess for U unlabeled images from K weak views of each (the paper's eqs. 6-7; reference

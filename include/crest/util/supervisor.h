@@ -66,6 +66,12 @@ class ExitStatus {
 // "exit code 2", "signal 9 (Killed)".
 std::string describe(const ExitStatus& status);
 
+// Whether a child that ended with `status` after a stop signal ended because of the stop: a stop's
+// exit code (130, or 128 + SIGINT/SIGTERM) or death by SIGINT or SIGTERM (a child still starting,
+// before its own handlers were in place). `crest sweep` counts such a point as stopped
+// (resumable), never as failed.
+bool ended_by_stop(const ExitStatus& status);
+
 // One child that ended.
 struct ChildExit {
   std::size_t child = 0;  // what spawn() returned for it

@@ -337,7 +337,7 @@ TEST_F(SummarizeTest, GroupsByDatasetMethodGammaBeta) {
             std::string::npos)
       << md;
   EXPECT_NE(md.find("sample standard deviation (n - 1)"), std::string::npos);
-  EXPECT_NE(md.find("| FixMatch | 65.0 (-) | 61.0 (1.41) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| FixMatch | 65.0 (n/a) | 61.0 (1.41) |"), std::string::npos) << md;
   EXPECT_NE(md.find("Not averaged in (3)"), std::string::npos);
 
   const std::string csv = summary_csv(s);
@@ -376,11 +376,12 @@ TEST_F(SummarizeTest, VariantsAndTheDarpProtocolGetTheirOwnGroups) {
   EXPECT_EQ(variants, (std::set<std::string>{"", "logit_adjusted", "MixMatch, init pre/backbone.pt",
                                              "gamma_u -150"}));
   const std::string md = summary_markdown(s);
-  EXPECT_NE(md.find("| CReST+ (logit_adjusted) | 60.0 (-) |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| CReST+ (MixMatch, init pre/backbone.pt) | 50.0 (-) |"), std::string::npos)
+  EXPECT_NE(md.find("| CReST+ (logit\\_adjusted) | 60.0 (n/a) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| CReST+ (MixMatch, init pre/backbone.pt) | 50.0 (n/a) |"), std::string::npos)
       << md;
   // darp: gamma is gamma_l, beta the head class's labeled share N_1 / (N_1 + M_1).
-  EXPECT_NE(md.find("| synthetic | 33.3333% | 150 | FixMatch (gamma_u -150) |"), std::string::npos)
+  EXPECT_NE(md.find("| synthetic | 33.3333% | 150 | FixMatch (gamma\\_u -150) |"),
+            std::string::npos)
       << md;
   EXPECT_NE(summary_csv(s).find(",logit_adjusted\n"), std::string::npos);
 }

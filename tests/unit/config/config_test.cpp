@@ -98,6 +98,49 @@ TEST(ConfigTest, OutOfRangeValuesNameTheBound) {
                       {"data.fold"});
 }
 
+// #28 kind 5: values that passed but made the arithmetic non-finite or meaningless are refused,
+// naming the key, the value and the allowed range; the edges of each range still pass.
+TEST(ConfigTest, NumericKeysKeepTheArithmeticFinite) {
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"train.lr=1e39", "train.lr must be in [1e-12, 100]"},
+      {"train.lr=1e-20", "train.lr must be in [1e-12, 100]"},
+      {"pretrain.lr=500", "pretrain.lr must be in [1e-12, 100]"},
+      {"train.weight_decay=2", "train.weight_decay must be in [0, 1]"},
+      {"pretrain.weight_decay=1e300", "pretrain.weight_decay must be in [0, 1]"},
+      {"train.lambda_u=1e39", "train.lambda_u must be in [0, 10000]"},
+      {"train.mixmatch_lambda_u=1e5", "train.mixmatch_lambda_u must be in [0, 10000]"},
+      {"train.mixup_alpha=1e300", "train.mixup_alpha must be in (0, 1000]"},
+      {"train.mixup_alpha=0", "train.mixup_alpha must be in (0, 1000]"},
+      {"train.mixmatch_temperature=0", "train.mixmatch_temperature must be in (0, 1]"},
+      {"train.mixmatch_temperature=-1e-9", "train.mixmatch_temperature must be in (0, 1]"},
+  };
+  for (const auto& [assignment, message] : refused) {
+    Config config;
+    const std::string value = assignment.substr(assignment.find('=') + 1);
+    expect_config_error([&] { apply_override(config, assignment); }, {message, "'" + value + "'"});
+  }
+  for (const char* edge :
+       {"train.lr=1e-12", "train.lr=100", "train.weight_decay=1", "train.lambda_u=10000",
+        "train.mixup_alpha=1000", "train.mixmatch_temperature=1e-9", "pretrain.lr=0.1"}) {
+    Config config;
+    EXPECT_NO_THROW(apply_override(config, edge)) << edge;
+  }
+}
+
+// A string value must be UTF-8 (it lands in JSON); the message shows the bytes visibly. (In a
+// YAML file, yaml-cpp may refuse such bytes first; either way it is a ConfigError.)
+TEST(ConfigTest, StringValuesMustBeUtf8) {
+  for (const char* bad : {"runs/\xff", "a\xc3", "\xed\xa0\x80x"}) {
+    Config config;
+    expect_config_error([&] { apply_override(config, literal_override("run.out_dir", bad)); },
+                        {"run.out_dir must be UTF-8 text", "\\x"});
+  }
+  expect_config_error([] { parse_config("run:\n  out_dir: \"a\xff\"\n", "u.yaml"); }, {});
+  Config config;
+  EXPECT_NO_THROW(apply_override(config, literal_override("run.out_dir", "runs/caf\xc3\xa9")));
+  EXPECT_EQ(config.run.out_dir, "runs/caf\xc3\xa9");
+}
+
 TEST(ConfigTest, DuplicateKeysAndSyntaxErrors) {
   expect_config_error([] { parse_config("data:\n  fold: 1\n  fold: 2\n", "d.yaml"); },
                       {"d.yaml:3", "'data.fold' is given twice"});

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "crest/io/file.h"
 #include "crest/io/generation_files.h"
@@ -77,6 +78,14 @@ TEST(TfRecordTest, EmptyRecord) {
   const std::string frame = tfrecord_frame("");
   ASSERT_EQ(frame.size(), 16u);
   EXPECT_EQ(le32(frame, 12), masked_crc32c("", 0));
+}
+
+// Class names become one safe tag component each, distinct even when they sanitise alike.
+TEST(TensorBoardTagTest, ClassTagsAreSafeAndDistinct) {
+  const std::vector<std::string> tags =
+      class_tags({"cat", "a b", "a_b", "x/y", "<script>", "line\nbreak", "a|b"});
+  EXPECT_EQ(tags, (std::vector<std::string>{"cat", "a_b", "a_b_2", "x_y", "_script_", "line_break",
+                                            "a_b_6"}));
 }
 
 TEST(TfRecordTest, FileName) {

@@ -18,6 +18,7 @@
 #include "crest/data/split.h"
 #include "crest/io/csv.h"
 #include "crest/io/file.h"
+#include "crest/io/json_text.h"
 #include "crest/util/error.h"
 #include "test_util.h"
 
@@ -157,23 +158,80 @@ TEST_F(MetricsTest, EvaluateConfusionMatchesEvaluatePredictions) {
 //   predictions 0 2 1 1 0
 // class 0: support 2, predicted 2 (positions 0, 4), 1 hit  -> P = 1/2, R = 1/2, F1 = 1/2
 // class 1: support 2, predicted 2, 2 hits                  -> P = 1,   R = 1,   F1 = 1
-// class 2: no support, predicted once (wrongly)            -> P = 0,   R = 0 (no support), F1 = 0
-// class 3: support 1, never predicted                      -> P = 0 (never predicted), R = 0
-// class 4: no support, never predicted                     -> all 0, left out of both means
-// accuracy = 3/5; mean_recall over {0, 1, 3} = (1/2 + 1 + 0) / 3 = 1/2;
-// mean_precision over {0, 1, 2, 3} = (1/2 + 1 + 0 + 0) / 4 = 3/8.
+// class 2: no support, predicted once (wrongly)            -> P = 0, R undefined, F1 = 0
+// class 3: support 1, never predicted                      -> P undefined, R = 0, F1 = 0
+// class 4: no support, never predicted                     -> P, R and F1 undefined
+// accuracy = 3/5; mean_recall over the 3 classes with support {0, 1, 3} = (1/2 + 1 + 0) / 3;
+// mean_precision over the 3 predicted classes {0, 1, 2} = (1/2 + 1 + 0) / 3.
+void expect_figures(const std::vector<double>& actual, const std::vector<double>& expected,
+                    double tolerance = kTol) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    if (std::isnan(expected[i])) {
+      EXPECT_TRUE(std::isnan(actual[i])) << "index " << i << ": " << actual[i];
+    } else {
+      EXPECT_NEAR(actual[i], expected[i], tolerance) << "index " << i;
+    }
+  }
+}
+
 TEST_F(MetricsTest, EmptyClassConventions) {
   const Evaluation eval = evaluate_predictions(longs({0, 2, 1, 1, 0}), longs({0, 0, 1, 1, 3}), 5);
   EXPECT_NEAR(eval.accuracy, 0.6, kTol);
   EXPECT_NEAR(eval.mean_recall, 0.5, kTol);
-  EXPECT_NEAR(eval.mean_precision, 0.375, kTol);
-  expect_near_all(eval.per_class.precision, {0.5, 1.0, 0.0, 0.0, 0.0});
-  expect_near_all(eval.per_class.recall, {0.5, 1.0, 0.0, 0.0, 0.0});
-  expect_near_all(eval.per_class.f1, {0.5, 1.0, 0.0, 0.0, 0.0});
+  EXPECT_NEAR(eval.mean_precision, 0.5, kTol);
+  EXPECT_EQ(eval.recall_classes, 3);
+  EXPECT_EQ(eval.precision_classes, 3);
+  expect_figures(eval.per_class.precision, {0.5, 1.0, 0.0, kUndefined, kUndefined});
+  expect_figures(eval.per_class.recall, {0.5, 1.0, kUndefined, 0.0, kUndefined});
+  expect_figures(eval.per_class.f1, {0.5, 1.0, 0.0, 0.0, kUndefined});
   EXPECT_EQ(eval.per_class.support, (std::vector<std::int64_t>{2, 2, 0, 1, 0}));
-  // `predicted` tells "never predicted" (class 3: 0) from "always wrong" (class 2: 1).
   EXPECT_EQ(eval.per_class.predicted, (std::vector<std::int64_t>{2, 2, 1, 0, 0}));
-  for (double v : eval.per_class.f1) EXPECT_FALSE(std::isnan(v));
+  // The classes each mean leaves out, so the column and the mean agree.
+  EXPECT_EQ(undefined_classes(eval.per_class.recall), (std::vector<int>{2, 4}));
+  EXPECT_EQ(undefined_classes(eval.per_class.precision), (std::vector<int>{3, 4}));
+  EXPECT_NEAR(mean_over(eval.per_class.recall, {0, 1, 2, 3, 4}), eval.mean_recall, kTol);
+  EXPECT_NEAR(mean_over(eval.per_class.precision, {0, 1, 2, 3, 4}), eval.mean_precision, kTol);
+}
+
+// The outside report's case: 4 classes, one of them (class 2) without test images. Mean recall
+// averages the 3 others, as the per-class column shows; nothing is a made-up 0.
+TEST_F(MetricsTest, ClassWithoutTestImagesIsLeftOutOfTheMean) {
+  const Evaluation eval =
+      evaluate_predictions(longs({0, 1, 1, 3, 3, 0}), longs({0, 0, 1, 1, 3, 3}), 4);
+  expect_figures(eval.per_class.recall, {0.5, 0.5, kUndefined, 0.5});
+  EXPECT_EQ(eval.recall_classes, 3);
+  EXPECT_NEAR(eval.mean_recall, 0.5, kTol);
+  EXPECT_EQ(undefined_classes(eval.per_class.recall), (std::vector<int>{2}));
+  // Every figure of an evaluation with every class present is defined.
+  const Evaluation full = evaluate_predictions(longs({0, 1, 2}), longs({0, 1, 2}), 3);
+  EXPECT_TRUE(undefined_classes(full.per_class.recall).empty());
+  EXPECT_TRUE(undefined_classes(full.per_class.precision).empty());
+  EXPECT_TRUE(undefined_classes(full.per_class.f1).empty());
+}
+
+TEST_F(MetricsTest, MeanOverSkipsUndefinedValues) {
+  EXPECT_NEAR(mean_over({0.2, kUndefined, 0.6}, {0, 1, 2}), 0.4, kTol);
+  EXPECT_NEAR(mean_over({0.2, kUndefined, 0.6}, {1, 2}), 0.6, kTol);
+  EXPECT_TRUE(std::isnan(mean_over({0.2, kUndefined, kUndefined}, {1, 2})));
+  EXPECT_TRUE(std::isnan(mean_over({kUndefined}, {0})));
+}
+
+// per_class.csv holds an undefined figure as an empty field and reads it back as NaN.
+TEST_F(MetricsTest, UndefinedFiguresRoundTripThroughPerClassCsv) {
+  const Evaluation eval = evaluate_predictions(longs({0, 0, 2}), longs({0, 1, 2}), 4);
+  const fs::path file = dir() / "per_class.csv";
+  write_per_class_csv(file, per_class_table(eval, {"a", "b", "c", "d"}));
+  EXPECT_EQ(read_file(file),
+            "class,name,precision,recall,f1,support,predicted\n"
+            "0,a,0.500000,1.000000,0.666667,1,2\n"
+            "1,b,,0.000000,0.000000,1,0\n"
+            "2,c,1.000000,1.000000,1.000000,1,1\n"
+            "3,d,,,,0,0\n");
+  const PerClassTable back = read_per_class_csv(file);
+  expect_figures(back.precision, eval.per_class.precision, 1e-6);  // %.6f in the file
+  expect_figures(back.recall, eval.per_class.recall, 1e-6);
+  expect_figures(back.f1, eval.per_class.f1, 1e-6);
 }
 
 TEST_F(MetricsTest, BalancedAccuracyEqualsMeanRecall) {
@@ -382,6 +440,21 @@ TEST_F(MetricsTest, EvaluationJson) {
   expect_near_all(json.at("per_class_precision").get<std::vector<double>>(),
                   {3.0 / 5.0, 2.0 / 3.0, 1.0 / 2.0});
   EXPECT_EQ(json.size(), 5u);
+}
+
+// An undefined figure is null in JSON and NaN again when read back.
+TEST_F(MetricsTest, UndefinedFiguresAreNullInJson) {
+  const Evaluation eval = evaluate_predictions(longs({0, 0, 2}), longs({0, 1, 2}), 4);
+  const std::string text = json_text(to_json(evaluation_figures(eval)));
+  const nlohmann::json json = nlohmann::json::parse(text);
+  EXPECT_TRUE(json.at("per_class_recall").at(3).is_null()) << text;
+  EXPECT_TRUE(json.at("per_class_precision").at(1).is_null()) << text;
+  EXPECT_TRUE(json.at("per_class_precision").at(3).is_null()) << text;
+  EXPECT_EQ(text.find("nan"), std::string::npos) << text;
+  const EvaluationFigures back = evaluation_figures_from_json(json, "f.json");
+  expect_figures(back.per_class_recall, eval.per_class.recall);
+  expect_figures(back.per_class_precision, eval.per_class.precision);
+  EXPECT_NEAR(back.mean_recall, eval.mean_recall, kTol);
 }
 
 TEST_F(MetricsTest, SummaryOfAnEmptySeriesThrows) {

@@ -238,8 +238,17 @@ TEST_F(LoopTest, ResumeRefusesEveryDamagedValueNamingTheFile) {
 }
 
 TEST_F(LoopTest, ADivergedRunSaysSoEverywhere) {
+  // lr 1e30 only reaches the library through the struct (the config's range is [1e-12, 100]):
+  // the sure way to diverge in a few steps.
   expect_error<TrainingDiverged>([&] { train("nan", false, 1e30); }, {"gen 0", "non-finite"});
   const fs::path run = dir_ / "nan";
+  // The stored config must pass validation for the readers below; the divergence is on record.
+  const std::string config_text = read_file(run / kConfigFile);
+  const std::size_t at = config_text.find("lr: 1e+30");
+  ASSERT_NE(at, std::string::npos) << config_text;
+  write_file_atomic(run / kConfigFile,
+                    config_text.substr(0, at) + "lr: 100" +
+                        config_text.substr(at + std::string("lr: 1e+30").size()));
   const RunSummary summary = read_run_summary(run / kRunSummaryFile);
   EXPECT_EQ(summary.status, kRunDiverged);
   EXPECT_EQ(summary.failed_generation, 0);

@@ -34,6 +34,33 @@ TEST(MixMatchTest, SharpenAgainstHandValues) {
   EXPECT_THROW(sharpen(p, 0.0), std::invalid_argument);
 }
 
+// #28 kind 5: any T > 0 gives finite targets summing to 1; rows whose powers underflow go to the
+// log-space form (the limit: uniform over the row's largest entries), the others stay the
+// reference's p^(1/T) / sum bit for bit.
+TEST(MixMatchTest, SharpenIsFiniteForEveryTemperature) {
+  const at::Tensor p =
+      at::tensor({0.2F, 0.5F, 0.3F, 0.4F, 0.4F, 0.2F, 0.05F, 0.9F, 0.05F, 0.1F, 0.1F, 0.8F})
+          .view({4, 3});
+  for (double T : {0.5, 0.1, 0.01, 1e-3, 1e-9, 1e-30, 1e-300, 5e-324}) {
+    const at::Tensor q = sharpen(p, T);
+    EXPECT_TRUE(q.isfinite().all().item<bool>()) << "T = " << T;
+    EXPECT_TRUE(at::allclose(q.sum(1), at::ones({4}), 1e-5, 1e-6)) << "T = " << T;
+    EXPECT_TRUE(q.argmax(1).equal(p.argmax(1))) << "T = " << T;
+  }
+  // Tiny T: one-hot on the largest entry, split evenly between tied largest entries.
+  expect_tensor_near(sharpen(p, 1e-9), {0, 1, 0, 0.5, 0.5, 0, 0, 1, 0, 0, 0, 1}, 1e-6);
+  // Normal T: exactly the reference arithmetic.
+  for (double T : {1.0, 0.5, 0.25}) {
+    const at::Tensor powered = p.pow(1.0 / T);
+    EXPECT_TRUE(sharpen(p, T).equal(powered / powered.sum(1, true))) << "T = " << T;
+  }
+  // A row that underflows beside a normal one: each row takes its own form.
+  const at::Tensor mixed = at::tensor({0.5F, 0.5F, 0.0F, 0.999F, 0.001F, 0.0F}).view({2, 3});
+  const at::Tensor q = sharpen(mixed, 0.002);
+  EXPECT_TRUE(q.isfinite().all().item<bool>());
+  expect_tensor_near(q, {0.5, 0.5, 0, 1, 0, 0}, 1e-6);
+}
+
 TEST(MixMatchTest, GuessAveragesTheViewsThenAlignsThenSharpens) {
   // K = 2 views of U = 2 images, view-major: rows 0, 1 are view 0; rows 2, 3 view 1.
   const at::Tensor logits =

@@ -40,6 +40,23 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 class SupervisorTest : public TempDirTest {};
 
+// Wait statuses as waitpid() writes them: exit code in bits 8-15, a signal in bits 0-6.
+ExitStatus exited_with(int code) { return ExitStatus(code << 8); }
+ExitStatus killed_by(int signal_number) { return ExitStatus(signal_number); }
+
+// A child ended by a stop (the sweep's stop at any moment: before its handlers, during its
+// checkpoint, or its own stop exit) counts as stopped; a real failure does not.
+TEST(EndedByStopTest, StopsAndFailuresApart) {
+  for (const ExitStatus& s : {exited_with(130), exited_with(128 + SIGTERM),
+                              exited_with(128 + SIGINT), killed_by(SIGTERM), killed_by(SIGINT)}) {
+    EXPECT_TRUE(ended_by_stop(s)) << describe(s);
+  }
+  for (const ExitStatus& s : {exited_with(0), exited_with(1), exited_with(2), exited_with(127),
+                              killed_by(SIGKILL), killed_by(SIGSEGV), killed_by(SIGABRT)}) {
+    EXPECT_FALSE(ended_by_stop(s)) << describe(s);
+  }
+}
+
 TEST_F(SupervisorTest, ReportsExitCodesInTheOrderTheChildrenEnd) {
   Supervisor supervisor;
   const std::size_t slow = supervisor.spawn(shell("sleep 0.3; exit 3"));
