@@ -2,6 +2,7 @@
 
 #include "crest/io/run_files.h"
 #include "crest/util/error.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -64,21 +65,6 @@ void check_parents_are_folders(const fs::path& abs, const std::string& what) {
   }
 }
 
-// `name` for a message: control bytes (a NUL would end the message) as \xNN.
-std::string printable(const std::string& name) {
-  std::string out;
-  for (const char c : name) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += std::string("\\x") + kHex[byte >> 4] + kHex[byte & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 void check_plain_name(const std::string& name, const std::string& where) {
@@ -91,7 +77,7 @@ void check_plain_name(const std::string& name, const std::string& where) {
     why = "it holds a path separator or a NUL byte";
   }
   if (!why.empty()) {
-    throw InputError(where + ": '" + printable(name) + "' is not a plain folder name (" + why +
+    throw InputError(where + ": '" + visible_text(name) + "' is not a plain folder name (" + why +
                      "); crest writes only plain names there, which never lead outside their "
                      "folder. Restore the file, or delete it and plan again");
   }
