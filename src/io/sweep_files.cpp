@@ -37,7 +37,7 @@ SweepPlanFile parse_plan(const nlohmann::json& j, const fs::path& file, bool com
     point.index = plan.points.size();
     point.folder = json_field<std::string>(p, "folder", file);
     if (complete) {
-      if (json_field<std::size_t>(p, "index", file) != point.index) {
+      if (json_field<std::int64_t>(p, "index", file) != static_cast<std::int64_t>(point.index)) {
         throw DataError(file.string() + ": point " + std::to_string(point.index) +
                         " has another 'index'");
       }
