@@ -62,15 +62,12 @@ void guard_existing_manifest(const fs::path& path, const nlohmann::json& manifes
                      "; refusing to overwrite it (pass --force to "
                      "replace it, or choose another run.out_dir / --manifest)");
   }
-  const bool same = existing["settings"] == manifest["settings"] &&
-                    existing["source"] == manifest["source"] &&
-                    existing["labeled_indices"] == manifest["labeled_indices"] &&
-                    existing["unlabeled_indices"] == manifest["unlabeled_indices"];
-  if (!same) {
-    throw InputError(path.string() + " already holds the manifest of a different split (" +
-                     json_text(existing["settings"]) +
-                     "); refusing to overwrite it. Choose another "
-                     "run.out_dir (--set run.out_dir=DIR) or --manifest, or pass --force");
+  const std::string differences = manifest_differences(existing, manifest);
+  if (!differences.empty()) {
+    throw InputError(path.string() +
+                     " already holds the manifest of a different split:" + differences +
+                     "\nrefusing to overwrite it. Choose another run.out_dir (--set "
+                     "run.out_dir=DIR) or --manifest, or pass --force");
   }
 }
 

@@ -143,11 +143,16 @@ PreparedData load_pretraining_data(RunSession& session, const Config& config, bo
   const nlohmann::json manifest = split_manifest(config.data, *prepared);
   session.check_ranks_agree(config, manifest);
   session.on_every_rank("checking the data against the folder's", [&] {
-    if (resume && fs::exists(dir / kSplitManifestFile) &&
-        read_split_manifest(dir / kSplitManifestFile)["source"] != manifest["source"]) {
-      throw InputError((dir / kSplitManifestFile).string() +
-                       " describes other data than the config gives now (the dataset files "
-                       "changed); choose another " +
+    const fs::path file = dir / kSplitManifestFile;
+    const std::string differences =
+        resume && fs::exists(file)
+            ? manifest_differences(read_split_manifest(file), manifest, {"source", "duplicates"})
+            : std::string();
+    if (!differences.empty()) {
+      throw InputError(file.string() + " describes other data than the config gives now:" +
+                       differences +
+                       "\nthe dataset files changed, or the manifest was edited: put them back, "
+                       "or choose another " +
                        std::string(kOption));
     }
   });

@@ -98,12 +98,8 @@ namespace {
 void read_classes(TrainedModel& trained, const fs::path& gen_dir) {
   const fs::path& run_dir = trained.run_dir;
   const nlohmann::json manifest = read_split_manifest(run_dir / kSplitManifestFile);
-  try {
-    trained.class_names = manifest.at("classes").get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception&) {
-    throw DataError((run_dir / kSplitManifestFile).string() +
-                    ": 'classes' is not a list of names (damaged)");
-  }
+  // read_split_manifest checked that 'classes' is a list of strings.
+  trained.class_names = manifest["classes"].get<std::vector<std::string>>();
   const LabeledDistribution distribution =
       read_labeled_distribution_csv(gen_dir / kLabeledDistributionFile);
   if (distribution.names != trained.class_names) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crest/app/trained.h"
+#include "crest/data/duplicates.h"
 #include "crest/data/folder.h"
 #include "crest/data/images.h"
 #include "crest/data/prepare.h"
@@ -86,6 +87,45 @@ std::pair<Dataset, std::string> evaluation_data(const EvaluateOptions& options,
   config.data.unlabeled_root.clear();  // only the test set is used
   const DatasetPair pair = load_source(config.data, {});
   return {pair.test, own ? std::string("test") : to_string(config.data.dataset) + "-test"};
+}
+
+// Images of another evaluation set than the run's test set (--folder, --config/--set) that the
+// run trained on (labeled, or unlabeled and maybe pseudo-labelled) measure memory, not
+// generalisation. The run's data is loaded again (through its decoded cache) and compared: the
+// copies are refused, or left out under the run's data.duplicates: drop.
+Dataset without_training_images(const TrainedModel& trained, const Dataset& data,
+                                const std::string& source) {
+  const DataConfig& config = trained.config.data;
+  const PreparedData run = prepare_data(config, decoded_cache_dir(config, trained.run_dir));
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(data.size()));
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<std::int64_t>(i);
+  const std::vector<ImageSet> sets = {
+      {"labeled", &run.source.train, run.split.labeled, "train index"},
+      {"unlabeled", &run.source.train, run.split.unlabeled, "train index"},
+      {"the evaluation set " + source, &data, rows, "index"}};
+  std::vector<Duplicate> found = find_duplicates(sets);
+  found.erase(
+      std::remove_if(found.begin(), found.end(), [](const Duplicate& d) { return d.set != 2; }),
+      found.end());
+  if (found.empty()) return data;
+  if (config.duplicates == DuplicatePolicy::kRefuse) {
+    throw DataError(std::to_string(found.size()) + " image(s) of the evaluation set " + source +
+                    " are images the run trained on (the same pixels), so the figures would "
+                    "measure memory:" +
+                    describe_duplicates(sets, found, 5) +
+                    "\nevaluate on images the run never saw (or train with data.duplicates: "
+                    "drop, which leaves such copies out of an evaluation too)");
+  }
+  std::vector<bool> copy(rows.size(), false);
+  for (const Duplicate& d : found) copy[static_cast<std::size_t>(d.row)] = true;
+  std::vector<std::int64_t> keep;
+  for (std::int64_t row : rows) {
+    if (!copy[static_cast<std::size_t>(row)]) keep.push_back(row);
+  }
+  spdlog::warn("data.duplicates drop: left out {} image(s) of {} that the run trained on",
+               found.size(), source);
+  if (keep.empty()) throw DataError("every image of " + source + " is one the run trained on");
+  return data.subset(keep);
 }
 
 // "%.4f", or "n/a" for an undefined figure (metrics/metrics.h).
@@ -283,6 +323,9 @@ std::string prediction_csv(const std::string& file, const TopClasses& top, std::
 void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
   const TrainedModel trained = load_choice(options.choice);
   auto [data, source] = evaluation_data(options, trained);
+  const bool own_test = options.folder.empty() && options.config_path.empty() &&
+                        options.overrides.empty();  // checked when the run was trained
+  if (!own_test) data = without_training_images(trained, data, source);
   const at::Tensor labels = labels_for_run(data, trained.class_names, source);
   WideResNet model = trained.model;
   at::Tensor logits = predict_logits(model, data.images.to(model->parameters()[0].device()),

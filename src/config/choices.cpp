@@ -47,6 +47,16 @@ const char* name_of(ResizeMode value) {
   return nullptr;
 }
 
+const char* name_of(DuplicatePolicy value) {
+  switch (value) {
+    case DuplicatePolicy::kRefuse:
+      return "refuse";
+    case DuplicatePolicy::kDrop:
+      return "drop";
+  }
+  return nullptr;
+}
+
 const char* name_of(Amp value) {
   switch (value) {
     case Amp::kAuto:
@@ -174,6 +184,7 @@ std::string name_text(E value) {
 std::string to_string(DatasetKind value) { return name_text(value); }
 std::string to_string(SplitProtocol value) { return name_text(value); }
 std::string to_string(ResizeMode value) { return name_text(value); }
+std::string to_string(DuplicatePolicy value) { return name_text(value); }
 std::string to_string(Amp value) { return name_text(value); }
 std::string to_string(Toggle value) { return name_text(value); }
 std::string to_string(SgdChoice value) { return name_text(value); }
@@ -280,6 +291,7 @@ E parse_choice(const std::string& text, const std::string& key) {
 CREST_CHOICE(DatasetKind)
 CREST_CHOICE(SplitProtocol)
 CREST_CHOICE(ResizeMode)
+CREST_CHOICE(DuplicatePolicy)
 CREST_CHOICE(Amp)
 CREST_CHOICE(Toggle)
 CREST_CHOICE(SgdChoice)
@@ -300,6 +312,9 @@ SplitProtocol parse_protocol(const std::string& text, const std::string& key) {
 }
 ResizeMode parse_resize(const std::string& text, const std::string& key) {
   return parse_choice<ResizeMode>(text, key);
+}
+DuplicatePolicy parse_duplicates(const std::string& text, const std::string& key) {
+  return parse_choice<DuplicatePolicy>(text, key);
 }
 Amp parse_amp(const std::string& text, const std::string& key) {
   return parse_choice<Amp>(text, key);

@@ -210,6 +210,13 @@ std::vector<Field> data_keys() {
                 "Decoded-image cache of image files: run (RUN/cache, reused on --resume) | off | "
                 "a folder shared by runs (a changed file is decoded again).",
                 any()),
+      CREST_KEY("data.duplicates", data.duplicates,
+                "Exact duplicate images (the same pixels after decoding and fitting to "
+                "data.image_size) across the sets a run keeps apart: test vs val, labeled and "
+                "unlabeled; val vs labeled and unlabeled; labeled vs unlabeled. refuse (exit 2 "
+                "naming the images) | drop (the copy in the later set of test, val, labeled, "
+                "unlabeled is left out; logged and recorded in split_manifest.json).",
+                choice()),
       CREST_KEY("data.synthetic.classes", data.synthetic.classes,
                 "Synthetic data: number of classes.", between(2, 1000)),
       CREST_KEY("data.synthetic.train_per_class", data.synthetic.train_per_class,

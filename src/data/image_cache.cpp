@@ -1,5 +1,7 @@
 // decode_images_cached (crest/data/images.h): the decoded-image cache, NAME-HASH.u8 (the raw
-// uint8 [count, 3, S, S] tensor) beside NAME-HASH.json (what each row was decoded from).
+// uint8 [count, 3, S, S] tensor) beside NAME-HASH.json (what each row was decoded from: the
+// file's path, size, mtime and a hash of its bytes; a row is reused only when all four match,
+// so a file replaced by another of the same size with its mtime put back is decoded again).
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -11,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -29,19 +32,23 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFormat = "crest-image-cache";
-constexpr int kVersion = 1;  // raise when the layout or the decoding changes: old caches then miss
+constexpr int kVersion = 2;  // raise when the layout or the decoding changes: old caches then miss
 
 // Rows of the cache read at a time (about 4 MB).
 constexpr std::int64_t kReadBytes = 4 << 20;
 
-// What a row was decoded from: the path relative to the root, the byte size and the mtime.
+// What a row was decoded from: the path relative to the root, the byte size, the mtime and the
+// FNV-1a 64 hash of the bytes. Size and mtime alone can be put back by a copy (cp -p, rsync -t,
+// touch -r); the bytes cannot.
 struct Stamp {
   std::string path;
-  std::int64_t size = -1;  // -1: the file could not be stat'ed (its decoding reports why)
+  std::int64_t size = -1;  // -1: the file could not be read (its decoding reports why)
   std::int64_t mtime_ns = -1;
+  std::string content;  // hex64(fnv1a64(bytes))
 
   bool same_file(const Stamp& other) const {
-    return size >= 0 && size == other.size && mtime_ns == other.mtime_ns;
+    return size >= 0 && size == other.size && mtime_ns == other.mtime_ns &&
+           content == other.content;
   }
 };
 
@@ -58,12 +65,32 @@ Stamp stamp(const fs::path& file, const fs::path& root, const fs::path& cwd) {
   const fs::path relative = absolute.lexically_relative(root);
   s.path = relative.empty() ? absolute.generic_string() : relative.generic_string();
   struct stat info {};
-  if (::stat(file.c_str(), &info) == 0) {
-    s.size = static_cast<std::int64_t>(info.st_size);
-    s.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000LL +
-                 static_cast<std::int64_t>(info.st_mtim.tv_nsec);
-  }
+  if (::stat(file.c_str(), &info) != 0) return s;
+  std::ifstream in(file, std::ios::binary);
+  std::vector<char> bytes(static_cast<std::size_t>(std::max<off_t>(info.st_size, 0)));
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) return s;
+  s.size = static_cast<std::int64_t>(info.st_size);
+  s.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000LL +
+               static_cast<std::int64_t>(info.st_mtim.tv_nsec);
+  s.content = hex64(fnv1a64(bytes.data(), bytes.size()));
   return s;
+}
+
+// The stamps of `files`, read and hashed on `threads` threads (reading the bytes costs far less
+// than decoding them).
+std::vector<Stamp> stamps_of(const std::vector<fs::path>& files, const fs::path& root,
+                             const fs::path& cwd, int threads) {
+  std::vector<Stamp> stamps(files.size());
+  const std::size_t n = files.size();
+  const auto count = static_cast<std::size_t>(std::max(1, threads));
+  const auto work = [&](std::size_t t) {
+    for (std::size_t i = t; i < n; i += count) stamps[i] = stamp(files[i], root, cwd);
+  };
+  std::vector<std::thread> workers;
+  for (std::size_t t = 1; t < std::min(count, n); ++t) workers.emplace_back(work, t);
+  work(0);
+  for (auto& worker : workers) worker.join();
+  return stamps;
 }
 
 // The cache as its index describes it: per row what it was decoded from.
@@ -108,7 +135,7 @@ std::optional<CacheIndex> read_index(const fs::path& file, const DecodeOptions& 
     std::int64_t row = 0;
     for (const auto& f : files) {
       Stamp s{f.at("path").get<std::string>(), f.at("size").get<std::int64_t>(),
-              f.at("mtime_ns").get<std::int64_t>()};
+              f.at("mtime_ns").get<std::int64_t>(), f.at("fnv1a64").get<std::string>()};
       std::string key = s.path;
       index.rows.emplace(std::move(key), std::make_pair(row++, std::move(s)));
     }
@@ -163,7 +190,8 @@ void write_cache(const fs::path& dir, const fs::path& data_file, const fs::path&
   const auto bytes = static_cast<std::size_t>(images.nbytes());
   nlohmann::json files = nlohmann::json::array();
   for (const Stamp& s : stamps) {
-    files.push_back({{"path", s.path}, {"size", s.size}, {"mtime_ns", s.mtime_ns}});
+    files.push_back(
+        {{"path", s.path}, {"size", s.size}, {"mtime_ns", s.mtime_ns}, {"fnv1a64", s.content}});
   }
   const nlohmann::json index = {{"format", kFormat},
                                 {"version", kVersion},
@@ -249,9 +277,8 @@ at::Tensor decode_images_cached(const std::vector<fs::path>& files, const fs::pa
   const fs::path data_file = cache_dir / (key + ".u8");
   const fs::path index_file = cache_dir / (key + ".json");
 
-  std::vector<Stamp> stamps;
-  stamps.reserve(files.size());
-  for (const auto& file : files) stamps.push_back(stamp(file, absolute_root, cwd));
+  const std::vector<Stamp> stamps =
+      stamps_of(files, absolute_root, cwd, images_detail::decode_threads(options.threads));
 
   at::Tensor images = at::empty({n, 3, size, size}, at::TensorOptions().dtype(at::kByte));
   auto* out = images.data_ptr<std::uint8_t>();

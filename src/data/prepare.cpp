@@ -1,10 +1,16 @@
 #include "crest/data/prepare.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <map>
+#include <numeric>
 #include <sstream>
 
 #include "crest/data/cifar.h"
+#include "crest/data/duplicates.h"
 #include "crest/data/folder.h"
 #include "crest/data/synthetic.h"
 #include "crest/io/manifest.h"
@@ -141,6 +147,91 @@ void check_split(const DataConfig& data, const PreparedData& prepared) {
   }
 }
 
+std::vector<std::int64_t> all_rows(const Dataset& dataset) {
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(dataset.size()));
+  std::iota(rows.begin(), rows.end(), 0);
+  return rows;
+}
+
+// The sets a run keeps apart, in the order that decides which copy data.duplicates: drop leaves
+// out (the one in the later set).
+std::vector<ImageSet> kept_apart(const PreparedData& prepared) {
+  const DatasetPair& source = prepared.source;
+  std::vector<ImageSet> sets = {{"test", &source.test, all_rows(source.test), "test index"}};
+  if (source.val.size() > 0)
+    sets.push_back({"val", &source.val, all_rows(source.val), "val index"});
+  sets.push_back({"labeled", &source.train, prepared.split.labeled, "train index"});
+  sets.push_back({"unlabeled", &source.train, prepared.split.unlabeled, "train index"});
+  return sets;
+}
+
+// data.duplicates: drop. Leaves out each later copy (val rows from the val set, source indices
+// from the split) and records what it left out.
+void drop_duplicates(PreparedData& prepared, const std::vector<ImageSet>& sets,
+                     const std::vector<Duplicate>& found) {
+  std::map<std::string, std::vector<std::int64_t>> rows;
+  for (const Duplicate& d : found) rows[sets[d.set].name].push_back(d.row);
+  nlohmann::json dropped = nlohmann::json::object(), images = nlohmann::json::object();
+  for (const auto& [name, list] : rows) {
+    const ImageSet& set =
+        *std::find_if(sets.begin(), sets.end(), [&](const ImageSet& s) { return s.name == name; });
+    dropped[name] = list.size();
+    for (std::int64_t row : list) images[name].push_back(image_name(set, row));
+  }
+  prepared.duplicates["dropped"] = dropped;
+  prepared.duplicates["dropped_images"] = images;
+  std::vector<std::int64_t> train_rows = rows["labeled"];
+  train_rows.insert(train_rows.end(), rows["unlabeled"].begin(), rows["unlabeled"].end());
+  Dataset& train = prepared.source.train;
+  remove_from_split(prepared.split, train_rows, train.labels, train.num_classes());
+  if (!rows["val"].empty()) {
+    std::vector<std::int64_t> keep;
+    const std::vector<std::int64_t>& gone = rows["val"];
+    for (std::int64_t i = 0; i < prepared.source.val.size(); ++i) {
+      if (std::find(gone.begin(), gone.end(), i) == gone.end()) keep.push_back(i);
+    }
+    prepared.source.val = prepared.source.val.subset(keep);
+  }
+  spdlog::warn(
+      "data.duplicates drop: left out {} image(s) that repeat an image of an earlier set "
+      "({}); split_manifest.json lists them under \"duplicates\"",
+      found.size(), dropped.dump());
+}
+
+// Exact duplicates across test, val, labeled and unlabeled: refused, or dropped from the later
+// set (data.duplicates); whether any were dropped.
+bool check_duplicates(const DataConfig& data, PreparedData& prepared) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<ImageSet> sets = kept_apart(prepared);
+  const std::vector<Duplicate> found = find_duplicates(sets);
+  std::int64_t images = 0;
+  nlohmann::json names = nlohmann::json::array();
+  for (const ImageSet& set : sets) {
+    images += static_cast<std::int64_t>(set.rows.size());
+    names.push_back(set.name);
+  }
+  spdlog::debug("exact duplicates across {}: {} among {} images ({:.3f} s)", names.dump(),
+                found.size(), images,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  prepared.duplicates = {{"policy", to_string(data.duplicates)},
+                         {"sets", names},
+                         {"images", images},
+                         {"found", found.size()}};
+  if (found.empty()) return false;
+  if (data.duplicates == DuplicatePolicy::kDrop) {
+    drop_duplicates(prepared, sets, found);
+    return true;
+  }
+  throw DataError(
+      std::to_string(found.size()) +
+      " image(s) repeat an image of another set (the same pixels after decoding and fitting to "
+      "data.image_size), so what the run measures on one set it has seen in another:" +
+      describe_duplicates(sets, found, 5) + "\nremove the copies from the data (data.root" +
+      (data.unlabeled_root.empty() ? std::string() : ", data.unlabeled_root") +
+      "), or set data.duplicates: drop to leave out the copy in the later set (order test, val, "
+      "labeled, unlabeled; logged and listed in split_manifest.json)");
+}
+
 }  // namespace
 
 PreparedData prepare_data(const DataConfig& data, const fs::path& cache_dir) {
@@ -149,9 +240,16 @@ PreparedData prepare_data(const DataConfig& data, const fs::path& cache_dir) {
   prepared.protocol = data.protocol;
   prepared.split =
       build_split(prepared.source.train.labels, prepared.source.train.num_classes(), data);
-  prepared.test_counts = prepared.source.test.class_counts();
-  if (prepared.source.val.size() > 0) prepared.val_counts = prepared.source.val.class_counts();
-  check_split(data, prepared);
+  const auto count_and_check = [&] {
+    prepared.test_counts = prepared.source.test.class_counts();
+    prepared.val_counts.clear();
+    if (prepared.source.val.size() > 0) prepared.val_counts = prepared.source.val.class_counts();
+    check_split(data, prepared);
+  };
+  count_and_check();
+  // After the split's own checks, which say more about data that is wrong anyway; a drop can
+  // leave a class without labeled images, which the checks then name.
+  if (check_duplicates(data, prepared)) count_and_check();
   return prepared;
 }
 
@@ -356,6 +454,7 @@ nlohmann::json split_manifest(const DataConfig& data, const PreparedData& prepar
                              {"test_counts", prepared.test_counts},
                              {"labeled_indices", prepared.split.labeled},
                              {"unlabeled_indices", prepared.split.unlabeled}};
+  if (!prepared.duplicates.is_null()) manifest["duplicates"] = prepared.duplicates;
   if (!prepared.split.unlabeled_truth_known()) {
     manifest["unlabeled_unknown"] = prepared.split.unlabeled_unknown;
     manifest["unlabeled_truth"] = "unknown";

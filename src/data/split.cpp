@@ -201,6 +201,19 @@ double measured_imbalance_ratio(const std::vector<std::int64_t>& counts) {
   return *lo == 0 ? 0.0 : static_cast<double>(*hi) / static_cast<double>(*lo);
 }
 
+void remove_from_split(Split& split, const std::vector<std::int64_t>& drop,
+                       const at::Tensor& labels, int num_classes) {
+  std::vector<std::int64_t> sorted = drop;
+  std::sort(sorted.begin(), sorted.end());
+  const auto dropped = [&](std::int64_t i) {
+    return std::binary_search(sorted.begin(), sorted.end(), i);
+  };
+  for (auto* part : {&split.labeled, &split.unlabeled}) {
+    part->erase(std::remove_if(part->begin(), part->end(), dropped), part->end());
+  }
+  finish(split, num_classes, labels);
+}
+
 Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data) {
   if (data.protocol == SplitProtocol::kAsIs) return build_as_is_split(labels, num_classes);
   // The crest and darp protocols cut the labeled images; images without a label (a suffix)

@@ -63,13 +63,17 @@ namespace {
 
 ExecutionRecord parse_execution_record(const fs::path& file) {
   const nlohmann::json j = io_detail::read_json_object(file);
-  if (j.value("format", "") != kFormat || !j.contains("segments") || !j["segments"].is_array()) {
+  const auto format = j.find("format");
+  if (format == j.end() || !format->is_string() || *format != kFormat || !j.contains("segments") ||
+      !j["segments"].is_array()) {
     damaged(file, std::string("not a crest execution record (expected \"format\": \"") + kFormat +
                       "\" and a list \"segments\")");
   }
-  if (j.value("version", 0) != kVersion) {
-    damaged(file, "format version " + json_text(j.value("version", nlohmann::json())) +
-                      ", this crest reads version " + std::to_string(kVersion));
+  const auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer() ||
+      version->get<std::int64_t>() != kVersion) {
+    damaged(file, "format 'version' " + (version == j.end() ? "absent" : version->dump()) +
+                      ", this crest reads version " + std::to_string(kVersion) + " (a number)");
   }
   ExecutionRecord record;
   for (const nlohmann::json& s : j["segments"]) {

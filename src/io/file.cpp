@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "crest/util/error.h"
+#include "crest/util/hash.h"
 
 namespace crest {
 
@@ -132,6 +133,11 @@ std::vector<fs::path> remove_stale_temporaries(const fs::path& folder) {
   }
   for (const fs::path& path : removed) remove_quietly(path);
   return removed;
+}
+
+FileFingerprint fingerprint_file(const fs::path& path) {
+  const std::string bytes = read_file(path);
+  return {static_cast<std::int64_t>(bytes.size()), hex64(fnv1a64(bytes.data(), bytes.size()))};
 }
 
 std::string read_file(const fs::path& path) {

@@ -4,6 +4,7 @@
 
 #include "crest/io/csv.h"
 #include "crest/io/file.h"
+#include "crest/io/run_files.h"
 #include "json_fields.h"
 
 namespace crest {
@@ -162,11 +163,74 @@ std::vector<GenerationRow> read_generations_csv(const fs::path& file) {
 }
 
 void write_generation_record(const fs::path& file, const GenerationRecord& record) {
-  const nlohmann::json j = {{"row", to_json(record.row)},
-                            {"test", to_json(record.test)},
-                            {"labeled_counts", record.labeled_counts},
-                            {"ema_accuracy", to_json(record.ema_accuracy)}};
+  nlohmann::json j = {{"row", to_json(record.row)},
+                      {"test", to_json(record.test)},
+                      {"labeled_counts", record.labeled_counts},
+                      {"ema_accuracy", to_json(record.ema_accuracy)}};
+  if (!record.files.empty()) {
+    nlohmann::json& files = j["files"];
+    for (const auto& [name, f] : record.files) {
+      files[name] = {{"bytes", f.bytes}, {"fnv1a64", f.fnv1a64}};
+    }
+  }
   io_detail::write_json_file(file, j);
+}
+
+const char* const kGenerationReadBackFiles[3] = {kPseudoLabelsFile, kSelectionFile,
+                                                 kTrainingSummaryFile};
+
+namespace {
+
+// generation.json's "files" (absent in files of older versions: none).
+std::map<std::string, FileFingerprint> fingerprints_from_json(const nlohmann::json& j,
+                                                              const fs::path& file) {
+  std::map<std::string, FileFingerprint> files;
+  const auto it = j.find("files");
+  if (it == j.end()) return files;
+  if (!it->is_object())
+    throw DataError(file.string() + ": 'files' is " + it->dump() +
+                    ", not an object of file fingerprints");
+  for (const auto& [name, f] : it->items()) {
+    if (!f.is_object()) throw DataError(file.string() + ": 'files." + name + "' is not an object");
+    FileFingerprint fingerprint;
+    fingerprint.bytes = json_field<std::int64_t>(f, "bytes", file);
+    fingerprint.fnv1a64 = json_field<std::string>(f, "fnv1a64", file);
+    files[name] = fingerprint;
+  }
+  return files;
+}
+
+}  // namespace
+
+std::map<std::string, FileFingerprint> read_back_fingerprints(const fs::path& gen_dir) {
+  std::map<std::string, FileFingerprint> files;
+  for (const char* name : kGenerationReadBackFiles) {
+    if (fs::exists(gen_dir / name)) files[name] = fingerprint_file(gen_dir / name);
+  }
+  return files;
+}
+
+void check_generation_files(const fs::path& gen_dir, const GenerationRecord& record) {
+  const std::string remedy =
+      ". A resume reads it back as it was when the generation finished, and the generation "
+      "after it would train on something else: put the original file back, or start a new run "
+      "folder";
+  const std::string done = (gen_dir / kGenerationDoneFile).string();
+  for (const auto& [name, recorded] : record.files) {
+    const fs::path file = gen_dir / name;
+    if (!fs::exists(file)) {
+      throw DataError(file.string() + " is missing, but " + done + " recorded it (" +
+                      std::to_string(recorded.bytes) + " bytes)" + remedy);
+    }
+    const FileFingerprint now = fingerprint_file(file);
+    if (now != recorded) {
+      throw DataError(file.string() + " changed after generation " +
+                      std::to_string(record.row.generation) + " finished: " + done + " recorded " +
+                      std::to_string(recorded.bytes) + " bytes with FNV-1a " + recorded.fnv1a64 +
+                      ", the file now has " + std::to_string(now.bytes) + " bytes with FNV-1a " +
+                      now.fnv1a64 + remedy);
+    }
+  }
 }
 
 GenerationRecord read_generation_record(const fs::path& file) {
@@ -187,6 +251,7 @@ GenerationRecord read_generation_record(const fs::path& file) {
   }
   for (std::int64_t n : record.labeled_counts) check_count(n, "'labeled_counts'", file);
   io_detail::check_accuracy_summary(record.ema_accuracy, file);
+  record.files = fingerprints_from_json(j, file);
   return record;
 }
 

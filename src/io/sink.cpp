@@ -110,7 +110,10 @@ void FolderSink::selection(const fs::path& dir, const std::vector<PseudoLabelRow
 void FolderSink::generation_finished(const fs::path& dir, const GenerationRecord& record,
                                      const SelectionRecord*, std::int64_t,
                                      const std::vector<GenerationRow>& rows) {
-  write_generation_record(dir / kGenerationDoneFile, record);
+  // The files a resume reads back, fingerprinted in the done marker written after them.
+  GenerationRecord done = record;
+  done.files = read_back_fingerprints(dir);
+  write_generation_record(dir / kGenerationDoneFile, done);
   write_generations_csv(run_dir_ / kGenerationsFile, rows);
 }
 

@@ -14,30 +14,40 @@ namespace fs = std::filesystem;
 
 namespace {
 
-SweepPlanFile parse_plan(const nlohmann::json& j, bool complete, const fs::path& file) {
+// Every field through the checked accessors (json_fields.h): a wrong type names the key.
+SweepPlanFile parse_plan(const nlohmann::json& j, const fs::path& file, bool complete) {
+  using io_detail::json_field;
+  using io_detail::json_list;
+  if (!j.is_object()) throw DataError(file.string() + ": expected a JSON object");
   SweepPlanFile plan;
   if (complete) {
-    if (j.at("version").get<int>() != kSweepPlanVersion) {
-      throw std::runtime_error("unknown version");
+    if (json_field<int>(j, "version", file) != kSweepPlanVersion) {
+      throw DataError(file.string() + ": 'version' is " + json_text(j["version"]) +
+                      ", this crest reads version " + std::to_string(kSweepPlanVersion));
     }
-    plan.grid = j.at("grid").get<std::string>();
-    plan.base = j.at("base").get<std::string>();
-    plan.keys = j.at("keys").get<std::vector<std::string>>();
-    plan.set = j.at("set").get<std::vector<std::string>>();
+    plan.grid = json_field<std::string>(j, "grid", file);
+    plan.base = json_field<std::string>(j, "base", file);
+    plan.keys = json_list<std::string>(j, "keys", file);
+    plan.set = json_list<std::string>(j, "set", file);
   }
-  for (const auto& p : j.at("points")) {
+  if (!j.contains("points") || !j["points"].is_array()) {
+    throw DataError(file.string() + ": expected a list 'points'");
+  }
+  for (const auto& p : j["points"]) {
+    if (!p.is_object()) throw DataError(file.string() + ": a point is " + json_text(p));
     SweepPlanPoint point;
     point.index = plan.points.size();
-    point.folder = p.at("folder").get<std::string>();
+    point.folder = json_field<std::string>(p, "folder", file);
     // The folder is joined to the sweep's: a name that leads elsewhere is refused.
     check_plain_name(point.folder,
                      file.string() + ": point " + std::to_string(point.index) + "'s folder");
     if (complete) {
-      if (p.at("index").get<std::size_t>() != point.index) {
-        throw std::runtime_error("point " + std::to_string(point.index) + " has another index");
+      if (json_field<std::int64_t>(p, "index", file) != static_cast<std::int64_t>(point.index)) {
+        throw DataError(file.string() + ": point " + std::to_string(point.index) +
+                        " has another 'index'");
       }
-      point.name = p.at("name").get<std::string>();
-      point.overrides = p.at("overrides").get<std::vector<std::string>>();
+      point.name = json_field<std::string>(p, "name", file);
+      point.overrides = json_list<std::string>(p, "overrides", file);
     }
     plan.points.push_back(std::move(point));
   }
@@ -58,13 +68,10 @@ void write_sweep_plan(const fs::path& file, const SweepPlanFile& plan) {
 }
 
 SweepPlanFile read_sweep_plan(const fs::path& file, bool complete) {
-  const std::string text = read_file(file);
   try {
-    return parse_plan(nlohmann::json::parse(text), complete, file);
-  } catch (const InputError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw DataError(file.string() + ": not a sweep plan written by crest sweep (" + e.what() + ")");
+    return parse_plan(io_detail::read_json_file(file), file, complete);
+  } catch (const DataError& e) {
+    throw DataError(std::string(e.what()) + " (not a sweep plan written by crest sweep)");
   }
 }
 

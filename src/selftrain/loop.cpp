@@ -91,14 +91,14 @@ void record_split(RunSession& session, const DataConfig& data, const PreparedDat
   const nlohmann::json manifest = split_manifest(data, prepared);
   const fs::path path = session.dir() / kSplitManifestFile;
   if (fs::exists(path)) {
-    const nlohmann::json existing = read_split_manifest(path);
-    if (existing["labeled_indices"] != manifest["labeled_indices"] ||
-        existing["source"] != manifest["source"]) {
+    const std::string differences = manifest_differences(read_split_manifest(path), manifest);
+    if (!differences.empty()) {
       throw InputError(path.string() +
-                       " describes another split than this config and data give (other data.* "
-                       "settings, such as data.fold or data.imbalance_ratio, or dataset files "
-                       "changed since it was written): use the settings it was written for, or "
-                       "choose another --out");
+                       " describes another split than this config and data give:" + differences +
+                       "\nother data.* settings (such as data.fold or data.imbalance_ratio), "
+                       "changed dataset files, or an edited manifest: use the settings and data "
+                       "it was written for, put the original manifest back, or choose another "
+                       "--out");
     }
   }
   session.sink().split_manifest(path, manifest);
@@ -417,10 +417,14 @@ struct RunProgress {
 void read_generation(RunSession& session, const Config& config, const RunData& run,
                      const RunPlan& plan, int g, RunProgress& progress) {
   const fs::path gen_dir = generation_dir(session.dir(), g);
-  progress.rows.push_back(read_finished_generation(gen_dir, g, run.num_classes()).row);
+  const GenerationRecord record = read_finished_generation(gen_dir, g, run.num_classes());
+  progress.rows.push_back(record.row);
   const bool last = g + 1 == config.crest.generations;
   progress.carried =
       plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
+  // After the checks of what the files hold (which name the line): a file that still reads well
+  // but changed since the generation finished is refused too.
+  check_generation_files(gen_dir, record);
   if (last || !generation_finished(session.dir(), g + 1)) {
     session.sink().generations_read(progress.rows);
   }

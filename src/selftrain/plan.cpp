@@ -152,6 +152,44 @@ LabeledSet labeled_set(const RunPlan& plan, const CarriedSelection& carried, int
   return set;
 }
 
+namespace {
+
+// pseudo_labels.csv against selection.json's per-class counts of the same selection (what a run
+// of any version wrote, so that a cut or edited file is found without generation.json's
+// fingerprints too).
+void check_against_selection(const fs::path& gen_dir, const fs::path& file,
+                             const std::vector<std::int64_t>& labels, int num_classes) {
+  const fs::path json = gen_dir / kSelectionFile;
+  const std::string remedy =
+      ": one of the two was edited, cut or replaced; put the originals back, or start a new run "
+      "folder";
+  if (!fs::exists(json)) {
+    throw DataError("cannot resume: " + json.string() + " is missing, so " + file.string() +
+                    " cannot be checked against it; put it back, or start a new run folder");
+  }
+  const SelectionRecord record = read_selection_json(json);
+  const std::vector<std::int64_t> counts = count_by_class(labels, num_classes);
+  const auto rows = static_cast<std::int64_t>(labels.size());
+  if (record.selected_total != rows) {
+    throw DataError(file.string() + " has " + std::to_string(rows) + " pseudo-labels, but " +
+                    json.string() + " says " + std::to_string(record.selected_total) +
+                    " were selected" + remedy);
+  }
+  if (record.selected.size() != counts.size()) {
+    throw DataError(json.string() + " counts " + std::to_string(record.selected.size()) +
+                    " classes, this run has " + std::to_string(num_classes) + remedy);
+  }
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    if (record.selected[c] != counts[c]) {
+      throw DataError(file.string() + " has " + std::to_string(counts[c]) +
+                      " pseudo-labels of class " + std::to_string(c) + ", but " + json.string() +
+                      " says " + std::to_string(record.selected[c]) + remedy);
+    }
+  }
+}
+
+}  // namespace
+
 CarriedSelection read_carried_selection(const fs::path& gen_dir, const RunData& run) {
   const fs::path file = gen_dir / kPseudoLabelsFile;
   if (!fs::exists(file)) {
@@ -175,10 +213,12 @@ CarriedSelection read_carried_selection(const fs::path& gen_dir, const RunData& 
     return run.lt_labels[static_cast<std::size_t>(position(index))];
   };
   CarriedSelection carried;
-  for (const PseudoLabelRow& row : read_pseudo_labels_csv(file, limits)) {
+  const std::vector<PseudoLabelRow> rows = read_pseudo_labels_csv(file, limits);
+  for (const PseudoLabelRow& row : rows) {
     carried.positions.push_back(position(row.index));
     carried.labels.push_back(row.predicted);
   }
+  check_against_selection(gen_dir, file, carried.labels, run.num_classes());
   return carried;
 }
 

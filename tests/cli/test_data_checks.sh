@@ -4,13 +4,16 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 TINY="$SRC/tests/cli/tiny.yaml"
 
-# Synthetic CIFAR-100 layout: 1 coarse byte, 1 fine byte, 3072 pixel bytes; labels 0..99.
+# Synthetic CIFAR-100 layout: 1 coarse byte, 1 fine byte, 3072 pixel bytes; labels 0..99. The
+# first pixel bytes spell the file and the record, so that no image repeats another (exact
+# duplicates across the sets are refused: test_data_leaks.sh).
 mkdir c100
 for file in train.bin test.bin; do
   for r in $(seq 0 199); do
     f=$((r % 100))
     printf "$(printf '\\%03o\\%03o' $((f / 5)) "$f")"
-    head -c 3072 /dev/zero
+    printf '%s%04d' "${file:0:2}" "$r"
+    head -c 3066 /dev/zero
   done >"c100/$file"
 done
 [ "$(wc -c <c100/train.bin)" -eq $((200 * 3074)) ] || fail "the CIFAR-100 sample has the wrong size"

@@ -11,7 +11,10 @@ expect_code 0 "data synth --format folder"
 [ -d own/unlabeled/part_0 ] || fail "no nested unlabeled/ folders written"
 n_unlabeled=$(find own/unlabeled -name '*.png' | wc -l)
 [ "$n_unlabeled" -gt 50 ] || fail "only $n_unlabeled unlabeled images written"
-cp -r own/test own/val
+# A val folder of other images (a copy of test/ would be refused: test_data_leaks.sh).
+run data synth --format folder --out valsrc --classes 4 --train-per-class 2 --test-per-class 10 \
+  --seed 11
+cp -r valsrc/test own/val
 
 OWN=(--config "$TINY" --set data.dataset=folder --set data.root=own --set data.protocol=as_is)
 

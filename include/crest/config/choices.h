@@ -18,6 +18,7 @@ namespace crest {
 enum class DatasetKind { kCifar10, kCifar100, kFolder, kSynthetic };  // data.dataset
 enum class SplitProtocol { kCrest, kDarp, kAsIs };                    // data.protocol
 enum class ResizeMode { kArea, kCenterCrop, kError };                 // data.resize
+enum class DuplicatePolicy { kRefuse, kDrop };                        // data.duplicates
 enum class Amp { kAuto, kBf16, kOff };                                // train.amp
 enum class Toggle { kAuto, kOn, kOff };                   // train.channels_last, train.cuda_graph
 enum class SgdChoice { kAuto, kForeach, kFused, kLoop };  // train.sgd
@@ -39,6 +40,7 @@ enum class LabeledLoss {
 std::string to_string(DatasetKind value);
 std::string to_string(SplitProtocol value);
 std::string to_string(ResizeMode value);
+std::string to_string(DuplicatePolicy value);
 std::string to_string(Amp value);
 std::string to_string(Toggle value);
 std::string to_string(SgdChoice value);
@@ -57,6 +59,8 @@ std::string display_name(TrainAlgorithm value);
 DatasetKind parse_dataset(const std::string& text, const std::string& key = "data.dataset");
 SplitProtocol parse_protocol(const std::string& text, const std::string& key = "data.protocol");
 ResizeMode parse_resize(const std::string& text, const std::string& key = "data.resize");
+DuplicatePolicy parse_duplicates(const std::string& text,
+                                 const std::string& key = "data.duplicates");
 Amp parse_amp(const std::string& text, const std::string& key = "train.amp");
 Toggle parse_toggle(const std::string& text, const std::string& key);
 SgdChoice parse_sgd(const std::string& text, const std::string& key = "train.sgd");

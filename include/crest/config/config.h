@@ -38,6 +38,8 @@ struct DataConfig {
   ResizeMode resize = ResizeMode::kArea;  // how image files of another size are fitted
   std::string unlabeled_root;  // extra unlabeled images ("" = none; folder: ROOT/unlabeled)
   std::string cache = "run";   // decoded-image cache: run | off | a folder
+  // Exact duplicate images across test, val, labeled and unlabeled (data/duplicates.h).
+  DuplicatePolicy duplicates = DuplicatePolicy::kRefuse;
   SyntheticConfig synthetic;
 };
 

@@ -52,12 +52,14 @@ at::Tensor decode_images(const std::vector<std::filesystem::path>& files,
 // decode_images with a cache in `cache_dir` ("" = no cache), kept as two files named from
 // `name` (e.g. "train") and a hash of (the absolute `root`, size, resize mode): NAME-HASH.u8
 // (the raw tensor) and NAME-HASH.json (format version, image size, resize mode, per file its
-// path relative to `root`, byte size and mtime in ns, and an FNV-1a 64 hash of the tensor).
-// A file whose path, size or mtime differs from the index is decoded again; the others are
-// copied from the cache. A cache that is damaged (unreadable index, wrong length, hash
-// mismatch) is ignored with a warning and rewritten. The cache is written atomically
-// (write_file_atomic); a failure to write it is a warning, never an error. Logs how many
-// images came from the cache and how many were decoded.
+// path relative to `root`, byte size, mtime in ns and an FNV-1a 64 hash of its bytes, and an
+// FNV-1a 64 hash of the tensor). A file whose path, size, mtime or bytes differ from the index
+// is decoded again (so a file replaced by another of the same size with its mtime put back is
+// never served stale); the others are copied from the cache. Every file is read and hashed
+// (in parallel, on the decoding threads), which costs a small part of decoding it. A cache that is
+// damaged (unreadable index, wrong length, hash mismatch) is ignored with a warning and rewritten.
+// The cache is written atomically (write_file_atomic); a failure to write it is a warning, never an
+// error. Logs how many images came from the cache and how many were decoded.
 at::Tensor decode_images_cached(const std::vector<std::filesystem::path>& files,
                                 const std::filesystem::path& root, const DecodeOptions& options,
                                 const std::filesystem::path& cache_dir, const std::string& name);

@@ -29,13 +29,20 @@ struct PreparedData {
   SplitProtocol protocol = SplitProtocol::kCrest;
   std::vector<std::int64_t> test_counts;
   std::vector<std::int64_t> val_counts;  // empty when there is no val set
+  // The check for exact duplicates across the sets (data/duplicates.h), for the manifest:
+  // {"policy", "sets", "images", "found", and under data.duplicates: drop "dropped" (per set
+  // the count) and "dropped_images" (per set the source indices, or files, left out)}.
+  nlohmann::json duplicates;
 
   // max / min of the labeled counts per class (data.protocol as_is reports it).
   double measured_imbalance_ratio() const;
 };
 
-// Loads the source and builds the split; DataError when a class ends up without labeled or test
-// images, or (crest, darp) nothing is left unlabeled.
+// Loads the source, builds the split and checks it for exact duplicate images across test, val,
+// labeled and unlabeled (data.duplicates: refuse is a DataError naming the images, the count per
+// pair of sets and the key; drop leaves out the copy in the later set and logs how many);
+// DataError when a class ends up without labeled or test images, or (crest, darp) nothing is
+// left unlabeled.
 PreparedData prepare_data(const DataConfig& data, const std::filesystem::path& cache_dir = {});
 
 // The per-class table as JSON: {"classes", "lt_counts", "labeled", "unlabeled" (null when some

@@ -59,4 +59,9 @@ double measured_imbalance_ratio(const std::vector<std::int64_t>& counts);
 // Throws DataError when a class of the source is too small for the counts asked for.
 Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data);
 
+// The split without the source indices `drop` (from the labeled and the unlabeled part alike),
+// its LT set and counts recomputed from `labels` (data.duplicates: drop).
+void remove_from_split(Split& split, const std::vector<std::int64_t>& drop,
+                       const at::Tensor& labels, int num_classes);
+
 }  // namespace crest

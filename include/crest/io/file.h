@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -37,5 +38,21 @@ std::string read_file(const std::filesystem::path& path);
 
 // The lines of a text file without their line breaks; DataError as read_file.
 std::vector<std::string> read_lines(const std::filesystem::path& path);
+
+// What a record notes about a file written before it, so that a reader can tell whether the
+// file changed since: its length in bytes and the FNV-1a 64 hash of its bytes (util/hash.h,
+// 16 hex digits).
+struct FileFingerprint {
+  std::int64_t bytes = 0;
+  std::string fnv1a64;
+
+  bool operator==(const FileFingerprint& other) const {
+    return bytes == other.bytes && fnv1a64 == other.fnv1a64;
+  }
+  bool operator!=(const FileFingerprint& other) const { return !(*this == other); }
+};
+
+// The fingerprint of a file; DataError as read_file.
+FileFingerprint fingerprint_file(const std::filesystem::path& path);
 
 }  // namespace crest

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "crest/io/figures.h"
+#include "crest/io/file.h"
 
 namespace crest {
 
@@ -65,11 +67,30 @@ struct GenerationRecord {
   EvaluationFigures test;                    // the EMA model on the test set
   std::vector<std::int64_t> labeled_counts;  // the labeled set it trained on, per class
   AccuracySummary ema_accuracy;              // over its per-epoch EMA accuracies
+  // "files": the fingerprints of the generation's files a resume reads back
+  // (kGenerationReadBackFiles that exist), by file name; empty in files of older versions.
+  std::map<std::string, FileFingerprint> files = {};
 };
 
+// The files of RUN/gen_K/ a resume reads back once generation K is finished, which
+// generation.json fingerprints: pseudo_labels.csv (the next generation trains on it),
+// selection.json (its counts check pseudo_labels.csv) and summary.json (the backbone the
+// generation started from).
+extern const char* const kGenerationReadBackFiles[3];
+
 void write_generation_record(const std::filesystem::path& file, const GenerationRecord& record);
-// DataError naming the file when it is not valid JSON or lacks a field.
+// DataError naming the file when it is not valid JSON or lacks a field ("files", when present,
+// must map names to {"bytes", "fnv1a64"}).
 GenerationRecord read_generation_record(const std::filesystem::path& file);
+
+// The fingerprints of the kGenerationReadBackFiles that exist in `gen_dir` (DataError as
+// read_file).
+std::map<std::string, FileFingerprint> read_back_fingerprints(const std::filesystem::path& gen_dir);
+
+// DataError naming the file, the generation and what to do when a file `record` fingerprints is
+// missing from `gen_dir` or differs from its fingerprint (edited, cut, replaced since the
+// generation finished).
+void check_generation_files(const std::filesystem::path& gen_dir, const GenerationRecord& record);
 
 // RUN/summary.json, written when the run finishes. Readers see only what the file holds: every
 // part is optional, and the reader that needs one says so when it is absent.

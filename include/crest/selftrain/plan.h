@@ -60,7 +60,8 @@ void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at:
 LabeledSet labeled_set(const RunPlan& plan, const CarriedSelection& carried, int num_classes);
 
 // The selection a finished generation made, read back from its pseudo_labels.csv (checked
-// against the run's pool: DataError naming the file otherwise).
+// against the run's pool, and its total and per-class counts against the generation's
+// selection.json: DataError naming the file otherwise).
 CarriedSelection read_carried_selection(const std::filesystem::path& gen_dir, const RunData& run);
 
 }  // namespace crest

@@ -414,6 +414,40 @@ TEST_F(ImageCacheTest, AChangedFileIsDecodedAgain) {
   EXPECT_NE(again.text().find("20 from the cache"), std::string::npos) << again.text();
 }
 
+// Size and mtime can be put back by a copy (cp -p, rsync -t, touch -r): the bytes decide. BMP
+// files of one size have one byte length, so the replacements below keep the size too.
+TEST_F(ImageCacheTest, AFileReplacedWithItsSizeAndMtimeKeptIsDecodedAgain) {
+  files_.clear();
+  for (int i = 0; i < 6; ++i) {
+    files_.push_back(root_ / "b" / ("y" + std::to_string(i) + ".bmp"));
+    fs::create_directories(files_.back().parent_path());
+    write_image(files_.back(), pattern(6, 6, CV_8UC3, 100 + i));
+  }
+  const at::Tensor first = cached();
+  // Another picture in file 2; two files swapped (3 and 4); file 5 rewritten with its own bytes.
+  std::vector<std::pair<std::uintmax_t, fs::file_time_type>> kept;
+  for (const auto& f : files_) kept.emplace_back(fs::file_size(f), fs::last_write_time(f));
+  write_image(files_[2], pattern(6, 6, CV_8UC3, 7));
+  const std::string three = read_file(files_[3]);
+  write_file_atomic(files_[3], read_file(files_[4]));
+  write_file_atomic(files_[4], three);
+  write_file_atomic(files_[5], read_file(files_[5]));
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    ASSERT_EQ(fs::file_size(files_[i]), kept[i].first);
+    fs::last_write_time(files_[i], kept[i].second);
+    ASSERT_EQ(fs::last_write_time(files_[i]), kept[i].second);
+  }
+  LogCapture log;
+  const at::Tensor second = cached();
+  EXPECT_TRUE(second.equal(fresh()));
+  EXPECT_FALSE(second[2].equal(first[2]));
+  EXPECT_TRUE(second[3].equal(first[4]));
+  EXPECT_TRUE(second[4].equal(first[3]));
+  EXPECT_TRUE(second[5].equal(first[5]));
+  EXPECT_NE(log.text().find("6 images: 3 from the cache"), std::string::npos) << log.text();
+  EXPECT_NE(log.text().find("3 decoded"), std::string::npos) << log.text();
+}
+
 TEST_F(ImageCacheTest, ADamagedCacheIsIgnoredAndRewritten) {
   const at::Tensor expected = cached();
   const fs::path data = cache_file(".u8");

@@ -27,14 +27,20 @@ DataConfig synthetic(int classes, int train_per_class, int test_per_class) {
   return data;
 }
 
-// CIFAR-100 records (coarse, fine, 3072 pixels), `per_class` of every fine label 0..99.
-std::string cifar100_records(int per_class) {
+// CIFAR-100 records (coarse, fine, 3072 pixels), `per_class` of every fine label 0..99; the
+// first pixels spell `set` and the record number, so that no two images are the same (exact
+// duplicates across the sets are refused: data/duplicates.h).
+std::string cifar100_records(int per_class, char set) {
   std::string bytes;
   for (int r = 0; r < 100 * per_class; ++r) {
     const int fine = r % 100;
     bytes += static_cast<char>(fine / 5);
     bytes += static_cast<char>(fine);
-    bytes += std::string(kCifarImageBytes, static_cast<char>(r * 7));
+    std::string pixels(kCifarImageBytes, static_cast<char>(r * 7));
+    pixels[0] = set;
+    pixels[1] = static_cast<char>(r & 0xff);
+    pixels[2] = static_cast<char>(r >> 8);
+    bytes += pixels;
   }
   return bytes;
 }
@@ -118,8 +124,8 @@ TEST_F(PrepareTest, TestSetWithoutAClassIsRefused) {
 TEST_F(PrepareTest, Cifar100WithEveryFineLabelIsPrepared) {
   const fs::path root = dir_ / "c100";
   fs::create_directories(root);
-  write_file_atomic(root / "train.bin", cifar100_records(5));
-  write_file_atomic(root / "test.bin", cifar100_records(1));
+  write_file_atomic(root / "train.bin", cifar100_records(5, 'r'));
+  write_file_atomic(root / "test.bin", cifar100_records(1, 't'));
   DataConfig data;
   data.dataset = DatasetKind::kCifar100;
   data.root = root.string();
