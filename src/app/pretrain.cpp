@@ -149,8 +149,8 @@ PreparedData load_pretraining_data(RunSession& session, const Config& config, bo
             ? manifest_differences(read_split_manifest(file), manifest, {"source", "duplicates"})
             : std::string();
     if (!differences.empty()) {
-      throw InputError(file.string() + " describes other data than the config gives now:" +
-                       differences +
+      throw InputError(file.string() +
+                       " describes other data than the config gives now:" + differences +
                        "\nthe dataset files changed, or the manifest was edited: put them back, "
                        "or choose another " +
                        std::string(kOption));
