@@ -36,7 +36,7 @@ NamedTensors named_tensors(const Unpickler& unpickler, const Value& top, const f
   }
   for (const char* wrapper : {"model", "state_dict"}) {
     for (std::size_t i = 0; !all_tensors && i + 1 < items->size(); i += 2) {
-      if ((*items)[i].kind == Value::Kind::kString && (*items)[i].text == wrapper &&
+      if ((*items)[i].kind == Value::Kind::kString && (*items)[i].text() == wrapper &&
           (*items)[i + 1].kind == Value::Kind::kDict) {
         items = &unpickler.items((*items)[i + 1]);
         break;
@@ -51,12 +51,13 @@ NamedTensors named_tensors(const Unpickler& unpickler, const Value& top, const f
     const Value& value = (*items)[i + 1];
     if (key.kind != Value::Kind::kString) throw pt_error(file, "a key is not a string");
     if (value.kind != Value::Kind::kTensor) {
-      throw pt_error(file, "'" + key.text + "' holds a value of type " + kind_name(value.kind) +
+      throw pt_error(file, "'" + key.text() + "' holds a value of type " + kind_name(value.kind) +
                                ", not a tensor");
     }
-    if (!seen.insert(key.text).second) throw pt_error(file, "it holds '" + key.text + "' twice");
-    prefixed &= key.text.rfind("module.", 0) == 0;
-    out.emplace_back(key.text, value.tensor);
+    if (!seen.insert(key.text()).second)
+      throw pt_error(file, "it holds '" + key.text() + "' twice");
+    prefixed &= key.text().rfind("module.", 0) == 0;
+    out.emplace_back(key.text(), value.tensor);
   }
   for (auto& entry : out) {
     if (prefixed) entry.first.erase(0, 7);

@@ -118,7 +118,7 @@ bool Unpickler::scalar(unsigned char op) {
     }
     case kBinUnicode:
       v.kind = Value::Kind::kString;
-      v.text = read_text(read_uint(4));
+      v.text_ptr = std::make_shared<const std::string>(read_text(read_uint(4)));
       break;
     default:
       return false;
@@ -237,8 +237,8 @@ Value Unpickler::global(const std::string& module, const std::string& name) cons
       {"torch.jit._pickle.restore_type_tag", Callable::kRestoreTypeTag}};
   Value v;
   v.kind = Value::Kind::kGlobal;
-  v.text = module + "." + name;
-  const auto it = kAllowed.find(v.text);
+  v.text_ptr = std::make_shared<const std::string>(module + "." + name);
+  const auto it = kAllowed.find(v.text());
   if (it != kAllowed.end()) {
     v.callable = it->second;
     return v;
@@ -250,7 +250,7 @@ Value Unpickler::global(const std::string& module, const std::string& name) cons
       return v;
     }
   }
-  throw DataError(file_.string() + ": refused: its pickle names the Python global '" + v.text +
+  throw DataError(file_.string() + ": refused: its pickle names the Python global '" + v.text() +
                   "', which torch.load(weights_only=True) refuses too, since loading it could run "
                   "code; crest loads only dicts of tensors. In Python, save model.state_dict() "
                   "(not the model or other objects) with torch.save");
@@ -260,10 +260,10 @@ Value Unpickler::reduce(const Value& func, const Value& args) {
   if (func.kind != Value::Kind::kGlobal || args.kind != Value::Kind::kTuple) {
     fail(std::string("REDUCE of a ") + kind_name(func.kind) + " with a " + kind_name(args.kind));
   }
-  const std::vector<Value> a = arena_[args.items];
+  const std::vector<Value>& a = arena_[args.items];  // a deque: stays valid as it grows
   auto expect = [&](std::size_t low, std::size_t high) {
     if (a.size() < low || a.size() > high) {
-      fail(func.text + " with " + std::to_string(a.size()) + " arguments");
+      fail(func.text() + " with " + std::to_string(a.size()) + " arguments");
     }
   };
   switch (func.callable) {
@@ -283,10 +283,10 @@ Value Unpickler::reduce(const Value& func, const Value& args) {
       expect(2, 2);
       break;
     case Callable::kStorage:
-      fail("it calls " + func.text);
+      fail("it calls " + func.text());
   }
   if (func.callable == Callable::kRebuildParameter && a[0].kind != Value::Kind::kTensor) {
-    fail(func.text + " of a " + kind_name(a[0].kind));
+    fail(func.text() + " of a " + kind_name(a[0].kind));
   }
   return a[0];
 }
@@ -294,19 +294,19 @@ Value Unpickler::reduce(const Value& func, const Value& args) {
 // ('storage', torch.FloatStorage, KEY, LOCATION, NUMEL): the storage's elements.
 Value Unpickler::storage(const Value& pid) {
   const std::vector<Value>* t = pid.kind == Value::Kind::kTuple ? &arena_[pid.items] : nullptr;
-  if (t == nullptr || t->size() != 5 || (*t)[0].text != "storage" ||
+  if (t == nullptr || t->size() != 5 || (*t)[0].text() != "storage" ||
       (*t)[1].kind != Value::Kind::kGlobal || (*t)[1].callable != Callable::kStorage ||
       (*t)[2].kind != Value::Kind::kString || (*t)[4].kind != Value::Kind::kInt) {
     fail("a persistent id that is not ('storage', torch.<Type>Storage, key, location, numel)");
   }
   Value v;
   v.kind = Value::Kind::kStorage;
-  v.tensor = load_((*t)[2].text, (*t)[1].dtype, (*t)[4].number);
+  v.tensor = load_((*t)[2].text(), (*t)[1].dtype, (*t)[4].number);
   return v;
 }
 
-// _rebuild_tensor(_v2)(storage, offset, size, stride, ...): a copy of that view, checked to lie
-// inside the storage.
+// _rebuild_tensor(_v2)(storage, offset, size, stride, ...): that view of the storage, checked to
+// lie inside it.
 Value Unpickler::rebuild_tensor(const std::vector<Value>& args) const {
   const Value& storage = args[0];
   const bool shaped = args[2].kind == Value::Kind::kTuple && args[3].kind == Value::Kind::kTuple;
@@ -335,9 +335,9 @@ Value Unpickler::rebuild_tensor(const std::vector<Value>& args) const {
   }
   Value v;
   v.kind = Value::Kind::kTensor;
+  // A view, as torch.load gives: a file that rebuilds one storage a million times costs no copies.
   v.tensor = elements == 0 ? at::empty(size, storage.tensor.options())
-                           : storage.tensor.as_strided(size, stride, args[1].number)
-                                 .clone(at::MemoryFormat::Contiguous);
+                           : storage.tensor.as_strided(size, stride, args[1].number);
   return v;
 }
 

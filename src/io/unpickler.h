@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,13 +50,19 @@ struct Value {
     kTensor
   };
   Kind kind = Kind::kNone;
-  std::int64_t number = 0;                     // kBool, kInt
-  double real = 0;                             // kFloat
-  std::string text;                            // kString; kGlobal: "module.name"
-  Callable callable = Callable::kOrderedDict;  // kGlobal
-  at::ScalarType dtype = at::kFloat;           // kGlobal kStorage
-  std::size_t items = 0;                       // kTuple, kList, kDict (key, value, key, ...)
-  at::Tensor tensor;                           // kTensor; kStorage: its elements, flat
+  std::int64_t number = 0;                      // kBool, kInt
+  double real = 0;                              // kFloat
+  std::shared_ptr<const std::string> text_ptr;  // kString; kGlobal: "module.name"
+  Callable callable = Callable::kOrderedDict;   // kGlobal
+  at::ScalarType dtype = at::kFloat;            // kGlobal kStorage
+  std::size_t items = 0;                        // kTuple, kList, kDict (key, value, key, ...)
+  at::Tensor tensor;                            // kTensor; kStorage: its elements, flat
+
+  // A string is shared by its copies: a memo entry recalled a million times costs no more.
+  const std::string& text() const {
+    static const std::string kEmpty;
+    return text_ptr ? *text_ptr : kEmpty;
+  }
 };
 
 // "None", "int", "dict", ... for messages.

@@ -61,15 +61,17 @@ void check_extra_and_finite(WideResNetImpl& model, const NamedTensors& tensors,
   std::vector<std::string> extra, non_finite;
   for (const auto& [name, tensor] : tensors) {
     if (known.count(name) == 0) extra.push_back(name);
-    if (tensor.is_floating_point() && !at::isfinite(tensor).all().item<bool>()) {
-      non_finite.push_back(name);
-    }
   }
   if (!extra.empty()) {
     throw InputError("model.init_from: " + source + " holds " + std::to_string(extra.size()) +
                      " tensor(s) that a " + wanted + " does not have: " + name_list(extra) +
                      "; crest takes a state dict under the names of crest export and "
                      "scripts/wrn.py's WideResNet: remove the other entries before saving");
+  }
+  for (const auto& [name, tensor] : tensors) {
+    if (tensor.is_floating_point() && !at::isfinite(tensor).all().item<bool>()) {
+      non_finite.push_back(name);
+    }
   }
   if (!non_finite.empty()) {
     throw InputError("model.init_from: " + source + " holds NaN or infinite values in " +

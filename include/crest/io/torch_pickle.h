@@ -13,7 +13,8 @@
 
 namespace crest {
 
-// The named tensors (CPU, contiguous, in the file's order) of the .pt file `bytes`, read from
+// The named tensors (CPU, in the file's order; views of the file's storages, as torch.load
+// gives them: two may share memory, one may be non-contiguous) of the .pt file `bytes`, read from
 // `file` (named in every error). The pickle is read by a restricted unpickler that builds only
 // tensors, dicts (an OrderedDict's _metadata attribute is ignored), lists, tuples, strings,
 // numbers, booleans and None, and calls only the globals torch.load(weights_only=True) would

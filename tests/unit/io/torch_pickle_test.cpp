@@ -111,9 +111,8 @@ TEST(TorchPickleTest, ReadsPythonsStateDictWithMetadataAndSharedStorages) {
   EXPECT_EQ(got[2].first, "n");
   EXPECT_EQ(got[2].second.dim(), 0);
   EXPECT_EQ(got[2].second.item<std::int64_t>(), 7);
-  // Each tensor has its own memory: a change to one leaves the other alone.
-  got[0].second.zero_();
-  EXPECT_EQ(got[1].second[0].item<float>(), 4.0F);
+  // Views of the one storage, as torch.load gives them.
+  EXPECT_EQ(got[0].second.storage().data(), got[1].second.storage().data());
 }
 
 TEST(TorchPickleTest, UnwrapsCheckpointsAndDataParallelNames) {
@@ -203,6 +202,26 @@ TEST(TorchPickleTest, RefusesDamagedArchivesAndPicklesNamingTheFile) {
     all.push_back("bad.pt");
     expect_data_error([&, b = bytes] { torch_load_state_dict(b, "bad.pt"); }, all);
   }
+}
+
+TEST(TorchPickleTest, RecalledStoragesAndStringsAreSharedNotCopied) {
+  // {'w': [t] * 100000, 's': [a 1 MB string] * 200000}, each item one recall from the memo or
+  // one call of the memoized _rebuild_tensor_v2 on memoized arguments: a few bytes of pickle
+  // each, hundreds of gigabytes if each tensor or string were a copy.
+  const std::int64_t n = std::int64_t{1} << 20;
+  Pickle p;
+  p.op("}(").str("w").op("](").global("torch._utils", "_rebuild_tensor_v2").put(0).op("((");
+  p.str("storage").global("torch", "FloatStorage").str("0").str("cpu").integer(n).op("tQ");
+  p.integer(0).ints({n}).ints({1}).op("\x89").global("collections", "OrderedDict").op(")Rt");
+  p.put(1);
+  for (int i = 0; i < 100000; ++i) p.get(0).get(1).op("R");
+  p.op("e").str("s").op("](").str(std::string(n, 'x')).put(2);
+  for (int i = 1; i < 200000; ++i) p.get(2);
+  p.op("eu.");
+  const std::string bytes = archive(p.bytes, {{"data/0", std::string(4 * n, '\0')}});
+  EXPECT_LT(bytes.size(), std::size_t{8} << 20);
+  expect_data_error([&] { torch_load_state_dict(bytes, "many.pt"); },
+                    {"many.pt", "'w' holds a value of type list"});
 }
 
 TEST(TorchPickleTest, ReadsCrestsOwnFilesFromBeforeIssue28) {
