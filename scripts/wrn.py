@@ -17,11 +17,18 @@ As a script it checks an export against crest's own logits:
     crest predict RUN --folder DIR --logits --out pred.jsonl
     python3 scripts/wrn.py RUN/export/gen_K-ema.pt --compare pred.jsonl [--atol 1e-4]
 
-Needs torch and numpy (Debian: python3-torch, python3-numpy) and, for --compare, PIL
-(python3-pil). Exit 0 when every logit matches within --atol, 1 otherwise, 2 on bad input.
+Loading is safe with files from elsewhere: a .pt is read with torch.load(weights_only=True),
+which refuses a pickle that could run code, and the weights must be finite and hash to the
+sidecar's "fingerprint" (crest's FNV-1a 64 over the tensors' bytes), so a file changed after
+`crest export` wrote it (zeroed, a NaN, one byte) is refused with a ValueError naming it.
+
+Needs torch (>= 1.13, for weights_only) and numpy (Debian: python3-torch, python3-numpy) and,
+for --compare, PIL (python3-pil). Exit 0 when every logit matches within --atol, 1 otherwise,
+2 on bad input (a refused export included).
 """
 import argparse
 import json
+import pickle
 import struct
 import sys
 
@@ -97,24 +104,73 @@ _DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 
 
 def read_safetensors(path):
-    """The tensors of a .safetensors file (u64 header size, JSON header, data)."""
+    """The tensors of a .safetensors file (u64 header size, JSON header, data), in data order."""
     with open(path, "rb") as f:
         data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = entry["data_offsets"]
-        array = np.frombuffer(body[begin:end], dtype=_DTYPES[entry["dtype"]]).reshape(entry["shape"])
-        tensors[name] = torch.from_numpy(array.copy())
+    try:
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        body = data[8 + n:]
+        entries = sorted((entry["data_offsets"], name, entry) for name, entry in header.items()
+                         if name != "__metadata__")
+        tensors = {}
+        for (begin, end), name, entry in entries:
+            if not 0 <= begin <= end <= len(body):
+                raise ValueError("%s's data_offsets run past the file" % name)
+            array = np.frombuffer(body[begin:end], dtype=_DTYPES[entry["dtype"]])
+            tensors[name] = torch.from_numpy(array.reshape(entry["shape"]).copy())
+    except (struct.error, KeyError, TypeError, ValueError) as error:
+        raise ValueError("%s is not a safetensors file crest wrote (%s)" % (path, error))
     return tensors
 
 
+def fingerprint(tensors):
+    """crest's weights fingerprint: FNV-1a 64 (16 hex digits) over the bytes of `tensors` in
+    order, each contiguous and little-endian (parameters then buffers, as crest export writes
+    them)."""
+    h = 0xCBF29CE484222325
+    for t in tensors:
+        for byte in t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes():
+            h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+def _load_pt(path):
+    """A .pt's dict of tensors via torch.load(weights_only=True): no pickle code runs."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError("%s refused: torch.load(weights_only=True) will not load it, since it "
+                         "could run code (%s)" % (path, str(error).strip().splitlines()[-1]))
+    except RuntimeError as error:
+        raise ValueError("%s is not a .pt file torch.load reads (%s)" % (path, error))
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        raise ValueError("%s does not hold a dict of tensors" % path)
+    return state
+
+
+def check_weights(path, state, meta):
+    """ValueError unless every tensor of `state` is finite and they hash to the sidecar's
+    fingerprint (the weights crest exported, unchanged)."""
+    bad = [name for name, t in state.items() if t.is_floating_point() and
+           not bool(torch.isfinite(t).all())]
+    if bad:
+        raise ValueError("%s holds NaN or infinite values in %s: damaged weights; export the "
+                         "model again" % (path, ", ".join(bad[:5])))
+    expected = meta.get("fingerprint")
+    if not expected:
+        raise ValueError("%s.json gives no fingerprint to check the weights against; export "
+                         "the model again with crest export" % path)
+    got = fingerprint(state.values())
+    if got != expected:
+        raise ValueError("%s: its weights hash to %s, but its sidecar %s.json says %s: the file "
+                         "was changed after crest export wrote it, or the sidecar is another "
+                         "export's; export the model again" % (path, got, path, expected))
+
+
 def load_crest_export(path):
-    """(model in eval mode, sidecar dict) for a `crest export` file (.pt or .safetensors)."""
+    """(model in eval mode, sidecar dict) for a `crest export` file (.pt or .safetensors).
+    ValueError when the sidecar is not crest's, or the weights were changed since the export."""
     with open(path + ".json") as f:
         meta = json.load(f)
     if meta.get("format") != "crest-wrn-export":
@@ -122,7 +178,8 @@ def load_crest_export(path):
     if meta["weights_format"] == "safetensors":
         state = read_safetensors(path)
     else:
-        state = torch.load(path, map_location="cpu")
+        state = _load_pt(path)
+    check_weights(path, state, meta)
     model = WideResNet(meta["depth"], meta["width"], meta["num_classes"], meta["bn_eps"],
                        meta["bn_momentum"], meta["leaky_relu_slope"])
     model.load_state_dict(state, strict=True)

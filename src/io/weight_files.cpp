@@ -1,6 +1,7 @@
 #include "crest/io/weight_files.h"
 
-#include <torch/serialize.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 
 #include <cstdint>
 #include <cstring>
@@ -8,6 +9,7 @@
 
 #include "crest/io/file.h"
 #include "crest/io/json_text.h"
+#include "crest/io/torch_pickle.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -121,26 +123,37 @@ NamedTensors parse_safetensors(const std::string& bytes, const fs::path& file) {
   return out;
 }
 
-NamedTensors parse_pickle(const std::string& bytes, const fs::path& file) {
-  auto bad = [&file](const std::string& why) {
-    return DataError(file.string() + ": not a .pt file of named tensors (" + why +
-                     "); give a state dict saved with torch.save, crest export or crest pretrain");
-  };
-  c10::IValue value;
-  try {
-    value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-  } catch (const c10::Error& e) {
-    throw bad(e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    throw bad(e.what());
+// torch.save's zip layout (io/torch_pickle.h) of one dict name -> tensor, read by
+// torch.load(weights_only=True): its pickle names only collections.OrderedDict (a tensor's empty
+// backward hooks), torch._utils._rebuild_tensor_v2 and torch.<Type>Storage.
+std::string torch_save_bytes(const NamedTensors& tensors) {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [name, tensor] : tensors) {
+    // A storage of exactly the tensor: no bytes of anything else go into the file.
+    dict.insert_or_assign(name, tensor.detach().cpu().clone(at::MemoryFormat::Contiguous));
   }
-  if (!value.isGenericDict()) throw bad("it does not hold a dict");
-  NamedTensors out;
-  for (const auto& item : value.toGenericDict()) {
-    if (!item.key().isString()) throw bad("a key is not a string");
-    if (!item.value().isTensor()) throw bad(item.key().toStringRef() + " is not a tensor");
-    out.emplace_back(item.key().toStringRef(), item.value().toTensor().cpu());
+  std::string pickle;
+  // tag_aggregates false: no torch.jit._pickle.restore_type_tag around the dict, a global that
+  // torch.load(weights_only=True) refuses.
+  torch::jit::Pickler pickler(
+      [&pickle](const char* data, size_t size) { pickle.append(data, size); }, nullptr, nullptr,
+      nullptr, nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(c10::IValue(dict));
+  pickler.stop();
+  std::string out;
+  caffe2::serialize::PyTorchStreamWriter writer([&out](const void* data, size_t size) {
+    out.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  // The pickle's storage keys are the tensors' positions in tensorData().
+  const std::vector<at::Tensor>& storages = pickler.tensorData();
+  for (std::size_t i = 0; i < storages.size(); ++i) {
+    const at::Storage& storage = storages[i].storage();
+    writer.writeRecord("data/" + std::to_string(i), storage.data(), storage.nbytes());
   }
+  writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+  writer.writeEndOfFile();
   return out;
 }
 
@@ -151,11 +164,7 @@ void write_weight_file(const fs::path& file, const NamedTensors& tensors, const 
   if (format == "safetensors") {
     write_file_atomic(file, safetensors_bytes(tensors, metadata));
   } else if (format == "pt") {
-    c10::Dict<std::string, at::Tensor> dict;
-    for (const auto& [name, tensor] : tensors)
-      dict.insert(name, tensor.detach().cpu().contiguous());
-    const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-    write_file_atomic(file, std::string(bytes.begin(), bytes.end()));
+    write_file_atomic(file, torch_save_bytes(tensors));
   } else {
     throw InputError("weight file format must be pt or safetensors, got '" + format + "'");
   }
@@ -168,7 +177,7 @@ NamedTensors read_weight_file(const fs::path& file) {
   }
   const std::string bytes = read_file(file);
   if (file.extension() == ".safetensors") return parse_safetensors(bytes, file);
-  return parse_pickle(bytes, file);
+  return torch_load_state_dict(bytes, file);
 }
 
 }  // namespace crest

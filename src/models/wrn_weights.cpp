@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 #include <regex>
+#include <set>
+#include <vector>
 
 #include "crest/io/checkpoint.h"
 #include "crest/util/error.h"
@@ -39,6 +41,44 @@ std::pair<int, int> saved_architecture(const std::map<std::string, at::Tensor>& 
   const auto conv = by_name.find("block1.layer.0.conv1.weight");
   if (blocks == 0 || conv == by_name.end() || conv->second.dim() != 4) return {0, 0};
   return {6 * blocks + 4, static_cast<int>(conv->second.size(0) / 16)};
+}
+
+// Up to 5 names of `names`, comma-separated, and how many more there are.
+std::string name_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < 5; ++i)
+    out += (i > 0 ? ", '" : "'") + names[i] + "'";
+  if (names.size() > 5) out += " and " + std::to_string(names.size() - 5) + " more";
+  return out;
+}
+
+// Refuses a file with tensors the model does not have (fc.weight and fc.bias may be there, of
+// any shape: the head starts afresh) or with a NaN or infinity in any tensor.
+void check_extra_and_finite(WideResNetImpl& model, const NamedTensors& tensors,
+                            const std::string& source, const std::string& wanted) {
+  std::set<std::string> known;
+  for (const auto& [name, tensor] : wrn_state_dict(model)) known.insert(name);
+  std::vector<std::string> extra, non_finite;
+  for (const auto& [name, tensor] : tensors) {
+    if (known.count(name) == 0) extra.push_back(name);
+  }
+  if (!extra.empty()) {
+    throw InputError("model.init_from: " + source + " holds " + std::to_string(extra.size()) +
+                     " tensor(s) that a " + wanted + " does not have: " + name_list(extra) +
+                     "; crest takes a state dict under the names of crest export and "
+                     "scripts/wrn.py's WideResNet: remove the other entries before saving");
+  }
+  for (const auto& [name, tensor] : tensors) {
+    if (tensor.is_floating_point() && !at::isfinite(tensor).all().item<bool>()) {
+      non_finite.push_back(name);
+    }
+  }
+  if (!non_finite.empty()) {
+    throw InputError("model.init_from: " + source + " holds NaN or infinite values in " +
+                     name_list(non_finite) +
+                     ": damaged or diverged weights; give a backbone whose values are all "
+                     "finite");
+  }
 }
 
 }  // namespace
@@ -108,6 +148,7 @@ void load_wrn_backbone(WideResNetImpl& model, const NamedTensors& tensors,
                        shape_text(tensor.sizes()));
     }
   }
+  check_extra_and_finite(model, tensors, source, wanted);
   torch::NoGradGuard no_grad;
   for (const auto& [name, tensor] : mine) {
     const at::Tensor& saved = by_name.at(name);

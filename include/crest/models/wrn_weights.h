@@ -24,10 +24,13 @@ NamedTensors wrn_state_dict(WideResNetImpl& model, bool backbone_only = false);
 // model that wrote it.
 std::string backbone_fingerprint(WideResNetImpl& model);
 
-// Copies every backbone tensor of `tensors` (PyTorch names; fc.* ignored) into `model` in
-// place. InputError naming `source` when the file holds another architecture: the depth and
-// width it was saved with (from its tensor names and shapes) against model.depth and
-// model.width, or the first tensor missing or of another shape.
+// Copies every backbone tensor of `tensors` (PyTorch names; fc.weight and fc.bias, of any shape,
+// ignored: the head starts afresh) into `model` in place, converted to the model's dtype and
+// device. Every backbone tensor must be there; the head may be missing. InputError naming
+// `source`, and changing nothing, when the file holds another architecture: the depth and width
+// it was saved with (from its tensor names and shapes) against model.depth and model.width, the
+// first tensor missing or of another shape; tensors the model does not have (up to 5 named);
+// or a NaN or infinity in any floating-point tensor (up to 5 named).
 void load_wrn_backbone(WideResNetImpl& model, const NamedTensors& tensors,
                        const std::string& source);
 

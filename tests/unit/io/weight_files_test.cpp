@@ -1,9 +1,11 @@
 #include "crest/io/weight_files.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
 #include <torch/serialize.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "crest/io/file.h"
 #include "test_util.h"
@@ -48,6 +50,33 @@ TEST_F(WeightFilesTest, PickleRoundTripGivesADictInOrder) {
   expect_same(read_weight_file(file), sample());
 }
 
+TEST_F(WeightFilesTest, PtIsTorchSavesZipLayoutWithOnlyWeightsOnlyGlobals) {
+  const NamedTensors tensors = {{"conv.weight", at::randn({2, 3, 3, 3})},
+                                {"bn.running_var", at::rand({4}, at::kDouble)},
+                                {"bn.num_batches_tracked", at::tensor(std::int64_t{9})},
+                                {"fc.bias", at::arange(8, at::kFloat).slice(0, 2, 8, 2)}};
+  const auto file = dir_ / "w.pt";
+  write_weight_file(file, tensors, "pt");
+  const std::string bytes = read_file(file);
+  std::istringstream in(bytes);
+  caffe2::serialize::PyTorchStreamReader reader(&in);
+  for (const char* record : {"data.pkl", "data/0", "data/1", "data/2", "data/3", "version"}) {
+    EXPECT_TRUE(reader.hasRecord(record)) << record;
+  }
+  auto [data, size] = reader.getRecord("data.pkl");
+  const std::string pickle(static_cast<const char*>(data.get()), size);
+  EXPECT_EQ(pickle.find("restore_type_tag"), std::string::npos);
+  EXPECT_NE(pickle.find("torch._utils\n_rebuild_tensor_v2\n"), std::string::npos);
+  // The slice went in as its own 3 elements, not the 8 of the tensor it was cut from.
+  EXPECT_EQ(std::get<1>(reader.getRecord("data/3")), 3 * sizeof(float));
+  const NamedTensors got = read_weight_file(file);
+  ASSERT_EQ(got.size(), tensors.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].first, tensors[i].first);
+    EXPECT_TRUE(at::equal(got[i].second, tensors[i].second)) << got[i].first;
+  }
+}
+
 TEST_F(WeightFilesTest, ErrorsNameTheFile) {
   expect_input_error([&] { read_weight_file(dir_ / "none.pt"); }, {"none.pt", "does not exist"});
   expect_input_error([&] { write_weight_file(dir_ / "x.bin", sample(), "bin"); },
@@ -67,7 +96,7 @@ TEST_F(WeightFilesTest, ErrorsNameTheFile) {
   const auto list = dir_ / "list.pt";
   const std::vector<char> pickled = torch::pickle_save(c10::IValue(at::ones({2})));
   write_file_atomic(list, std::string(pickled.begin(), pickled.end()));
-  expect_data_error([&] { read_weight_file(list); }, {"list.pt", "does not hold a dict"});
+  expect_data_error([&] { read_weight_file(list); }, {"list.pt", "not a dict"});
 }
 
 }  // namespace
