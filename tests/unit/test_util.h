@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "crest/io/file.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -41,6 +44,21 @@ void expect_input_error(Fn&& fn, const std::vector<std::string>& needles) {
 template <typename Fn>
 void expect_config_error(Fn&& fn, const std::vector<std::string>& needles) {
   expect_error<ConfigError>(std::forward<Fn>(fn), needles);
+}
+
+// Writes `j` with `edit` applied to `file`, and expects `read` to throw a DataError naming the
+// file and `needle`, never a raw json.exception (a tampered JSON file of a run).
+inline void expect_refused(const std::filesystem::path& file, nlohmann::json j,
+                           const std::function<void(nlohmann::json&)>& edit,
+                           const std::function<void()>& read, const std::string& needle) {
+  edit(j);
+  write_file_atomic(file, j.dump());
+  expect_data_error(read, {file.string(), needle});
+  try {
+    read();
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()).find("json.exception"), std::string::npos) << e.what();
+  }
 }
 
 // A fixture with a fresh temporary folder `dir_` per test, removed afterwards.

@@ -20,21 +20,6 @@ namespace fs = std::filesystem;
 
 using ExecutionFilesTest = TempDirTest;
 
-// Writes `j` with `edit` applied to `file`, and expects `read` to throw a DataError naming the
-// file and `needle` and no json.exception.
-void expect_refused(const fs::path& file, nlohmann::json j,
-                    const std::function<void(nlohmann::json&)>& edit,
-                    const std::function<void()>& read, const std::string& needle) {
-  edit(j);
-  write_file_atomic(file, j.dump());
-  expect_data_error(read, {file.string(), needle});
-  try {
-    read();
-  } catch (const DataError& e) {
-    EXPECT_EQ(std::string(e.what()).find("json.exception"), std::string::npos) << e.what();
-  }
-}
-
 TEST_F(ExecutionFilesTest, ExecutionRecordFormatAndVersionOfTheWrongType) {
   const fs::path file = dir_ / "execution.json";
   write_execution_record(file, ExecutionRecord{});
