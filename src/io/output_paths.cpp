@@ -27,13 +27,11 @@ bool within_areas(const fs::path& rel, const std::vector<std::string>& areas) {
   return false;
 }
 
-std::string areas_text(const fs::path& root, const std::vector<std::string>& areas) {
+std::string areas_text(const std::vector<std::string>& areas) {
   if (areas.empty()) return "";
-  std::string text = " or as ";
-  for (std::size_t i = 0; i < areas.size(); ++i) {
-    text += (i == 0 ? "" : " or ") + (root / areas[i]).string() + (i == 0 ? "/..." : "");
-  }
-  return text;
+  std::string text = " (inside it, this command writes only to ";
+  for (std::size_t i = 0; i < areas.size(); ++i) text += (i == 0 ? "" : " or ") + areas[i];
+  return text + ")";
 }
 
 // InputError when a part of `rel` below `root`, as written, is a symbolic link.
@@ -146,7 +144,7 @@ void check_output_file(const fs::path& file, const std::string& option,
       throw InputError(what + (resolved ? " leads into" : " lies inside") + " the crest folder " +
                        root.string() + " (as " + rel.string() +
                        "), whose own files crest never replaces: write it outside that folder" +
-                       areas_text(root, areas));
+                       areas_text(areas));
     }
     if (!resolved) check_no_links(root, rel, what);
   }

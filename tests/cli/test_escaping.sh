@@ -28,7 +28,6 @@ for split in ("train", "test"):
     for o, n in zip(old, wanted):
         os.rename(os.path.join(root, split, o), os.path.join(root, split, n))
 PYEOF
-cp -r nasty/test nasty/val
 # One generation of FixMatch on the labeled set (no unlabeled folder), TensorBoard on.
 run -q train --config "$TINY" --set data.dataset=folder --set data.root=nasty \
   --set data.protocol=as_is --set crest.mode=fixmatch --set crest.generations=1 \

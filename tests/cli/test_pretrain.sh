@@ -112,7 +112,7 @@ expect_err "notes.txt" "names the foreign file"
 run pretrain --config "$TINY" --out empty_resume --resume "${PRE[@]}"
 expect_code 2 "resume of nothing"
 expect_err "holds no pre-training to resume" "says so"
-run pretrain --config "$TINY" --out diverged "${PRE[@]}" --set pretrain.lr=1e30
+run pretrain --config "$TINY" --out diverged "${PRE[@]}" --set pretrain.lr=100
 expect_code 1 "a diverged pre-training"
 expect_err "non-finite" "says it diverged"
 [ -e diverged/backbone.pt ] && fail "a diverged pre-training writes no backbone"

@@ -45,7 +45,7 @@ code=$?
 grep -q "stopped at step" live/crest.log || fail "the log does not say where it stopped"
 
 # A diverging run stops with a clear error and keeps its last good checkpoint.
-run -q train --config "$TINY" --out nan --set train.lr=1e30 --set crest.generations=1
+run -q train --config "$TINY" --out nan --set train.lr=100 --set crest.generations=1
 expect_code 1 "non-finite loss"
 expect_err "non-finite" "non-finite loss message"
 

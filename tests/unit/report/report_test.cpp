@@ -468,9 +468,13 @@ TEST_F(ReportTest, WriteReportWritesTheDefaultPathOrTheGivenOne) {
   const std::string html = read_file(written);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_EQ(html.substr(html.size() - 8), "</html>\n");
-  // Deterministic: the same folder gives the same bytes.
-  EXPECT_EQ(write_report(dir_, dir_ / "out" / "page.html"), dir_ / "out" / "page.html");
-  EXPECT_EQ(read_file(dir_ / "out" / "page.html"), html);
+  // Deterministic: the same folder gives the same bytes. Another file goes outside the run (inside
+  // it, only report.html is the report's: io/output_paths.h).
+  const fs::path outside = dir_.string() + "-out";
+  EXPECT_EQ(write_report(dir_, outside / "page.html"), outside / "page.html");
+  EXPECT_EQ(read_file(outside / "page.html"), html);
+  fs::remove_all(outside);
+  EXPECT_THROW(write_report(dir_, dir_ / "out" / "page.html"), InputError);
   for (const auto& entry : fs::directory_iterator(dir_)) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos);
   }
