@@ -113,13 +113,19 @@ class LocalRanks {
     return o;
   }
 
-  // The cause reported is the first bad-input failure (exit 2), else the first failure: the
-  // ranks that only lost their peer (exit 1) may end first.
+  // The cause reported is the lowest rank of those that failed with bad input (exit 2), else the
+  // first failure: the ranks that only lost their peer (exit 1) may end first, and when every
+  // rank stops with the same bad input (the ranks' agreement, dist/agreement.h) the order in
+  // which they exit is chance.
   const ChildExit& cause() const {
+    const ChildExit* bad_input = nullptr;
     for (const ChildExit& f : failures_) {
-      if (f.status.exited() && f.status.code() == 2) return f;
+      if (f.status.exited() && f.status.code() == 2 &&
+          (bad_input == nullptr || f.child < bad_input->child)) {
+        bad_input = &f;
+      }
     }
-    return failures_.front();
+    return bad_input != nullptr ? *bad_input : failures_.front();
   }
 
   // After a forwarded stop every rank stops at the same step by itself (exit 130): no failure.
