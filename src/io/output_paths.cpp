@@ -131,7 +131,9 @@ void check_output_file(const fs::path& file, const std::string& option,
   std::error_code ec;
   const fs::path abs = fs::absolute(file, ec).lexically_normal();
   if (fs::is_directory(abs, ec)) {
-    throw InputError(what + " is a folder: give a file name, e.g. " + (file / "model.pt").string());
+    throw InputError(what +
+                     " is a folder: give the name of a file to write (a new one, or one "
+                     "this command wrote before), e.g. model.pt");
   }
   if (abs.filename().empty()) throw InputError(what + " names a folder: give a file name");
   check_parents_are_folders(abs, what);

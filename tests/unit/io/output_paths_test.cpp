@@ -118,7 +118,7 @@ TEST_F(OutputPathsTest, AFolderOrAFileInTheWayIsTheUsersError) {
   fs::create_directories(dir_ / "a_folder");
   write_file_atomic(dir_ / "a_file", "x");
   expect_input_error([&] { check_output_file(dir_ / "a_folder", "--out", {}); },
-                     {"is a folder", "give a file name"});
+                     {"is a folder", "give the name of a file"});
   expect_input_error([&] { check_output_file(dir_ / "a_file" / "m.pt", "--out", {}); },
                      {"a_file is a file, not a folder"});
   expect_input_error([&] { check_output_file(dir_ / "a_file" / "x" / "m.pt", "--out", {}); },
