@@ -26,6 +26,26 @@ namespace crest {
 
 using namespace config_detail;  // NOLINT(build/namespaces): the key table's types
 
+namespace config_detail {
+
+// Shortest decimal text that reads back as the same double, always recognisable as a float.
+std::string format_double(double value) {
+  char buffer[64];
+  if (std::floor(value) == value && std::fabs(value) < 1e15) {
+    std::snprintf(buffer, sizeof(buffer), "%.1f", value);
+    return buffer;
+  }
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
+  std::string text = buffer;
+  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
+  return text;
+}
+
+}  // namespace config_detail
+
 namespace {
 
 const Field* find_field(const std::string& path) {
@@ -79,22 +99,6 @@ std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
-}
-
-// Shortest decimal text that reads back as the same double, always recognisable as a float.
-std::string format_double(double value) {
-  char buffer[64];
-  if (std::floor(value) == value && std::fabs(value) < 1e15) {
-    std::snprintf(buffer, sizeof(buffer), "%.1f", value);
-    return buffer;
-  }
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
-    if (std::strtod(buffer, nullptr) == value) break;
-  }
-  std::string text = buffer;
-  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
-  return text;
 }
 
 std::string format_number(double value) {
@@ -442,91 +446,6 @@ void apply_override(Config& config, const std::string& assignment) {
                       node_kind(node));
   }
   set_field(config, *field, node.IsNull() ? std::string() : node.Scalar(), where);
-}
-
-namespace {
-
-// The data section's rules across keys: the image size a format fixes, the root of files read,
-// the cache, the unlabeled imbalance.
-void validate_data(const DataConfig& data) {
-  switch (data.dataset) {
-    case DatasetKind::kCifar10:
-    case DatasetKind::kCifar100:
-      if (data.image_size != 32) {
-        throw ConfigError("data.image_size must be 32 for " + to_string(data.dataset) + ", got " +
-                          std::to_string(data.image_size));
-      }
-      break;
-    case DatasetKind::kFolder:
-    case DatasetKind::kSynthetic:
-      break;
-  }
-  if (reads_files(data.dataset) && data.root.empty()) {
-    throw ConfigError("data.root must name the folder holding the " + to_string(data.dataset) +
-                      " data, got ''");
-  }
-  if (data.cache.empty()) {
-    throw ConfigError(
-        "data.cache must be run (RUN/cache), off, or a folder for the decoded images, got ''");
-  }
-  if (std::fabs(data.imbalance_ratio_unlabeled) < 1.0) {
-    throw ConfigError(
-        "data.imbalance_ratio_unlabeled must be >= 1 or <= -1 (negative reverses "
-        "the unlabeled distribution), got " +
-        format_double(data.imbalance_ratio_unlabeled));
-  }
-}
-
-// The optimizers' rules: pre-training's warm-up ends before its decay; Nesterov needs momentum.
-void validate_optimizers(const PretrainConfig& pre, const TrainConfig& train) {
-  if (pre.warmup >= pre.decay_at) {
-    throw ConfigError("pretrain.warmup (" + format_double(pre.warmup) +
-                      ") must end before pretrain.decay_at (" + format_double(pre.decay_at) +
-                      "): lower the warm-up or move the decay later");
-  }
-  if (pre.nesterov && pre.momentum <= 0.0) {
-    throw ConfigError("pretrain.nesterov needs pretrain.momentum > 0, got " +
-                      format_double(pre.momentum) + " (set pretrain.nesterov=false)");
-  }
-  if (train.nesterov && train.momentum <= 0.0) {
-    throw ConfigError("train.nesterov needs train.momentum > 0, got " +
-                      format_double(train.momentum) + " (set train.nesterov=false)");
-  }
-}
-
-// What train.algorithm=mixmatch rules out.
-void validate_mixmatch(const TrainConfig& train) {
-  if (train.algorithm != TrainAlgorithm::kMixMatch) return;
-  // MixMatch's labeled loss is the soft-target CE on MixUp's mixed labels (ssl/mixmatch.h).
-  if (train.labeled_loss != LabeledLoss::kCe) {
-    throw ConfigError(
-        "train.labeled_loss must be ce with train.algorithm=mixmatch (its labeled "
-        "loss is the soft-target cross-entropy on mixed labels), got " +
-        to_string(train.labeled_loss) + "; set train.labeled_loss=ce or train.algorithm=fixmatch");
-  }
-  if (train.unlabeled_ratio == 0) {
-    throw ConfigError(
-        "train.unlabeled_ratio must be >= 1 with train.algorithm=mixmatch (it guesses labels "
-        "for unlabeled images), got 0; set train.unlabeled_ratio=1 (MixMatch's papers) or "
-        "train.algorithm=fixmatch for supervised training");
-  }
-  if (train.cuda_graph == Toggle::kOn) {
-    throw ConfigError(
-        "train.cuda_graph=on does not work with train.algorithm=mixmatch (its step has two "
-        "forwards and a fresh MixUp draw); set train.cuda_graph=auto or off");
-  }
-}
-
-}  // namespace
-
-void validate_config(const Config& config) {
-  validate_data(config.data);
-  validate_optimizers(config.pretrain, config.train);
-  validate_mixmatch(config.train);
-  if ((config.model.depth - 4) % 6 != 0) {
-    throw ConfigError("model.depth must be 6n + 4 (10, 16, 22, 28, ...), got " +
-                      std::to_string(config.model.depth));
-  }
 }
 
 Config resolve_config(const std::string& path, const std::vector<std::string>& overrides) {

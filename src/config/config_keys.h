@@ -45,6 +45,9 @@ struct Field {
 };
 
 // Every key, in documentation order (the keys of a section stay together).
+// Shortest decimal text that reads back as the same double, always recognisable as a float.
+std::string format_double(double value);
+
 const std::vector<Field>& fields();
 
 // The documentation of each section ("data", "data.synthetic", "model", ...).
