@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "crest/app/trained.h"
 #include "crest/data/duplicates.h"
 #include "crest/data/folder.h"
 #include "crest/data/images.h"
 #include "crest/data/prepare.h"
+#include "crest/io/checkpoint.h"
 #include "crest/io/class_tables.h"
 #include "crest/io/csv.h"
 #include "crest/io/file.h"
@@ -412,7 +414,12 @@ void export_model(const ExportOptions& options, std::ostream& out) {
     file = options.out;
   }
   const NamedTensors tensors = wrn_state_dict(*trained.model.ptr());
-  const nlohmann::json sidecar = {
+  // The fingerprint of the tensors written: the run's for a plain WRN; for a two-headed model
+  // (ACR) the file holds the evaluated head only, so the run's is recorded beside it.
+  std::vector<at::Tensor> written;
+  for (const auto& [tensor_name, tensor] : tensors) written.push_back(tensor);
+  const std::string fingerprint = tensors_fingerprint(written);
+  nlohmann::json sidecar = {
       {"format", "crest-wrn-export"},
       {"version", 1},
       {"weights", file.filename().string()},
@@ -434,9 +441,10 @@ void export_model(const ExportOptions& options, std::ostream& out) {
       {"run", fs::absolute(trained.run_dir).lexically_normal().string()},
       {"generation", trained.generation},
       {"model", trained.which},
-      {"fingerprint", trained.fingerprint}};
+      {"fingerprint", fingerprint}};
+  if (fingerprint != trained.fingerprint) sidecar["run_fingerprint"] = trained.fingerprint;
   write_weight_file(file, tensors, options.format,
-                    {{"format", "pt"}, {"crest_fingerprint", trained.fingerprint}});
+                    {{"format", "pt"}, {"crest_fingerprint", fingerprint}});
   write_file_atomic(file.string() + ".json", json_text(sidecar, 2) + "\n");
   out << file.string() << "\n";
   spdlog::info("exported generation {} ({} model, {} tensors) to {} and {}.json",

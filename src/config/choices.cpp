@@ -169,6 +169,18 @@ const char* name_of(TrainAlgorithm value) {
       return "fixmatch";
     case TrainAlgorithm::kMixMatch:
       return "mixmatch";
+    case TrainAlgorithm::kAcr:
+      return "acr";
+  }
+  return nullptr;
+}
+
+const char* name_of(AcrClassCount value) {
+  switch (value) {
+    case AcrClassCount::kReference:
+      return "reference";
+    case AcrClassCount::kHistogram:
+      return "histogram";
   }
   return nullptr;
 }
@@ -195,6 +207,7 @@ std::string to_string(PModelEstimate value) { return name_text(value); }
 std::string to_string(SelectOn value) { return name_text(value); }
 std::string to_string(LabeledLoss value) { return name_text(value); }
 std::string to_string(TrainAlgorithm value) { return name_text(value); }
+std::string to_string(AcrClassCount value) { return name_text(value); }
 
 std::string display_name(TrainAlgorithm value) {
   switch (value) {
@@ -202,8 +215,21 @@ std::string display_name(TrainAlgorithm value) {
       return "FixMatch";
     case TrainAlgorithm::kMixMatch:
       return "MixMatch";
+    case TrainAlgorithm::kAcr:
+      return "ACR";
   }
   return to_string(value);
+}
+
+bool has_balanced_head(TrainAlgorithm algorithm) {
+  switch (algorithm) {
+    case TrainAlgorithm::kFixMatch:
+    case TrainAlgorithm::kMixMatch:
+      return false;
+    case TrainAlgorithm::kAcr:
+      return true;
+  }
+  return false;
 }
 
 bool reads_files(DatasetKind dataset) {
@@ -302,6 +328,7 @@ CREST_CHOICE(PModelEstimate)
 CREST_CHOICE(SelectOn)
 CREST_CHOICE(LabeledLoss)
 CREST_CHOICE(TrainAlgorithm)
+CREST_CHOICE(AcrClassCount)
 #undef CREST_CHOICE
 
 DatasetKind parse_dataset(const std::string& text, const std::string& key) {

@@ -50,6 +50,9 @@ std::string format_double(double value);
 
 const std::vector<Field>& fields();
 
+// The keys of the learners' own sections (acr.*), in documentation order (method_keys.cpp).
+std::vector<Field> method_keys();
+
 // The documentation of each section ("data", "data.synthetic", "model", ...).
 const std::map<std::string, std::string>& section_docs();
 

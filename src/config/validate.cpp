@@ -77,11 +77,25 @@ void validate_mixmatch(const TrainConfig& train) {
         "for unlabeled images), got 0; set train.unlabeled_ratio=1 (MixMatch's papers) or "
         "train.algorithm=fixmatch for supervised training");
   }
-  if (train.cuda_graph == Toggle::kOn) {
-    throw ConfigError(
-        "train.cuda_graph=on does not work with train.algorithm=mixmatch (its step has two "
-        "forwards and a fresh MixUp draw); set train.cuda_graph=auto or off");
+}
+
+// train.cuda_graph=on with a learner whose step cannot be recorded once and replayed.
+void validate_cuda_graph(const TrainConfig& train) {
+  if (train.cuda_graph != Toggle::kOn) return;
+  const char* why = nullptr;
+  switch (train.algorithm) {
+    case TrainAlgorithm::kFixMatch:
+      return;
+    case TrainAlgorithm::kMixMatch:
+      why = "its step has two forwards and a fresh MixUp draw";
+      break;
+    case TrainAlgorithm::kAcr:
+      why = "its adaptive tau changes at epoch starts";
+      break;
   }
+  throw ConfigError(
+      "train.cuda_graph=on does not work with train.algorithm=" + to_string(train.algorithm) +
+      " (" + why + "); set train.cuda_graph=auto or off");
 }
 
 }  // namespace
@@ -90,6 +104,7 @@ void validate_config(const Config& config) {
   validate_data(config.data);
   validate_optimizers(config.pretrain, config.train);
   validate_mixmatch(config.train);
+  validate_cuda_graph(config.train);
   if ((config.model.depth - 4) % 6 != 0) {
     throw ConfigError("model.depth must be 6n + 4 (10, 16, 22, 28, ...), got " +
                       std::to_string(config.model.depth));

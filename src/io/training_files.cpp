@@ -21,22 +21,26 @@ using io_detail::number_or_nan;
 namespace {
 
 nlohmann::json metrics_json(const MetricsLine& l) {
-  return {{"step", l.step},
-          {"epoch", l.epoch},
-          {"lr", l.lr},
-          {"loss", l.loss},
-          {"loss_x", l.loss_x},
-          {"loss_u", l.loss_u},
-          {"mask_rate", l.mask_rate},
-          {"pseudo_label_acc", l.pseudo_label_acc},
-          {"acc_raw", l.acc_raw},
-          {"acc_ema", l.acc_ema},
-          {"acc_raw_la", l.acc_raw_la},
-          {"acc_ema_la", l.acc_ema_la},
-          {"mean_recall_ema", l.mean_recall_ema},
-          {"per_class_recall_ema", l.per_class_recall_ema},
-          {"per_class_recall_raw", l.per_class_recall_raw},
-          {"steps_per_sec", l.steps_per_sec}};
+  nlohmann::json j = {{"step", l.step},
+                      {"epoch", l.epoch},
+                      {"lr", l.lr},
+                      {"loss", l.loss},
+                      {"loss_x", l.loss_x},
+                      {"loss_u", l.loss_u},
+                      {"mask_rate", l.mask_rate},
+                      {"pseudo_label_acc", l.pseudo_label_acc},
+                      {"acc_raw", l.acc_raw},
+                      {"acc_ema", l.acc_ema},
+                      {"acc_raw_la", l.acc_raw_la},
+                      {"acc_ema_la", l.acc_ema_la},
+                      {"mean_recall_ema", l.mean_recall_ema},
+                      {"per_class_recall_ema", l.per_class_recall_ema},
+                      {"per_class_recall_raw", l.per_class_recall_raw},
+                      {"steps_per_sec", l.steps_per_sec}};
+  for (const auto& [key, values] : l.learner_figures) {
+    j[key] = values.size() == 1 ? nlohmann::json(values[0]) : nlohmann::json(values);
+  }
+  return j;
 }
 
 std::vector<double> numbers_or_empty(const nlohmann::json& j, const char* key) {
@@ -67,6 +71,14 @@ MetricsLine metrics_from_json(const nlohmann::json& j, const fs::path& where) {
   l.per_class_recall_ema = numbers_or_empty(j, "per_class_recall_ema");
   l.per_class_recall_raw = numbers_or_empty(j, "per_class_recall_raw");
   l.steps_per_sec = number_or_nan(j, "steps_per_sec");
+  // Any other key is a learner's own figure (a number, or an array of numbers).
+  const nlohmann::json known = metrics_json(MetricsLine{});
+  for (const auto& [key, value] : j.items()) {
+    if (known.contains(key)) continue;
+    l.learner_figures.emplace_back(key, value.is_array()
+                                            ? numbers_or_empty(j, key.c_str())
+                                            : std::vector<double>{number_or_nan(j, key.c_str())});
+  }
   const std::pair<const char*, double> ratios[] = {{"mask_rate", l.mask_rate},
                                                    {"pseudo_label_acc", l.pseudo_label_acc},
                                                    {"acc_raw", l.acc_raw},

@@ -4,6 +4,7 @@
 #include <torch/nn/functional/activation.h>
 
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include "crest/util/error.h"
@@ -84,16 +85,30 @@ WideResNetImpl::WideResNetImpl(const WideResNetOptions& options) : options_(opti
   }
   bn_ = register_module("bn", make_bn(channels, options));
   fc_ = register_module("fc", torch::nn::Linear(channels, options.num_classes));
+  if (options.balanced_head) {
+    fc_balanced_ = register_module("fc_balanced", torch::nn::Linear(channels, options.num_classes));
+  }
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   initialize_wide_resnet(*this, generator);
 }
 
-at::Tensor WideResNetImpl::forward(const at::Tensor& x) {
+at::Tensor WideResNetImpl::features(const at::Tensor& x) {
   at::Tensor out = stem_->forward(x);
   for (const auto& block : *blocks_) out = block->as<WideResNetBlock>()->forward(out);
   out = leaky(bn_->forward(out), options_.leaky_slope);
-  out = out.mean({2, 3});
-  return fc_->forward(out);
+  return out.mean({2, 3});
+}
+
+at::Tensor WideResNetImpl::classify(const at::Tensor& features) { return fc_->forward(features); }
+
+at::Tensor WideResNetImpl::classify_balanced(const at::Tensor& features) {
+  if (!fc_balanced_) throw std::logic_error("this WideResNet has no balanced head");
+  return fc_balanced_->forward(features);
+}
+
+at::Tensor WideResNetImpl::forward(const at::Tensor& x) {
+  const at::Tensor pooled = features(x);
+  return fc_balanced_ ? fc_balanced_->forward(pooled) : fc_->forward(pooled);
 }
 
 std::int64_t parameter_count(const torch::nn::Module& module) {

@@ -15,7 +15,9 @@ namespace crest {
 
 namespace {
 
-bool is_head(const std::string& name) { return name.rfind("fc.", 0) == 0; }
+bool is_head(const std::string& name) {
+  return name.rfind("fc.", 0) == 0 || name.rfind("fc_balanced.", 0) == 0;
+}
 
 int blocks_per_stage(const WideResNetImpl& model) { return (model.options().depth - 4) / 6; }
 
@@ -100,10 +102,16 @@ std::string pytorch_wrn_name(const std::string& crest_name, int blocks_per_stage
 
 NamedTensors wrn_state_dict(WideResNetImpl& model, bool backbone_only) {
   const int blocks = blocks_per_stage(model);
+  const bool balanced = model.options().balanced_head;
   NamedTensors out;
   for (const auto& p : model.named_parameters()) {
     if (backbone_only && is_head(p.key())) continue;
-    out.emplace_back(pytorch_wrn_name(p.key(), blocks), p.value().detach());
+    // A two-headed model is written as the plain WRN it evaluates: fc_balanced under fc's names.
+    if (balanced && p.key().rfind("fc.", 0) == 0) continue;
+    const std::string name = balanced && p.key().rfind("fc_balanced.", 0) == 0
+                                 ? "fc." + p.key().substr(12)
+                                 : pytorch_wrn_name(p.key(), blocks);
+    out.emplace_back(name, p.value().detach());
   }
   for (const auto& b : model.named_buffers()) {
     if (backbone_only && is_head(b.key())) continue;

@@ -236,6 +236,8 @@ std::unique_ptr<SemiLearner> make_semi_learner(TrainAlgorithm algorithm,
       return std::make_unique<FixMatchLearner>(std::move(context));
     case TrainAlgorithm::kMixMatch:
       return std::make_unique<MixMatchLearner>(std::move(context));
+    case TrainAlgorithm::kAcr:
+      return std::make_unique<AcrLearner>(std::move(context));
   }
   throw std::logic_error("make_semi_learner: unknown train.algorithm");
 }

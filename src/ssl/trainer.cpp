@@ -66,6 +66,7 @@ void GenerationTrainer::Impl::build_models() {
   options.width = settings.model.width;
   options.bn_momentum = settings.model.bn_momentum;
   options.num_classes = static_cast<int>(data.class_names.size());
+  options.balanced_head = has_balanced_head(settings.train.algorithm);
   model = WideResNet(options);
   ema_model = WideResNet(options);
   // Initialise on the CPU from the run seed, so that a seed gives the same start on any device.
@@ -109,6 +110,7 @@ SemiLearnerContext GenerationTrainer::Impl::learner_context(DistributionAligner 
   const dist::World& world = dist::world();
   SemiLearnerContext c;
   c.train = settings.train;
+  c.acr = settings.acr;
   c.device = device;
   c.model = model;
   c.ema_model = ema_model;

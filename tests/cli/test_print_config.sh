@@ -20,9 +20,14 @@ run print-config --defaults
 expect_code 0 "--defaults"
 cmp -s "$SRC/configs/defaults.yaml" "$OUT" || fail "configs/defaults.yaml differs from --defaults"
 
-for preset in cifar10lt cifar100lt quickstart defaults; do
-  run print-config --config "$SRC/configs/$preset.yaml"
-  expect_code 0 "preset $preset"
+# Every preset in configs/ and every grid in sweeps/ is valid (a grid's every point resolves).
+for preset in "$SRC"/configs/*.yaml; do
+  run print-config --config "$preset"
+  expect_code 0 "preset $(basename "$preset")"
+done
+for grid in "$SRC"/sweeps/*.yaml; do
+  run sweep --grid "$grid" --launcher local --dry-run
+  expect_code 0 "sweep grid $(basename "$grid") (dry run)"
 done
 
 finish

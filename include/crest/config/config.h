@@ -85,6 +85,18 @@ struct TrainConfig {
   Toggle cuda_graph = Toggle::kAuto;
 };
 
+// ACR (train.algorithm: acr; Wei and Gan, CVPR 2023; ssl/acr.h): the keys of Gank0078/ACR's
+// train.py flags, defaults as its README's CIFAR-10-LT commands run it.
+struct AcrConfig {
+  double tau1 = 2.0;         // --tau1: the largest adaptive adjustment of fc's pseudo-labels
+  double tau12 = 2.0;        // --tau12: the adjustment of fc_balanced's pseudo-labels
+  double tau2 = 2.0;         // --tau2: the adjustment inside fc_balanced's labeled loss
+  double temperature = 1.0;  // --T: softmax temperature of every pseudo-label
+  int est_epoch = 5;         // --est-epoch: the estimate starts after this many epochs
+  double ema_u = 0.99;       // --ema-u: momentum of the unlabeled distribution estimate
+  AcrClassCount class_count = AcrClassCount::kReference;  // how a step's predictions count
+};
+
 struct CrestConfig {
   CrestMode mode = CrestMode::kCrestPlus;
   int generations = 6;
@@ -129,6 +141,7 @@ struct Config {
   DataConfig data;
   ModelConfig model;
   TrainConfig train;
+  AcrConfig acr;
   CrestConfig crest;
   PretrainConfig pretrain;
   RunConfig run;

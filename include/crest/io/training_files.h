@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crest/io/figures.h"
@@ -35,6 +36,9 @@ struct MetricsLine {
   std::vector<double> per_class_recall_ema;
   std::vector<double> per_class_recall_raw;
   double steps_per_sec = kNaN;
+  // A learner's own figures (ACR: acr_tau, acr_u_py), each a top-level key of the line: a number
+  // for one value, an array for several. Absent for FixMatch and MixMatch.
+  std::vector<std::pair<std::string, std::vector<double>>> learner_figures;
 };
 
 // The line as JSON text (no line break): every field.

@@ -6,6 +6,10 @@
 //          shortcut = x, except the first block of a stage, which takes it from preact through a
 //          1x1 conv (with the stage's stride) when the channel count changes;
 //   head: BN -> LeakyReLU -> global average pool -> linear.
+// ACR and SeMi (train.algorithm acr | semi) add a second linear head on the same pooled features,
+// `fc_balanced` (ACR's models/wideresnet.py: fc1, read through classify1), trained with a
+// logit-adjusted loss; forward() then returns that head's logits, the head those methods
+// evaluate.
 // BatchNorm momentum 0.001 in PyTorch terms (Keras 0.999), epsilon 1e-3; leaky slope 0.1;
 // conv weights He-normal with fan_out, truncated at 2 sigma (Keras VarianceScaling(2.0,
 // 'fan_out')), linear
@@ -31,6 +35,7 @@ struct WideResNetOptions {
   double leaky_slope = 0.1;
   double bn_momentum = 0.001;
   double bn_eps = 1e-3;
+  bool balanced_head = false;  // a second head fc_balanced, evaluated by forward() (ACR, SeMi)
 };
 
 class WideResNetBlockImpl : public torch::nn::Module {
@@ -51,8 +56,16 @@ class WideResNetImpl : public torch::nn::Module {
  public:
   explicit WideResNetImpl(const WideResNetOptions& options);
 
-  // x: float [N, 3, H, W] in [-1, 1]. Returns logits [N, num_classes].
+  // x: float [N, 3, H, W] in [-1, 1]. Returns logits [N, num_classes] of the evaluated head:
+  // fc_balanced when the model has one, else fc.
   at::Tensor forward(const at::Tensor& x);
+  // The pooled features [N, 64 * width] that the heads read (after the last BN and LeakyReLU).
+  at::Tensor features(const at::Tensor& x);
+  // The standard head: logits [N, num_classes] of `features`.
+  at::Tensor classify(const at::Tensor& features);
+  // The balanced head (fc_balanced): logits [N, num_classes]. Throws std::logic_error when the
+  // model has none.
+  at::Tensor classify_balanced(const at::Tensor& features);
 
   const WideResNetOptions& options() const { return options_; }
 
@@ -62,6 +75,7 @@ class WideResNetImpl : public torch::nn::Module {
   torch::nn::ModuleList blocks_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
   torch::nn::Linear fc_{nullptr};
+  torch::nn::Linear fc_balanced_{nullptr};
 };
 TORCH_MODULE(WideResNet);
 

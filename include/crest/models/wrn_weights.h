@@ -16,7 +16,9 @@ namespace crest {
 std::string pytorch_wrn_name(const std::string& crest_name, int blocks_per_stage);
 
 // Every parameter, then every buffer, of `model` under its PyTorch name (the tensors
-// themselves, detached). With `backbone_only` the classifier head (fc.*) is left out.
+// themselves, detached). With `backbone_only` the classifier heads are left out. A model with a
+// balanced head (ACR, SeMi) is written as the plain WRN it evaluates: fc_balanced.* under the
+// names fc.*, the standard head left out.
 NamedTensors wrn_state_dict(WideResNetImpl& model, bool backbone_only = false);
 
 // FNV-1a 64 (hex) over the backbone (every tensor but fc.*, parameters then buffers, as

@@ -23,6 +23,7 @@
 #include "crest/config/config.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn.h"
+#include "crest/ssl/acr.h"
 #include "crest/ssl/alignment.h"
 #include "crest/ssl/learner.h"
 #include "crest/ssl/losses.h"
@@ -48,6 +49,7 @@ struct TrainingData {
 // trainer), data and settings.
 struct SemiLearnerContext {
   TrainConfig train;
+  AcrConfig acr;  // train.algorithm acr
   at::Device device = at::kCPU;
   WideResNet model{nullptr};      // the raw model, trained
   WideResNet ema_model{nullptr};  // its EMA, evaluated
@@ -126,6 +128,33 @@ class MixMatchLearner final : public SemiLearner {
   void unlabeled_views(const at::Tensor& images, at::Generator& generator,
                        std::vector<at::Tensor>& views) override;
   void finish_batch(StepBatch& batch, at::Generator& generator) override;
+};
+
+// ACR (Wei and Gan, CVPR 2023; ssl/acr.h) as Gank0078/ACR train.py: a weak and two strong views
+// of each unlabeled image, one forward through the backbone and both heads, the adaptive
+// consistency loss, and the estimate of the unlabeled class distribution, whose tau changes at
+// epoch starts (so always eager). The balanced head is the one evaluated and pseudo-labels
+// CReST's selection (forward(), models/wrn.h).
+class AcrLearner final : public SemiLearner {
+ public:
+  explicit AcrLearner(SemiLearnerContext context);
+  // The samplers and alignment, then the estimate (module "acr": u_py, count_kl, adjustment_l1,
+  // tau; the same on every rank).
+  void register_state(StateTree& tree) override;
+  StepLoss loss(const StepBatch& batch, std::int64_t step) override;
+  // SemiLearner's record plus acr_tau (the epoch's adaptive tau) and acr_u_py (the estimate).
+  EpochLine evaluate(const EvaluationInput& input) override;
+  bool graph_capturable() const override { return false; }
+  int unlabeled_view_count() const override { return 3; }
+
+ protected:
+  void unlabeled_views(const at::Tensor& images, at::Generator& generator,
+                       std::vector<at::Tensor>& views) override;
+
+ private:
+  AcrEstimate estimate_{nullptr};
+  at::Tensor adjustment_l12_;  // float64 [C]: log(p_l^tau12 + 1e-12)
+  at::Tensor adjustment_l2_;   // float64 [C]: log(p_l^tau2 + 1e-12)
 };
 
 // The learner of train.algorithm.

@@ -30,6 +30,7 @@ namespace crest {
 struct TrainerSettings {
   ModelConfig model;
   TrainConfig train;
+  AcrConfig acr;          // train.algorithm acr
   std::int64_t seed = 0;  // the run seed; with `generation` it derives every generator
   int generation = 0;
   int checkpoint_every = 0;      // steps; 0 = only at the end
