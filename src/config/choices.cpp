@@ -171,6 +171,18 @@ const char* name_of(TrainAlgorithm value) {
       return "mixmatch";
     case TrainAlgorithm::kAcr:
       return "acr";
+    case TrainAlgorithm::kSemi:
+      return "semi";
+  }
+  return nullptr;
+}
+
+const char* name_of(SemiFeatureRows value) {
+  switch (value) {
+    case SemiFeatureRows::kReference:
+      return "reference";
+    case SemiFeatureRows::kAligned:
+      return "aligned";
   }
   return nullptr;
 }
@@ -208,6 +220,7 @@ std::string to_string(SelectOn value) { return name_text(value); }
 std::string to_string(LabeledLoss value) { return name_text(value); }
 std::string to_string(TrainAlgorithm value) { return name_text(value); }
 std::string to_string(AcrClassCount value) { return name_text(value); }
+std::string to_string(SemiFeatureRows value) { return name_text(value); }
 
 std::string display_name(TrainAlgorithm value) {
   switch (value) {
@@ -217,6 +230,8 @@ std::string display_name(TrainAlgorithm value) {
       return "MixMatch";
     case TrainAlgorithm::kAcr:
       return "ACR";
+    case TrainAlgorithm::kSemi:
+      return "SeMi";
   }
   return to_string(value);
 }
@@ -227,6 +242,7 @@ bool has_balanced_head(TrainAlgorithm algorithm) {
     case TrainAlgorithm::kMixMatch:
       return false;
     case TrainAlgorithm::kAcr:
+    case TrainAlgorithm::kSemi:
       return true;
   }
   return false;
@@ -329,6 +345,7 @@ CREST_CHOICE(SelectOn)
 CREST_CHOICE(LabeledLoss)
 CREST_CHOICE(TrainAlgorithm)
 CREST_CHOICE(AcrClassCount)
+CREST_CHOICE(SemiFeatureRows)
 #undef CREST_CHOICE
 
 DatasetKind parse_dataset(const std::string& text, const std::string& key) {

@@ -387,6 +387,10 @@ const std::map<std::string, std::string>& section_docs() {
        "ACR (train.algorithm: acr; Wei and Gan, CVPR 2023, as Gank0078/ACR train.py): the "
        "balanced head, the adaptive consistency regulariser and its estimate of the unlabeled "
        "class distribution."},
+      {"semi",
+       "SeMi (train.algorithm: semi; Wang et al. 2025, as pywin/SeMi train_semi.py): on ACR's "
+       "two heads, hard-example mining, the class-balanced memory bank and its prototype blend, "
+       "feature consistency; it also reads acr.tau12, acr.tau2 and acr.temperature."},
       {"crest", "The CReST generation loop and CReST+ alignment."},
       {"pretrain", "Self-supervised rotation pre-training (crest pretrain)."},
       {"run", "Seeds, outputs and device."},

@@ -1,5 +1,7 @@
 // The key tables of the learners' own sections (config_keys.h, method_keys): one section per
 // method beside FixMatch and MixMatch, each key named after the reference's flag.
+#include <utility>
+
 #include "config_keys.h"
 #include "key_rules.h"
 
@@ -45,8 +47,60 @@ std::vector<Field> acr_keys() {
   };
 }
 
+// semi.*: pywin/SeMi train_semi.py's flags (docs/methods.md, "SeMi").
+std::vector<Field> semi_keys() {
+  return {
+      CREST_KEY("semi.start_epoch", semi.start_epoch,
+                "semi: epochs (train.steps_per_epoch steps each, from each generation's start) "
+                "before the prototype blend, the hard-example weights and the feature "
+                "consistency start (--est-epoch).",
+                between(0, 1 << 20)),
+      CREST_KEY("semi.alpha", semi.alpha,
+                "semi: strength of the prototype blend p~ = (1 - a r w_c) p + a r w_c q, r = "
+                "epoch / steps_per_epoch, w the confident-class frequency (--alpha; 0 = no "
+                "blend).",
+                between(0, 1)),
+      CREST_KEY("semi.prototype_blend", semi.prototype_blend,
+                "semi: blend the memory bank's prototype probabilities into the pseudo-labels "
+                "(--use_pc).",
+                any()),
+      CREST_KEY("semi.proto_temperature", semi.proto_temperature,
+                "semi: temperature of softmax(-||f - P_c|| / T), the prototype probabilities "
+                "(--tau_tar).",
+                above_at_most(0, 100)),
+      CREST_KEY("semi.hard_scale", semi.hard_scale,
+                "semi: hard-example weight H(p) / log C * scale + 1 - scale of each unlabeled "
+                "image's loss (--scale; 0 = every image weighs 1).",
+                between(0, 1)),
+      CREST_KEY("semi.consistency_weight", semi.consistency_weight,
+                "semi: weight of the feature-consistency term on unconfident images (--conswt).",
+                between(0, kMaxLossWeight)),
+      CREST_KEY("semi.consistency_temperature", semi.consistency_temperature,
+                "semi: temperature of the feature-consistency softmaxes over the feature "
+                "dimensions; the teacher's is a fifth of it (--proto_t).",
+                above_at_most(0, 100)),
+      CREST_KEY("semi.bank_per_class", semi.bank_per_class,
+                "semi: memory-bank slots per class, confident strong-view features sorted by "
+                "confidence (--mb_size).",
+                between(1, 1 << 16)),
+      CREST_KEY("semi.decay_steps", semi.decay_steps,
+                "semi: the bank's confidences decay (x 0.99) every this many steps of an epoch "
+                "(--decay_step; above train.steps_per_epoch: never).",
+                between(1, 1 << 24)),
+      CREST_KEY("semi.feature_rows", semi.feature_rows,
+                "semi: which rows of the batch's features stand for an unlabeled image's views: "
+                "reference (as train_semi.py slices its interleaved batch: rows of other images, "
+                "a quarter of them labeled) | aligned (the image's own weak and strong views).",
+                choice()),
+  };
+}
+
 }  // namespace
 
-std::vector<Field> method_keys() { return acr_keys(); }
+std::vector<Field> method_keys() {
+  std::vector<Field> keys = acr_keys();
+  for (Field& field : semi_keys()) keys.push_back(std::move(field));
+  return keys;
+}
 
 }  // namespace crest::config_detail

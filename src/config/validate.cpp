@@ -92,10 +92,24 @@ void validate_cuda_graph(const TrainConfig& train) {
     case TrainAlgorithm::kAcr:
       why = "its adaptive tau changes at epoch starts";
       break;
+    case TrainAlgorithm::kSemi:
+      why = "its memory bank is updated on the host inside the step";
+      break;
   }
   throw ConfigError(
       "train.cuda_graph=on does not work with train.algorithm=" + to_string(train.algorithm) +
       " (" + why + "); set train.cuda_graph=auto or off");
+}
+
+// What train.algorithm=semi needs: one unlabeled image per labeled one (pywin/SeMi slices its
+// features for mu = 1 only).
+void validate_semi(const TrainConfig& train) {
+  if (train.algorithm != TrainAlgorithm::kSemi || train.unlabeled_ratio == 1) return;
+  throw ConfigError(
+      "train.unlabeled_ratio must be 1 with train.algorithm=semi (its step pairs "
+      "each labeled image with one unlabeled image, as pywin/SeMi runs only with "
+      "--mu 1), got " +
+      std::to_string(train.unlabeled_ratio) + "; set train.unlabeled_ratio=1");
 }
 
 }  // namespace
@@ -105,6 +119,7 @@ void validate_config(const Config& config) {
   validate_optimizers(config.pretrain, config.train);
   validate_mixmatch(config.train);
   validate_cuda_graph(config.train);
+  validate_semi(config.train);
   if ((config.model.depth - 4) % 6 != 0) {
     throw ConfigError("model.depth must be 6n + 4 (10, 16, 22, 28, ...), got " +
                       std::to_string(config.model.depth));

@@ -104,6 +104,7 @@ TrainerSettings trainer_settings(const Config& config, int g, RunSink& sink,
   settings.model = config.model;
   settings.train = config.train;
   settings.acr = config.acr;
+  settings.semi = config.semi;
   settings.seed = config.run.seed;
   settings.generation = g;
   settings.checkpoint_every = config.run.checkpoint_every;

@@ -111,6 +111,7 @@ SemiLearnerContext GenerationTrainer::Impl::learner_context(DistributionAligner 
   SemiLearnerContext c;
   c.train = settings.train;
   c.acr = settings.acr;
+  c.semi = settings.semi;
   c.device = device;
   c.model = model;
   c.ema_model = ema_model;

@@ -20,15 +20,16 @@ enum class SplitProtocol { kCrest, kDarp, kAsIs };                    // data.pr
 enum class ResizeMode { kArea, kCenterCrop, kError };                 // data.resize
 enum class DuplicatePolicy { kRefuse, kDrop };                        // data.duplicates
 enum class Amp { kAuto, kBf16, kOff };                                // train.amp
-enum class Toggle { kAuto, kOn, kOff };                    // train.channels_last, train.cuda_graph
-enum class SgdChoice { kAuto, kForeach, kFused, kLoop };   // train.sgd
-enum class CrestMode { kFixMatch, kCrest, kCrestPlus };    // crest.mode
-enum class RateProfile { kIdeal, kLabeled };               // crest.rate_profile
-enum class TemperatureSchedule { kLinear, kConstant };     // crest.t_schedule
-enum class PModelEstimate { kBuffer, kEma };               // crest.p_model
-enum class SelectOn { kLast, kVal };                       // crest.select_on
-enum class TrainAlgorithm { kFixMatch, kMixMatch, kAcr };  // train.algorithm
-enum class AcrClassCount { kReference, kHistogram };       // acr.class_count
+enum class Toggle { kAuto, kOn, kOff };                   // train.channels_last, train.cuda_graph
+enum class SgdChoice { kAuto, kForeach, kFused, kLoop };  // train.sgd
+enum class CrestMode { kFixMatch, kCrest, kCrestPlus };   // crest.mode
+enum class RateProfile { kIdeal, kLabeled };              // crest.rate_profile
+enum class TemperatureSchedule { kLinear, kConstant };    // crest.t_schedule
+enum class PModelEstimate { kBuffer, kEma };              // crest.p_model
+enum class SelectOn { kLast, kVal };                      // crest.select_on
+enum class TrainAlgorithm { kFixMatch, kMixMatch, kAcr, kSemi };  // train.algorithm
+enum class SemiFeatureRows { kReference, kAligned };              // semi.feature_rows
+enum class AcrClassCount { kReference, kHistogram };              // acr.class_count
 enum class LabeledLoss {
   kCe,
   kCbSoftmax,
@@ -53,6 +54,7 @@ std::string to_string(SelectOn value);
 std::string to_string(LabeledLoss value);
 std::string to_string(TrainAlgorithm value);
 std::string to_string(AcrClassCount value);
+std::string to_string(SemiFeatureRows value);
 // The learner's name as its paper writes it ("FixMatch", "MixMatch"), for tables people read.
 std::string display_name(TrainAlgorithm value);
 
@@ -80,7 +82,7 @@ bool reads_files(DatasetKind dataset);       // all but synthetic: data.root hol
 bool selects_pseudo_labels(CrestMode mode);  // crest, crest+: self-training generations
 bool aligns_distribution(CrestMode mode);    // crest+: progressive distribution alignment
 bool uses_validation(SelectOn select_on);    // val: a validation slice picks the best generation
-// acr: the model has a second, balanced head (fc_balanced), and forward() evaluates it.
+// acr, semi: the model has a second, balanced head (fc_balanced), and forward() evaluates it.
 bool has_balanced_head(TrainAlgorithm algorithm);
 
 // What an auto | on | off key means where auto stands for `when_auto`.

@@ -97,6 +97,22 @@ struct AcrConfig {
   AcrClassCount class_count = AcrClassCount::kReference;  // how a step's predictions count
 };
 
+// SeMi (train.algorithm: semi; Wang et al. 2025; ssl/semi_mining.h): pywin/SeMi train_semi.py's
+// flags, defaults as its README's CIFAR-10-LT N_1 = 1500 command (docs/methods.md maps them).
+// SeMi also reads acr.tau12, acr.tau2 and acr.temperature (the ACR flags its script keeps).
+struct SemiConfig {
+  int start_epoch = 5;                    // --est-epoch: blending, mining, consistency after it
+  double alpha = 0.4;                     // --alpha: strength of the prototype blend
+  bool prototype_blend = true;            // --use_pc
+  double proto_temperature = 0.1;         // --tau_tar: softmax temperature of the prototype probs
+  double hard_scale = 0.75;               // --scale: share of the entropy in the mining weight
+  double consistency_weight = 0.15;       // --conswt
+  double consistency_temperature = 0.09;  // --proto_t
+  int bank_per_class = 128;               // --mb_size
+  int decay_steps = 100;                  // --decay_step
+  SemiFeatureRows feature_rows = SemiFeatureRows::kReference;
+};
+
 struct CrestConfig {
   CrestMode mode = CrestMode::kCrestPlus;
   int generations = 6;
@@ -142,6 +158,7 @@ struct Config {
   ModelConfig model;
   TrainConfig train;
   AcrConfig acr;
+  SemiConfig semi;
   CrestConfig crest;
   PretrainConfig pretrain;
   RunConfig run;

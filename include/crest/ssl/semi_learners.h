@@ -29,6 +29,7 @@
 #include "crest/ssl/losses.h"
 #include "crest/ssl/mixmatch.h"
 #include "crest/ssl/sampler.h"
+#include "crest/ssl/semi_mining.h"
 
 namespace crest {
 
@@ -49,7 +50,8 @@ struct TrainingData {
 // trainer), data and settings.
 struct SemiLearnerContext {
   TrainConfig train;
-  AcrConfig acr;  // train.algorithm acr
+  AcrConfig acr;    // train.algorithm acr (semi reads tau12, tau2, temperature)
+  SemiConfig semi;  // train.algorithm semi
   at::Device device = at::kCPU;
   WideResNet model{nullptr};      // the raw model, trained
   WideResNet ema_model{nullptr};  // its EMA, evaluated
@@ -155,6 +157,41 @@ class AcrLearner final : public SemiLearner {
   AcrEstimate estimate_{nullptr};
   at::Tensor adjustment_l12_;  // float64 [C]: log(p_l^tau12 + 1e-12)
   at::Tensor adjustment_l2_;   // float64 [C]: log(p_l^tau2 + 1e-12)
+};
+
+// SeMi (Wang et al. 2025; ssl/semi_mining.h) as pywin/SeMi train_semi.py: ACR's two heads and
+// views with fixed adjustments (tau12, tau2; no adaptive tau), the prototype blend of the
+// pseudo-labels from a class-balanced memory bank of confident strong-view features, entropy
+// weights of the unlabeled loss (hard-example mining) and feature consistency on unconfident
+// images, docs/methods.md ("SeMi") step by step. The balanced head is evaluated. Always eager
+// (collectives and the bank's host-side insertion inside the step).
+class SeMiLearner final : public SemiLearner {
+ public:
+  explicit SeMiLearner(SemiLearnerContext context);
+  // The samplers and alignment, then "semi_bank" (the memory bank) and the buffers
+  // semi_center [1, D], semi_label_counts [C], semi_class_weight [C] (the same on every rank).
+  void register_state(StateTree& tree) override;
+  StepLoss loss(const StepBatch& batch, std::int64_t step) override;
+  bool graph_capturable() const override { return false; }
+  int unlabeled_view_count() const override { return 3; }
+
+ protected:
+  void unlabeled_views(const at::Tensor& images, at::Generator& generator,
+                       std::vector<at::Tensor>& views) override;
+
+ private:
+  // The blended pseudo-labels of the weak view (steps 2-3 of the spec).
+  at::Tensor pseudo_labels(const at::Tensor& logits_weak, const at::Tensor& strong_features,
+                           std::int64_t step);
+  // Steps 6, 7 and 12: the class counts and weights, the bank's insertion and decay.
+  void update_state(const SemiViewFeatures& views, const SemiTargets& targets,
+                    const at::Tensor& probs, std::int64_t step);
+
+  SemiMemoryBank bank_{nullptr};
+  at::Tensor center_;        // float [1, D]: running mean of the consistency teacher
+  at::Tensor label_counts_;  // float [C]: confident pseudo-labels per class since the start
+  at::Tensor class_weight_;  // float [C]: their normalised frequency, refreshed each epoch
+  at::Tensor adjustment_l12_, adjustment_l2_;  // float64 [C]
 };
 
 // The learner of train.algorithm.
