@@ -78,9 +78,11 @@ void GenerationTrainer::Impl::build_models() {
     load_wrn_backbone(*model, *settings.init_weights, settings.init_source);
     init_fingerprint = backbone_fingerprint(*model);
   }
+  const TrainConfig& t = settings.train;
+  // The EMA model is only evaluated (eval mode): its BatchNorm never needs the other ranks.
+  if (t.sync_bn) model->set_batchnorm_sync(&dist::world());
   model->to(device);
   ema_model->to(device);
-  const TrainConfig& t = settings.train;
   // auto: NHWC on every device. On CPU oneDNN's NHWC convolutions measured 16% faster per
   // quickstart step with tcmalloc (6% slower with glibc malloc; docs/performance.md).
   channels_last = resolve_toggle(t.channels_last, true);
@@ -239,6 +241,10 @@ GenerationOutcome GenerationTrainer::run(bool resume) {
   loop.banner = s.settings.label + ": training step in " + (s.bf16 ? "bf16 autocast" : "fp32") +
                 ", " + (s.channels_last ? "channels-last" : "contiguous") + " layout, " +
                 sgd_kernels_name(s.engine->optimizer().kernels()) + " SGD kernels";
+  if (t.sync_bn && dist::world().distributed()) {
+    loop.banner += ", BatchNorm statistics synchronised over " +
+                   std::to_string(dist::world().size()) + " ranks (train.sync_bn)";
+  }
   loop.execution = s.engine->execution();
   loop.execution.precision = s.bf16 ? "bf16" : "fp32";
   loop.execution.memory_format = s.channels_last ? "channels_last" : "contiguous";
