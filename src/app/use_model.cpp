@@ -24,6 +24,7 @@
 #include "crest/io/run_files.h"
 #include "crest/metrics/metrics.h"
 #include "crest/models/wrn_weights.h"
+#include "crest/ssl/losses.h"
 #include "crest/ssl/predict.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
@@ -320,10 +321,25 @@ std::string prediction_csv(const std::string& file, const TopClasses& top, std::
   return text;
 }
 
+// --logit-adjust on a model whose logits already carry the adjustment (ssl/losses.h
+// logits_already_adjusted) would subtract the prior twice: InputError, before anything is
+// written.
+void refuse_second_adjustment(const EvaluateOptions& options, const TrainedModel& trained) {
+  if (!options.logit_adjust || !logits_already_adjusted(trained.config.train, trained.config.acr)) return;
+  char tau[32];
+  std::snprintf(tau, sizeof(tau), "%g", trained.config.train.la_tau);
+  throw InputError("--logit-adjust: " + trained.run_dir.string() + " was trained with " +
+                   "train.labeled_loss=" + to_string(trained.config.train.labeled_loss) +
+                   " (la_tau " + tau +
+                   "), so its logits already carry the adjustment for the class prior and a "
+                   "second one would count the prior twice; evaluate without --logit-adjust");
+}
+
 }  // namespace
 
 void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
   const TrainedModel trained = load_choice(options.choice);
+  refuse_second_adjustment(options, trained);
   auto [data, source] = evaluation_data(options, trained);
   const bool own_test = options.folder.empty() && options.config_path.empty() &&
                         options.overrides.empty();  // checked when the run was trained

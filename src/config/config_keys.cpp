@@ -251,6 +251,14 @@ std::vector<Field> train_keys() {
                 "eager steps and replay it: auto (on for CUDA builds that support it) | on | "
                 "off.",
                 choice()),
+      CREST_KEY("train.sync_bn", train.sync_bn,
+                "Runs of several ranks (--nproc, srun, torchrun): BatchNorm in training takes its "
+                "batch statistics over every rank's batch, as PyTorch's SyncBatchNorm, so N "
+                "ranks compute what one process computes on the global batch. Off: each rank "
+                "normalises its own shard, as the CReST reference's multi-GPU runs and DDP "
+                "without SyncBatchNorm (two small all-reduces per BatchNorm layer and step "
+                "saved). No effect with one rank.",
+                any()),
   };
 }
 

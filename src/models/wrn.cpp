@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "crest/dist/sync_batchnorm.h"
+#include "crest/dist/world.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -24,6 +26,14 @@ torch::nn::Conv2d make_conv(int in, int out, int kernel, int stride) {
 }
 
 at::Tensor leaky(const at::Tensor& x, double slope) { return at::leaky_relu(x, slope); }
+
+// `bn` on `x`: synchronised over the ranks of `world` in training mode when there are several.
+at::Tensor apply_bn(torch::nn::BatchNorm2d& bn, const at::Tensor& x, dist::World* world) {
+  if (world != nullptr && world->distributed() && bn->is_training()) {
+    return dist::sync_batch_norm(x, *bn, *world);
+  }
+  return bn->forward(x);
+}
 
 // Fills `w` from N(0, stddev^2) truncated to [-2 stddev, 2 stddev] by redrawing outliers.
 void truncated_normal_(const at::Tensor& w, double stddev, at::Generator& generator) {
@@ -51,11 +61,11 @@ WideResNetBlockImpl::WideResNetBlockImpl(int in_channels, int out_channels, int 
 }
 
 at::Tensor WideResNetBlockImpl::forward(const at::Tensor& x) {
-  const at::Tensor preact = leaky(bn1_->forward(x), slope_);
+  const at::Tensor preact = leaky(apply_bn(bn1_, x, sync_world_), slope_);
   at::Tensor shortcut = shortcut_from_preact_ ? preact : x;
   if (shortcut_) shortcut = shortcut_->forward(shortcut);
   at::Tensor out = conv1_->forward(preact);
-  out = conv2_->forward(leaky(bn2_->forward(out), slope_));
+  out = conv2_->forward(leaky(apply_bn(bn2_, out, sync_world_), slope_));
   return out + shortcut;
 }
 
@@ -95,7 +105,7 @@ WideResNetImpl::WideResNetImpl(const WideResNetOptions& options) : options_(opti
 at::Tensor WideResNetImpl::features(const at::Tensor& x) {
   at::Tensor out = stem_->forward(x);
   for (const auto& block : *blocks_) out = block->as<WideResNetBlock>()->forward(out);
-  out = leaky(bn_->forward(out), options_.leaky_slope);
+  out = leaky(apply_bn(bn_, out, sync_world_), options_.leaky_slope);
   return out.mean({2, 3});
 }
 
@@ -109,6 +119,11 @@ at::Tensor WideResNetImpl::classify_balanced(const at::Tensor& features) {
 at::Tensor WideResNetImpl::forward(const at::Tensor& x) {
   const at::Tensor pooled = features(x);
   return fc_balanced_ ? fc_balanced_->forward(pooled) : fc_->forward(pooled);
+}
+
+void WideResNetImpl::set_batchnorm_sync(dist::World* world) {
+  sync_world_ = world;
+  for (const auto& block : *blocks_) block->as<WideResNetBlock>()->set_batchnorm_sync(world);
 }
 
 std::int64_t parameter_count(const torch::nn::Module& module) {

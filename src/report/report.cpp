@@ -424,10 +424,19 @@ std::string curve_charts(const RunFolder& run, const CurveAxis& axis, bool sever
   frame.figure = "curves-accuracy";
   frame.title = "Test accuracy";
   frame.y_label = "accuracy";
-  out << figure(chart(frame, {series("EMA", &MetricsLine::acc_ema, 0),
-                              series("raw", &MetricsLine::acc_raw, 1, true),
-                              series("EMA, logit-adjusted", &MetricsLine::acc_ema_la, 2, true)}),
-                "");
+  std::vector<ChartSeries> accuracy = {series("EMA", &MetricsLine::acc_ema, 0),
+                                       series("raw", &MetricsLine::acc_raw, 1, true)};
+  // A run whose logits are adjusted by training gets no post-hoc curve (older runs wrote one,
+  // adjusted twice).
+  if (!run.logits_adjusted_in_training) {
+    accuracy.push_back(series("EMA, logit-adjusted", &MetricsLine::acc_ema_la, 2, true));
+  }
+  out << figure(chart(frame, accuracy),
+                run.logits_adjusted_in_training
+                    ? "No post-hoc logit-adjusted curve: the run trained with "
+                      "train.labeled_loss=logit_adjusted, whose logits already carry the "
+                      "adjustment (a second one would count the class prior twice)."
+                    : "");
   frame.figure = "curves-lr";
   frame.title = "Learning rate";
   frame.y_label = "lr";

@@ -15,6 +15,7 @@
 #include "crest/io/training_files.h"
 #include "crest/report/report.h"
 #include "crest/report/svg.h"
+#include "crest/ssl/losses.h"
 #include "crest/util/error.h"
 
 namespace crest {
@@ -51,6 +52,27 @@ struct ClassCheck {
   }
 };
 
+// logits_already_adjusted of a config's train.labeled_loss, train.la_tau, train.algorithm and
+// acr.tau2, read leniently: a name or number this version does not know counts as not adjusted
+// (an absent key as its default).
+bool logits_adjusted_by(const std::optional<YAML::Node>& loss, const std::optional<YAML::Node>& tau,
+                        const std::optional<YAML::Node>& algorithm,
+                        const std::optional<YAML::Node>& tau2) {
+  TrainConfig train;
+  AcrConfig acr;
+  try {
+    if (loss) train.labeled_loss = parse_choice<LabeledLoss>(loss->Scalar(), "train.labeled_loss");
+    if (tau) train.la_tau = tau->as<double>();
+    if (algorithm) {
+      train.algorithm = parse_choice<TrainAlgorithm>(algorithm->Scalar(), "train.algorithm");
+    }
+    if (tau2) acr.tau2 = tau2->as<double>();
+  } catch (const std::exception&) {
+    return false;
+  }
+  return logits_already_adjusted(train, acr);
+}
+
 // The config keys the report needs, read leniently: a run written by another crest version
 // may have keys this one does not know, and the report should still be drawn.
 void read_config(const fs::path& file, RunFolder& run) {
@@ -86,6 +108,9 @@ void read_config(const fs::path& file, RunFolder& run) {
   if (const auto v = scalar("crest", "select_on")) run.select_on = v->Scalar();
   if (const auto v = scalar("data", "dataset")) run.dataset = v->Scalar();
   run.planned_generations = static_cast<int>(integer("crest", "generations"));
+  run.logits_adjusted_in_training =
+      logits_adjusted_by(scalar("train", "labeled_loss"), scalar("train", "la_tau"),
+                         scalar("train", "algorithm"), scalar("acr", "tau2"));
   const std::int64_t epochs = integer("train", "epochs");
   const std::int64_t steps = integer("train", "steps_per_epoch");
   if (epochs > 0 && steps > 0) run.steps_per_generation = epochs * steps;

@@ -84,4 +84,22 @@ LabeledLossFn make_labeled_loss(const TrainConfig& train, const std::vector<std:
   return fn;
 }
 
+bool is_sigmoid_loss(LabeledLoss loss) {
+  return loss == LabeledLoss::kCbSigmoid || loss == LabeledLoss::kCbFocal;
+}
+
+double sigmoid_prior_bias(int num_classes) {
+  if (num_classes < 2) {
+    throw InputError("the sigmoid prior bias needs at least 2 classes, got " +
+                     std::to_string(num_classes));
+  }
+  // -log((1 - pi) / pi) with pi = 1 / C.
+  return -std::log(static_cast<double>(num_classes - 1));
+}
+
+bool logits_already_adjusted(const TrainConfig& train, const AcrConfig& acr) {
+  if (has_balanced_head(train.algorithm)) return acr.tau2 > 0.0;
+  return train.labeled_loss == LabeledLoss::kLogitAdjusted && train.la_tau > 0.0;
+}
+
 }  // namespace crest

@@ -1,6 +1,7 @@
 #include "crest/ssl/semi_learners.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -17,6 +18,7 @@ ProgressField progress_field(const char* name, const char* short_name, const cha
                              double value, int priority) {
   char number[32];
   std::snprintf(number, sizeof(number), format, value);
+  if (std::isnan(value)) std::snprintf(number, sizeof(number), "n/a");  // undefined
   return ProgressField{std::string(name) + " " + number, std::string(short_name) + " " + number,
                        priority};
 }
@@ -100,8 +102,10 @@ EpochLine SemiLearner::evaluate(const EvaluationInput& input) {
                                                     : 0.0;
   line.acc_raw = raw.accuracy;
   line.acc_ema = ema.accuracy;
-  line.acc_raw_la = raw_la.accuracy;
-  line.acc_ema_la = ema_la.accuracy;
+  // Undefined where the logits already carry the adjustment (ssl/losses.h): never adjusted twice.
+  const bool adjust = !logits_already_adjusted(c_.train, c_.acr);
+  line.acc_raw_la = adjust ? raw_la.accuracy : kUndefined;
+  line.acc_ema_la = adjust ? ema_la.accuracy : kUndefined;
   line.mean_recall_ema = ema.mean_recall;
   line.per_class_recall_ema = ema.per_class.recall;
   line.per_class_recall_raw = raw.per_class.recall;

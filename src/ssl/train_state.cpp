@@ -34,7 +34,8 @@ std::shared_ptr<torch::nn::Module> momentum_module(const std::vector<at::Tensor>
   return optimizer;
 }
 
-std::vector<SgdGroup> sgd_groups_without_bn_decay(torch::nn::Module& model, double weight_decay) {
+std::vector<SgdGroup> sgd_groups_without_bn_decay(torch::nn::Module& model, double weight_decay,
+                                                  const std::vector<at::Tensor>& also_exempt) {
   std::unordered_set<const void*> bn_params;
   for (const auto& module : model.modules(/*include_self=*/false)) {
     if (module->as<torch::nn::BatchNorm2dImpl>() != nullptr) {
@@ -42,11 +43,19 @@ std::vector<SgdGroup> sgd_groups_without_bn_decay(torch::nn::Module& model, doub
         bn_params.insert(p.unsafeGetTensorImpl());
     }
   }
+  std::unordered_set<const void*> exempt;
+  for (const auto& p : also_exempt) exempt.insert(p.unsafeGetTensorImpl());
   std::vector<SgdGroup> groups(2);
   groups[0].weight_decay = weight_decay;
+  std::vector<at::Tensor> exempt_params;
   for (const auto& p : model.parameters()) {
-    groups[bn_params.count(p.unsafeGetTensorImpl()) ? 1 : 0].params.push_back(p);
+    if (exempt.count(p.unsafeGetTensorImpl()) != 0) {
+      exempt_params.push_back(p);
+    } else {
+      groups[bn_params.count(p.unsafeGetTensorImpl()) ? 1 : 0].params.push_back(p);
+    }
   }
+  groups[1].params.insert(groups[1].params.end(), exempt_params.begin(), exempt_params.end());
   return groups;
 }
 

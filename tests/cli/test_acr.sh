@@ -76,6 +76,10 @@ acc_run=$(grep -o '"accuracy": [0-9.e-]*' alone/gen_0/generation.json | head -1 
 acc_eval=$(grep -o '"accuracy": [0-9.e-]*' alone/eval/test-gen0-ema/metrics.json | awk '{print $2}')
 awk -v a="$acc_run" -v b="$acc_eval" 'BEGIN { exit !(a - b < 1e-9 && b - a < 1e-9) }' ||
   fail "evaluate's accuracy $acc_eval differs from the run's own $acc_run"
+# Its balanced head is trained with a logit-adjusted loss: no second, post-hoc adjustment.
+run evaluate alone --logit-adjust
+expect_code 2 "evaluate --logit-adjust on an acr run"
+grep -q '"acc_ema_la":null' alone/gen_0/metrics.jsonl || fail "acc_ema_la is null for acr"
 run data synth --format folder --out imgs --classes 4 --train-per-class 2 --test-per-class 3 \
   --seed 9
 expect_code 0 "images to predict"

@@ -83,6 +83,8 @@ struct TrainConfig {
   bool cudnn_benchmark = true;           // cuDNN autotuning on CUDA
   SgdChoice sgd = SgdChoice::kAuto;
   Toggle cuda_graph = Toggle::kAuto;
+  // Multi-rank runs: BatchNorm batch statistics over every rank's batch (dist/sync_batchnorm.h).
+  bool sync_bn = false;
 };
 
 // ACR (train.algorithm: acr; Wei and Gan, CVPR 2023; ssl/acr.h): the keys of Gank0078/ACR's

@@ -15,6 +15,11 @@
 // 'fan_out')), linear
 // Glorot-uniform with zero bias (Keras Dense defaults), BN weight 1 and bias 0.
 // WRN-28-2 with 10 classes has 1,467,610 parameters.
+//
+// BatchNorm in training mode normalises with the batch statistics of this process, or, after
+// set_batchnorm_sync(world) in a world of several ranks, with those of every rank's batch
+// together (train.sync_bn; dist/sync_batchnorm.h). The modules, names and buffers are the same
+// either way, so checkpoints and fingerprints do not depend on it.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -27,6 +32,10 @@
 #include <cstdint>
 
 namespace crest {
+
+namespace dist {
+class World;
+}
 
 struct WideResNetOptions {
   int depth = 28;
@@ -43,10 +52,13 @@ class WideResNetBlockImpl : public torch::nn::Module {
   WideResNetBlockImpl(int in_channels, int out_channels, int stride, bool first_of_stage,
                       const WideResNetOptions& options);
   at::Tensor forward(const at::Tensor& x);
+  // See WideResNetImpl::set_batchnorm_sync.
+  void set_batchnorm_sync(dist::World* world) { sync_world_ = world; }
 
  private:
   double slope_;
   bool shortcut_from_preact_;
+  dist::World* sync_world_ = nullptr;
   torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, shortcut_{nullptr};
 };
@@ -69,8 +81,18 @@ class WideResNetImpl : public torch::nn::Module {
 
   const WideResNetOptions& options() const { return options_; }
 
+  // The classifier head (the final linear layer, "fc").
+  torch::nn::Linear& classifier() { return fc_; }
+
+  // Every BatchNorm layer in training mode takes its batch statistics over all ranks of `world`
+  // (not owned; it must outlive the model's training), as PyTorch's SyncBatchNorm does; null, or
+  // a world of one rank, keeps each process's own statistics (plain BatchNorm2d, bit for bit).
+  // In eval mode the running statistics are used either way.
+  void set_batchnorm_sync(dist::World* world);
+
  private:
   WideResNetOptions options_;
+  dist::World* sync_world_ = nullptr;
   torch::nn::Conv2d stem_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};

@@ -44,6 +44,10 @@ struct RunFolder {
   std::string dataset;
   int planned_generations = -1;
   std::int64_t steps_per_generation = -1;  // train.epochs * train.steps_per_epoch
+  // logits_already_adjusted (ssl/losses.h) of train.labeled_loss and train.la_tau: the
+  // post-hoc logit-adjusted accuracy is not applicable (and not drawn, whatever an older
+  // metrics.jsonl holds).
+  bool logits_adjusted_in_training = false;
 
   std::optional<std::vector<GenerationRow>> rows;  // generations.csv
   std::optional<int> best_generation;              // summary.json

@@ -40,4 +40,28 @@ struct LabeledLossFn {
 LabeledLossFn make_labeled_loss(const TrainConfig& train, const std::vector<std::int64_t>& counts,
                                 at::Device device);
 
+// Whether `loss` scores every class with its own sigmoid (cb_sigmoid, cb_focal). For these Cui et
+// al. start the classifier bias at the prior, sigmoid_prior_bias, and leave that bias out of the
+// weight decay (class-balanced-loss: src/model_base.py _fully_connected, src/cifar_main.py
+// _tower_fn); crest's GenerationTrainer does both (ssl/trainer.h).
+bool is_sigmoid_loss(LabeledLoss loss);
+
+// The bias b = -log((1 - pi) / pi) with pi = 1 / C, i.e. -log(C - 1), at which every one of
+// the C sigmoids starts at probability 1 / C: with zero weights the first sigmoid loss is
+// log C + (C - 1) log(C / (C - 1)) per image (3.2508 for C = 10) instead of C log 2 (6.9315)
+// at b = 0. num_classes >= 2, else InputError.
+double sigmoid_prior_bias(int num_classes);
+
+// Whether the logits of the model a run evaluates already carry the logit adjustment, so that
+// the post-hoc adjustment (metrics' logit_adjust: acc_raw_la, acc_ema_la in metrics.jsonl,
+// `crest evaluate --logit-adjust`) would subtract the prior a second time. True for
+// train.labeled_loss logit_adjusted with la_tau > 0 (Menon et al. eq. 10 trains z + tau log pi,
+// so argmax z is already the balanced prediction); false for ce and the class-balanced
+// re-weightings (cb_*), which re-weight the loss but do not shift the logits. Runs for which it
+// holds report the adjusted figures as undefined (null in JSON, n/a for people) and `crest
+// evaluate --logit-adjust` refuses them. The one place of this rule: a learner whose evaluated
+// head is trained with an adjusted loss adds its case here. ACR's and SeMi's evaluated head
+// (fc_balanced) is trained with CE(z + tau2 log pi, y): adjusted when acr.tau2 > 0.
+bool logits_already_adjusted(const TrainConfig& train, const AcrConfig& acr);
+
 }  // namespace crest

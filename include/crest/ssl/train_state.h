@@ -29,6 +29,9 @@ std::shared_ptr<torch::nn::Module> momentum_module(const std::vector<at::Tensor>
 // Two SGD groups of `model`'s parameters: every weight but BatchNorm's with `weight_decay`,
 // then BatchNorm's scales and shifts without (reference: util.loss_wd skips variables named
 // 'bn'; Rethinking the Value of Labels decays every weight, a difference of no consequence).
-std::vector<SgdGroup> sgd_groups_without_bn_decay(torch::nn::Module& model, double weight_decay);
+// The parameters in `also_exempt` (the same tensors as the model's) join the second group, after
+// BatchNorm's; with none the groups are as they always were (checkpoints keep their layout).
+std::vector<SgdGroup> sgd_groups_without_bn_decay(torch::nn::Module& model, double weight_decay,
+                                                  const std::vector<at::Tensor>& also_exempt = {});
 
 }  // namespace crest

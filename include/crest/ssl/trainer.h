@@ -24,6 +24,7 @@
 #include "crest/ssl/alignment.h"
 #include "crest/ssl/engine.h"
 #include "crest/ssl/semi_learners.h"
+#include "crest/ssl/sgd.h"
 
 namespace crest {
 
@@ -53,13 +54,20 @@ struct GenerationOutcome {
   double seconds = 0.0;  // wall time of this process's share of the training
 };
 
+// The SGD groups of a generation's model: coupled L2 weight decay (train.weight_decay) on every
+// weight but BatchNorm's, and, for the sigmoid losses (cb_sigmoid, cb_focal: ssl/losses.h
+// is_sigmoid_loss), not on the classifier bias either, as Cui et al. (class-balanced-loss,
+// src/cifar_main.py _tower_fn); for the other losses that bias is decayed as before.
+std::vector<SgdGroup> generation_sgd_groups(WideResNetImpl& model, const TrainConfig& train);
+
 class GenerationTrainer {
  public:
   // Builds the generation's raw and EMA models (initialised from the run seed on the CPU, or
-  // from settings.init_weights, then on the device in the resolved memory format), its SGD with
-  // the two weight-decay groups, the learner of train.algorithm and the step engine. InputError
-  // for an empty labeled set, unlabeled_ratio > 0 without unlabeled images, or a train.* setting
-  // this device cannot honour.
+  // from settings.init_weights, then on the device in the resolved memory format; for the sigmoid
+  // losses the classifier bias at sigmoid_prior_bias; with train.sync_bn the model's BatchNorm
+  // synchronised over the ranks of dist::world()), its SGD with generation_sgd_groups, the learner
+  // of train.algorithm and the step engine. InputError for an empty labeled set, unlabeled_ratio >
+  // 0 without unlabeled images, or a train.* setting this device cannot honour.
   GenerationTrainer(TrainerSettings settings, at::Device device, TrainingData data,
                     std::filesystem::path out_dir, DistributionAligner alignment = nullptr);
   ~GenerationTrainer();

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "crest/util/error.h"
+#include "test_util.h"
 
 namespace crest {
 namespace {
@@ -84,6 +86,71 @@ TEST(LabeledLossTest, MakeFromTheConfig) {
   EXPECT_EQ(cb.class_weights.numel(), 2);
   train.labeled_loss = LabeledLoss::kCe;
   EXPECT_FALSE(make_labeled_loss(train, {30, 10}, at::kCPU).class_weights.defined());
+}
+
+TEST(LabeledLossTest, SigmoidPriorBiasIsMinusLogOfCMinusOne) {
+  // Cui et al.: b = -log((1 - pi) / pi), pi = 1 / C; every sigmoid then starts at 1 / C.
+  for (int c : {2, 3, 10, 100}) {
+    const double b = sigmoid_prior_bias(c);
+    EXPECT_NEAR(b, -std::log(c - 1.0), 1e-12) << c;
+    EXPECT_NEAR(1.0 / (1.0 + std::exp(-b)), 1.0 / c, 1e-12) << c;
+  }
+  expect_input_error([] { sigmoid_prior_bias(1); }, {"at least 2 classes", "got 1"});
+  expect_input_error([] { sigmoid_prior_bias(0); }, {"at least 2 classes", "got 0"});
+  // At logits equal to the bias, cb_sigmoid is log C + (C - 1) log(C / (C - 1)) per image.
+  for (int c : {2, 10, 100}) {
+    LabeledLossFn fn;
+    fn.kind = LabeledLoss::kCbSigmoid;
+    fn.class_weights = at::ones({c});
+    const at::Tensor logits = at::full({3, c}, sigmoid_prior_bias(c));
+    const at::Tensor labels = at::tensor({0, c - 1, 1}, at::kLong);
+    EXPECT_NEAR(fn(logits, labels).item<double>(), std::log(c) + (c - 1) * std::log(c / (c - 1.0)),
+                1e-4)
+        << c;
+  }
+}
+
+TEST(LabeledLossTest, OnlyTheLogitAdjustedLossCountsAsAdjustingTheLogits) {
+  TrainConfig train;
+  const std::pair<LabeledLoss, bool> sigmoid[] = {{LabeledLoss::kCe, false},
+                                                  {LabeledLoss::kCbSoftmax, false},
+                                                  {LabeledLoss::kCbSigmoid, true},
+                                                  {LabeledLoss::kCbFocal, true},
+                                                  {LabeledLoss::kLogitAdjusted, false}};
+  for (const auto& [loss, is_sigmoid] : sigmoid) {
+    train.labeled_loss = loss;
+    EXPECT_EQ(is_sigmoid_loss(loss), is_sigmoid) << to_string(loss);
+    for (double tau : {0.5, 1.0, 10.0}) {
+      train.la_tau = tau;
+      EXPECT_EQ(logits_already_adjusted(train, AcrConfig{}), loss == LabeledLoss::kLogitAdjusted)
+          << to_string(loss) << " tau " << tau;
+    }
+    // tau 0: the logit-adjusted loss is plain cross-entropy.
+    train.la_tau = 0.0;
+    EXPECT_FALSE(logits_already_adjusted(train, AcrConfig{})) << to_string(loss);
+  }
+}
+
+TEST(LabeledLossTest, TheBalancedHeadIsAdjustedByTau2WhateverTheLabeledLoss) {
+  // ACR and SeMi evaluate fc_balanced, trained with CE(z + tau2 log pi, y).
+  for (TrainAlgorithm algorithm : {TrainAlgorithm::kAcr, TrainAlgorithm::kSemi}) {
+    TrainConfig train;
+    train.algorithm = algorithm;
+    for (LabeledLoss loss :
+         {LabeledLoss::kCe, LabeledLoss::kCbSoftmax, LabeledLoss::kLogitAdjusted}) {
+      train.labeled_loss = loss;
+      AcrConfig acr;
+      for (double tau2 : {0.5, 2.0}) {
+        acr.tau2 = tau2;
+        EXPECT_TRUE(logits_already_adjusted(train, acr)) << to_string(algorithm) << " " << tau2;
+      }
+      acr.tau2 = 0.0;
+      EXPECT_FALSE(logits_already_adjusted(train, acr)) << to_string(algorithm);
+    }
+  }
+  TrainConfig mixmatch;
+  mixmatch.algorithm = TrainAlgorithm::kMixMatch;
+  EXPECT_FALSE(logits_already_adjusted(mixmatch, AcrConfig{}));
 }
 
 }  // namespace

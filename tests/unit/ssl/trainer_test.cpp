@@ -15,8 +15,11 @@
 
 #include "crest/data/prepare.h"
 #include "crest/io/file.h"
+#include "crest/models/wrn_weights.h"
 #include "crest/selftrain/run_data.h"
+#include "crest/ssl/losses.h"
 #include "crest/ssl/predict.h"
+#include "crest/ssl/train_state.h"
 #include "crest/util/device.h"
 #include "crest/util/error.h"
 #include "crest/util/signals.h"
@@ -325,6 +328,138 @@ TEST_F(TrainerTest, CudaGraphStepMatchesTheEagerStep) {
                                           run_.labeled_positions, targets_),
                           dir_ / "fresh");
   EXPECT_FALSE(at::allclose(fresh.model()->parameters()[0], b[0]));
+}
+
+// Whether `groups` put `p` in a group with weight decay `decay`.
+bool in_group_with_decay(const std::vector<SgdGroup>& groups, const at::Tensor& p, double decay) {
+  for (const SgdGroup& g : groups) {
+    for (const at::Tensor& q : g.params) {
+      if (q.is_same(p)) return g.weight_decay == decay;
+    }
+  }
+  return false;
+}
+
+TEST_F(TrainerTest, SigmoidLossesStartTheBiasAtThePriorAndLeaveItUndecayed) {
+  // Cui et al. (class-balanced-loss, model_base.py and cifar_main.py): with the sigmoid losses
+  // the classifier bias starts at -log(C - 1) and is not weight-decayed; the other losses keep
+  // the zero bias and its decay (their runs do not change).
+  settings_.train.weight_decay = 5e-4;
+  const int classes = 3;
+  for (LabeledLoss loss : {LabeledLoss::kCe, LabeledLoss::kCbSoftmax, LabeledLoss::kCbSigmoid,
+                           LabeledLoss::kCbFocal, LabeledLoss::kLogitAdjusted}) {
+    settings_.train.labeled_loss = loss;
+    const bool sigmoid = loss == LabeledLoss::kCbSigmoid || loss == LabeledLoss::kCbFocal;
+    GenerationTrainer trainer(settings_, at::kCPU,
+                              generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
+    const double bias = sigmoid ? -std::log(classes - 1.0) : 0.0;
+    for (WideResNet* net : {&trainer.model(), &trainer.ema_model()}) {
+      const at::Tensor b = (*net)->classifier()->bias;
+      EXPECT_TRUE(at::allclose(b, at::full_like(b, bias), 0.0, 1e-7)) << to_string(loss) << b;
+    }
+    const std::vector<SgdGroup> groups = generation_sgd_groups(*trainer.model(), settings_.train);
+    WideResNetImpl& model = *trainer.model();
+    EXPECT_TRUE(in_group_with_decay(groups, model.classifier()->bias, sigmoid ? 0.0 : 5e-4))
+        << to_string(loss);
+    EXPECT_TRUE(in_group_with_decay(groups, model.classifier()->weight, 5e-4)) << to_string(loss);
+    if (!sigmoid) {
+      // Exactly the groups (and momentum-buffer order) of every run before this change.
+      const std::vector<SgdGroup> before = sgd_groups_without_bn_decay(model, 5e-4);
+      ASSERT_EQ(groups.size(), before.size());
+      for (std::size_t g = 0; g < groups.size(); ++g) {
+        ASSERT_EQ(groups[g].params.size(), before[g].params.size());
+        for (std::size_t k = 0; k < groups[g].params.size(); ++k) {
+          EXPECT_TRUE(groups[g].params[k].is_same(before[g].params[k]));
+        }
+      }
+    }
+  }
+}
+
+TEST_F(TrainerTest, FirstSigmoidLossOfAFreshModelIsCuiEtAlsPerImageValue) {
+  // C = 10 classes; with the head's weights at zero (near-zero logits from the features) the
+  // logits are the bias: each sigmoid at 1 / C gives log C + (C - 1) log(C / (C - 1)) = 3.2508
+  // per image (class weights 1 with beta 0), where the zero bias gave C log 2 = 6.9315.
+  data_.synthetic.classes = 10;
+  data_.synthetic.train_per_class = 12;
+  data_.synthetic.test_per_class = 2;
+  data_.imbalance_ratio = 2;
+  run_ = make_run_data(prepare_data(data_), at::kCPU);
+  targets_.clear();
+  for (std::int64_t p : run_.labeled_positions) {
+    targets_.push_back(run_.lt_labels[static_cast<std::size_t>(p)]);
+  }
+  settings_.train.cb_beta = 0.0;
+  const double c = 10.0;
+  for (LabeledLoss loss : {LabeledLoss::kCbSigmoid, LabeledLoss::kCbFocal}) {
+    settings_.train.labeled_loss = loss;
+    GenerationTrainer trainer(settings_, at::kCPU,
+                              generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
+    {
+      at::NoGradGuard no_grad;
+      trainer.model()->classifier()->weight.zero_();
+    }
+    const StepBatch batch = trainer.draw_batch();
+    const at::Tensor logits = trainer.model()->forward(batch.inputs).narrow(0, 0, 4);
+    LabeledLossFn fn =
+        make_labeled_loss(settings_.train, std::vector<std::int64_t>(10, 5), at::kCPU);
+    const double first = fn(logits, batch.labels).item<double>();
+    // cb_focal (gamma 1) weighs the target's term by 1 - 1/C and the others' by 1/C.
+    const double expected =
+        loss == LabeledLoss::kCbSigmoid
+            ? std::log(c) + (c - 1.0) * std::log(c / (c - 1.0))
+            : (1.0 - 1.0 / c) * std::log(c) + (c - 1.0) / c * std::log(c / (c - 1.0));
+    EXPECT_NEAR(first, expected, 1e-5) << to_string(loss);
+    if (loss == LabeledLoss::kCbSigmoid) {
+      EXPECT_NEAR(first, 3.2508, 1e-4);
+      EXPECT_GT(c * std::log(2.0) - first, 3.6);  // the zero bias's 6.9315
+    }
+  }
+}
+
+TEST_F(TrainerTest, InitFromKeepsTheSigmoidPriorOnTheFreshHead) {
+  // model.init_from: the backbone from the file, the head fresh, so its bias at the prior too.
+  WideResNetOptions options;
+  options.depth = 10;
+  options.width = 1;
+  options.num_classes = 3;
+  WideResNet source(options);
+  const NamedTensors backbone = wrn_state_dict(*source, /*backbone_only=*/true);
+  settings_.init_weights = &backbone;
+  settings_.init_source = "backbone.pt";
+  settings_.train.labeled_loss = LabeledLoss::kCbFocal;
+  GenerationTrainer trainer(settings_, at::kCPU,
+                            generation_data(run_, run_.labeled_positions, targets_), dir_ / "x");
+  EXPECT_EQ(backbone_fingerprint(*trainer.model()), backbone_fingerprint(*source));
+  const at::Tensor b = trainer.ema_model()->classifier()->bias;
+  EXPECT_TRUE(at::allclose(b, at::full_like(b, -std::log(2.0)), 0.0, 1e-7)) << b;
+}
+
+TEST_F(TrainerTest, LogitAdjustedFiguresAreUndefinedWhereTrainingAdjustedTheLogits) {
+  // A logit_adjusted run's logits already carry tau log(prior): its acc_*_la are null in
+  // metrics.jsonl, never adjusted twice; the other losses keep both figures.
+  settings_.train.epochs = 1;
+  struct Case {
+    LabeledLoss loss;
+    double tau;
+    bool adjusted;
+  };
+  for (const Case& c :
+       {Case{LabeledLoss::kCe, 1.0, false}, Case{LabeledLoss::kCbSigmoid, 1.0, false},
+        Case{LabeledLoss::kCbSoftmax, 1.0, false}, Case{LabeledLoss::kLogitAdjusted, 1.0, true},
+        Case{LabeledLoss::kLogitAdjusted, 2.0, true},
+        Case{LabeledLoss::kLogitAdjusted, 0.0, false}}) {
+    settings_.train.labeled_loss = c.loss;
+    settings_.train.la_tau = c.tau;
+    const std::string name = to_string(c.loss) + std::to_string(c.tau);
+    train(name);
+    const auto line = nlohmann::json::parse(read_file(dir_ / name / "metrics.jsonl"));
+    for (const char* key : {"acc_raw_la", "acc_ema_la"}) {
+      EXPECT_EQ(line[key].is_null(), c.adjusted) << name << " " << key << ": " << line[key];
+      if (!c.adjusted) EXPECT_TRUE(line[key].is_number()) << name << " " << key;
+    }
+    EXPECT_TRUE(line["acc_ema"].is_number()) << name;
+  }
 }
 
 }  // namespace
