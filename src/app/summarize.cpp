@@ -86,8 +86,11 @@ std::string method_variant(const Config& config) {
   if (config.train.labeled_loss != LabeledLoss::kCe)
     parts.push_back(to_string(config.train.labeled_loss));
   if (!config.model.init_from.empty()) parts.push_back("init " + config.model.init_from);
-  if (config.data.protocol == SplitProtocol::kDarp &&
-      config.data.imbalance_ratio_unlabeled != config.data.imbalance_ratio_labeled) {
+  // ACR's split is not darp's (no shuffle): the same N_1, M_1 and gammas make other groups.
+  if (config.data.protocol == SplitProtocol::kAcr) parts.push_back("acr split");
+  const bool darp_counts =
+      config.data.protocol == SplitProtocol::kDarp || config.data.protocol == SplitProtocol::kAcr;
+  if (darp_counts && config.data.imbalance_ratio_unlabeled != config.data.imbalance_ratio_labeled) {
     char text[64];
     std::snprintf(text, sizeof(text), "gamma_u %g", config.data.imbalance_ratio_unlabeled);
     parts.push_back(text);
@@ -114,7 +117,7 @@ std::string beta_text(double beta) {
 // gamma and beta of a run's group: the configured ones, or for data.protocol as_is the measured
 // imbalance ratio (from its split manifest) and kAsIsBeta.
 std::pair<double, double> gamma_beta(const fs::path& dir, const Config& config) {
-  if (config.data.protocol == SplitProtocol::kDarp) {
+  if (config.data.protocol == SplitProtocol::kDarp || config.data.protocol == SplitProtocol::kAcr) {
     const double n1 = static_cast<double>(config.data.num_labeled_head);
     const double m1 = static_cast<double>(config.data.num_unlabeled_head);
     return {config.data.imbalance_ratio_labeled, n1 / (n1 + m1)};

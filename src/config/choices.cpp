@@ -31,6 +31,8 @@ const char* name_of(SplitProtocol value) {
       return "darp";
     case SplitProtocol::kAsIs:
       return "as_is";
+    case SplitProtocol::kAcr:
+      return "acr";
   }
   return nullptr;
 }

@@ -46,9 +46,13 @@ std::vector<Field> data_keys() {
       CREST_KEY("data.protocol", data.protocol,
                 "How the long-tailed labeled/unlabeled split is built: crest (CReST/Cui et al.: "
                 "N_c = int(N_max * gamma^(-c/(L-1))), ceil(N_c * beta) labeled) | darp (DARP/"
-                "DASO/USB: N_1 labeled and M_1 unlabeled head images, gamma_l and gamma_u) | "
-                "as_is (the labeled and unlabeled images exactly as given: no long-tailed cut, "
-                "no label fraction; the imbalance ratio is measured).",
+                "DASO/USB: N_1 labeled and M_1 unlabeled head images, gamma_l and gamma_u, each "
+                "class shuffled by the fold) | as_is (the labeled and unlabeled images exactly "
+                "as given: no long-tailed cut, no label fraction; the imbalance ratio is "
+                "measured) | acr (ACR's and SeMi's train_split: darp's counts, no shuffle: the "
+                "first N_c images of each class in the source's order labeled, the next M_c "
+                "unlabeled; their unlabeled set also holds the labeled images, which ACR's "
+                "estimate skips; data.fold does not change it).",
                 choice()),
       CREST_KEY("data.imbalance_ratio", data.imbalance_ratio,
                 "gamma = N_1 / N_L, the imbalance ratio of the training set (crest protocol).",
@@ -59,7 +63,8 @@ std::vector<Field> data_keys() {
       CREST_KEY("data.fold", data.fold,
                 "Split seed: the labeled/unlabeled split of fold k shuffles each class with "
                 "NumPy's legacy RandomState(k), as the reference does; the paper averages "
-                "folds 1-5.",
+                "folds 1-5. The acr split takes no fold (the fold still seeds "
+                "crest.val_fraction's slice): repeat an acr run with another run.seed instead.",
                 between(0, 4294967295.0)),
       CREST_KEY("data.lt_seed", data.lt_seed,
                 "Seed of the draw that picks which images of each class the long-tailed set "
@@ -71,15 +76,15 @@ std::vector<Field> data_keys() {
                 "smallest class of the source (5000 for CIFAR-10, 500 for CIFAR-100).",
                 at_least(0)),
       CREST_KEY("data.num_labeled_head", data.num_labeled_head,
-                "N_1, labeled images of the head class (darp protocol).", at_least(1)),
+                "N_1, labeled images of the head class (darp, acr protocols).", at_least(1)),
       CREST_KEY("data.num_unlabeled_head", data.num_unlabeled_head,
-                "M_1, unlabeled images of the head class (darp protocol; of the tail class when "
-                "imbalance_ratio_unlabeled is negative).",
+                "M_1, unlabeled images of the head class (darp, acr protocols; of the tail "
+                "class when imbalance_ratio_unlabeled is negative).",
                 at_least(0)),
       CREST_KEY("data.imbalance_ratio_labeled", data.imbalance_ratio_labeled,
-                "gamma_l, imbalance ratio of the labeled set (darp protocol).", at_least(1)),
+                "gamma_l, imbalance ratio of the labeled set (darp, acr protocols).", at_least(1)),
       CREST_KEY("data.imbalance_ratio_unlabeled", data.imbalance_ratio_unlabeled,
-                "gamma_u, imbalance ratio of the unlabeled set (darp protocol); negative "
+                "gamma_u, imbalance ratio of the unlabeled set (darp, acr protocols); negative "
                 "reverses it (the tail class gets M_1 images), |gamma_u| >= 1.",
                 any()),
       CREST_KEY("data.image_size", data.image_size,

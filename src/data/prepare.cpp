@@ -94,6 +94,7 @@ DataError no_labeled_images(const DataConfig& data, const std::string& label) {
       return DataError(label + " gets 0 labeled images: data.label_fraction = " +
                        number(data.label_fraction) + " leaves it none; raise data.label_fraction");
     case SplitProtocol::kDarp:
+    case SplitProtocol::kAcr:
       return DataError(
           label + " gets 0 labeled images: data.num_labeled_head = " +
           std::to_string(data.num_labeled_head) +
@@ -275,6 +276,16 @@ nlohmann::json split_counts_json(const PreparedData& prepared) {
   return json;
 }
 
+std::string acr_unlabeled_note(const Split& split) {
+  const auto labeled = static_cast<std::int64_t>(split.labeled.size());
+  const auto unlabeled = static_cast<std::int64_t>(split.unlabeled.size());
+  return "data.protocol acr: the unlabeled set is these " + std::to_string(unlabeled) +
+         " unlabeled images plus the " + std::to_string(labeled) + " labeled ones (" +
+         std::to_string(labeled + unlabeled) +
+         ", as ACR's train_split); ACR's estimate skips the labeled ones, and CReST never "
+         "pseudo-labels them";
+}
+
 std::string split_counts_table(const PreparedData& prepared) {
   const auto& names = prepared.source.train.class_names;
   const Split& split = prepared.split;
@@ -328,6 +339,7 @@ std::string split_counts_table(const PreparedData& prepared) {
     out << split.unlabeled_unknown
         << " unlabeled image(s) have no known class (their per-class counts are unknown)\n";
   }
+  if (prepared.protocol == SplitProtocol::kAcr) out << acr_unlabeled_note(split) << "\n";
   std::snprintf(cell, sizeof(cell), "%.2f", prepared.measured_imbalance_ratio());
   out << "imbalance ratio of the labeled set (measured, largest / smallest class): " << cell
       << "\n";
@@ -393,6 +405,7 @@ void add_protocol_settings(const DataConfig& data, const PreparedData& prepared,
       settings["max_per_class"] = data.max_per_class;
       break;
     case SplitProtocol::kDarp:
+    case SplitProtocol::kAcr:
       settings["num_labeled_head"] = data.num_labeled_head;
       settings["num_unlabeled_head"] = data.num_unlabeled_head;
       settings["imbalance_ratio_labeled"] = data.imbalance_ratio_labeled;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <string>
+#include <utility>
 
 #include "crest/data/numpy_random.h"
 #include "crest/util/error.h"
@@ -131,13 +133,20 @@ Split build_crest_split(const at::Tensor& labels, int num_classes, const DataCon
   return split;
 }
 
-Split build_darp_split(const at::Tensor& labels, int num_classes, const DataConfig& data) {
-  auto by_class = indices_by_class(labels, num_classes);
-  const std::vector<std::int64_t> n_labeled =
+// N_i and M_i of the darp and acr protocols: M_i reversed when gamma_u < 0.
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> darp_class_counts(
+    int num_classes, const DataConfig& data) {
+  std::vector<std::int64_t> n_labeled =
       darp_counts(data.num_labeled_head, num_classes, data.imbalance_ratio_labeled);
   std::vector<std::int64_t> n_unlabeled =
       darp_counts(data.num_unlabeled_head, num_classes, std::fabs(data.imbalance_ratio_unlabeled));
   if (data.imbalance_ratio_unlabeled < 0) std::reverse(n_unlabeled.begin(), n_unlabeled.end());
+  return {n_labeled, n_unlabeled};
+}
+
+Split build_darp_split(const at::Tensor& labels, int num_classes, const DataConfig& data) {
+  auto by_class = indices_by_class(labels, num_classes);
+  const auto [n_labeled, n_unlabeled] = darp_class_counts(num_classes, data);
   std::vector<std::int64_t> total(n_labeled.size());
   for (std::size_t c = 0; c < total.size(); ++c) total[c] = n_labeled[c] + n_unlabeled[c];
   check_available(by_class, total, "the darp protocol (labeled + unlabeled)");
@@ -149,6 +158,27 @@ Split build_darp_split(const at::Tensor& labels, int num_classes, const DataConf
     rng.shuffle(indices);
     const auto nl = static_cast<std::size_t>(n_labeled[c]);
     const auto nu = static_cast<std::size_t>(n_unlabeled[c]);
+    split.labeled.insert(split.labeled.end(), indices.begin(), indices.begin() + nl);
+    split.unlabeled.insert(split.unlabeled.end(), indices.begin() + nl, indices.begin() + nl + nu);
+  }
+  finish(split, num_classes, labels);
+  return split;
+}
+
+// train_split of ACR and SeMi (dataset/cifar.py): the same counts as darp, but each class's
+// images taken in the source's order (idxs[:N_i] labeled, idxs[N_i:N_i + M_i] the rest of the
+// reference's unlabeled set idxs[:N_i + M_i]); the fold is not used.
+Split build_acr_split(const at::Tensor& labels, int num_classes, const DataConfig& data) {
+  const auto by_class = indices_by_class(labels, num_classes);
+  const auto [n_labeled, n_unlabeled] = darp_class_counts(num_classes, data);
+  std::vector<std::int64_t> total(n_labeled.size());
+  for (std::size_t c = 0; c < total.size(); ++c) total[c] = n_labeled[c] + n_unlabeled[c];
+  check_available(by_class, total, "the acr protocol (labeled + unlabeled)");
+  Split split;
+  for (std::size_t c = 0; c < by_class.size(); ++c) {
+    const auto& indices = by_class[c];
+    const auto nl = static_cast<std::ptrdiff_t>(n_labeled[c]);
+    const auto nu = static_cast<std::ptrdiff_t>(n_unlabeled[c]);
     split.labeled.insert(split.labeled.end(), indices.begin(), indices.begin() + nl);
     split.unlabeled.insert(split.unlabeled.end(), indices.begin() + nl, indices.begin() + nl + nu);
   }
@@ -188,6 +218,7 @@ double labeled_imbalance_ratio(const DataConfig& data) {
     case SplitProtocol::kCrest:
       return data.imbalance_ratio;
     case SplitProtocol::kDarp:
+    case SplitProtocol::kAcr:
       return data.imbalance_ratio_labeled;
     case SplitProtocol::kAsIs:
       return 0.0;
@@ -216,7 +247,7 @@ void remove_from_split(Split& split, const std::vector<std::int64_t>& drop,
 
 Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data) {
   if (data.protocol == SplitProtocol::kAsIs) return build_as_is_split(labels, num_classes);
-  // The crest and darp protocols cut the labeled images; images without a label (a suffix)
+  // The crest, darp and acr protocols cut the labeled images; images without a label (a suffix)
   // join the unlabeled pool as they are.
   const at::Tensor cpu = labels.to(at::kCPU, at::kLong).contiguous();
   const auto* data_ptr = cpu.data_ptr<std::int64_t>();
@@ -230,6 +261,9 @@ Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& d
       break;
     case SplitProtocol::kDarp:
       split = build_darp_split(known_labels, num_classes, data);
+      break;
+    case SplitProtocol::kAcr:
+      split = build_acr_split(known_labels, num_classes, data);
       break;
     case SplitProtocol::kAsIs:
       break;

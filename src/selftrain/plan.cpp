@@ -110,6 +110,14 @@ void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at:
         "profile behind mu_l and p_data is the labeled counts",
         measured_imbalance_ratio(plan.labeled_counts));
   }
+  if (config.data.protocol == SplitProtocol::kAcr) {
+    spdlog::info(
+        "data.protocol acr (ACR's train_split, the first images of each class, no shuffle: "
+        "data.fold does not change it): the unlabeled set is the {} unlabeled-only images plus "
+        "the {} labeled ones ({} in all); ACR's estimate skips the labeled ones, and CReST "
+        "never pseudo-labels them",
+        run.unlabeled_only.size(), run.labeled_positions.size(), run.lt.size());
+  }
   if (!run.truth_known) {
     spdlog::info(
         "the unlabeled pool has images without labels: pseudo-label accuracy and "

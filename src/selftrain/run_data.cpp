@@ -52,6 +52,7 @@ RunData make_run_data(const PreparedData& prepared, at::Device device) {
   }
   for (std::int64_t s : prepared.split.labeled) run.labeled_positions.push_back(run.position_of(s));
   for (std::int64_t s : prepared.split.unlabeled) run.unlabeled_only.push_back(run.position_of(s));
+  run.unlabeled_includes_labeled = prepared.protocol == SplitProtocol::kAcr;
   return run;
 }
 
@@ -65,6 +66,11 @@ TrainingData generation_data(const RunData& run, const std::vector<std::int64_t>
   data.unlabeled_index = at::arange(static_cast<std::int64_t>(run.lt.size()),
                                     at::TensorOptions().dtype(at::kLong).device(device));
   if (run.truth_known) data.unlabeled_truth = run.labels;
+  if (run.unlabeled_includes_labeled) {
+    const at::Tensor marks = at::zeros({static_cast<std::int64_t>(run.lt.size())}, at::kBool);
+    marks.index_fill_(0, long_tensor(run.labeled_positions, at::kCPU), true);
+    data.unlabeled_is_labeled = marks.to(device);
+  }
   data.test_images = run.test_images;
   data.test_labels = run.test_labels;
   data.class_names = run.class_names;

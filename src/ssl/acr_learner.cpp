@@ -78,7 +78,12 @@ StepLoss AcrLearner::loss(const StepBatch& input, std::int64_t step) {
                c_.train.threshold, c_.acr.temperature, c_.train.lambda_u, c_.labeled_loss, align);
   if (u > 0) {
     if (c_.alignment) observe_alignment(at::softmax(views.u_weak.detach().to(at::kFloat), 1));
-    if (estimating) estimate_->observe(gathered(loss.targets_b), gathered(loss.mask_b));
+    // The reference's mask_l * mask_b (l. 560): the labeled images in the unlabeled stream
+    // (data.protocol acr) do not count toward the estimate.
+    const at::Tensor mask_b = !input.unlabeled_is_labeled.defined()
+                                  ? loss.mask_b
+                                  : loss.mask_b * input.unlabeled_is_labeled.logical_not();
+    if (estimating) estimate_->observe(gathered(loss.targets_b), gathered(mask_b));
   }
   const auto stat_options = at::TensorOptions().dtype(at::kDouble).device(c_.device);
   const at::Tensor zero = at::zeros({}, stat_options);

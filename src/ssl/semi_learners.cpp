@@ -67,6 +67,9 @@ StepBatch SemiLearner::draw_batch(at::Generator& generator) {
     if (data.unlabeled_truth.defined()) {
       out.unlabeled_truth = data.unlabeled_truth.index_select(0, pos_u);
     }
+    if (data.unlabeled_is_labeled.defined()) {
+      out.unlabeled_is_labeled = data.unlabeled_is_labeled.index_select(0, pos_u);
+    }
   }
   out.inputs = normalize_images(at::cat(views));
   if (c_.channels_last) out.inputs = out.inputs.contiguous(at::MemoryFormat::ChannelsLast);

@@ -28,8 +28,8 @@ struct SummaryGroup {
   // What else changes the method: "MixMatch" (train.algorithm), the labeled loss when not ce
   // (train.labeled_loss), "init FILE" (model.init_from), comma-separated; "" = plain FixMatch.
   std::string variant;
-  double gamma = 0.0;  // data.imbalance_ratio (darp: imbalance_ratio_labeled)
-  double beta = 0.0;   // data.label_fraction (darp: N_1 / (N_1 + M_1) of the head class)
+  double gamma = 0.0;  // data.imbalance_ratio (darp, acr: imbalance_ratio_labeled)
+  double beta = 0.0;   // data.label_fraction (darp, acr: N_1 / (N_1 + M_1) of the head class)
   std::vector<std::int64_t> folds;  // data.fold of each run averaged in
   std::vector<std::string> runs;    // their folders
   std::size_t excluded = 0;         // failed or unfinished runs of this group (listed apart)

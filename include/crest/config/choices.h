@@ -16,7 +16,7 @@ namespace crest {
 // switch in that order (the order of the error message and of configs/defaults.yaml).
 
 enum class DatasetKind { kCifar10, kCifar100, kFolder, kSynthetic };  // data.dataset
-enum class SplitProtocol { kCrest, kDarp, kAsIs };                    // data.protocol
+enum class SplitProtocol { kCrest, kDarp, kAsIs, kAcr };              // data.protocol
 enum class ResizeMode { kArea, kCenterCrop, kError };                 // data.resize
 enum class DuplicatePolicy { kRefuse, kDrop };                        // data.duplicates
 enum class Amp { kAuto, kBf16, kOff };                                // train.amp

@@ -27,13 +27,13 @@ struct DataConfig {
   SplitProtocol protocol = SplitProtocol::kCrest;
   double imbalance_ratio = 100.0;            // gamma = N_1 / N_L (crest protocol)
   double label_fraction = 0.1;               // beta (crest protocol)
-  std::int64_t fold = 1;                     // seeds the labeled/unlabeled split
+  std::int64_t fold = 1;                     // seeds the labeled/unlabeled split (not acr's)
   std::int64_t lt_seed = 0;                  // seeds which images of each class the LT set keeps
   std::int64_t max_per_class = 0;            // N_max; 0 = the smallest class of the source
-  std::int64_t num_labeled_head = 1500;      // N_1 (darp protocol)
-  std::int64_t num_unlabeled_head = 3000;    // M_1 (darp protocol)
-  double imbalance_ratio_labeled = 100.0;    // gamma_l (darp protocol)
-  double imbalance_ratio_unlabeled = 100.0;  // gamma_u, negative = reversed (darp protocol)
+  std::int64_t num_labeled_head = 1500;      // N_1 (darp, acr protocols)
+  std::int64_t num_unlabeled_head = 3000;    // M_1 (darp, acr protocols)
+  double imbalance_ratio_labeled = 100.0;    // gamma_l (darp, acr protocols)
+  double imbalance_ratio_unlabeled = 100.0;  // gamma_u, negative = reversed (darp, acr protocols)
   int image_size = 32;
   ResizeMode resize = ResizeMode::kArea;  // how image files of another size are fitted
   std::string unlabeled_root;  // extra unlabeled images ("" = none; folder: ROOT/unlabeled)

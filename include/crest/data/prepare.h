@@ -41,7 +41,7 @@ struct PreparedData {
 // Loads the source, builds the split and checks it for exact duplicate images across test, val,
 // labeled and unlabeled (data.duplicates: refuse is a DataError naming the images, the count per
 // pair of sets and the key; drop leaves out the copy in the later set and logs how many);
-// DataError when a class ends up without labeled or test images, or (crest, darp) nothing is
+// DataError when a class ends up without labeled or test images, or (crest, darp, acr) nothing is
 // left unlabeled.
 PreparedData prepare_data(const DataConfig& data, const std::filesystem::path& cache_dir = {});
 
@@ -49,6 +49,10 @@ PreparedData prepare_data(const DataConfig& data, const std::filesystem::path& c
 // unlabeled images have no known class; then "unlabeled_known"), "unlabeled_unknown", "test",
 // "val" (when there is a val set), "imbalance_ratio_measured"}.
 nlohmann::json split_counts_json(const PreparedData& prepared);
+
+// data.protocol acr's note beside the counts: the reference's unlabeled set is the unlabeled
+// images plus the labeled ones (their total), which ACR's estimate and CReST's selection leave.
+std::string acr_unlabeled_note(const Split& split);
 
 // The per-class table for people: class, name, LT count (not for as_is), labeled, unlabeled,
 // test, val, the totals and the measured imbalance ratio of the labeled set.

@@ -11,6 +11,11 @@
 //   M_1 and gamma_u (reversed when gamma_u < 0), N_i = int(N_1 * gamma^(-i/(L-1))) for
 //   i < L-1 and int(N_1 / gamma) for the last class; per class, one RandomState(fold) shuffle
 //   of the class's source indices, the first N_i labeled and the next M_i unlabeled.
+// acr protocol (Gank0078/ACR and pywin/SeMi dataset/cifar.py: make_imb_data, train_split):
+//   darp's counts, no shuffle: per class, in the source's order, the first N_i labeled and the
+//   next M_i unlabeled. The reference's unlabeled set is the first N_i + M_i (the labeled images
+//   too, targets -2); here `unlabeled` holds only the M_i, and the training's unlabeled stream
+//   (the whole LT set under every protocol, selftrain/run_data.h) holds both.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -26,7 +31,8 @@ namespace crest {
 // N_c of the crest protocol; truncation toward zero as in the reference.
 std::vector<std::int64_t> crest_lt_counts(std::int64_t n_max, int num_classes, double gamma);
 
-// N_i of the darp protocol (gamma >= 1).
+// N_i of the darp and acr protocols (gamma >= 1): make_imb_data's
+// int(N_1 * (1/gamma)^(i/(L-1))), the last class int(N_1 / gamma).
 std::vector<std::int64_t> darp_counts(std::int64_t n_max, int num_classes, double gamma);
 
 struct Split {
@@ -45,7 +51,7 @@ struct Split {
 };
 
 // gamma of the labeled set, the class profile behind crest.rate_profile ideal:
-// data.imbalance_ratio (crest protocol) or data.imbalance_ratio_labeled (darp protocol); 0 for
+// data.imbalance_ratio (crest protocol) or data.imbalance_ratio_labeled (darp, acr); 0 for
 // as_is, whose profile is always the measured labeled counts.
 double labeled_imbalance_ratio(const DataConfig& data);
 
@@ -54,7 +60,7 @@ double measured_imbalance_ratio(const std::vector<std::int64_t>& counts);
 
 // Builds the split of `labels` (int64 [N], values in [0, num_classes) or kUnknownLabel) as
 // `data` configures. as_is: the images with a label are the labeled set, the others the
-// unlabeled pool. crest, darp: the protocol cuts the images with a label, which must come
+// unlabeled pool. crest, darp, acr: the protocol cuts the images with a label, which must come
 // first; the images without one (a suffix of `labels`) are added to the unlabeled pool.
 // Throws DataError when a class of the source is too small for the counts asked for.
 Split build_split(const at::Tensor& labels, int num_classes, const DataConfig& data);

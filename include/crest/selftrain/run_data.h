@@ -27,6 +27,9 @@ struct RunData {
   at::Tensor val_labels;
   std::vector<std::string> class_names;
   bool truth_known = true;  // every image of the LT set has a known (hidden) label
+  // data.protocol acr: the reference's unlabeled set holds the labeled images too (marked -2 and
+  // skipped by ACR's estimate), so generation_data marks them in the unlabeled stream.
+  bool unlabeled_includes_labeled = false;
 
   int num_classes() const { return static_cast<int>(class_names.size()); }
   // Position in `lt` of a source index (which must belong to the LT set).
@@ -37,7 +40,9 @@ RunData make_run_data(const PreparedData& prepared, at::Device device);
 
 // One generation's TrainingData: labeled `positions` with `targets` (true or pseudo labels);
 // the unlabeled stream is the whole LT set, as in FixMatch, with its true labels for monitoring
-// where all are known; the prior for logit adjustment is the targets' class distribution.
+// where all are known; the prior for logit adjustment is the targets' class distribution. Under
+// data.protocol acr, unlabeled_is_labeled marks the split's labeled images (run.labeled_positions,
+// pseudo-labels not included) in that stream.
 TrainingData generation_data(const RunData& run, const std::vector<std::int64_t>& positions,
                              const std::vector<std::int64_t>& targets);
 

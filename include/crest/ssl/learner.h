@@ -33,6 +33,9 @@ struct StepBatch {
                                // rotation: [B', 3, H, W] turned images
   at::Tensor labels;           // int64 [B]: targets of the labeled images (rotation: the turns)
   at::Tensor unlabeled_truth;  // int64 [U]: hidden true labels (monitoring), may be undefined
+  // bool [U]: which unlabeled images are also labeled ones (TrainingData::unlabeled_is_labeled),
+  // may be undefined. Not copied into a CUDA graph's buffers: read only by eager learners (ACR).
+  at::Tensor unlabeled_is_labeled;
   // What else a learner draws with its batch and reads in its loss, in its own order (MixMatch:
   // MixUp's partners int64 [B + K U] and weights float [B + K U]); empty for most learners. The
   // engine copies nothing of it into a CUDA graph's buffers, so a learner that uses it is not

@@ -42,6 +42,9 @@ struct TrainingData {
   at::Tensor unlabeled_truth;  // int64 [U]: true labels of that stream, for monitoring only
   at::Tensor test_images;      // uint8 [T, 3, H, W]
   at::Tensor test_labels;      // int64 [T]
+  // bool [U]: the unlabeled stream's images that are in the split's labeled set too
+  // (data.protocol acr: the reference's -2 targets, which ACR's estimate skips); else undefined.
+  at::Tensor unlabeled_is_labeled;
   std::vector<std::string> class_names;
   std::vector<double> class_prior;  // labeled class distribution (logit adjustment)
 };

@@ -25,7 +25,7 @@ void expect_names(const std::vector<std::string>& expected) {
 
 TEST(ChoicesTest, EveryNameRoundTrips) {
   expect_names<DatasetKind>({"cifar10", "cifar100", "folder", "synthetic"});
-  expect_names<SplitProtocol>({"crest", "darp", "as_is"});
+  expect_names<SplitProtocol>({"crest", "darp", "as_is", "acr"});
   expect_names<ResizeMode>({"area", "center_crop", "error"});
   expect_names<Amp>({"auto", "bf16", "off"});
   expect_names<Toggle>({"auto", "on", "off"});
@@ -45,6 +45,7 @@ TEST(ChoicesTest, NamedParsers) {
   EXPECT_EQ(parse_dataset("folder"), DatasetKind::kFolder);
   EXPECT_EQ(parse_protocol("darp"), SplitProtocol::kDarp);
   EXPECT_EQ(parse_protocol("as_is"), SplitProtocol::kAsIs);
+  EXPECT_EQ(parse_protocol("acr"), SplitProtocol::kAcr);
   EXPECT_EQ(parse_resize("center_crop"), ResizeMode::kCenterCrop);
   EXPECT_EQ(parse_amp("bf16"), Amp::kBf16);
   EXPECT_EQ(parse_toggle("on", "train.channels_last"), Toggle::kOn);

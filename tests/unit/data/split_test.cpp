@@ -6,8 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "crest/data/numpy_random.h"
 #include "crest/util/error.h"
@@ -212,6 +218,115 @@ TEST(SplitTest, LabelFractionOneLabelsEverything) {
   const Split split = build_split(balanced_labels(4, 100), 4, crest_data(10, 1.0, 1));
   EXPECT_TRUE(split.unlabeled.empty());
   EXPECT_EQ(split.labeled, split.lt_indices);
+}
+
+// tests/fixtures/acr_split/reference.json: ACR's train_split on synthetic label lists
+// (tests/fixtures/acr_split_reference.py; fixtures.acr_split_reference keeps it current).
+const nlohmann::json& acr_split_reference() {
+  static const nlohmann::json kReference = [] {
+    const std::string path =
+        std::string(CREST_SOURCE_DIR) + "/tests/fixtures/acr_split/reference.json";
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    return nlohmann::json::parse(in);
+  }();
+  return kReference;
+}
+
+// labels[i] = (i * multiplier % n) % classes, the case's list in file order.
+at::Tensor case_labels(const nlohmann::json& c) {
+  const auto n = c["n"].get<std::int64_t>();
+  return (at::arange(n, at::kLong) * c["multiplier"].get<std::int64_t>())
+      .remainder(n)
+      .remainder(c["classes"].get<std::int64_t>());
+}
+
+DataConfig acr_data(const nlohmann::json& c, std::int64_t fold) {
+  DataConfig data;
+  data.protocol = SplitProtocol::kAcr;
+  data.fold = fold;
+  data.num_labeled_head = c["num_labeled_head"].get<std::int64_t>();
+  data.num_unlabeled_head = c["num_unlabeled_head"].get<std::int64_t>();
+  data.imbalance_ratio_labeled = c["imbalance_ratio_labeled"].get<double>();
+  data.imbalance_ratio_unlabeled = c["imbalance_ratio_unlabeled"].get<double>();
+  return data;
+}
+
+// Compares a sorted index list with the case's list, or its size and checksum.
+void expect_list(const nlohmann::json& c, const std::string& name, const Counts& got) {
+  if (c.contains(name)) {
+    EXPECT_EQ(got, c[name].get<Counts>()) << name;
+    return;
+  }
+  std::int64_t checksum = 0;
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    checksum += static_cast<std::int64_t>(k + 1) * got[k];
+  }
+  EXPECT_EQ(static_cast<std::int64_t>(got.size()), c[name + "_size"].get<std::int64_t>()) << name;
+  EXPECT_EQ(checksum, c[name + "_checksum"].get<std::int64_t>()) << name;
+}
+
+TEST(SplitTest, AcrProtocolTakesTheReferenceTrainSplitImages) {
+  const nlohmann::json& cases = acr_split_reference()["cases"];
+  ASSERT_GE(cases.size(), 10U);
+  for (const nlohmann::json& c : cases) {
+    SCOPED_TRACE(c["n"].dump() + " images, N_1 " + c["num_labeled_head"].dump() + ", M_1 " +
+                 c["num_unlabeled_head"].dump() + ", gamma_u " +
+                 c["imbalance_ratio_unlabeled"].dump());
+    const int classes = c["classes"].get<int>();
+    const Split split = build_split(case_labels(c), classes, acr_data(c, 1));
+    EXPECT_EQ(split.labeled_counts, c["labeled_counts"].get<Counts>());
+    EXPECT_EQ(split.unlabeled_counts, c["unlabeled_counts"].get<Counts>());
+    expect_list(c, "labeled", split.labeled);
+    expect_list(c, "unlabeled_only", split.unlabeled);
+    // The reference's unlabeled set (labeled images included) is crest's LT set, the unlabeled
+    // stream of every generation; its -2 marks are the labeled images.
+    expect_list(c, "unlabeled_reference", split.lt_indices);
+    EXPECT_EQ(static_cast<std::int64_t>(split.labeled.size()),
+              c["marked_labeled"].get<std::int64_t>());
+  }
+}
+
+TEST(SplitTest, AcrProtocolIgnoresTheFold) {
+  for (const nlohmann::json& c : acr_split_reference()["cases"]) {
+    const int classes = c["classes"].get<int>();
+    const at::Tensor labels = case_labels(c);
+    const Split fold1 = build_split(labels, classes, acr_data(c, 1));
+    for (std::int64_t fold : {0, 2, 5}) {
+      const Split other = build_split(labels, classes, acr_data(c, fold));
+      EXPECT_EQ(other.labeled, fold1.labeled);
+      EXPECT_EQ(other.unlabeled, fold1.unlabeled);
+    }
+    // darp's counts, but its per-fold shuffle is not acr's file order.
+    DataConfig darp = acr_data(c, 1);
+    darp.protocol = SplitProtocol::kDarp;
+    const Split shuffled = build_split(labels, classes, darp);
+    EXPECT_EQ(shuffled.labeled_counts, fold1.labeled_counts);
+    EXPECT_NE(shuffled.labeled, fold1.labeled);
+  }
+}
+
+TEST(SplitTest, AcrProtocolRefusesAClassTooSmallForItsCounts) {
+  // 25 images a class: N_1 + M_1 of the head class (or of the tail, reversed) above that.
+  const at::Tensor labels = balanced_labels(4, 25);
+  for (const auto& [n1, m1, gamma_u] :
+       std::vector<std::tuple<int, int, double>>{{10, 16, 2}, {26, 0, 1}, {5, 25, -4}}) {
+    DataConfig data;
+    data.protocol = SplitProtocol::kAcr;
+    data.num_labeled_head = n1;
+    data.num_unlabeled_head = m1;
+    data.imbalance_ratio_labeled = 5;
+    data.imbalance_ratio_unlabeled = gamma_u;
+    try {
+      build_split(labels, 4, data);
+      ADD_FAILURE() << "expected DataError for N_1 " << n1 << ", M_1 " << m1;
+    } catch (const DataError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("has 25 training images but the acr protocol"), std::string::npos)
+          << what;
+      EXPECT_NE(what.find("data.num_unlabeled_head"), std::string::npos) << what;
+    }
+  }
 }
 
 }  // namespace
