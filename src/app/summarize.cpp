@@ -341,8 +341,15 @@ std::string name_list_item(const std::string& name) {
   return out;
 }
 
-// "CReST+", or with the variant "CReST+ (MixMatch, logit_adjusted)".
+// "CReST+", or with the variant "CReST+ (MixMatch, logit_adjusted)"; a learner other than
+// FixMatch without self-training is named alone, with what else varies: "ACR", "SeMi (gamma_u 1)".
 std::string group_method(const SummaryGroup& g) {
+  if (g.method == CrestMode::kFixMatch && !g.learner.empty()) {
+    const std::string rest = g.variant.size() > g.learner.size() + 2
+                                 ? g.variant.substr(g.learner.size() + 2)
+                                 : std::string();
+    return g.learner + (rest.empty() ? "" : " (" + rest + ")");
+  }
   return method_label(g.method) + (g.variant.empty() ? "" : " (" + g.variant + ")");
 }
 
@@ -484,6 +491,9 @@ Summary summarize_runs(const std::vector<std::string>& paths) {
     group.dataset = to_string(run.config.data.dataset);
     group.method = run.config.crest.mode;
     group.variant = variant;
+    group.learner = run.config.train.algorithm == TrainAlgorithm::kFixMatch
+                        ? std::string()
+                        : display_name(run.config.train.algorithm);
     group.gamma = gamma;
     group.beta = beta;
     if (!run.complete) {

@@ -325,7 +325,8 @@ std::string prediction_csv(const std::string& file, const TopClasses& top, std::
 // logits_already_adjusted) would subtract the prior twice: InputError, before anything is
 // written.
 void refuse_second_adjustment(const EvaluateOptions& options, const TrainedModel& trained) {
-  if (!options.logit_adjust || !logits_already_adjusted(trained.config.train, trained.config.acr)) return;
+  if (!options.logit_adjust || !logits_already_adjusted(trained.config.train, trained.config.acr))
+    return;
   char tau[32];
   std::snprintf(tau, sizeof(tau), "%g", trained.config.train.la_tau);
   throw InputError("--logit-adjust: " + trained.run_dir.string() + " was trained with " +

@@ -5,7 +5,9 @@
 #include <torch/cuda.h>
 
 #include <functional>
+#include <set>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -135,6 +137,7 @@ struct StepEngine::Parts {
   std::shared_ptr<torch::nn::Module> state;
   std::unique_ptr<dist::GradientReducer> reducer;
   std::unique_ptr<dist::RankStateMirror> rank_state;
+  std::set<std::string> per_rank_names;  // the state's per-rank buffers (not compared)
 };
 
 // CUDA graph of optimize(): the inputs are copied into `batch`, whose memory the graph reads on
@@ -199,6 +202,7 @@ void StepEngine::register_state(Learner& learner) {
   learner.register_state(tree);
   p.generator_state = tree.add_buffer("generator", read_generator_state(p.generator).clone(), true);
   tree.add_buffer("stats", p.stats, true);
+  for (const auto& [name, tensor] : tree.per_rank()) p.per_rank_names.insert(name);
   if (world_.distributed()) {
     p.rank_state =
         std::make_unique<dist::RankStateMirror>(std::move(tree.per_rank()), *p.state, world_);
@@ -348,13 +352,24 @@ void StepEngine::check_ranks_agree() {
   // step, never to be written silently.
   std::string fingerprints = weights_fingerprint(*model_);
   if (ema_model_) fingerprints += " " + weights_fingerprint(*ema_model_);
+  // And the learner's shared state (CReST+'s p_model, ACR's estimate, SeMi's bank): every rank
+  // must hold the same, since rank 0's is the one a checkpoint keeps.
+  std::vector<at::Tensor> shared;
+  for (const auto& item : parts_->state->named_buffers()) {
+    const std::string& name = item.key();
+    const bool own = name.rfind("model.", 0) != 0 && name.rfind("ema.", 0) != 0 &&
+                     name.rfind("optimizer.", 0) != 0 && name.rfind("ranks.", 0) != 0;
+    if (own && parts_->per_rank_names.count(name) == 0) shared.push_back(item.value());
+  }
+  if (!shared.empty()) fingerprints += " " + tensors_fingerprint(shared);
   spdlog::debug("{}: rank {} {} {}", settings_.label, world_.rank(),
                 ema_model_ ? "model and EMA fingerprints" : "model fingerprint", fingerprints);
   if (!world_.all_equal(fingerprints)) {
-    throw std::runtime_error(settings_.label +
-                             ": the ranks ended the training with different weights (rank " +
-                             std::to_string(world_.rank()) + ": " + fingerprints +
-                             "); this is a bug of crest's data-parallel step, please report it");
+    throw std::runtime_error(
+        settings_.label +
+        ": the ranks ended the training with different weights or learner state (rank " +
+        std::to_string(world_.rank()) + ": " + fingerprints +
+        "); this is a bug of crest's data-parallel step, please report it");
   }
 }
 

@@ -91,3 +91,26 @@ expect_same_generations() {
 
 # strip_timing FILE: metrics.jsonl without its steps_per_sec fields (they vary run to run).
 strip_timing() { sed 's/,"steps_per_sec":[^,}]*//' "$1"; }
+
+# expect_learner_metrics FILE LINES: FILE (a generation's metrics.jsonl) has LINES lines, each
+# with finite loss, loss_x, loss_u, mask_rate and acc_ema, a mask rate in [0, 1], and
+# loss = loss_x + loss_u (the learners' unlabeled terms are reported weighted, lambda_u = 1).
+expect_learner_metrics() {
+  local problem
+  problem=$(python3 - "$1" "$2" 2>&1 <<'PY'
+import json, math, sys
+lines = [json.loads(text) for text in open(sys.argv[1]) if text.strip()]
+if len(lines) != int(sys.argv[2]):
+    sys.exit(f"{len(lines)} lines, expected one per epoch ({sys.argv[2]})")
+for i, m in enumerate(lines, 1):
+    for key in ("loss", "loss_x", "loss_u", "mask_rate", "acc_ema"):
+        v = m.get(key)
+        if type(v) not in (int, float) or not math.isfinite(v):
+            sys.exit(f"line {i}: {key} is {v!r}, not a finite number")
+    if not 0.0 <= m["mask_rate"] <= 1.0:
+        sys.exit(f"line {i}: mask_rate {m['mask_rate']} outside [0, 1]")
+    if abs(m["loss"] - m["loss_x"] - m["loss_u"]) > 1e-6:
+        sys.exit(f"line {i}: loss {m['loss']} != loss_x {m['loss_x']} + loss_u {m['loss_u']}")
+PY
+  ) || fail "$1: ${problem:-python3 failed}"
+}

@@ -13,29 +13,7 @@ run -q train --config "$TINY" --out whole "${ACR[@]}"
 expect_code 0 "CReST+ with acr"
 grep -q "algorithm: acr" whole/config.yaml || fail "config.yaml records the algorithm"
 grep -q "est_epoch: 0" whole/config.yaml || fail "config.yaml records the acr section"
-# Every epoch's line: finite losses, a mask rate and pseudo-label accuracy in [0, 1], and the
-# balanced head's labeled loss inside loss_x (two labeled terms: above the standard head's alone
-# is not visible here, so loss = loss_x + loss_u is what is checked).
-check_metrics() {
-  local problem
-  problem=$(python3 - "$1" 2>&1 <<'PY'
-import json, math, sys
-lines = [json.loads(text) for text in open(sys.argv[1]) if text.strip()]
-if len(lines) != 3:
-    sys.exit(f"{len(lines)} lines, expected one per epoch (3)")
-for i, m in enumerate(lines, 1):
-    for key in ("loss", "loss_x", "loss_u", "mask_rate", "acc_ema"):
-        v = m.get(key)
-        if type(v) not in (int, float) or not math.isfinite(v):
-            sys.exit(f"line {i}: {key} is {v!r}, not a finite number")
-    if not 0.0 <= m["mask_rate"] <= 1.0:
-        sys.exit(f"line {i}: mask_rate {m['mask_rate']} outside [0, 1]")
-    if abs(m["loss"] - m["loss_x"] - m["loss_u"]) > 1e-6:
-        sys.exit(f"line {i}: loss {m['loss']} != loss_x {m['loss_x']} + loss_u {m['loss_u']}")
-PY
-  ) || fail "$1: ${problem:-python3 failed}"
-}
-for g in 0 1; do check_metrics "whole/gen_$g/metrics.jsonl"; done
+for g in 0 1; do expect_learner_metrics "whole/gen_$g/metrics.jsonl" 3; done
 [ -s whole/gen_0/pseudo_labels.csv ] || fail "acr inside CReST+ selects pseudo-labels"
 
 # Kill and resume: bit for bit the uninterrupted run (weights, metrics, selection).
@@ -100,6 +78,12 @@ PY
 else
   echo "python3-torch, numpy or PIL missing: the Python check of the acr export is skipped"
 fi
+
+# crest summarize names the method by its learner, and keeps CReST+ with it apart.
+run summarize alone hist whole
+expect_code 0 "summarize acr runs"
+expect_out "| ACR |" "summarize names ACR alone"
+expect_out "| CReST+ (ACR) |" "summarize names CReST+ with ACR"
 
 # Refused keys and values: exit 2, naming the key; no run folder made.
 for bad in acr.tau1=-1 acr.tau2=11 acr.tau12=abc acr.temperature=0 acr.ema_u=1 acr.ema_u=-0.1 \

@@ -14,26 +14,7 @@ run -q train --config "$TINY" --out whole "${SEMI[@]}"
 expect_code 0 "CReST+ with semi"
 grep -q "algorithm: semi" whole/config.yaml || fail "config.yaml records the algorithm"
 grep -q "bank_per_class: 8" whole/config.yaml || fail "config.yaml records the semi section"
-check_metrics() {
-  local problem
-  problem=$(python3 - "$1" 2>&1 <<'PY'
-import json, math, sys
-lines = [json.loads(text) for text in open(sys.argv[1]) if text.strip()]
-if len(lines) != 3:
-    sys.exit(f"{len(lines)} lines, expected one per epoch (3)")
-for i, m in enumerate(lines, 1):
-    for key in ("loss", "loss_x", "loss_u", "mask_rate", "acc_ema"):
-        v = m.get(key)
-        if type(v) not in (int, float) or not math.isfinite(v):
-            sys.exit(f"line {i}: {key} is {v!r}, not a finite number")
-    if not 0.0 <= m["mask_rate"] <= 1.0:
-        sys.exit(f"line {i}: mask_rate {m['mask_rate']} outside [0, 1]")
-    if abs(m["loss"] - m["loss_x"] - m["loss_u"]) > 1e-6:
-        sys.exit(f"line {i}: loss {m['loss']} != loss_x {m['loss_x']} + loss_u {m['loss_u']}")
-PY
-  ) || fail "$1: ${problem:-python3 failed}"
-}
-for g in 0 1; do check_metrics "whole/gen_$g/metrics.jsonl"; done
+for g in 0 1; do expect_learner_metrics "whole/gen_$g/metrics.jsonl" 3; done
 [ -s whole/gen_0/pseudo_labels.csv ] || fail "semi inside CReST+ selects pseudo-labels"
 
 # Kill and resume: bit for bit the uninterrupted run.
@@ -62,6 +43,11 @@ acc_run=$(grep -o '"accuracy": [0-9.e-]*' alone/gen_0/generation.json | head -1 
 acc_eval=$(grep -o '"accuracy": [0-9.e-]*' alone/eval/test-gen0-ema/metrics.json | awk '{print $2}')
 awk -v a="$acc_run" -v b="$acc_eval" 'BEGIN { exit !(a - b < 1e-9 && b - a < 1e-9) }' ||
   fail "evaluate's accuracy $acc_eval differs from the run's own $acc_run"
+
+# crest summarize names the method by its learner.
+run summarize alone aligned
+expect_code 0 "summarize semi runs"
+expect_out "| SeMi |" "summarize names SeMi alone"
 
 # Refused keys and values: exit 2, naming the key; no run folder made.
 for bad in semi.alpha=2 semi.alpha=-0.1 semi.hard_scale=1.5 semi.bank_per_class=0 \

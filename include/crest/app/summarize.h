@@ -28,6 +28,9 @@ struct SummaryGroup {
   // What else changes the method: "MixMatch" (train.algorithm), the labeled loss when not ce
   // (train.labeled_loss), "init FILE" (model.init_from), comma-separated; "" = plain FixMatch.
   std::string variant;
+  // The learner when it is not FixMatch ("MixMatch", "ACR", "SeMi"; the start of `variant`),
+  // "" for FixMatch: with crest.mode fixmatch it names the method alone.
+  std::string learner;
   double gamma = 0.0;  // data.imbalance_ratio (darp, acr: imbalance_ratio_labeled)
   double beta = 0.0;   // data.label_fraction (darp, acr: N_1 / (N_1 + M_1) of the head class)
   std::vector<std::int64_t> folds;  // data.fold of each run averaged in
