@@ -92,17 +92,25 @@ void SeMiLearner::update_state(const SemiViewFeatures& views, const SemiTargets&
 }
 
 StepLoss SeMiLearner::loss(const StepBatch& input, std::int64_t step) {
-  const std::int64_t b = c_.labeled_batch;
-  const std::int64_t u = c_.unlabeled_batch;
   at::Tensor features, logits, logits_b;
   {
     // Step 1: one forward over every view, both heads on the same features.
     AutocastGuard autocast(c_.bf16, c_.device);
     features = c_.model->features(input.inputs);
-    logits = c_.model->classify(features).to(at::kFloat);
-    logits_b = c_.model->classify_balanced(features).to(at::kFloat);
+    logits = c_.model->classify(features);
+    logits_b = c_.model->classify_balanced(features);
   }
-  features = features.to(at::kFloat);
+  return loss_from_outputs(features, logits, logits_b, input, step);
+}
+
+StepLoss SeMiLearner::loss_from_outputs(const at::Tensor& features_in, const at::Tensor& logits_in,
+                                        const at::Tensor& logits_b_in, const StepBatch& input,
+                                        std::int64_t step) {
+  const std::int64_t b = c_.labeled_batch;
+  const std::int64_t u = c_.unlabeled_batch;
+  const at::Tensor features = features_in.to(at::kFloat);
+  const at::Tensor logits = logits_in.to(at::kFloat);
+  const at::Tensor logits_b = logits_b_in.to(at::kFloat);
   const at::Tensor loss_x = c_.labeled_loss(logits.narrow(0, 0, b), input.labels);
   const at::Tensor loss_xb =
       semi_balanced_labeled_loss(logits_b.narrow(0, 0, b), input.labels, adjustment_l2_)

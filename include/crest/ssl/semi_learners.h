@@ -175,6 +175,12 @@ class SeMiLearner final : public SemiLearner {
   // semi_center [1, D], semi_label_counts [C], semi_class_weight [C] (the same on every rank).
   void register_state(StateTree& tree) override;
   StepLoss loss(const StepBatch& batch, std::int64_t step) override;
+  // loss() after its forward pass, from the network's outputs for the batch's views in order
+  // (labeled weak, unlabeled weak, strong, second strong): `features` float [B + 3U, D] (the
+  // pooled features), `logits` and `logits_b` float [B + 3U, C] (standard and balanced head).
+  // Public so that a test can feed fixed outputs (tests/unit/ssl/semi_learner_test.cpp).
+  StepLoss loss_from_outputs(const at::Tensor& features, const at::Tensor& logits,
+                             const at::Tensor& logits_b, const StepBatch& batch, std::int64_t step);
   bool graph_capturable() const override { return false; }
   int unlabeled_view_count() const override { return 3; }
 
