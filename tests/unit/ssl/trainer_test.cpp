@@ -456,7 +456,9 @@ TEST_F(TrainerTest, LogitAdjustedFiguresAreUndefinedWhereTrainingAdjustedTheLogi
     const auto line = nlohmann::json::parse(read_file(dir_ / name / "metrics.jsonl"));
     for (const char* key : {"acc_raw_la", "acc_ema_la"}) {
       EXPECT_EQ(line[key].is_null(), c.adjusted) << name << " " << key << ": " << line[key];
-      if (!c.adjusted) EXPECT_TRUE(line[key].is_number()) << name << " " << key;
+      if (!c.adjusted) {
+        EXPECT_TRUE(line[key].is_number()) << name << " " << key;
+      }
     }
     EXPECT_TRUE(line["acc_ema"].is_number()) << name;
   }
