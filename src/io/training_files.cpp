@@ -72,7 +72,7 @@ MetricsLine metrics_from_json(const nlohmann::json& j, const fs::path& where) {
   l.per_class_recall_raw = numbers_or_empty(j, "per_class_recall_raw");
   l.steps_per_sec = number_or_nan(j, "steps_per_sec");
   // Any other key is a learner's own figure (a number, or an array of numbers).
-  const nlohmann::json known = metrics_json(MetricsLine{});
+  static const nlohmann::json known = metrics_json(MetricsLine{});
   for (const auto& [key, value] : j.items()) {
     if (known.contains(key)) continue;
     l.learner_figures.emplace_back(key, value.is_array()

@@ -18,42 +18,13 @@
 #include "crest/dist/world.h"
 #include "crest/models/wrn.h"
 #include "crest/ssl/fixmatch.h"
-
-#if CREST_WITH_C10D
-#include <torch/csrc/distributed/c10d/HashStore.hpp>
-#endif
+#include "two_ranks.h"
 
 namespace crest::dist {
 namespace {
 
-constexpr int kWorld = 2;
-
-// Runs `body(world)` on kWorld threads, each a rank of its own World over one HashStore;
-// rethrows the first exception of any rank.
-void run_ranks(const std::function<void(World&)>& body) {
-#if CREST_WITH_C10D
-  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::HashStore>();
-  std::vector<std::exception_ptr> errors(kWorld);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < kWorld; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        World world;
-        world.join_with_store(&store, r, kWorld);
-        body(world);
-      } catch (...) {
-        errors[static_cast<std::size_t>(r)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (const auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
-#else
-  (void)body;
-#endif
-}
+using test_ranks::kWorld;
+using test_ranks::run_ranks;
 
 WideResNet tiny_model(std::uint64_t seed) {
   WideResNetOptions options;
