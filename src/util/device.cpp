@@ -40,7 +40,7 @@ c10::Device resolve_device(const std::string& spec) {
     throw InputError("run.device is '" + spec +
                      "' but this crest cannot use CUDA (it was built "
                      "against a CPU-only LibTorch, or no NVIDIA driver/GPU is visible); use "
-                     "--device cpu, or rebuild against a CUDA LibTorch (see README)");
+                     "--device cpu, or rebuild against a CUDA LibTorch (see docs/building.md)");
   }
   const int index = match[2].matched ? std::stoi(match[2].str()) : 0;
   const int count = static_cast<int>(torch::cuda::device_count());

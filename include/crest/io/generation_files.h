@@ -1,7 +1,7 @@
 // The per-generation table of a run and the files built from it: RUN/generations.csv (one
 // GenerationRow per finished generation), RUN/gen_K/generation.json (a GenerationRecord, the
 // done marker of generation K, written last) and RUN/summary.json (the RunSummary: the best
-// generation under crest.select_on and every row). See README "Run folders".
+// generation under crest.select_on and every row). See docs/run-folder.md.
 #pragma once
 
 #include <cstdint>

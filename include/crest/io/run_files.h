@@ -1,4 +1,4 @@
-// The names of the files a run folder and a sweep folder hold (README "Run folders", "Sweeps").
+// The names of the files a run folder and a sweep folder hold (docs/run-folder.md, docs/sweeps.md).
 // Nobody else spells them: code that reads or writes one of these files takes the name from
 // here, and the record type and the reader/writer pair from the io header of that file kind:
 //

@@ -1,4 +1,4 @@
-// The files of a sweep folder (README "Sweeps"): SWEEP/sweep.json, the planned points (written by
+// The files of a sweep folder (docs/sweeps.md): SWEEP/sweep.json, the planned points (written by
 // `crest sweep`, read back by later invocations, Slurm array tasks and `crest summarize`), and
 // SWEEP/slurm/submissions.jsonl, one line per sbatch submission.
 #pragma once

@@ -1,6 +1,6 @@
 // `crest report`: one self-contained HTML page (inline SVG and CSS, nothing fetched) with the
 // figures people draw for a CReST run, read back from the files a run folder holds (see
-// README "Run folders"): the labeled set per generation, per-class precision and recall,
+// docs/run-folder.md): the labeled set per generation, per-class precision and recall,
 // mean recall and accuracy per generation with the best one marked, the pseudo-label
 // selections, the best generation's confusion matrix, the training curves, and the config and
 // environment. A run that has not finished is reported with what exists, under a banner that

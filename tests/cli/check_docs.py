@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Checks every crest command written in README.md and docs/*.md against the binary.
+
+Usage: check_docs.py CREST_BINARY SOURCE_DIR [FILE.md ...]
+
+A command is a line of a fenced code block marked sh, bash or console (continuation lines
+joined) that calls crest (`crest`, `build/crest`, any `.../crest`), alone or after `&&`, `;` or `|`. For each one:
+  - the subcommand exists (`crest SUB --help` exits 0);
+  - every flag it passes is one that SUB's --help lists (global flags before SUB: the top
+    level's --help);
+  - a --config or --grid file under the repository exists;
+  - its --set overrides (with its --config, when that is a repository file) pass
+    `crest print-config`, so a key or value a doc shows is one crest accepts;
+  - every `scripts/...` or `configs/...`/`sweeps/...` path in the block exists.
+Blocks without a language (synopses with [OPTIONAL] placeholders, sample output) are not
+commands and are skipped. Exits 1 listing every failure as FILE:LINE: what.
+"""
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+COMMAND_LANGS = {"sh", "bash", "console", "shell"}
+CREST_NAMES = {"crest"}
+TWO_WORD = {"data"}  # `crest data prepare`, `crest data synth`
+
+
+def code_blocks(path):
+    """Yields (first_line_number, lines) of each sh/bash/console fenced block."""
+    lang, start, lines = None, 0, []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            stripped = line.rstrip("\n")
+            if stripped.lstrip().startswith("```"):
+                if lang is None:
+                    lang = stripped.strip()[3:].strip() or "-"
+                    start, lines = number + 1, []
+                else:
+                    if lang in COMMAND_LANGS:
+                        yield start, lines
+                    lang = None
+                continue
+            if lang is not None:
+                lines.append(stripped)
+
+
+def logical_lines(start, lines):
+    """Joins backslash continuations; yields (line_number, text) without comments."""
+    buffer, first = "", None
+    for offset, line in enumerate(lines):
+        if first is None:
+            first = start + offset
+        text = line.rstrip()
+        if text.startswith("$ "):
+            text = text[2:]
+        if text.endswith("\\"):
+            buffer += text[:-1] + " "
+            continue
+        yield first, buffer + text
+        buffer, first = "", None
+    if buffer:
+        yield first, buffer
+
+
+def tokens_of(text):
+    try:
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        return list(lexer)
+    except ValueError:
+        return None
+
+
+def is_crest(word):
+    """`crest`, `build/crest`, `/tmp/r7/crest`, `build-gpu/crest`: the executable by any path."""
+    return word in CREST_NAMES or word.endswith("/crest")
+
+
+def crest_invocations(tokens):
+    """Splits a token list at ; && || | and yields the argument lists of crest calls."""
+    current = []
+    for token in tokens + [";"]:
+        if token and set(token) <= set(";&|"):
+            if current and is_crest(current[0]):
+                yield current[1:]
+            current = []
+        else:
+            current.append(token)
+
+
+class Help:
+    """Flags and subcommands listed by `crest [SUB...] --help`, cached."""
+
+    def __init__(self, binary):
+        self.binary, self.cache = binary, {}
+
+    def _read(self, words):
+        key = tuple(words)
+        if key not in self.cache:
+            proc = subprocess.run([self.binary, *words, "--help"], capture_output=True, text=True)
+            text = proc.stdout + proc.stderr
+            options, _, subs = text.partition("Subcommands:")
+            self.cache[key] = None if proc.returncode != 0 else (
+                set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", options)),
+                set(re.findall(r"^  (\S+)", subs, re.M)))
+        return self.cache[key]
+
+    def flags(self, words):
+        """The flags of `crest WORDS`, or None when WORDS is not a (sub)command path."""
+        for depth in range(len(words)):
+            parent = self._read(words[:depth])
+            if parent is None or words[depth] not in parent[1]:
+                return None
+        found = self._read(words)
+        return None if found is None else found[0]
+
+
+def check_invocation(args, where, help_, src, problems):
+    global_flags = help_.flags([]) or set()
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        flag = args[i].split("=", 1)[0]
+        if flag not in global_flags:
+            problems.append(f"{where}: '{flag}' before the subcommand is not a global flag")
+        i += 1
+    if i == len(args):
+        return  # bare `crest`: trains the quickstart
+    words = [args[i]]
+    i += 1
+    if words[0] in TWO_WORD and i < len(args):
+        words.append(args[i])
+        i += 1
+    flags = help_.flags(words)
+    if flags is None:
+        problems.append(f"{where}: 'crest {' '.join(words)}' is not a subcommand")
+        return
+    config, sets = None, []
+    rest = args[i:]
+    for j, arg in enumerate(rest):
+        if not arg.startswith("-") or arg == "-":
+            continue
+        flag = arg.split("=", 1)[0]
+        if re.fullmatch(r"-\d+(\.\d+)?", flag):
+            continue  # a negative number as a value
+        if flag not in flags and flag not in global_flags:
+            problems.append(f"{where}: 'crest {' '.join(words)}' has no flag '{flag}'")
+        value = arg.split("=", 1)[1] if "=" in arg else (rest[j + 1] if j + 1 < len(rest) else None)
+        if flag in ("--config", "--grid") and value and "$" not in value:
+            if re.match(r"(configs|sweeps|tests)/", value):
+                if not os.path.isfile(os.path.join(src, value)):
+                    problems.append(f"{where}: {flag} {value}: no such file in the repository")
+                elif flag == "--config":
+                    config = value
+        if flag == "--config" and value and config is None:
+            config = False  # the user's own file: --set cannot be checked against it
+        if flag == "--set" and value:
+            sets.append(value)
+    if sets and config is not False and not any("$" in s for s in sets):
+        command = [help_.binary, "print-config"]
+        if config:
+            command += ["--config", os.path.join(src, config)]
+        for s in sets:
+            command += ["--set", s]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            message = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            problems.append(f"{where}: its --set overrides are refused: {message}")
+
+
+def check_paths(text, where, src, problems):
+    for path in re.findall(r"(?<![\w./-])((?:scripts|configs|sweeps)/[\w./${}-]+)", text):
+        path = path.rstrip(".")
+        if "$" in path:
+            continue  # a shell variable in the name: e.g. configs/cifar10lt-cpu-$m.yaml
+        if not os.path.exists(os.path.join(src, path)):
+            problems.append(f"{where}: {path}: no such file in the repository")
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    binary, src = sys.argv[1], sys.argv[2]
+    files = sys.argv[3:] or [os.path.join(src, "README.md")] + sorted(
+        os.path.join(src, "docs", f) for f in os.listdir(os.path.join(src, "docs"))
+        if f.endswith(".md"))
+    help_, problems, count = Help(binary), [], 0
+    for path in files:
+        name = os.path.relpath(path, src)
+        for start, lines in code_blocks(path):
+            for number, text in logical_lines(start, lines):
+                where = f"{name}:{number}"
+                check_paths(text, where, src, problems)
+                tokens = tokens_of(text)
+                if tokens is None:
+                    continue
+                for args in crest_invocations(tokens):
+                    count += 1
+                    check_invocation(args, where, help_, src, problems)
+    for p in problems:
+        print(p)
+    print(f"check_docs: {count} crest commands in {len(files)} files, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

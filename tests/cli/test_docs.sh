@@ -1,0 +1,40 @@
+# Every crest command in README.md and docs/*.md names a real subcommand, real flags, existing
+# repository files and --set overrides crest accepts (tests/cli/check_docs.py). The checker is
+# first shown to fail on docs that are wrong in each of those ways.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+CHECK="$SRC/tests/cli/check_docs.py"
+
+# check_bad NAME TEXT EXPECTED: a doc holding the command TEXT fails with EXPECTED in the output.
+check_bad() {
+  printf '# doc\n\n```sh\n%s\n```\n' "$2" >"$1.md"
+  "$PY" "$CHECK" "$CREST" "$SRC" "$1.md" >"$OUT" 2>"$ERR"
+  CODE=$?
+  expect_code 1 "checker on a doc with $1"
+  expect_out "$3" "checker on a doc with $1"
+}
+check_bad unknown-subcommand "crest trian --config configs/quickstart.yaml" "is not a subcommand"
+check_bad unknown-flag "build/crest train --config configs/quickstart.yaml --outdir x" "has no flag '--outdir'"
+check_bad misplaced-global "crest --resume train" "is not a global flag"
+check_bad missing-config "crest train --config configs/no-such-preset.yaml" "no such file"
+check_bad missing-grid "crest sweep --grid sweeps/nope.yaml --launcher local" "no such file"
+check_bad bad-key "crest train --set data.imbalnce_ratio=10" "--set overrides are refused"
+check_bad bad-value "crest train --config configs/cifar10lt.yaml --set data.label_fraction=1.5" "--set overrides are refused"
+check_bad missing-script "scripts/no_such_script.sh data && crest report runs/x" "no such file"
+check_bad after-pipe "ls | crest evaluate runs/x --no-such-flag" "has no flag '--no-such-flag'"
+check_bad continuation "crest train \\
+  --bogus 1" "has no flag '--bogus'"
+
+# Not commands: a block without a language, and text after a comment sign, are not checked.
+printf '# doc\n\n```\ncrest trian [--bogus]\n```\n\n```sh\ncrest report runs/x  # --bogus\n```\n' >ok.md
+"$PY" "$CHECK" "$CREST" "$SRC" ok.md >"$OUT" 2>"$ERR"
+CODE=$?
+expect_code 0 "synopsis blocks and comments are not checked"
+expect_out "1 crest commands" "one command counted"
+
+# The real docs.
+"$PY" "$CHECK" "$CREST" "$SRC" >"$OUT" 2>"$ERR"
+CODE=$?
+expect_code 0 "every command in README.md and docs/*.md"
+finish
