@@ -12,6 +12,8 @@ joined) that calls crest (`crest`, `build/crest`, any `.../crest`), alone or aft
   - its --set overrides (with its --config, when that is a repository file) pass
     `crest print-config`, so a key or value a doc shows is one crest accepts;
   - every `scripts/...` or `configs/...`/`sweeps/...` path in the block exists.
+Every relative Markdown link [text](path#anchor) must name an existing file, and an anchor one of
+its headings (GitHub's slugs).
 Blocks without a language (synopses with [OPTIONAL] placeholders, sample output) are not
 commands and are skipped. Exits 1 listing every failure as FILE:LINE: what.
 """
@@ -178,6 +180,47 @@ def check_paths(text, where, src, problems):
             problems.append(f"{where}: {path}: no such file in the repository")
 
 
+def slug(heading):
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors_of(path):
+    found, fence = set(), False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.lstrip().startswith("```"):
+                fence = not fence
+            elif not fence and line.startswith("#"):
+                found.add(slug(line.lstrip("#")))
+    return found
+
+
+def check_links(path, name, problems):
+    """Relative links outside code: the file exists, and the anchor is one of its headings."""
+    fence = False
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.lstrip().startswith("```"):
+                fence = not fence
+                continue
+            if fence:
+                continue
+            line = re.sub(r"`[^`]*`", "", line)
+            for target in re.findall(r"\]\(([^)\s]+)\)", line):
+                if re.match(r"[a-z]+:", target):
+                    continue  # http:, https:, mailto:
+                file_part, _, anchor = target.partition("#")
+                linked = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) \
+                    if file_part else path
+                if not os.path.exists(linked):
+                    problems.append(f"{name}:{number}: link to {target}: no such file")
+                elif anchor and linked.endswith(".md") and anchor not in anchors_of(linked):
+                    problems.append(f"{name}:{number}: link to {target}: no such heading")
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
@@ -189,6 +232,7 @@ def main():
     help_, problems, count = Help(binary), [], 0
     for path in files:
         name = os.path.relpath(path, src)
+        check_links(path, name, problems)
         for start, lines in code_blocks(path):
             for number, text in logical_lines(start, lines):
                 where = f"{name}:{number}"

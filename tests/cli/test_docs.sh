@@ -26,6 +26,17 @@ check_bad after-pipe "ls | crest evaluate runs/x --no-such-flag" "has no flag '-
 check_bad continuation "crest train \\
   --bogus 1" "has no flag '--bogus'"
 
+# Links: a missing file, a missing heading (in another file and in the same one).
+printf '# doc\n\n## Real heading\n\nSee [x](no-such-page.md).\n' >link1.md
+"$PY" "$CHECK" "$CREST" "$SRC" link1.md >"$OUT" 2>"$ERR"; CODE=$?
+expect_code 1 "link to a missing file"
+expect_out "link to no-such-page.md: no such file" "link to a missing file"
+printf '# doc\n\n## Real heading\n\nSee [x](link1.md#real-heading), [y](#real-heading), [z](link1.md#fake).\n' >link2.md
+"$PY" "$CHECK" "$CREST" "$SRC" link2.md >"$OUT" 2>"$ERR"; CODE=$?
+expect_code 1 "link to a missing heading"
+expect_out "link to link1.md#fake: no such heading" "link to a missing heading"
+grep -q "real-heading" "$OUT" && fail "a link to an existing heading was reported"
+
 # Not commands: a block without a language, and text after a comment sign, are not checked.
 printf '# doc\n\n```\ncrest trian [--bogus]\n```\n\n```sh\ncrest report runs/x  # --bogus\n```\n' >ok.md
 "$PY" "$CHECK" "$CREST" "$SRC" ok.md >"$OUT" 2>"$ERR"
