@@ -2,6 +2,7 @@
 """Checks every crest command written in README.md and docs/*.md against the binary.
 
 Usage: check_docs.py CREST_BINARY SOURCE_DIR [FILE.md ...]
+       check_docs.py --run CREST_BINARY SOURCE_DIR WORK_DIR [FILE.md ...]
 
 A command is a line of a fenced code block marked sh, bash or console (continuation lines
 joined) that calls crest (`crest`, `build/crest`, any `.../crest`), alone or after `&&`, `;` or `|`. For each one:
@@ -14,6 +15,10 @@ joined) that calls crest (`crest`, `build/crest`, any `.../crest`), alone or aft
   - every `scripts/...` or `configs/...`/`sweeps/...` path in the block exists.
 Every relative Markdown link [text](path#anchor) must name an existing file, and an anchor one of
 its headings (GitHub's slugs).
+With --run, the blocks that a line `<!-- check: run -->` right before the fence marks are run:
+each file's marked blocks in order, as one bash -e script in WORK_DIR/<file name>, where `crest`
+runs CREST_BINARY and configs/, scripts/, sweeps/ and tests/ are the repository's; a block that
+fails is reported with its file and line and the script's last output.
 Blocks without a language (synopses with [OPTIONAL] placeholders, sample output) are not
 commands and are skipped. Exits 1 listing every failure as FILE:LINE: what.
 """
@@ -28,23 +33,29 @@ CREST_NAMES = {"crest"}
 TWO_WORD = {"data"}  # `crest data prepare`, `crest data synth`
 
 
-def code_blocks(path):
-    """Yields (first_line_number, lines) of each sh/bash/console fenced block."""
-    lang, start, lines = None, 0, []
+RUN_MARK = "<!-- check: run -->"
+
+
+def code_blocks(path, marked_only=False):
+    """Yields (first_line_number, lines) of each sh/bash/console fenced block (with
+    marked_only: of those right after a RUN_MARK line)."""
+    lang, start, lines, previous, marked = None, 0, [], "", False
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             stripped = line.rstrip("\n")
             if stripped.lstrip().startswith("```"):
                 if lang is None:
                     lang = stripped.strip()[3:].strip() or "-"
-                    start, lines = number + 1, []
+                    start, lines, marked = number + 1, [], previous.strip() == RUN_MARK
                 else:
-                    if lang in COMMAND_LANGS:
+                    if lang in COMMAND_LANGS and (marked or not marked_only):
                         yield start, lines
                     lang = None
+                previous = stripped
                 continue
             if lang is not None:
                 lines.append(stripped)
+            previous = stripped
 
 
 def logical_lines(start, lines):
@@ -221,17 +232,63 @@ def check_links(path, name, problems):
                     problems.append(f"{name}:{number}: link to {target}: no such heading")
 
 
+def run_marked(binary, src, work, files):
+    """Runs each file's marked blocks as one script; returns the problems."""
+    problems = []
+    for path in files:
+        blocks = list(code_blocks(path, marked_only=True))
+        if not blocks:
+            continue
+        name = display_name(path, src)
+        folder = os.path.join(work, re.sub(r"\W", "_", name))
+        os.makedirs(folder, exist_ok=True)
+        for shared in ("configs", "scripts", "sweeps", "tests"):
+            link = os.path.join(folder, shared)
+            if not os.path.exists(link):
+                os.symlink(os.path.join(os.path.abspath(src), shared), link)
+        script = ["set -e", f"crest() {{ {shlex.quote(os.path.abspath(binary))} \"$@\"; }}"]
+        for start, lines in blocks:
+            script.append(f"echo '### {name}:{start}'")
+            script.extend(lines)
+        proc = subprocess.run(["bash", "-c", "\n".join(script)], cwd=folder,
+                              capture_output=True, text=True)
+        print(f"check_docs --run: {name}: {len(blocks)} block(s), exit {proc.returncode}")
+        if proc.returncode != 0:
+            output = proc.stdout + proc.stderr
+            marks = re.findall(r"^### (\S+)$", proc.stdout, re.M)
+            where = marks[-1] if marks else name
+            tail = "\n    ".join(output.strip().splitlines()[-8:])
+            problems.append(f"{where}: the block failed (exit {proc.returncode}):\n    {tail}")
+    return problems
+
+
+def display_name(path, src):
+    """The path relative to the repository, or as given when it lies outside it."""
+    relative = os.path.relpath(path, src)
+    return path if relative.startswith("..") else relative
+
+
+def doc_files(src):
+    return [os.path.join(src, "README.md")] + sorted(
+        os.path.join(src, "docs", f) for f in os.listdir(os.path.join(src, "docs"))
+        if f.endswith(".md"))
+
+
 def main():
+    if len(sys.argv) >= 5 and sys.argv[1] == "--run":
+        binary, src, work = sys.argv[2:5]
+        problems = run_marked(binary, src, work, sys.argv[5:] or doc_files(src))
+        for p in problems:
+            print(p)
+        return 1 if problems else 0
     if len(sys.argv) < 3:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     binary, src = sys.argv[1], sys.argv[2]
-    files = sys.argv[3:] or [os.path.join(src, "README.md")] + sorted(
-        os.path.join(src, "docs", f) for f in os.listdir(os.path.join(src, "docs"))
-        if f.endswith(".md"))
+    files = sys.argv[3:] or doc_files(src)
     help_, problems, count = Help(binary), [], 0
     for path in files:
-        name = os.path.relpath(path, src)
+        name = display_name(path, src)
         check_links(path, name, problems)
         for start, lines in code_blocks(path):
             for number, text in logical_lines(start, lines):

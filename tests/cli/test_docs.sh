@@ -44,8 +44,19 @@ CODE=$?
 expect_code 0 "synopsis blocks and comments are not checked"
 expect_out "1 crest commands" "one command counted"
 
-# The real docs.
+# Marked blocks are run: one that fails is reported with its file and line; unmarked ones are not.
+printf '# doc\n\n```sh\nexit 3\n```\n\n<!-- check: run -->\n```sh\ncrest print-config >cfg.yaml\ntest -s cfg.yaml\n```\n\n<!-- check: run -->\n```sh\ncrest print-config --config configs/nope.yaml\n```\n' >runme.md
+"$PY" "$CHECK" --run "$CREST" "$SRC" "$WORK/run-bad" runme.md >"$OUT" 2>"$ERR"; CODE=$?
+expect_code 1 "a marked block that fails"
+expect_out "runme.md:15: the block failed (exit 2)" "the failing block named"
+[ -s "$WORK"/run-bad/runme_md/cfg.yaml ] || fail "the first marked block did not run in the work folder"
+
+# The real docs: every command checked, every marked block run.
 "$PY" "$CHECK" "$CREST" "$SRC" >"$OUT" 2>"$ERR"
 CODE=$?
 expect_code 0 "every command in README.md and docs/*.md"
+"$PY" "$CHECK" --run "$CREST" "$SRC" "$WORK/run" >"$OUT" 2>"$ERR"
+CODE=$?
+expect_code 0 "the marked blocks of README.md and docs/*.md"
+expect_out "docs/own-data.md: 1 block(s), exit 0" "own-data.md's walkthrough ran"
 finish
