@@ -132,7 +132,7 @@ std::vector<Field> daso_keys() {
                 between(0, kMaxLossWeight)),
       CREST_KEY("daso.queue_size", daso.queue_size,
                 "daso: labeled EMA-model features kept per class in the queue whose means are the "
-                "prototypes, the newest first to stay (MODEL.QUEUE.MAX_SIZE).",
+                "prototypes; the oldest leave first (MODEL.QUEUE.MAX_SIZE).",
                 between(1, 1 << 16)),
   };
 }

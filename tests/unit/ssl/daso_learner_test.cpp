@@ -111,7 +111,11 @@ TEST(DasoLearnerTest, FiveStepsMatchTheReference) {
     EXPECT_NEAR(stats[1].item<double>(), step["loss_cls"].get<double>(), 1e-5);
     EXPECT_NEAR(stats[2].item<double>(), step["loss_cons"].get<double>() + assign, 1e-5);
     loss.total.backward();
-    expect_near(features.grad(), step["feature_grad"], 1e-6, "gradient of the features");
+    // No gradient reaches the features during the warm-up (the reference's zeros).
+    const at::Tensor feature_grad =
+        features.grad().defined() ? features.grad() : at::zeros_like(features);
+    EXPECT_EQ(features.grad().defined(), s >= 2);
+    expect_near(feature_grad, step["feature_grad"], 1e-6, "gradient of the features");
     expect_near(logits.grad(), step["logit_grad"], 1e-6, "gradient of the logits");
     expect_near(fixture.buffer("daso_queue.size"), step["queue"]["size"], 0, "queue sizes");
     expect_near(fixture.buffer("daso_queue.prototypes"), step["queue"]["prototypes"], 1e-6,
