@@ -175,6 +175,8 @@ const char* name_of(TrainAlgorithm value) {
       return "acr";
     case TrainAlgorithm::kSemi:
       return "semi";
+    case TrainAlgorithm::kDaso:
+      return "daso";
   }
   return nullptr;
 }
@@ -234,6 +236,8 @@ std::string display_name(TrainAlgorithm value) {
       return "ACR";
     case TrainAlgorithm::kSemi:
       return "SeMi";
+    case TrainAlgorithm::kDaso:
+      return "DASO";
   }
   return to_string(value);
 }
@@ -242,6 +246,7 @@ bool has_balanced_head(TrainAlgorithm algorithm) {
   switch (algorithm) {
     case TrainAlgorithm::kFixMatch:
     case TrainAlgorithm::kMixMatch:
+    case TrainAlgorithm::kDaso:
       return false;
     case TrainAlgorithm::kAcr:
     case TrainAlgorithm::kSemi:

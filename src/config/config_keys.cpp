@@ -404,6 +404,10 @@ const std::map<std::string, std::string>& section_docs() {
        "SeMi (train.algorithm: semi; Wang et al. 2025, as pywin/SeMi train_semi.py): on ACR's "
        "two heads, hard-example mining, the class-balanced memory bank and its prototype blend, "
        "feature consistency; it also reads acr.tau12, acr.tau2 and acr.temperature."},
+      {"daso",
+       "DASO (train.algorithm: daso; Oh, Kim and Kweon, CVPR 2022, as ytaek-oh/daso): FixMatch "
+       "with semantic pseudo-labels from a class-wise queue of labeled EMA features, blended "
+       "class-adaptively by the pseudo-label distribution, and the semantic alignment loss."},
       {"crest", "The CReST generation loop and CReST+ alignment."},
       {"pretrain", "Self-supervised rotation pre-training (crest pretrain)."},
       {"run", "Seeds, outputs and device."},

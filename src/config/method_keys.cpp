@@ -95,11 +95,54 @@ std::vector<Field> semi_keys() {
   };
 }
 
+// daso.*: ytaek-oh/daso's ALGORITHM.DASO and MODEL.QUEUE options (docs/methods.md, "DASO").
+std::vector<Field> daso_keys() {
+  return {
+      CREST_KEY("daso.warmup_steps", daso.warmup_steps,
+                "daso: steps (from each generation's start) trained with the linear "
+                "pseudo-labels alone before the semantic pseudo-labels are blended in and the "
+                "alignment loss starts (PRETRAIN_STEPS); the queue fills from step 0.",
+                between(0, 1 << 30)),
+      CREST_KEY("daso.proto_temperature", daso.proto_temperature,
+                "daso: temperature T_proto of softmax(cos(f, c_k) / T_proto), the semantic "
+                "pseudo-label from the cosine similarities to the class prototypes (PROTO_TEMP).",
+                above_at_most(0, 100)),
+      CREST_KEY("daso.dist_update_period", daso.dist_update_period,
+                "daso: the pseudo-label distribution that sets the blend is the class histogram "
+                "of the final pseudo-labels of the last this many steps, refreshed every this "
+                "many steps (PL_DIST_UPDATE_PERIOD).",
+                between(1, 1 << 30)),
+      CREST_KEY("daso.dist_aware", daso.dist_aware,
+                "daso: blend class-adaptively, with weight v_k of the linear pseudo-label's class "
+                "k (WITH_DIST_AWARE); false: the fixed daso.interp_alpha.",
+                any()),
+      CREST_KEY("daso.dist_temperature", daso.dist_temperature,
+                "daso: temperature T_dist of the blend weights v = (m^(1/T_dist) / sum) / max, m "
+                "the pseudo-label distribution (DIST_TEMP; the reference's CIFAR-10 config: 1.5 "
+                "when the labeled and unlabeled imbalance agree, 0.3 otherwise).",
+                above_at_most(0, 100)),
+      CREST_KEY("daso.interp_alpha", daso.interp_alpha,
+                "daso: the fixed blend weight of the semantic pseudo-label when daso.dist_aware "
+                "is false (INTERP_ALPHA).",
+                between(0, 1)),
+      CREST_KEY("daso.alignment_weight", daso.alignment_weight,
+                "daso: weight of the semantic alignment loss, the cross-entropy of the strong "
+                "view's prototype similarities against the weak view's (PSA_LOSS_WEIGHT; 0 = "
+                "none).",
+                between(0, kMaxLossWeight)),
+      CREST_KEY("daso.queue_size", daso.queue_size,
+                "daso: labeled EMA-model features kept per class in the queue whose means are the "
+                "prototypes; the oldest leave first (MODEL.QUEUE.MAX_SIZE).",
+                between(1, 1 << 16)),
+  };
+}
+
 }  // namespace
 
 std::vector<Field> method_keys() {
   std::vector<Field> keys = acr_keys();
   for (Field& field : semi_keys()) keys.push_back(std::move(field));
+  for (Field& field : daso_keys()) keys.push_back(std::move(field));
   return keys;
 }
 

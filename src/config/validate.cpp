@@ -95,6 +95,9 @@ void validate_cuda_graph(const TrainConfig& train) {
     case TrainAlgorithm::kSemi:
       why = "its memory bank is updated on the host inside the step";
       break;
+    case TrainAlgorithm::kDaso:
+      why = "its feature queue grows and its warm-up ends inside the step";
+      break;
   }
   throw ConfigError(
       "train.cuda_graph=on does not work with train.algorithm=" + to_string(train.algorithm) +
@@ -112,6 +115,19 @@ void validate_semi(const TrainConfig& train) {
       std::to_string(train.unlabeled_ratio) + "; set train.unlabeled_ratio=1");
 }
 
+// What train.algorithm=daso needs: the pseudo-label distribution of at least one period before
+// the warm-up ends (the reference divides 0 by 0 otherwise).
+void validate_daso(const TrainConfig& train, const DasoConfig& daso) {
+  if (train.algorithm != TrainAlgorithm::kDaso || !daso.dist_aware) return;
+  if (daso.warmup_steps >= daso.dist_update_period) return;
+  throw ConfigError("daso.warmup_steps (" + std::to_string(daso.warmup_steps) +
+                    ") must be at least daso.dist_update_period (" +
+                    std::to_string(daso.dist_update_period) +
+                    ") with daso.dist_aware=true: the blend reads the pseudo-label distribution "
+                    "of the last full period, which does not exist before the first period ends; "
+                    "raise daso.warmup_steps or lower daso.dist_update_period");
+}
+
 }  // namespace
 
 void validate_config(const Config& config) {
@@ -120,6 +136,7 @@ void validate_config(const Config& config) {
   validate_mixmatch(config.train);
   validate_cuda_graph(config.train);
   validate_semi(config.train);
+  validate_daso(config.train, config.daso);
   if ((config.model.depth - 4) % 6 != 0) {
     throw ConfigError("model.depth must be 6n + 4 (10, 16, 22, 28, ...), got " +
                       std::to_string(config.model.depth));

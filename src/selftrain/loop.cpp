@@ -105,6 +105,7 @@ TrainerSettings trainer_settings(const Config& config, int g, RunSink& sink,
   settings.train = config.train;
   settings.acr = config.acr;
   settings.semi = config.semi;
+  settings.daso = config.daso;
   settings.seed = config.run.seed;
   settings.generation = g;
   settings.checkpoint_every = config.run.checkpoint_every;

@@ -247,6 +247,8 @@ std::unique_ptr<SemiLearner> make_semi_learner(TrainAlgorithm algorithm,
       return std::make_unique<AcrLearner>(std::move(context));
     case TrainAlgorithm::kSemi:
       return std::make_unique<SeMiLearner>(std::move(context));
+    case TrainAlgorithm::kDaso:
+      return std::make_unique<DasoLearner>(std::move(context));
   }
   throw std::logic_error("make_semi_learner: unknown train.algorithm");
 }

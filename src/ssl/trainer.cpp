@@ -126,6 +126,7 @@ SemiLearnerContext GenerationTrainer::Impl::learner_context(DistributionAligner 
   c.train = settings.train;
   c.acr = settings.acr;
   c.semi = settings.semi;
+  c.daso = settings.daso;
   c.device = device;
   c.model = model;
   c.ema_model = ema_model;

@@ -27,9 +27,9 @@ enum class RateProfile { kIdeal, kLabeled };              // crest.rate_profile
 enum class TemperatureSchedule { kLinear, kConstant };    // crest.t_schedule
 enum class PModelEstimate { kBuffer, kEma };              // crest.p_model
 enum class SelectOn { kLast, kVal };                      // crest.select_on
-enum class TrainAlgorithm { kFixMatch, kMixMatch, kAcr, kSemi };  // train.algorithm
-enum class SemiFeatureRows { kReference, kAligned };              // semi.feature_rows
-enum class AcrClassCount { kReference, kHistogram };              // acr.class_count
+enum class TrainAlgorithm { kFixMatch, kMixMatch, kAcr, kSemi, kDaso };  // train.algorithm
+enum class SemiFeatureRows { kReference, kAligned };                     // semi.feature_rows
+enum class AcrClassCount { kReference, kHistogram };                     // acr.class_count
 enum class LabeledLoss {
   kCe,
   kCbSoftmax,

@@ -115,6 +115,20 @@ struct SemiConfig {
   SemiFeatureRows feature_rows = SemiFeatureRows::kReference;
 };
 
+// DASO (train.algorithm: daso; Oh, Kim and Kweon, CVPR 2022; ssl/daso.h): the keys of
+// ytaek-oh/daso's ALGORITHM.DASO and MODEL.QUEUE options, defaults as its
+// configs/cifar10/fixmatch_daso.yaml over lib/config/defaults.py (docs/methods.md, "DASO").
+struct DasoConfig {
+  int warmup_steps = 5000;          // PRETRAIN_STEPS: steps with the linear pseudo-labels only
+  double proto_temperature = 0.05;  // PROTO_TEMP: temperature of the prototype similarities
+  int dist_update_period = 100;     // PL_DIST_UPDATE_PERIOD: steps per pseudo-label distribution
+  bool dist_aware = true;           // WITH_DIST_AWARE: class-adaptive blend (else interp_alpha)
+  double dist_temperature = 1.5;    // DIST_TEMP: sharpening 1/T of the distribution (CIFAR-10)
+  double interp_alpha = 0.5;        // INTERP_ALPHA: the fixed blend when dist_aware is false
+  double alignment_weight = 1.0;    // PSA_LOSS_WEIGHT: semantic alignment loss weight
+  int queue_size = 256;             // MODEL.QUEUE.MAX_SIZE: features per class in the queue
+};
+
 struct CrestConfig {
   CrestMode mode = CrestMode::kCrestPlus;
   int generations = 6;
@@ -161,6 +175,7 @@ struct Config {
   TrainConfig train;
   AcrConfig acr;
   SemiConfig semi;
+  DasoConfig daso;
   CrestConfig crest;
   PretrainConfig pretrain;
   RunConfig run;

@@ -25,6 +25,7 @@
 #include "crest/models/wrn.h"
 #include "crest/ssl/acr.h"
 #include "crest/ssl/alignment.h"
+#include "crest/ssl/daso.h"
 #include "crest/ssl/learner.h"
 #include "crest/ssl/losses.h"
 #include "crest/ssl/mixmatch.h"
@@ -55,6 +56,7 @@ struct SemiLearnerContext {
   TrainConfig train;
   AcrConfig acr;    // train.algorithm acr (semi reads tau12, tau2, temperature)
   SemiConfig semi;  // train.algorithm semi
+  DasoConfig daso;  // train.algorithm daso
   at::Device device = at::kCPU;
   WideResNet model{nullptr};      // the raw model, trained
   WideResNet ema_model{nullptr};  // its EMA, evaluated
@@ -201,6 +203,48 @@ class SeMiLearner final : public SemiLearner {
   at::Tensor label_counts_;  // float [C]: confident pseudo-labels per class since the start
   at::Tensor class_weight_;  // float [C]: their normalised frequency, refreshed each epoch
   at::Tensor adjustment_l12_, adjustment_l2_;  // float64 [C]
+};
+
+// DASO (Oh, Kim and Kweon, CVPR 2022; ssl/daso.h) as ytaek-oh/daso's DASOModel with FixMatch:
+// the labeled weak view's EMA-model features (BatchNorm in training mode, as the reference's EMA
+// model runs) fill a class-wise queue whose means are the prototypes; after daso.warmup_steps the
+// weak view's linear pseudo-label is blended with its semantic one (cosine similarity to the
+// prototypes) by the pseudo-label distribution of the last period, and the strong view's
+// similarities are aligned with the weak view's. One linear head, the one evaluated and the one
+// that pseudo-labels CReST's selection. docs/methods.md ("DASO") gives the step in order. Always
+// eager (the queue is updated on the host inside the step).
+class DasoLearner final : public SemiLearner {
+ public:
+  explicit DasoLearner(SemiLearnerContext context);
+  // The samplers and alignment, then "daso_queue" (memory, size, prototypes) and the buffers
+  // daso_period_counts [C] (this period's pseudo-labels per class) and daso_pl_counts [C] (the
+  // last full period's), int64, the same on every rank.
+  void register_state(StateTree& tree) override;
+  StepLoss loss(const StepBatch& batch, std::int64_t step) override;
+  // loss() after its forward passes: `queue_features` float [B, D] (the EMA model's features of
+  // the labeled weak view), `features` float [B + 2U, D] and `logits` float [B + 2U, C] (the
+  // model's, for the labeled weak, unlabeled weak and strong views in order). Public so that a
+  // test can feed fixed outputs (tests/unit/ssl/daso_learner_test.cpp).
+  StepLoss loss_from_outputs(const at::Tensor& queue_features, const at::Tensor& features,
+                             const at::Tensor& logits, const StepBatch& batch, std::int64_t step);
+  // SemiLearner's record plus daso_blend_weights (v [C], once a period has ended).
+  EpochLine evaluate(const EvaluationInput& input) override;
+  bool graph_capturable() const override { return false; }
+  int unlabeled_view_count() const override { return 2; }
+  const DasoQueue& queue() const { return queue_; }
+  const at::Tensor& pl_counts() const { return pl_counts_; }
+
+ protected:
+  void unlabeled_views(const at::Tensor& images, at::Generator& generator,
+                       std::vector<at::Tensor>& views) override;
+
+ private:
+  // The final pseudo-labels of the step counted; the distribution refreshed at a period's end.
+  void count_pseudo_labels(const at::Tensor& probs, std::int64_t step);
+
+  DasoQueue queue_{nullptr};
+  at::Tensor period_counts_;  // int64 [C]: final pseudo-labels per class since the period began
+  at::Tensor pl_counts_;      // int64 [C]: those of the last full period (the blend's m)
 };
 
 // The learner of train.algorithm.

@@ -33,6 +33,7 @@ struct TrainerSettings {
   TrainConfig train;
   AcrConfig acr;          // train.algorithm acr (and semi: tau12, tau2, temperature)
   SemiConfig semi;        // train.algorithm semi
+  DasoConfig daso;        // train.algorithm daso
   std::int64_t seed = 0;  // the run seed; with `generation` it derives every generator
   int generation = 0;
   int checkpoint_every = 0;      // steps; 0 = only at the end
