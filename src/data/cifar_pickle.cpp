@@ -258,7 +258,8 @@ class Reader {
   std::string line() {
     const std::size_t end = data_.find('\n', pos_);
     if (end == std::string::npos || end - pos_ > 64) fail("a GLOBAL's name has no end");
-    return std::string(read(end - pos_ + 1).substr(0, end - pos_));
+    const std::size_t length = end - pos_;
+    return std::string(read(length + 1).substr(0, length));
   }
 
   const std::vector<Value>& tuple(const Value& v, std::size_t n, const char* what) const {

@@ -61,8 +61,8 @@ class Pickle:
         self.out += b"u."
         return bytes(self.out)
 
-def image(i):
-    return bytes((i * 7 + j * 13 + (j * j) % 251) % 256 for j in range(3072))
+def image(i):  # distinct for every i: the split refuses repeated images
+    return struct.pack("<I", i) + bytes((i * 7 + j * 13 + (j * j) % 251) % 256 for j in range(4, 3072))
 
 def batch(first, count, classes, label_key, label_of):
     labels = [label_of(first + i) for i in range(count)]
@@ -170,8 +170,8 @@ damage python3_pickle 'f = pickle.dumps({b"data": b"x" * 10, b"labels": [1]}, pr
 damage foreign_global 'f = b"\x80\x02cos\nsystem\nq\x01U\x04trueq\x02\x85R."'
 damage deep_nesting 'f = b"\x80\x02" + b"(" * 100000 + b")" + b"t" * 100000 + b"."'
 damage self_append 'f = b"\x80\x02]q\x01h\x01a."'
-damage label_out_of_range 'i = f.index(b"Ulabels"); f = f[:i + 14] + b"K\x0a" + f[i + 16:]'
-damage fewer_labels 'i = f.index(b"Ulabels"); f = f[:i + 14] + f[i + 16:]'
+damage label_out_of_range 'i = f.index(b"U\x06labels"); f = f[:i + 14] + b"K\x0a" + f[i + 16:]'
+damage fewer_labels 'i = f.index(b"U\x06labels"); f = f[:i + 14] + f[i + 16:]'
 damage wrong_width 'i = f.index(b"M\x00\x0c"); f = f[:i] + b"M\x01\x0c" + f[i + 3:]'
 damage trailing_bytes 'f = f + b"extra"'
 expect_err "not a CIFAR python batch" "the last message says what the file is not"
