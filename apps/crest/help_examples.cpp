@@ -49,7 +49,7 @@ const std::map<std::string, std::vector<std::string>>& examples() {
 }
 
 std::string footer(const std::vector<std::string>& lines) {
-  std::string text = "\nExamples:";
+  std::string text = "Examples:";
   for (const auto& line : lines) text += "\n  " + line;
   return text;
 }

@@ -204,7 +204,7 @@ DecodedFiles decode_folder_for_model(const TrainedModel& trained, const fs::path
   DecodedFiles decoded = decode_images_skipping(found.images, decode_options_of(trained));
   std::string skipped;
   if (!found.others.empty()) {
-    skipped += std::to_string(found.others.size()) + " not image files (" +
+    skipped += std::to_string(found.others.size()) + " without an image extension (" +
                first_names(found.others, folder) + ")";
   }
   if (!decoded.failed.empty()) {
