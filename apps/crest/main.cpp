@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <iostream>
@@ -27,6 +28,7 @@
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
 #include "crest/util/threads.h"
+#include "help_examples.h"
 
 namespace {
 
@@ -180,6 +182,7 @@ Command add_bench(CLI::App& app) {
 Command add_data_prepare(CLI::App* data) {
   struct Args {
     ConfigArgs config;
+    std::string out;
     crest::DataPrepareOptions options;
   };
   auto args = std::make_shared<Args>();
@@ -188,16 +191,19 @@ Command add_data_prepare(CLI::App* data) {
       "Build the long-tailed set and the labeled/unlabeled split of the configured "
       "fold; print the per-class table and write the split manifest");
   add_config_options(command, args->config);
+  command->add_option("--out", args->out,
+                      "Folder of the outputs: manifest, log, cache (overrides run.out_dir)");
   command->add_flag("--json", args->options.json,
                     "Print one JSON object {classes, lt_counts, labeled, unlabeled, test}");
   command->add_option("--manifest", args->options.manifest_path,
                       std::string("Where to write the split manifest (default: RUN.OUT_DIR/") +
-                          crest::kSplitManifestFile + ")");
+                          crest::kSplitManifestFile + "); alone, it is the only file written");
   command->add_flag("--force", args->options.force,
                     "Replace a manifest of a different split at that path");
   return {command, [args] {
-            const crest::Config config =
-                crest::resolve_config(args->config.path, args->config.overrides);
+            const crest::Config config = crest::resolve_train_config(
+                args->config.path, args->config.overrides, args->out, "", false);
+            args->options.folder_given = !args->out.empty();
             crest::data_prepare(config, args->options, std::cout);
           }};
 }
@@ -449,12 +455,16 @@ int main(int argc, char** argv) {
       "crest: class-rebalancing self-training (CReST, CReST+) for class-imbalanced "
       "semi-supervised learning, on LibTorch"};
   app.require_subcommand(1);
+  // The global flags also count after the subcommand (`crest train ... -q`): every subcommand
+  // (set before they are added, which inherit it) hands the options it does not know up.
+  app.fallthrough();
   bool quiet = false;
   bool verbose = false;
   app.add_flag("--quiet,-q", quiet, "Only warnings and errors on the console");
   app.add_flag("--verbose,-v", verbose, "Debug messages on the console");
   app.set_version_flag("--version", crest::version_text());
   const std::vector<Command> commands = add_commands(app);
+  crest_cli::add_help_examples(app);
 
   try {
     app.parse(argc, argv);
@@ -465,6 +475,8 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   }
 
+  // A test hook: tests/cli/test_cli_polish.sh checks that every --help example parses.
+  if (std::getenv("CREST_TEST_PARSE_ONLY") != nullptr) return kExitOk;
   crest::setup_logging(quiet     ? crest::Verbosity::kQuiet
                        : verbose ? crest::Verbosity::kVerbose
                                  : crest::Verbosity::kNormal);

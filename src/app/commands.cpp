@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "crest/data/cifar.h"
 #include "crest/data/folder.h"
@@ -135,6 +136,8 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
   const fs::path run_dir = config.run.out_dir;
   const fs::path manifest_path = options.manifest_path.empty() ? run_dir / kSplitManifestFile
                                                                : fs::path(options.manifest_path);
+  // --manifest alone writes that one file: no run folder (log, lock, cache) appears.
+  const bool opens_folder = options.manifest_path.empty() || options.folder_given;
   // A run's manifest is the split it trained on: --force must not swap it under the run.
   if (options.force && manifest_path.filename() == kSplitManifestFile &&
       holds_run(manifest_path.parent_path().empty() ? fs::path(".")
@@ -151,12 +154,15 @@ void data_prepare(const Config& config, const DataPrepareOptions& options, std::
   session_options.check_folder = [](const fs::path& dir) {
     check_run_folder_is_ours(dir, "run.out_dir (--set run.out_dir=DIR)");
   };
-  const RunSession session(config, session_options);
+  std::optional<RunSession> session;
+  if (opens_folder) session.emplace(config, session_options);
+  const bool cache_in_run = config.data.cache == "run";
 
   const auto start = std::chrono::steady_clock::now();
   spdlog::info("loading {} data{}", to_string(config.data.dataset),
                reads_files(config.data.dataset) ? " from " + config.data.root : "");
-  const PreparedData prepared = prepare_data(config.data, decoded_cache_dir(config.data, run_dir));
+  const PreparedData prepared = prepare_data(
+      config.data, opens_folder || !cache_in_run ? decoded_cache_dir(config.data, run_dir) : "");
   spdlog::info("{} training and {} test images, {} classes; long-tailed set {} images ({:.2f}s)",
                prepared.source.train.size(), prepared.source.test.size(),
                prepared.source.train.num_classes(), prepared.split.lt_indices.size(),

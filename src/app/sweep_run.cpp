@@ -219,7 +219,8 @@ class LocalSweep {
   // Runs the queue, `processes` points at a time, until it is empty or a stop signal came and
   // the running points have left. The first SIGINT/SIGTERM is passed on to the running points
   // and leaves the sweep alive while they write their checkpoints (a Slurm step or a terminal
-  // that loses the parent kills what is left); a second one exits at once.
+  // that loses the parent kills what is left); another one exits at once, unless it comes
+  // within kInsistAfterMs of the first (the same Ctrl-C passed on again: util/signals.h).
   void run() {
     for (const Outcome& o : std::vector<Outcome>(outcomes_))
       report(out_, plan_, o, ++done_, total_);

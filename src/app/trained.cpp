@@ -6,6 +6,7 @@
 #include <string>
 #include <system_error>
 
+#include "crest/data/folder.h"
 #include "crest/data/images.h"
 #include "crest/io/checkpoint.h"
 #include "crest/io/class_tables.h"
@@ -15,6 +16,7 @@
 #include "crest/io/run_files.h"
 #include "crest/io/training_files.h"
 #include "crest/util/error.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -170,12 +172,55 @@ TrainedModel load_trained_model(const fs::path& run_dir, const std::string& choi
   return trained;
 }
 
-at::Tensor decode_for_model(const TrainedModel& trained, const std::vector<fs::path>& files) {
+namespace {
+
+DecodeOptions decode_options_of(const TrainedModel& trained) {
   DecodeOptions options;
   options.image_size = trained.config.data.image_size;
   options.resize = trained.config.data.resize;
   options.threads = trained.config.run.threads;
-  return decode_images(files, options);
+  return options;
+}
+
+// "a, b, c and 4 more": the first few of `files`, relative to `folder`.
+std::string first_names(const std::vector<fs::path>& files, const fs::path& folder) {
+  constexpr std::size_t kNamed = 3;
+  std::string text;
+  for (std::size_t i = 0; i < files.size() && i < kNamed; ++i) {
+    text += (i == 0 ? "" : ", ") + visible_text(files[i].lexically_relative(folder).string());
+  }
+  if (files.size() > kNamed) text += " and " + std::to_string(files.size() - kNamed) + " more";
+  return text;
+}
+
+}  // namespace
+
+at::Tensor decode_for_model(const TrainedModel& trained, const std::vector<fs::path>& files) {
+  return decode_images(files, decode_options_of(trained));
+}
+
+DecodedFiles decode_folder_for_model(const TrainedModel& trained, const fs::path& folder) {
+  const FolderFiles found = find_files_recursive(folder, "image folder");
+  DecodedFiles decoded = decode_images_skipping(found.images, decode_options_of(trained));
+  std::string skipped;
+  if (!found.others.empty()) {
+    skipped += std::to_string(found.others.size()) + " without an image extension (" +
+               first_names(found.others, folder) + ")";
+  }
+  if (!decoded.failed.empty()) {
+    skipped += std::string(skipped.empty() ? "" : "; ") + std::to_string(decoded.failed.size()) +
+               " that do not decode (" + first_names(decoded.failed, folder) + ")";
+  }
+  if (decoded.files.empty()) {
+    throw DataError("the image folder " + folder.string() + " holds no image that decodes" +
+                    (skipped.empty() ? std::string() : ": " + skipped) + "; crest reads " +
+                    image_extension_list() + " files (any nesting)");
+  }
+  if (!skipped.empty()) {
+    spdlog::warn("skipped {} of {} files under {}: {}", found.others.size() + decoded.failed.size(),
+                 found.others.size() + found.images.size(), folder.string(), skipped);
+  }
+  return decoded;
 }
 
 }  // namespace crest

@@ -87,9 +87,9 @@ std::pair<Dataset, std::string> evaluation_data(const EvaluateOptions& options,
                  trained.config.data.image_size, config.data.image_size);
   }
   config.data.image_size = trained.config.data.image_size;
-  config.data.unlabeled_root.clear();  // only the test set is used
-  const DatasetPair pair = load_source(config.data, {});
-  return {pair.test, own ? std::string("test") : to_string(config.data.dataset) + "-test"};
+  // Only the test set is decoded, through the cache the run's training used (data.cache).
+  Dataset test = load_test_set(config.data, decoded_cache_dir(config.data, trained.run_dir));
+  return {std::move(test), own ? std::string("test") : to_string(config.data.dataset) + "-test"};
 }
 
 // Images of another evaluation set than the run's test set (--folder, --config/--set) that the
@@ -266,9 +266,8 @@ bool longer_with_suffix(const std::string& text, const std::string& suffix) {
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The images predict reads: every image under --folder, or the --image files, each checked.
+// The --image files predict reads, each checked (every one must decode).
 std::vector<fs::path> prediction_files(const PredictOptions& options) {
-  if (!options.folder.empty()) return list_images_recursive(options.folder, "image folder");
   std::vector<fs::path> files;
   for (const auto& image : options.images) {
     std::error_code ec;
@@ -387,8 +386,15 @@ void predict_images(const PredictOptions& options, std::ostream& out) {
   if (options.logits && !jsonl) throw InputError("--logits needs --out FILE.jsonl");
   if (!options.out.empty()) check_output_file(options.out, "--out", {"predictions"});
   TrainedModel trained = load_choice(options.choice);
-  const std::vector<fs::path> files = prediction_files(options);
-  const at::Tensor images = decode_for_model(trained, files);
+  DecodedFiles decoded;
+  if (options.folder.empty()) {
+    decoded.files = prediction_files(options);
+    decoded.images = decode_for_model(trained, decoded.files);
+  } else {
+    decoded = decode_folder_for_model(trained, options.folder);
+  }
+  const std::vector<fs::path>& files = decoded.files;
+  const at::Tensor& images = decoded.images;
   const at::Tensor logits =
       predict_logits(trained.model, images.to(trained.model->parameters()[0].device()),
                      trained.config.train.eval_batch_size)

@@ -8,6 +8,7 @@
 #include <system_error>
 #include <vector>
 
+#include "crest/data/cifar_pickle.h"
 #include "crest/io/file.h"
 #include "crest/util/error.h"
 
@@ -205,6 +206,63 @@ void check_class_names(const fs::path& file, const std::vector<std::string>& nam
   }
 }
 
+// The folder of torchvision's python layout (cifar_pickle.h) when `root` is one or holds one
+// (`sub`) and the binary layout's `binary_marker` is not in `root`; empty otherwise.
+fs::path python_layout(const fs::path& root, const char* sub, const char* marker,
+                       const char* binary_marker) {
+  std::error_code ec;
+  if (fs::exists(root / binary_marker, ec)) return {};
+  if (fs::is_regular_file(root / marker, ec)) return root;
+  if (fs::is_regular_file(root / sub / marker, ec)) return root / sub;
+  return {};
+}
+
+// The class names of a python layout's meta file; `fallback` when it is absent.
+std::vector<std::string> pickled_names(const fs::path& meta, const char* key,
+                                       const std::vector<std::string>& fallback, int classes) {
+  std::error_code ec;
+  if (!fs::exists(meta, ec)) return fallback;
+  std::vector<std::string> names = read_cifar_pickle_names(meta, key);
+  if (static_cast<int>(names.size()) != classes) {
+    throw DataError(meta.string() + " names " + std::to_string(names.size()) + " classes under '" +
+                    key + "', expected " + std::to_string(classes) + "; the file is damaged");
+  }
+  return names;
+}
+
+DatasetPair read_cifar10_python(const fs::path& dir) {
+  std::vector<std::string> files;
+  for (int i = 1; i <= kCifar10TrainFiles; ++i) files.push_back("data_batch_" + std::to_string(i));
+  require_files(dir, {files.begin(), files.end()}, kCifar10Layout);
+  require_files(dir, {"test_batch"}, kCifar10Layout);
+  const auto names =
+      pickled_names(dir / "batches.meta", "label_names", cifar10_class_names(), kCifar10Classes);
+  std::vector<at::Tensor> images;
+  std::vector<at::Tensor> labels;
+  for (const auto& name : files) {
+    Dataset part = read_cifar_pickle_batch(dir / name, "labels", kCifar10Classes);
+    images.push_back(part.images);
+    labels.push_back(part.labels);
+  }
+  DatasetPair pair;
+  pair.train = Dataset{at::cat(images, 0), at::cat(labels, 0), names, {}};
+  pair.test = read_cifar_pickle_batch(dir / "test_batch", "labels", kCifar10Classes);
+  pair.test.class_names = names;
+  return pair;
+}
+
+DatasetPair read_cifar100_python(const fs::path& dir) {
+  require_files(dir, {"train", "test"}, kCifar100Layout);
+  const auto names =
+      pickled_names(dir / "meta", "fine_label_names", cifar100_class_names(), kCifar100Classes);
+  DatasetPair pair;
+  pair.train = read_cifar_pickle_batch(dir / "train", "fine_labels", kCifar100Classes);
+  pair.train.class_names = names;
+  pair.test = read_cifar_pickle_batch(dir / "test", "fine_labels", kCifar100Classes);
+  pair.test.class_names = names;
+  return pair;
+}
+
 }  // namespace
 
 Dataset read_cifar10_file(const fs::path& file, int num_classes) {
@@ -224,6 +282,9 @@ Dataset read_cifar10_file(const fs::path& file, int num_classes) {
 }
 
 DatasetPair read_cifar10(const fs::path& root) {
+  const fs::path python =
+      python_layout(root, "cifar-10-batches-py", "data_batch_1", "data_batch_1.bin");
+  if (!python.empty()) return read_cifar10_python(python);
   std::vector<std::string> train_files;
   for (int i = 1; i <= kCifar10TrainFiles; ++i) {
     train_files.push_back("data_batch_" + std::to_string(i) + ".bin");
@@ -255,6 +316,8 @@ Dataset read_cifar100_file(const fs::path& file) {
 }
 
 DatasetPair read_cifar100(const fs::path& root) {
+  const fs::path python = python_layout(root, "cifar-100-python", "train", "train.bin");
+  if (!python.empty()) return read_cifar100_python(python);
   require_files(root, {"train.bin", "test.bin"}, kCifar100Layout);
   const auto names =
       read_class_names(root / "fine_label_names.txt", kCifar100Classes, cifar100_class_names());

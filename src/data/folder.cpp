@@ -197,30 +197,56 @@ void require_decoding(const fs::path& root) {
 
 }  // namespace
 
-std::vector<fs::path> list_images_recursive(const fs::path& folder, const std::string& what) {
+namespace {
+
+// Whether `entry`, a link to a folder, points at `parent` or a folder above it: following it
+// would list the same files again, without end.
+bool links_back(const fs::directory_entry& entry, const fs::path& parent) {
+  std::error_code ec;
+  if (!entry.is_symlink(ec)) return false;
+  const fs::path target = fs::canonical(entry.path(), ec);
+  if (ec) return false;
+  const fs::path here = fs::canonical(parent, ec);
+  if (ec) return false;
+  const auto mismatch = std::mismatch(target.begin(), target.end(), here.begin(), here.end());
+  return mismatch.first == target.end();  // target is `here` or one of its ancestors
+}
+
+bool by_path(const fs::path& a, const fs::path& b) {
+  return a.generic_string() < b.generic_string();
+}
+
+}  // namespace
+
+FolderFiles find_files_recursive(const fs::path& folder, const std::string& what) {
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw DataError("the " + what + " " + not_a_folder(folder));
-  std::vector<fs::path> files;
+  FolderFiles found;
   fs::recursive_directory_iterator it(folder, fs::directory_options::follow_directory_symlink, ec);
   for (const fs::recursive_directory_iterator end; !ec && it != end; it.increment(ec)) {
-    if (is_hidden(it->path())) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
+    const bool folder_entry = it->is_directory(ec);
+    if (is_hidden(it->path()) || (folder_entry && links_back(*it, it->path().parent_path()))) {
+      if (folder_entry) it.disable_recursion_pending();
       continue;
     }
-    if (it->is_directory(ec)) continue;
-    if (!has_image_extension(it->path())) throw not_an_image(it->path());
-    files.push_back(it->path());
+    if (folder_entry) continue;
+    (has_image_extension(it->path()) ? found.images : found.others).push_back(it->path());
   }
   if (ec) throw DataError("cannot list " + folder.string() + ": " + ec.message());
-  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
-    return a.generic_string() < b.generic_string();
-  });
-  if (files.empty()) {
+  std::sort(found.images.begin(), found.images.end(), by_path);
+  std::sort(found.others.begin(), found.others.end(), by_path);
+  return found;
+}
+
+std::vector<fs::path> list_images_recursive(const fs::path& folder, const std::string& what) {
+  FolderFiles found = find_files_recursive(folder, what);
+  if (!found.others.empty()) throw not_an_image(found.others.front());
+  if (found.images.empty()) {
     throw DataError("the " + what + " " + folder.string() +
                     " holds no images; put the unlabeled images there (any nesting), or remove "
                     "the folder");
   }
-  return files;
+  return std::move(found.images);
 }
 
 DatasetPair read_image_folder(const fs::path& root, const FolderOptions& options) {
@@ -255,6 +281,18 @@ DatasetPair read_image_folder(const fs::path& root, const FolderOptions& options
                            options, "val");
   }
   return pair;
+}
+
+Dataset read_image_folder_test(const fs::path& root, const FolderOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) {
+    throw DataError("image folder " + not_a_folder(root) + "; " + kLayout);
+  }
+  require_decoding(root);
+  const ClassListing train = list_classes(root, "train");  // the class names: listed, not decoded
+  const ClassListing test = list_classes(root, "test");
+  return decode_part(labeled_part(test, labels_in(test, train.classes, root, "test")), root,
+                     train.classes, options, "test");
 }
 
 Dataset read_labeled_folder(const fs::path& dir, const FolderOptions& options) {

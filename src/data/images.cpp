@@ -293,23 +293,34 @@ struct RowDecoder {
   std::int64_t failed_row = std::numeric_limits<std::int64_t>::max();
   std::exception_ptr failure;
   std::unique_ptr<Progress> progress;
+  std::vector<std::uint8_t>* skipped = nullptr;  // per row, 1 when its file did not decode
 
-  // Decodes row k of the list; on failure keeps the smallest failing row's error and stops.
+  // Decodes row k of the list; on failure keeps the smallest failing row's error and stops (or,
+  // with `skipped`, marks a file that does not decode and goes on).
   bool decode(std::int64_t k) {
     const std::int64_t row = rows[static_cast<std::size_t>(k)];
     try {
       decode_image(files[static_cast<std::size_t>(row)], options.image_size, options.resize,
                    out + row * image_bytes);
       return true;
+    } catch (const DataError&) {
+      if (skipped == nullptr) return keep_failure(row);
+      (*skipped)[static_cast<std::size_t>(row)] = 1;  // each row has its own byte
+      return true;
     } catch (...) {
-      const std::lock_guard<std::mutex> lock(failure_mutex);
-      if (row < failed_row) {
-        failed_row = row;
-        failure = std::current_exception();
-      }
-      stop.store(true);
-      return false;
+      return keep_failure(row);
     }
+  }
+
+  // Called inside a catch block: keeps the error being handled if its row is the smallest yet.
+  bool keep_failure(std::int64_t row) {
+    const std::lock_guard<std::mutex> lock(failure_mutex);
+    if (row < failed_row) {
+      failed_row = row;
+      failure = std::current_exception();
+    }
+    stop.store(true);
+    return false;
   }
 
   // A worker: claims chunks until none is left or a file failed. The calling thread is a worker
@@ -331,7 +342,8 @@ struct RowDecoder {
 }  // namespace
 
 void decode_rows(const std::vector<fs::path>& files, const std::vector<std::int64_t>& rows,
-                 std::uint8_t* out, const DecodeOptions& options) {
+                 std::uint8_t* out, const DecodeOptions& options,
+                 std::vector<std::uint8_t>* skipped) {
   check_options(options);
   if (rows.empty()) return;
 #ifndef CREST_WITH_OPENCV
@@ -339,6 +351,7 @@ void decode_rows(const std::vector<fs::path>& files, const std::vector<std::int6
 #endif
   const int size = options.image_size;
   RowDecoder decoder(files, rows, out, options);
+  decoder.skipped = skipped;
   decoder.image_bytes = 3 * static_cast<std::int64_t>(size) * size;
   decoder.total = static_cast<std::int64_t>(rows.size());
   const auto chunks = (decoder.total + kChunk - 1) / kChunk;
@@ -376,6 +389,35 @@ at::Tensor decode_images(const std::vector<fs::path>& files, const DecodeOptions
   for (std::int64_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
   images_detail::decode_rows(files, rows, images.data_ptr<std::uint8_t>(), options);
   return images;
+}
+
+DecodedFiles decode_images_skipping(const std::vector<fs::path>& files,
+                                    const DecodeOptions& options) {
+  images_detail::check_options(options);
+  const auto n = static_cast<std::int64_t>(files.size());
+  const int size = options.image_size;
+#ifndef CREST_WITH_OPENCV
+  throw no_opencv(std::to_string(n) + " images");
+#endif
+  at::Tensor images = at::empty({n, 3, size, size}, at::TensorOptions().dtype(at::kByte));
+  std::vector<std::int64_t> rows(files.size());
+  for (std::int64_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
+  std::vector<std::uint8_t> skipped(files.size(), 0);
+  images_detail::decode_rows(files, rows, images.data_ptr<std::uint8_t>(), options, &skipped);
+  DecodedFiles decoded;
+  std::vector<std::int64_t> kept;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (skipped[i] != 0) {
+      decoded.failed.push_back(files[i]);
+    } else {
+      kept.push_back(static_cast<std::int64_t>(i));
+      decoded.files.push_back(files[i]);
+    }
+  }
+  decoded.images = kept.size() == files.size()
+                       ? images
+                       : images.index_select(0, at::tensor(kept, at::kLong)).contiguous();
+  return decoded;
 }
 
 }  // namespace crest

@@ -76,6 +76,24 @@ DatasetPair load_source(const DataConfig& data, const fs::path& cache_dir) {
   return pair;
 }
 
+Dataset load_test_set(const DataConfig& data, const fs::path& cache_dir) {
+  if (data.dataset != DatasetKind::kFolder) {
+    DataConfig labeled = data;
+    labeled.unlabeled_root.clear();
+    return load_source(labeled, cache_dir).test;
+  }
+  FolderOptions folder;
+  folder.image_size = data.image_size;
+  folder.resize = data.resize;
+  folder.cache_dir = cache_dir;
+  Dataset test = read_image_folder_test(data.root, folder);
+  check_dataset(test, "folder test set");
+  if (test.size() == 0) {
+    throw DataError("the folder test set in data.root " + data.root + " holds no images");
+  }
+  return test;
+}
+
 namespace {
 
 std::string class_label(const std::vector<std::string>& names, std::size_t c) {

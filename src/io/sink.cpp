@@ -185,7 +185,8 @@ void TensorBoardSink::generation_finished(const fs::path&, const GenerationRecor
 void ConsoleSink::print_table(const std::vector<GenerationRow>& rows) {
   // The whole table so far, each time, so it reads as one table even with progress output in
   // between.
-  out_ << "gen      t  labeled     acc   med20  mean-rec  min-rec  maj-rec  selected  sel-prec\n";
+  // At most 80 columns, so that it never wraps on a terminal of the classic width.
+  out_ << "gen     t  labeled     acc   med20  mean-rec min-rec maj-rec selected sel-prec\n";
   for (const GenerationRow& r : rows) {
     const std::string precision = std::isfinite(r.selection_precision)
                                       ? csv_number(r.selection_precision).substr(0, 6)
@@ -193,9 +194,9 @@ void ConsoleSink::print_table(const std::vector<GenerationRow>& rows) {
                                                                 : "-";
     char line[160];
     std::snprintf(line, sizeof(line),
-                  "%3d  %5.2f  %7lld  %6.4f  %6.4f  %8.4f  %7.4f  %7.4f  %8lld  %8s\n",
-                  r.generation, r.t, static_cast<long long>(r.labeled), r.accuracy,
-                  r.accuracy_median_last_20, r.mean_recall, r.minority_recall, r.majority_recall,
+                  "%3d  %4.2f  %7lld  %6.4f  %6.4f  %8.4f %7.4f %7.4f %8lld %8s\n", r.generation,
+                  r.t, static_cast<long long>(r.labeled), r.accuracy, r.accuracy_median_last_20,
+                  r.mean_recall, r.minority_recall, r.majority_recall,
                   static_cast<long long>(r.selected), precision.c_str());
     out_ << line;
   }

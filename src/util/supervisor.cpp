@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "crest/util/signals.h"
+
 extern char** environ;
 
 namespace crest {
@@ -33,11 +35,19 @@ std::atomic<bool> g_forwarding{false};
 struct sigaction g_previous_int {};
 struct sigaction g_previous_term {};
 
+std::atomic<std::int64_t> g_first_ms{0};  // when the first signal came (util/signals.h)
+
 extern "C" void on_supervisor_signal(int signal_number) {
+  const std::int64_t now = monotonic_ms();
   const int index = g_signal_count.fetch_add(1);
+  if (index == 0) g_first_ms.store(now);
   if (index < kRemembered) g_signals[index].store(signal_number);
   const int exit_after = g_exit_after.load();
-  if (exit_after > 0 && index >= exit_after) _exit(128 + signal_number);
+  // Signals soon after the first are the same Ctrl-C passed on again (a wrapper such as
+  // `timeout`): only a later one ends the process at once.
+  if (exit_after > 0 && index >= exit_after && insists(g_first_ms.load(), now)) {
+    _exit(128 + signal_number);
+  }
 }
 
 void install_handlers(int exit_after) {
@@ -46,11 +56,14 @@ void install_handlers(int exit_after) {
     throw std::logic_error("a second Supervisor forwarding signals while one still does");
   }
   g_signal_count.store(0);
+  g_first_ms.store(0);
   for (auto& s : g_signals) s.store(0);
   g_exit_after.store(exit_after);
   struct sigaction action {};
   action.sa_handler = on_supervisor_signal;
   sigemptyset(&action.sa_mask);
+  sigaddset(&action.sa_mask, SIGINT);  // one handler at a time
+  sigaddset(&action.sa_mask, SIGTERM);
   sigaction(SIGINT, &action, &g_previous_int);
   sigaction(SIGTERM, &action, &g_previous_term);
 }

@@ -15,10 +15,13 @@ struct DataPrepareOptions {
   bool json = false;          // one JSON object on stdout instead of the table
   std::string manifest_path;  // "" = <run.out_dir>/split_manifest.json
   bool force = false;         // replace a manifest that describes a different split
+  bool folder_given = false;  // run.out_dir was named (--out): the folder is opened even with
+                              // --manifest
 };
 
-// Builds the long-tailed set and split, writes the split manifest (and the log file) into the
-// run folder, and prints the per-class table or JSON to `out`.
+// Builds the long-tailed set and split and prints the per-class table or JSON to `out`. Writes
+// the split manifest, the log file (and data.cache: run's decoded images) into run.out_dir; with
+// only `manifest_path` (no `folder_given`) it writes that one file and creates no run folder.
 void data_prepare(const Config& config, const DataPrepareOptions& options, std::ostream& out);
 
 struct DataSynthOptions {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crest/config/config.h"
+#include "crest/data/images.h"
 #include "crest/models/wrn.h"
 
 namespace crest {
@@ -42,5 +43,13 @@ TrainedModel load_trained_model(const std::filesystem::path& run_dir, const std:
 // uint8 [N, 3, S, S]. DataError naming a file that does not decode.
 at::Tensor decode_for_model(const TrainedModel& trained,
                             const std::vector<std::filesystem::path>& files);
+
+// Every image under `folder` (any nesting, as a folder dataset's unlabeled/ is listed: hidden
+// entries skipped, links followed, a link back up entered once), decoded as decode_for_model.
+// Files without an image extension and files that do not decode are left out with one warning
+// that counts them and names the first few. DataError naming the folder when it is missing or
+// no image in it decodes.
+DecodedFiles decode_folder_for_model(const TrainedModel& trained,
+                                     const std::filesystem::path& folder);
 
 }  // namespace crest

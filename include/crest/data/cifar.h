@@ -22,13 +22,15 @@ constexpr int kCifarImageBytes = 3 * 32 * 32;
 Dataset read_cifar10_file(const std::filesystem::path& file, int num_classes = 10);
 
 // Reads the whole CIFAR-10 folder. A missing folder or file points to
-// scripts/download_cifar.sh.
+// scripts/download_cifar.sh. torchvision's python layout (cifar_pickle.h) is read too: `root`
+// holding data_batch_1 (no .bin), or its parent holding cifar-10-batches-py/.
 DatasetPair read_cifar10(const std::filesystem::path& root);
 
 // Reads one CIFAR-100-layout file (coarse + fine label bytes + 3072 bytes per record).
 Dataset read_cifar100_file(const std::filesystem::path& file);
 
-// Reads the whole CIFAR-100 folder (train.bin, test.bin).
+// Reads the whole CIFAR-100 folder (train.bin, test.bin), or torchvision's python layout:
+// `root` holding train (no .bin), or its parent holding cifar-100-python/.
 DatasetPair read_cifar100(const std::filesystem::path& root);
 
 // Writes `dataset` (uint8 [N, 3, 32, 32]) in the CIFAR-10 record layout.

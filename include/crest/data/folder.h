@@ -26,6 +26,19 @@ struct FolderOptions {
   std::filesystem::path cache_dir;  // decoded-image cache (images.h); empty = none
 };
 
+// The files under a folder, at any depth, by whether they carry an image extension (images.h);
+// both lists sorted by path.
+struct FolderFiles {
+  std::vector<std::filesystem::path> images;
+  std::vector<std::filesystem::path> others;  // files without an image extension
+};
+
+// Every file under `folder` at any depth, following links to folders; hidden entries (a name
+// starting with '.') are skipped, and so is a link back to a folder above it (a loop), which is
+// entered once. Folders are never files, whatever their name ("x.png/"). DataError naming the
+// path when `folder` is missing or cannot be listed (`what` names its role in messages).
+FolderFiles find_files_recursive(const std::filesystem::path& folder, const std::string& what);
+
 // Every image file under `folder`, at any depth, sorted by path; hidden entries skipped.
 // DataError naming the path when the folder is missing, holds a file that is not an image, or
 // holds no image at all (`what` names the folder's role in messages, e.g. "unlabeled folder").
@@ -38,6 +51,10 @@ std::vector<std::filesystem::path> list_images_recursive(const std::filesystem::
 // that train does not have; an empty unlabeled folder; a file that is not an image or does not
 // decode; another size under data.resize: error.
 DatasetPair read_image_folder(const std::filesystem::path& root, const FolderOptions& options);
+
+// The test set of read_image_folder alone, decoded as it is there (same cache files): train/ is
+// listed for its class names but not decoded. DataError as read_image_folder.
+Dataset read_image_folder_test(const std::filesystem::path& root, const FolderOptions& options);
 
 // Images without labels from any folder (data.unlabeled_root): a Dataset of kUnknownLabel
 // images named `class_names`, `files` relative to the working directory (root / path).

@@ -49,6 +49,20 @@ void decode_image(const std::filesystem::path& file, int size, ResizeMode resize
 at::Tensor decode_images(const std::vector<std::filesystem::path>& files,
                          const DecodeOptions& options);
 
+// What decode_images_skipping decoded: the images of `files` in order, [files.size(), 3, S, S]
+// uint8, and the files that did not decode (DataError: empty, truncated, not an image), in list
+// order.
+struct DecodedFiles {
+  at::Tensor images;
+  std::vector<std::filesystem::path> files;
+  std::vector<std::filesystem::path> failed;
+};
+
+// decode_images, but a file that does not decode is left out (listed in `failed`) instead of
+// thrown; other errors (InputError for bad options, no OpenCV) still throw.
+DecodedFiles decode_images_skipping(const std::vector<std::filesystem::path>& files,
+                                    const DecodeOptions& options);
+
 // decode_images with a cache in `cache_dir` ("" = no cache), kept as two files named from
 // `name` (e.g. "train") and a hash of (the absolute `root`, size, resize mode): NAME-HASH.u8
 // (the raw tensor) and NAME-HASH.json (format version, image size, resize mode, per file its

@@ -23,6 +23,11 @@ std::filesystem::path decoded_cache_dir(const DataConfig& data,
 // `cache_dir` (empty = no cache; images.h).
 DatasetPair load_source(const DataConfig& data, const std::filesystem::path& cache_dir = {});
 
+// The test set of load_source alone. A folder dataset decodes only ROOT/test (through the cache
+// in `cache_dir`, the same files load_source uses), listing ROOT/train for its class names; the
+// other datasets load as load_source does, without data.unlabeled_root. DataError as there.
+Dataset load_test_set(const DataConfig& data, const std::filesystem::path& cache_dir = {});
+
 struct PreparedData {
   DatasetPair source;
   Split split;

@@ -87,8 +87,9 @@ struct SupervisorOptions {
   // `forward_signals` of them (0: this process's signal handlers are left alone). The
   // supervisor's handlers are in place from construction to destruction.
   int forward_signals = 0;
-  // A signal beyond those forwarded ends this process at once with 128 + the signal (the user
-  // insists); otherwise this process only records it.
+  // A signal beyond those forwarded that comes kInsistAfterMs or more after the first
+  // (util/signals.h: sooner, it is the same Ctrl-C passed on again by a wrapper) ends this
+  // process at once with 128 + the signal (the user insists); otherwise it is only recorded.
   bool exit_on_extra_signal = false;
   // When a child fails (a non-zero exit or a signal) and no signal was forwarded: after
   // `failure_grace` (none: never) the other children get SIGTERM, and SIGKILL `kill_grace` later.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "crest/data/images.h"
 #include "crest/io/file.h"
 #include "crest/util/error.h"
 #include "png_encode.h"
@@ -364,6 +365,57 @@ TEST_F(FolderTest, MismatchedTrainAndTestClasses) {
   // test images is refused when the split is checked: prepare_test.)
   expect_data_error([&] { read_image_folder(dir_, sized(4)); },
                     {(dir_ / "test" / "fish").string(), "no counterpart", "cat, dog"});
+}
+
+TEST_F(FolderTest, FindFilesSortsImagesFromOthersAndEntersALinkLoopOnce) {
+  write_png(dir_ / "b.png", pattern(4, 3, 1));
+  write_png(dir_ / "deep" / "er" / "a.png", pattern(4, 3, 2));
+  write_file_atomic(dir_ / "readme.txt", "notes");
+  write_file_atomic(dir_ / ".DS_Store", "x");
+  write_file_atomic(dir_ / ".hidden" / "c.png", "x");
+  fs::create_directories(dir_ / "x.png");  // a folder, whatever its name
+  fs::create_directory_symlink("..", dir_ / "deep" / "loop");
+  fs::create_directory_symlink(dir_ / "deep" / "er", dir_ / "other");  // not a loop: listed
+  const FolderFiles found = find_files_recursive(dir_, "image folder");
+  const std::vector<fs::path> images = {dir_ / "b.png", dir_ / "deep" / "er" / "a.png",
+                                        dir_ / "other" / "a.png"};
+  EXPECT_EQ(found.images, images);
+  EXPECT_EQ(found.others, std::vector<fs::path>{dir_ / "readme.txt"});
+  expect_data_error([&] { find_files_recursive(dir_ / "missing", "image folder"); },
+                    {(dir_ / "missing").string(), "does not exist"});
+  expect_data_error([&] { list_images_recursive(dir_, "unlabeled folder"); },
+                    {(dir_ / "readme.txt").string(), "not an image"});
+}
+
+TEST_F(FolderTest, DecodeSkippingLeavesOutFilesThatDoNotDecode) {
+  SKIP_WITHOUT_OPENCV();
+  std::vector<fs::path> files;
+  for (int i = 0; i < 40; ++i) {
+    files.push_back(dir_ / ("img" + std::to_string(100 + i) + ".png"));
+    write_png(files.back(), pattern(4, 3, i));
+  }
+  write_file_atomic(files[3], "broken");
+  write_file_atomic(files[4], "");
+  write_file_atomic(files[39], "\x89PNG");
+  DecodeOptions options;
+  options.image_size = 4;
+  options.resize = ResizeMode::kError;
+  for (const int threads : {1, 3}) {
+    options.threads = threads;
+    const DecodedFiles decoded = decode_images_skipping(files, options);
+    EXPECT_EQ(decoded.failed, (std::vector<fs::path>{files[3], files[4], files[39]}));
+    ASSERT_EQ(decoded.files.size(), 37u);
+    ASSERT_EQ(decoded.images.size(0), 37);
+    EXPECT_EQ(decoded.files[3], files[5]);
+    expect_image(decoded.images, 0, pattern(4, 3, 0));
+    expect_image(decoded.images, 3, pattern(4, 3, 5));
+    expect_image(decoded.images, 36, pattern(4, 3, 38));
+  }
+  // Another size under resize: error is not a damaged file, but it does not decode either.
+  write_png(files[0], pattern(5, 3, 0));
+  EXPECT_EQ(decode_images_skipping(files, options).failed.front(), files[0]);
+  options.threads = -1;
+  EXPECT_THROW(decode_images_skipping(files, options), InputError);
 }
 
 }  // namespace

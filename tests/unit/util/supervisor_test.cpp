@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "crest/util/signals.h"
 #include "test_util.h"
 
 namespace crest {
@@ -194,6 +196,26 @@ TEST_F(SupervisorTest, ForwardsSigintAndSigtermToEveryChildUpToTheLimit) {
   EXPECT_EQ(lines, (std::vector<std::string>{"INT", "INT", "TERM", "TERM"}));
   EXPECT_EQ(supervisor.stop_signal(), SIGTERM);  // the first
   EXPECT_EQ(supervisor.signals_received(), 3);
+}
+
+// One Ctrl-C passed on again by a wrapper (util/signals.h) is not "the user insists": only a
+// signal kInsistAfterMs or more after the first ends the process.
+TEST_F(SupervisorTest, ExtraSignalsSoonAfterTheFirstDoNotEndTheProcess) {
+  EXPECT_EXIT(
+      {
+        SupervisorOptions options;
+        options.forward_signals = 1;
+        options.exit_on_extra_signal = true;
+        Supervisor supervisor(options);
+        ::raise(SIGTERM);
+        ::raise(SIGINT);
+        ::raise(SIGINT);
+        if (supervisor.signals_received() != 3) std::_Exit(3);
+        set_insist_after_ms(0);
+        ::raise(SIGINT);
+        std::_Exit(4);  // not reached
+      },
+      ::testing::ExitedWithCode(128 + SIGINT), "");
 }
 
 TEST_F(SupervisorTest, ForwardingEndsWithTheSupervisor) {
