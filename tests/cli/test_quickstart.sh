@@ -71,6 +71,9 @@ expect_err "lacks the accuracy or minority_recall column" "checker: missing colu
 check --check-only --seeds "0 3" good
 expect_code 2 "checker: a seed without a run"
 expect_err "good/seed_3/generations.csv is missing" "checker: missing run names its file"
+check --help
+expect_code 0 "checker: --help"
+expect_out "Usage: scripts/check_quickstart.sh" "checker: --help prints the usage"
 check --check-only
 expect_code 2 "checker: no OUT_DIR"
 expect_err "missing OUT_DIR" "checker: no OUT_DIR"
