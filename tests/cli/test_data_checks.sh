@@ -17,7 +17,7 @@ for file in train.bin test.bin; do
   done >"c100/$file"
 done
 [ "$(wc -c <c100/train.bin)" -eq $((200 * 3074)) ] || fail "the CIFAR-100 sample has the wrong size"
-run data prepare --set data.dataset=cifar100 --set data.root=c100 --set run.out_dir=p100 \
+run data prepare --set data.dataset=cifar100 --set data.image_size=32 --set data.root=c100 --set run.out_dir=p100 \
   --set data.imbalance_ratio=2 --set data.label_fraction=0.5 --json
 expect_code 0 "CIFAR-100 with fine labels 0..99"
 expect_out '"worm"' "the 100th class name"
@@ -53,7 +53,7 @@ expect_err "no unlabeled images" "says what is wrong"
 run data synth --out c10 --classes 4 --train-per-class 20 --test-per-class 5
 expect_code 0 "synth"
 : >c10/test_batch.bin
-run data prepare --set data.dataset=cifar10 --set data.root=c10 --set run.out_dir=e10
+run data prepare --set data.dataset=cifar10 --set data.image_size=32 --set data.root=c10 --set run.out_dir=e10
 expect_code 2 "empty test_batch.bin"
 expect_err "c10/test_batch.bin is empty (0 bytes)" "names the empty file"
 

@@ -2,11 +2,11 @@
 # manifest of another split from being overwritten.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
-# The embedded quickstart (synthetic, gamma 10, beta 0.2).
+# The embedded quickstart (synthetic, 1000 images of the head class, gamma 20, beta 0.1).
 run data prepare --set run.out_dir=q --json
 expect_code 0 "quickstart --json"
-expect_out '"lt_counts":[500,387,299,232,179,139,107,83,64,50]' "quickstart LT counts"
-expect_out '"labeled":[100,78,60,47,36,28,22,17,13,10]' "quickstart labeled counts"
+expect_out '"lt_counts":[1000,716,513,368,264,189,135,97,69,50]' "quickstart LT counts"
+expect_out '"labeled":[100,72,52,37,27,19,14,10,7,5]' "quickstart labeled counts"
 expect_out '"test":[100,100,100,100,100,100,100,100,100,100]' "quickstart test counts"
 [ "$(wc -l <"$OUT")" -eq 1 ] || fail "--json must print exactly one line"
 [ -s q/split_manifest.json ] || fail "no split manifest in the run folder"
@@ -30,7 +30,7 @@ expect_code 0 "--force replaces it"
 # A CIFAR-10-sized dataset in the CIFAR-10 binary layout: the paper's counts.
 run data synth --out c10 --train-per-class 5000 --test-per-class 1000
 expect_code 0 "synth CIFAR-10 sized"
-run data prepare --set data.dataset=cifar10 --set data.root=c10 --set run.out_dir=c10run \
+run data prepare --set data.dataset=cifar10 --set data.image_size=32 --set data.root=c10 --set run.out_dir=c10run \
   --set data.imbalance_ratio=100 --set data.label_fraction=0.1 --json
 expect_code 0 "CIFAR-10 layout, gamma 100, beta 0.1"
 expect_out '"lt_counts":[5000,2997,1796,1077,645,387,232,139,83,50]' "CIFAR-10 gamma=100 counts"
@@ -46,7 +46,7 @@ expect_err "download_cifar.sh" "missing data names the download script"
 # A truncated file is named.
 cp -r c10 broken
 truncate -s 1000 broken/data_batch_3.bin
-run data prepare --set data.dataset=cifar10 --set data.root=broken --set run.out_dir=r2
+run data prepare --set data.dataset=cifar10 --set data.image_size=32 --set data.root=broken --set run.out_dir=r2
 expect_code 2 "truncated batch"
 expect_err "data_batch_3.bin" "truncated batch named"
 

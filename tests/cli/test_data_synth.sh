@@ -23,7 +23,7 @@ run data synth --out s --classes 3 --train-per-class 10 --test-per-class 5 --see
 expect_code 0 "--force"
 
 # The written layout reads back as a dataset with its own class count.
-run data prepare --set data.dataset=cifar10 --set data.root=s --set run.out_dir=r \
+run data prepare --set data.dataset=cifar10 --set data.image_size=32 --set data.root=s --set run.out_dir=r \
   --set data.imbalance_ratio=2 --set data.label_fraction=0.5 --json
 expect_code 0 "prepare on a 3-class CIFAR-layout folder"
 expect_out '"lt_counts":[10,7,5]' "3-class LT counts"
