@@ -9,8 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <set>
@@ -19,6 +17,7 @@
 
 #include "config_keys.h"
 #include "crest/config/embedded.h"
+#include "crest/config/protocol_default.h"
 #include "crest/util/error.h"
 #include "crest/util/text_escape.h"
 
@@ -42,6 +41,19 @@ std::string format_double(double value) {
   std::string text = buffer;
   if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
   return text;
+}
+
+std::string node_kind(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "a scalar";
+  }
 }
 
 }  // namespace config_detail
@@ -263,19 +275,6 @@ void set_field(Config& config, const Field& field, const std::string& text,
   field.assign(config, *value);
 }
 
-std::string node_kind(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Null:
-      return "nothing";
-    default:
-      return "a scalar";
-  }
-}
-
 std::string location(const std::string& source, const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();
   if (mark.is_null()) return source + ": ";
@@ -365,7 +364,9 @@ std::string emit(const Config& config, bool with_comments) {
 
 }  // namespace
 
-Config parse_config(const std::string& yaml_text, const std::string& source) {
+namespace config_detail {
+
+YAML::Node load_yaml_document(const std::string& yaml_text, const std::string& source) {
   YAML::Node root;
   try {
     const std::vector<YAML::Node> documents = YAML::LoadAll(yaml_text);
@@ -380,35 +381,26 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
     throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
   }
-  Config config;
-  if (root.IsNull()) return config;  // an empty file keeps every default
-  if (!root.IsMap()) {
+  if (!root.IsNull() && !root.IsMap()) {
     throw ConfigError(location(source, root) +
                       "a config must be a mapping of sections (data, model, train, crest, run), "
                       "got " +
                       node_kind(root));
   }
-  apply_node(config, root, "", source);
-  return config;
+  return root;
 }
 
-Config load_config_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    // An ifstream opens a folder and reads nothing, which would parse as an empty config.
-    throw ConfigError("cannot read config file '" + path +
-                      "': it is a folder, not a file (give the YAML file in it, e.g. "
-                      "configs/quickstart.yaml)");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError("cannot read config file '" + path + "': " + std::strerror(errno) +
-                      " (the presets live in configs/; run `crest print-config` with no "
-                      "--config to see the embedded quickstart)");
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
+void apply_document(Config& config, const YAML::Node& root, const std::string& source) {
+  if (root.IsNull()) return;  // an empty file keeps every default
+  apply_node(config, root, "", source);
+}
+
+}  // namespace config_detail
+
+Config parse_config(const std::string& yaml_text, const std::string& source) {
+  Config config;
+  apply_document(config, load_yaml_document(yaml_text, source), source);
+  return config;
 }
 
 void apply_override(Config& config, const std::string& assignment) {
@@ -452,6 +444,7 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
   Config config = path.empty() ? parse_config(embedded_quickstart_yaml(), "<embedded quickstart>")
                                : load_config_file(path);
   for (const std::string& assignment : overrides) apply_override(config, assignment);
+  apply_dataset_defaults(config, protocol_given(path, overrides));
   validate_config(config);
   return config;
 }
