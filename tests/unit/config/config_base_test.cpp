@@ -82,14 +82,14 @@ TEST_F(ConfigBaseTest, BaseThatIsNotAConfigMappingIsRefused) {
   write("scalar.yaml", "42\n");
   write("bad_key.yaml", "train:\n  lrr: 0.1\n");
   write("bad_value.yaml", "train:\n  epochs: many\n");
-  for (const std::string& base : {"list.yaml", "scalar.yaml", "bad_key.yaml", "bad_value.yaml"}) {
+  for (const std::string base : {"list.yaml", "scalar.yaml", "bad_key.yaml", "bad_value.yaml"}) {
     const std::string child = write("child.yaml", "base: " + base + "\n");
     expect_config_error([&] { load_config_file(child); }, {base, "child.yaml"});
   }
 }
 
 TEST_F(ConfigBaseTest, BaseValueMustBeANonEmptyString) {
-  for (const std::string& value : {"[a.yaml, b.yaml]", "{x: 1}", "\"\"", ""}) {
+  for (const std::string value : {"[a.yaml, b.yaml]", "{x: 1}", "\"\"", ""}) {
     const std::string child = write("child.yaml", "base: " + value + "\n");
     expect_config_error([&] { load_config_file(child); }, {"child.yaml", "base"});
   }
