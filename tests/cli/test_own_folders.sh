@@ -116,6 +116,14 @@ echo "# edited" >>presets/deep/tiny_fm.yaml && sed -i 's/generations: 1/generati
 run print-config --config r1/config.yaml --set run.out_dir=r1
 cmp -s "$OUT" merged.yaml || fail "the saved config does not depend on the base file"
 
+# The documented recipe: a user's file on configs/own-data-cpu.yaml.
+printf 'base: %s/configs/own-data-cpu.yaml\ndata:\n  root: set0\n' "$SRC" >mine/own.yaml
+run print-config --config mine/own.yaml
+expect_code 0 "a config on the own-data preset"
+for line in "  root: set0" "  protocol: as_is" "  dataset: folder" "  steps_per_epoch: 250"; do
+  grep -qx -- "$line" "$OUT" || fail "the own-data preset as a base gives '$line'"
+done
+
 refuse() { # DESCRIPTION CONFIG NEEDLE...
   local what=$1 config=$2
   shift 2
