@@ -20,6 +20,7 @@
 #include "crest/app/sweep.h"
 #include "crest/app/use_model.h"
 #include "crest/config/config.h"
+#include "crest/config/protocol_default.h"
 #include "crest/dist/launch.h"
 #include "crest/io/json_text.h"
 #include "crest/io/run_files.h"
@@ -79,8 +80,11 @@ Command add_print_config(CLI::App& app) {
             if (args->defaults) {
               std::cout << crest::documented_defaults_yaml();
             } else {
-              std::cout << crest::config_to_yaml(
-                  crest::resolve_config(args->config.path, args->config.overrides));
+              const crest::Config config =
+                  crest::resolve_config(args->config.path, args->config.overrides);
+              const std::string note = crest::protocol_note(config.data);
+              if (!note.empty()) spdlog::info("{}", note);
+              std::cout << crest::config_to_yaml(config);
             }
           }};
 }

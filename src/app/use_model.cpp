@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crest/app/trained.h"
+#include "crest/config/protocol_default.h"
 #include "crest/data/duplicates.h"
 #include "crest/data/folder.h"
 #include "crest/data/images.h"
@@ -81,6 +82,9 @@ std::pair<Dataset, std::string> evaluation_data(const EvaluateOptions& options,
   Config config = trained.config;
   if (!options.config_path.empty()) config = load_config_file(options.config_path);
   for (const auto& assignment : options.overrides) apply_override(config, assignment);
+  apply_dataset_defaults(config, !options.config_path.empty()
+                                     ? protocol_given(options.config_path, options.overrides)
+                                     : true);  // the run's own config names its protocol
   validate_config(config);
   if (config.data.image_size != trained.config.data.image_size) {
     spdlog::info("images are fitted to the run's {} pixels (data.image_size {} asked)",

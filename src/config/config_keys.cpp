@@ -52,7 +52,9 @@ std::vector<Field> data_keys() {
                 "measured) | acr (ACR's and SeMi's train_split: darp's counts, no shuffle: the "
                 "first N_c images of each class in the source's order labeled, the next M_c "
                 "unlabeled; their unlabeled set also holds the labeled images, which ACR's "
-                "estimate skips; data.fold does not change it).",
+                "estimate skips; data.fold does not change it). A folder dataset uses as_is unless "
+                "a config file (or its base) or --set gives data.protocol; the run log says "
+                "which.",
                 choice()),
       CREST_KEY("data.imbalance_ratio", data.imbalance_ratio,
                 "gamma = N_1 / N_L, the imbalance ratio of the training set (crest protocol).",

@@ -13,6 +13,10 @@
 
 #include "crest/config/config.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace crest::config_detail {
 
 // A key's value once parsed.
@@ -55,5 +59,17 @@ std::vector<Field> method_keys();
 
 // The documentation of each section ("data", "data.synthetic", "model", ...).
 const std::map<std::string, std::string>& section_docs();
+
+// "a list", "a mapping", "nothing" or "a scalar": a YAML node's kind in error messages.
+std::string node_kind(const YAML::Node& node);
+
+// The one YAML document of a config text: a mapping, or a Null node for an empty text.
+// ConfigError naming `source` (and line) on a syntax error, several documents, or a document that
+// is not a mapping (config.cpp).
+YAML::Node load_yaml_document(const std::string& yaml_text, const std::string& source);
+
+// Sets the keys of a config document (load_yaml_document's result) in `config`. ConfigError
+// naming `source`, line and key on an unknown key or a bad value (config.cpp).
+void apply_document(Config& config, const YAML::Node& root, const std::string& source);
 
 }  // namespace crest::config_detail

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "crest/config/protocol_default.h"
 #include "crest/data/cifar.h"
 #include "crest/data/duplicates.h"
 #include "crest/data/folder.h"
@@ -109,8 +110,9 @@ std::string number(double value) {
 DataError no_labeled_images(const DataConfig& data, const std::string& label) {
   switch (data.protocol) {
     case SplitProtocol::kCrest:
-      return DataError(label + " gets 0 labeled images: data.label_fraction = " +
-                       number(data.label_fraction) + " leaves it none; raise data.label_fraction");
+      return DataError(
+          label + " gets 0 labeled images: data.label_fraction = " + number(data.label_fraction) +
+          " leaves it none; raise data.label_fraction; " + protocol_hint(data));
     case SplitProtocol::kDarp:
     case SplitProtocol::kAcr:
       return DataError(
@@ -118,13 +120,14 @@ DataError no_labeled_images(const DataConfig& data, const std::string& label) {
           std::to_string(data.num_labeled_head) +
           " and data.imbalance_ratio_labeled = " + number(data.imbalance_ratio_labeled) +
           " leave it none; raise data.num_labeled_head or lower "
-          "data.imbalance_ratio_labeled");
+          "data.imbalance_ratio_labeled; " +
+          protocol_hint(data));
     case SplitProtocol::kAsIs:
       break;
   }
   return DataError(label + " has no labeled image" +
                    (reads_files(data.dataset) ? " in data.root " + data.root : std::string()) +
-                   "; add labeled images of that class");
+                   "; add labeled images of that class (" + protocol_hint(data) + ")");
 }
 
 // A split that leaves a class without images (or without labels), or nothing unlabeled, would
@@ -142,7 +145,8 @@ void check_split(const DataConfig& data, const PreparedData& prepared) {
                       std::to_string(c) + " = int(" + std::to_string(n_max) + " * (1/" +
                       number(data.imbalance_ratio) + ")^(" + std::to_string(c) + "/" +
                       std::to_string(last) + ")) = 0; set data.imbalance_ratio to at most N_max (" +
-                      std::to_string(n_max) + ") or use more images per class");
+                      std::to_string(n_max) + ") or use more images per class; " +
+                      protocol_hint(data));
     }
     if (split.labeled_counts[c] == 0) throw no_labeled_images(data, class_label(names, c));
     if (prepared.test_counts[c] == 0) {
@@ -162,7 +166,8 @@ void check_split(const DataConfig& data, const PreparedData& prepared) {
              : "data.num_unlabeled_head = " + std::to_string(data.num_unlabeled_head)) +
         "), and FixMatch and the pseudo-label selection need some; " +
         (data.protocol == SplitProtocol::kCrest ? "lower data.label_fraction"
-                                                : "raise data.num_unlabeled_head"));
+                                                : "raise data.num_unlabeled_head") +
+        "; " + protocol_hint(data));
   }
 }
 
@@ -251,6 +256,24 @@ bool check_duplicates(const DataConfig& data, PreparedData& prepared) {
       "labeled, unlabeled; logged and listed in split_manifest.json)");
 }
 
+// Which protocol the run uses and why; for a folder dataset cut by crest, darp or acr, how many
+// of its labeled images stay labeled, become unlabeled or are left out.
+void log_protocol(const DataConfig& data, const PreparedData& prepared) {
+  const std::string note = protocol_note(data);
+  if (!note.empty()) spdlog::info("{}", note);
+  if (data.dataset != DatasetKind::kFolder || data.protocol == SplitProtocol::kAsIs) return;
+  const Split& split = prepared.split;
+  const std::int64_t given = prepared.source.train.size() - prepared.source.train.unknown_count();
+  const auto labeled = static_cast<std::int64_t>(split.labeled.size());
+  const auto unlabeled =
+      static_cast<std::int64_t>(split.unlabeled.size()) - split.unlabeled_unknown;
+  spdlog::warn(
+      "data.protocol {}: of the {} labeled images in {}, {} stay labeled, {} are used as "
+      "unlabeled and {} are left out; data.protocol: as_is keeps all {} labeled",
+      to_string(data.protocol), given, data.root, labeled, unlabeled, given - labeled - unlabeled,
+      given);
+}
+
 }  // namespace
 
 PreparedData prepare_data(const DataConfig& data, const fs::path& cache_dir) {
@@ -269,6 +292,7 @@ PreparedData prepare_data(const DataConfig& data, const fs::path& cache_dir) {
   // After the split's own checks, which say more about data that is wrong anyway; a drop can
   // leave a class without labeled images, which the checks then name.
   if (check_duplicates(data, prepared)) count_and_check();
+  log_protocol(data, prepared);
   return prepared;
 }
 

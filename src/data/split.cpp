@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "crest/config/protocol_default.h"
 #include "crest/data/numpy_random.h"
 #include "crest/util/error.h"
 
@@ -30,14 +31,16 @@ std::vector<std::vector<std::int64_t>> indices_by_class(const at::Tensor& labels
 }
 
 void check_available(const std::vector<std::vector<std::int64_t>>& by_class,
-                     const std::vector<std::int64_t>& wanted, const std::string& what) {
+                     const std::vector<std::int64_t>& wanted, const std::string& what,
+                     const DataConfig& data) {
   for (std::size_t c = 0; c < wanted.size(); ++c) {
     const auto have = static_cast<std::int64_t>(by_class[c].size());
     if (wanted[c] > have) {
       throw DataError("class " + std::to_string(c) + " has " + std::to_string(have) +
                       " training images but " + what + " needs " + std::to_string(wanted[c]) +
                       "; lower the counts (data.max_per_class, data.num_labeled_head, "
-                      "data.num_unlabeled_head) or use a larger dataset");
+                      "data.num_unlabeled_head) or use a larger dataset; " +
+                      protocol_hint(data));
     }
   }
 }
@@ -88,12 +91,14 @@ Split build_crest_split(const at::Tensor& labels, int num_classes, const DataCon
     if (n_max == 0) {
       throw DataError(
           "a class of the training set has no images, so N_max (the smallest "
-          "class) is 0; set data.max_per_class or use a dataset with every class");
+          "class) is 0; set data.max_per_class or use a dataset with every class; " +
+          protocol_hint(data));
     }
   }
   const std::vector<std::int64_t> counts =
       crest_lt_counts(n_max, num_classes, data.imbalance_ratio);
-  check_available(by_class, counts, "the long-tailed set (N_max = " + std::to_string(n_max) + ")");
+  check_available(by_class, counts, "the long-tailed set (N_max = " + std::to_string(n_max) + ")",
+                  data);
 
   // Which images each class keeps: one RandomState(lt_seed) stream over the classes in order.
   NumpyRandomState lt_rng(static_cast<std::uint32_t>(data.lt_seed));
@@ -149,7 +154,7 @@ Split build_darp_split(const at::Tensor& labels, int num_classes, const DataConf
   const auto [n_labeled, n_unlabeled] = darp_class_counts(num_classes, data);
   std::vector<std::int64_t> total(n_labeled.size());
   for (std::size_t c = 0; c < total.size(); ++c) total[c] = n_labeled[c] + n_unlabeled[c];
-  check_available(by_class, total, "the darp protocol (labeled + unlabeled)");
+  check_available(by_class, total, "the darp protocol (labeled + unlabeled)", data);
 
   NumpyRandomState rng(static_cast<std::uint32_t>(data.fold));
   Split split;
@@ -173,7 +178,7 @@ Split build_acr_split(const at::Tensor& labels, int num_classes, const DataConfi
   const auto [n_labeled, n_unlabeled] = darp_class_counts(num_classes, data);
   std::vector<std::int64_t> total(n_labeled.size());
   for (std::size_t c = 0; c < total.size(); ++c) total[c] = n_labeled[c] + n_unlabeled[c];
-  check_available(by_class, total, "the acr protocol (labeled + unlabeled)");
+  check_available(by_class, total, "the acr protocol (labeled + unlabeled)", data);
   Split split;
   for (std::size_t c = 0; c < by_class.size(); ++c) {
     const auto& indices = by_class[c];
