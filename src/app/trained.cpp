@@ -97,7 +97,7 @@ GenerationChoice selected_generation(const fs::path& run_dir, const std::string&
                    " has no validation split (crest.select_on " + summary->select_on +
                    "), so no generation was selected on one; use --generation last or a "
                    "finished generation (finished: " +
-                   finished_list(run_dir) + "). " + kValidationSplitHint);
+                   finished_list(run_dir) + "); " + kValidationSplitHint);
 }
 
 }  // namespace
