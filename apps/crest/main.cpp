@@ -95,6 +95,7 @@ Command add_train(CLI::App& app) {
     std::string out;
     std::string device;
     std::optional<int> nproc;
+    std::optional<int> generations;
     crest::TrainOptions options;
   };
   auto args = std::make_shared<Args>();
@@ -110,7 +111,14 @@ Command add_train(CLI::App& app) {
   command->add_option("--nproc", args->nproc,
                       "Data-parallel training on N local ranks (one per GPU, or CPU ranks "
                       "through Gloo); see docs/distributed.md");
+  command->add_option("--generations", args->generations,
+                      "Sets crest.generations; with --resume, gives a run (finished or not) "
+                      "more generations than it planned");
   return {command, [args] {
+            if (args->generations) {
+              args->config.overrides.push_back("crest.generations=" +
+                                               std::to_string(*args->generations));
+            }
             const crest::Config config =
                 crest::resolve_train_config(args->config.path, args->config.overrides, args->out,
                                             args->device, args->options.resume);
@@ -245,10 +253,10 @@ Command add_data_synth(CLI::App* data) {
 // RUN, --generation, --model, --device of the commands that use a trained model.
 void add_model_choice(CLI::App* command, crest::ModelChoice& choice) {
   command->add_option("RUN", choice.run_dir, "Run folder (written by crest train)")->required();
-  command
-      ->add_option("--generation,-g", choice.generation,
-                   "Generation: a number, best (summary.json) or last (last finished)")
-      ->capture_default_str();
+  command->add_option("--generation,-g", choice.generation,
+                      "Generation: a number, selected (chosen on the validation split; runs "
+                      "with crest.select_on val) or last (last finished). Default: selected when "
+                      "the run has a validation split, else last");
   command->add_option("--model", choice.model, "ema (the EMA weights) or raw")
       ->capture_default_str();
   command->add_option("--device", choice.device, "auto, cpu, cuda or cuda:N")
@@ -293,6 +301,9 @@ Command add_predict(CLI::App& app) {
   command->add_option("--top-k,-k", o->top_k, "Classes per image")->capture_default_str();
   command->add_option("--out,-o", o->out, "FILE.csv or FILE.jsonl (default: CSV on stdout)");
   command->add_flag("--logits", o->logits, "JSONL: add every class's logit");
+  command->add_flag("--logit-adjust", o->logit_adjust,
+                    "Post-hoc logit adjustment with the generation's training class prior (tau "
+                    "1, as evaluate --logit-adjust); probabilities and --logits are adjusted");
   return {command, [o] { crest::predict_images(*o, std::cout); }};
 }
 

@@ -120,8 +120,10 @@ void read_results(RunRecord& run) {
     const RunSummary summary = read_run_summary(summary_file);
     if (!summary.final_row || !summary.best || !summary.minority_classes ||
         std::isnan(summary.final_row->accuracy) || std::isnan(summary.best->accuracy)) {
-      throw DataError(summary_file.string() +
-                      ": expected 'final' and 'best' with an 'accuracy', and 'minority_classes'");
+      throw DataError(
+          summary_file.string() +
+          ": expected 'final' with an 'accuracy', the chosen generation ('selected_generation' "
+          "with 'selected', or 'last_generation') and 'minority_classes'");
     }
     run.final_accuracy = summary.final_row->accuracy;
     run.final_median_20 = summary.final_row->accuracy_median_last_20;

@@ -184,11 +184,13 @@ std::string summary_markdown(const Summary& summary) {
   out << "Top-1 accuracy and recall on the test set, in percent: mean (std) over the runs of\n"
          "each group (one run per fold); std = sample standard deviation (n - 1); n/a = undefined\n"
          "(the std of fewer than 2 runs, the recall of a class without test images). final = the\n"
-         "last generation; best = the generation crest.select_on chose;\n"
+         "last generation; selected = the generation selected on validation (crest.select_on "
+         "val),\n"
+         "the last one (as final) in runs without a validation split;\n"
          "minority recall = the final generation's recall of the minority classes (their mean,\n"
          "then each class).\n\n";
   out << "| dataset | beta | gamma | method | n | folds | final acc | final acc, median of last "
-         "20 | best acc | minority recall | minority recall per class |\n";
+         "20 | selected acc | minority recall | minority recall per class |\n";
   out << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const SummaryGroup& g : summary.groups) out << markdown_group_row(g);
 
@@ -205,8 +207,8 @@ std::string summary_markdown(const Summary& summary) {
 std::string summary_csv(const Summary& summary) {
   std::ostringstream out;
   out << "dataset,method,imbalance_ratio,label_fraction,n,excluded,folds,"
-         "final_accuracy_mean_pct,final_accuracy_std_pct,best_accuracy_mean_pct,"
-         "best_accuracy_std_pct,minority_recall_mean_pct,minority_recall_std_pct,"
+         "final_accuracy_mean_pct,final_accuracy_std_pct,selected_accuracy_mean_pct,"
+         "selected_accuracy_std_pct,minority_recall_mean_pct,minority_recall_std_pct,"
          "minority_classes,minority_class_names,minority_class_recall_mean_pct,"
          "minority_class_recall_std_pct,final_accuracy_median_20_mean_pct,"
          "final_accuracy_median_20_std_pct,variant\n";

@@ -10,6 +10,7 @@
 #include "crest/io/run_state.h"
 #include "crest/io/sweep_files.h"
 #include "crest/util/error.h"
+#include "crest/util/text_escape.h"
 #include "sweep_detail.h"
 
 namespace crest {
@@ -85,21 +86,7 @@ std::vector<std::string> train_args(const SweepPlan& plan, const SweepPoint& poi
   return args;
 }
 
-std::string shell_quote(const std::string& text) {
-  const bool plain = !text.empty() && text.find_first_not_of(
-                                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                          "0123456789._+=,-/:@%") == std::string::npos;
-  if (plain) return text;
-  std::string quoted = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "'";
-}
+std::string shell_quote(const std::string& text) { return crest::shell_word(text); }
 
 std::string command_text(const std::string& program, const std::vector<std::string>& args) {
   std::string text = shell_quote(program);

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cctype>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -15,6 +17,8 @@
 #include "crest/io/run_dir.h"
 #include "crest/io/run_files.h"
 #include "crest/io/training_files.h"
+#include "crest/metrics/metrics.h"
+#include "crest/ssl/losses.h"
 #include "crest/util/error.h"
 #include "crest/util/text_escape.h"
 
@@ -46,43 +50,75 @@ void check_is_run(const fs::path& run_dir) {
 
 }  // namespace
 
-int resolve_generation(const fs::path& run_dir, const std::string& choice) {
-  check_is_run(run_dir);
-  if (choice == "best") {
-    const fs::path summary_file = run_dir / kRunSummaryFile;
-    std::error_code ec;
-    if (!fs::exists(summary_file, ec)) {
-      throw InputError("--generation best: " + run_dir.string() +
-                       " has no summary.json yet (the run is not finished); use --generation "
-                       "last or a finished generation (" +
-                       finished_list(run_dir) + ")");
-    }
-    const RunSummary summary = read_run_summary(summary_file);
-    if (!summary.best_generation) {
-      throw InputError("--generation best: " + summary_file.string() +
-                       " names no best generation (the run " +
-                       (summary.status == kRunDiverged ? "diverged" : "did not finish") +
-                       "); use a finished generation (" + finished_list(run_dir) + ")");
-    }
-    return *summary.best_generation;
+namespace {
+
+int last_finished(const fs::path& run_dir) {
+  int last = -1;
+  for (const auto& [g, dir] : generation_dirs(run_dir)) {
+    if (finished(run_dir, g)) last = g;
   }
-  if (choice == "last") {
-    int last = -1;
-    for (const auto& [g, dir] : generation_dirs(run_dir)) {
-      if (finished(run_dir, g)) last = g;
+  if (last < 0) {
+    throw InputError(run_dir.string() +
+                     " has no finished generation yet (no gen_K/generation.json): finish "
+                     "generation 0 first (crest train --out " +
+                     run_dir.string() + " --resume)");
+  }
+  return last;
+}
+
+std::optional<RunSummary> summary_of(const fs::path& run_dir) {
+  const fs::path file = run_dir / kRunSummaryFile;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return std::nullopt;
+  return read_run_summary(file);
+}
+
+// --generation selected (or best, its old name): the generation selected on validation; for
+// the old name also a run's recorded last generation.
+GenerationChoice selected_generation(const fs::path& run_dir, const std::string& choice) {
+  const std::optional<RunSummary> summary = summary_of(run_dir);
+  if (!summary) {
+    throw InputError("--generation " + choice + ": " + run_dir.string() +
+                     " has no summary.json yet (the run is not finished); use --generation "
+                     "last or a finished generation (finished: " +
+                     finished_list(run_dir) + ")");
+  }
+  if (!summary->best_generation) {
+    throw InputError("--generation " + choice + ": " + (run_dir / kRunSummaryFile).string() +
+                     " names no chosen generation (the run " +
+                     (summary->status == kRunDiverged ? "diverged" : "did not finish") +
+                     "); use a finished generation (finished: " + finished_list(run_dir) + ")");
+  }
+  if (summary->chose_on_validation()) {
+    return {*summary->best_generation, kChoiceSelected};
+  }
+  if (choice == "best") {  // the old name, which meant the last generation under select_on last
+    return {*summary->best_generation, kChoiceLast};
+  }
+  throw InputError("--generation selected: " + run_dir.string() +
+                   " has no validation split (crest.select_on " + summary->select_on +
+                   "), so no generation was selected on one; use --generation last or a "
+                   "finished generation (finished: " +
+                   finished_list(run_dir) + "); " + kValidationSplitHint);
+}
+
+}  // namespace
+
+GenerationChoice resolve_generation(const fs::path& run_dir, const std::string& choice) {
+  check_is_run(run_dir);
+  if (choice == "selected" || choice == "best") return selected_generation(run_dir, choice);
+  if (choice == "last") return {last_finished(run_dir), kChoiceLast};
+  if (choice.empty()) {
+    const std::optional<RunSummary> summary = summary_of(run_dir);
+    if (summary && summary->best_generation && summary->chose_on_validation()) {
+      return {*summary->best_generation, kChoiceSelected};
     }
-    if (last < 0) {
-      throw InputError(run_dir.string() +
-                       " has no finished generation yet (no gen_K/generation.json): finish "
-                       "generation 0 first (crest train --out " +
-                       run_dir.string() + " --resume)");
-    }
-    return last;
+    return {last_finished(run_dir), kChoiceLast};
   }
   bool digits = !choice.empty() && choice.size() < 6;
   for (const char c : choice) digits = digits && std::isdigit(static_cast<unsigned char>(c));
   if (!digits) {
-    throw InputError("--generation must be a generation number, best or last, got '" + choice +
+    throw InputError("--generation must be a generation number, selected or last, got '" + choice +
                      "'");
   }
   const int g = std::stoi(choice);
@@ -90,7 +126,21 @@ int resolve_generation(const fs::path& run_dir, const std::string& choice) {
     throw InputError("generation " + choice + " of " + run_dir.string() +
                      " is not a finished generation (finished: " + finished_list(run_dir) + ")");
   }
-  return g;
+  return {g, kChoiceNumber};
+}
+
+std::string generation_choice_text(const TrainedModel& trained) {
+  const std::string g = "generation " + std::to_string(trained.generation);
+  if (trained.choice == kChoiceSelected) {
+    return g + ", selected on validation (highest " + kSelectedOnMetric + ", crest.select_on val)";
+  }
+  if (trained.choice == kChoiceLast) {
+    return g + ", the last finished one" +
+           (uses_validation(trained.config.crest.select_on)
+                ? std::string(" (the run is not finished: none is selected on validation yet)")
+                : std::string(" (the run has no validation split: ") + kValidationSplitHint + ")");
+  }
+  return g + " (--generation " + std::to_string(trained.generation) + ")";
 }
 
 namespace {
@@ -110,6 +160,7 @@ void read_classes(TrainedModel& trained, const fs::path& gen_dir) {
   }
   std::int64_t total = 0;
   for (std::int64_t n : distribution.total) total += n;
+  trained.class_counts = distribution.total;
   for (std::int64_t n : distribution.total) {
     trained.class_prior.push_back(total > 0 ? static_cast<double>(n) / total : 0.0);
   }
@@ -155,7 +206,9 @@ TrainedModel load_trained_model(const fs::path& run_dir, const std::string& choi
   }
   TrainedModel trained;
   trained.run_dir = run_dir;
-  trained.generation = resolve_generation(run_dir, choice);
+  const GenerationChoice chosen = resolve_generation(run_dir, choice);
+  trained.generation = chosen.generation;
+  trained.choice = chosen.how;
   trained.which = which;
   try {
     trained.config = load_config_file((run_dir / kConfigFile).string());
@@ -169,7 +222,24 @@ TrainedModel load_trained_model(const fs::path& run_dir, const std::string& choi
   trained.model->eval();
   spdlog::info("{} generation {} ({} model, fingerprint {}), {} classes", run_dir.string(),
                trained.generation, which, trained.fingerprint, trained.class_names.size());
+  spdlog::info("using {}", generation_choice_text(trained));
   return trained;
+}
+
+void refuse_second_adjustment(const TrainedModel& trained, const std::string& command) {
+  if (!logits_already_adjusted(trained.config.train, trained.config.acr)) return;
+  char tau[32];
+  std::snprintf(tau, sizeof(tau), "%g", trained.config.train.la_tau);
+  throw InputError("--logit-adjust: " + trained.run_dir.string() + " was trained with " +
+                   "train.labeled_loss=" + to_string(trained.config.train.labeled_loss) +
+                   " (la_tau " + tau +
+                   "), so its logits already carry the adjustment for the class prior and a "
+                   "second one would count the prior twice; " +
+                   command + " without --logit-adjust");
+}
+
+at::Tensor adjust_for_prior(const at::Tensor& logits, const TrainedModel& trained) {
+  return logit_adjust(logits, at::tensor(trained.class_prior, at::kDouble));
 }
 
 namespace {

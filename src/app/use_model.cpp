@@ -184,6 +184,7 @@ nlohmann::json evaluation_json(const TrainedModel& trained, const Evaluation& ev
                                const std::string& source, bool logit_adjusted) {
   return {{"run", trained.run_dir.string()},
           {"generation", trained.generation},
+          {"generation_choice", trained.choice},
           {"model", trained.which},
           {"fingerprint", trained.fingerprint},
           {"data", source},
@@ -324,26 +325,11 @@ std::string prediction_csv(const std::string& file, const TopClasses& top, std::
   return text;
 }
 
-// --logit-adjust on a model whose logits already carry the adjustment (ssl/losses.h
-// logits_already_adjusted) would subtract the prior twice: InputError, before anything is
-// written.
-void refuse_second_adjustment(const EvaluateOptions& options, const TrainedModel& trained) {
-  if (!options.logit_adjust || !logits_already_adjusted(trained.config.train, trained.config.acr))
-    return;
-  char tau[32];
-  std::snprintf(tau, sizeof(tau), "%g", trained.config.train.la_tau);
-  throw InputError("--logit-adjust: " + trained.run_dir.string() + " was trained with " +
-                   "train.labeled_loss=" + to_string(trained.config.train.labeled_loss) +
-                   " (la_tau " + tau +
-                   "), so its logits already carry the adjustment for the class prior and a "
-                   "second one would count the prior twice; evaluate without --logit-adjust");
-}
-
 }  // namespace
 
 void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
   const TrainedModel trained = load_choice(options.choice);
-  refuse_second_adjustment(options, trained);
+  if (options.logit_adjust) refuse_second_adjustment(trained, "evaluate");
   auto [data, source] = evaluation_data(options, trained);
   const bool own_test = options.folder.empty() && options.config_path.empty() &&
                         options.overrides.empty();  // checked when the run was trained
@@ -353,9 +339,7 @@ void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
   at::Tensor logits = predict_logits(model, data.images.to(model->parameters()[0].device()),
                                      trained.config.train.eval_batch_size)
                           .cpu();
-  if (options.logit_adjust) {
-    logits = logit_adjust(logits, at::tensor(trained.class_prior, at::kDouble));
-  }
+  if (options.logit_adjust) logits = adjust_for_prior(logits, trained);
   const int num_classes = static_cast<int>(trained.class_names.size());
   const Evaluation eval = evaluate_predictions(logits.argmax(1), labels, num_classes);
 
@@ -370,6 +354,7 @@ void evaluate_run(const EvaluateOptions& options, std::ostream& out) {
     out << json_text(metrics) << "\n";
     return;
   }
+  out << "using " << generation_choice_text(trained) << "\n";
   print_evaluation(trained, eval, source, options.logit_adjust, out);
   out << "\nwritten to " << dir.string() << "/\n";
   out.flush();
@@ -390,6 +375,7 @@ void predict_images(const PredictOptions& options, std::ostream& out) {
   if (options.logits && !jsonl) throw InputError("--logits needs --out FILE.jsonl");
   if (!options.out.empty()) check_output_file(options.out, "--out", {"predictions"});
   TrainedModel trained = load_choice(options.choice);
+  if (options.logit_adjust) refuse_second_adjustment(trained, "predict");
   DecodedFiles decoded;
   if (options.folder.empty()) {
     decoded.files = prediction_files(options);
@@ -399,10 +385,11 @@ void predict_images(const PredictOptions& options, std::ostream& out) {
   }
   const std::vector<fs::path>& files = decoded.files;
   const at::Tensor& images = decoded.images;
-  const at::Tensor logits =
+  at::Tensor logits =
       predict_logits(trained.model, images.to(trained.model->parameters()[0].device()),
                      trained.config.train.eval_batch_size)
           .cpu();
+  if (options.logit_adjust) logits = adjust_for_prior(logits, trained);
   const int k = std::min<int>(options.top_k, static_cast<int>(trained.class_names.size()));
   const auto top = at::softmax(logits, 1).topk(k, 1);
   const TopClasses classes{std::get<0>(top).contiguous(), std::get<1>(top).contiguous()};
@@ -420,62 +407,6 @@ void predict_images(const PredictOptions& options, std::ostream& out) {
     write_file_atomic(options.out, text);
     spdlog::info("{} predictions written to {}", files.size(), options.out);
   }
-}
-
-void export_model(const ExportOptions& options, std::ostream& out) {
-  if (options.format != "pt" && options.format != "safetensors") {
-    throw InputError("--format must be pt or safetensors, got '" + options.format + "'");
-  }
-  ModelChoice choice = options.choice;
-  choice.device = "cpu";
-  const TrainedModel trained = load_choice(choice);
-  const std::string name =
-      "gen_" + std::to_string(trained.generation) + "-" + trained.which + "." + options.format;
-  fs::path file;
-  if (options.out.empty()) {
-    file = make_output_folder(trained.run_dir, "export") / name;
-  } else {
-    // The sidecar FILE.json must not replace a run's file either.
-    check_output_file(options.out, "--out", {"export"});
-    check_output_file(options.out + ".json", "--out (its sidecar)", {"export"});
-    file = options.out;
-  }
-  const NamedTensors tensors = wrn_state_dict(*trained.model.ptr());
-  // The fingerprint of the tensors written: the run's for a plain WRN; for a two-headed model
-  // (ACR) the file holds the evaluated head only, so the run's is recorded beside it.
-  std::vector<at::Tensor> written;
-  for (const auto& [tensor_name, tensor] : tensors) written.push_back(tensor);
-  const std::string fingerprint = tensors_fingerprint(written);
-  nlohmann::json sidecar = {
-      {"format", "crest-wrn-export"},
-      {"version", 1},
-      {"weights", file.filename().string()},
-      {"weights_format", options.format},
-      {"architecture", "wide_resnet"},
-      {"depth", trained.config.model.depth},
-      {"width", trained.config.model.width},
-      {"num_classes", trained.class_names.size()},
-      {"classes", trained.class_names},
-      {"image_size", trained.config.data.image_size},
-      {"resize", to_string(trained.config.data.resize)},
-      {"normalization", {{"scale", 2.0 / 255.0}, {"shift", -1.0}, {"formula", "x * 2/255 - 1"}}},
-      {"input", "RGB, channels first, uint8 0..255 before normalisation"},
-      {"bn_eps", 1e-3},
-      {"bn_momentum", trained.config.model.bn_momentum},
-      {"leaky_relu_slope", 0.1},
-      {"shortcut_from_preactivation", "first block of every stage (the TF reference WRN)"},
-      {"crest_version", CREST_VERSION},
-      {"run", fs::absolute(trained.run_dir).lexically_normal().string()},
-      {"generation", trained.generation},
-      {"model", trained.which},
-      {"fingerprint", fingerprint}};
-  if (fingerprint != trained.fingerprint) sidecar["run_fingerprint"] = trained.fingerprint;
-  write_weight_file(file, tensors, options.format,
-                    {{"format", "pt"}, {"crest_fingerprint", fingerprint}});
-  write_file_atomic(file.string() + ".json", json_text(sidecar, 2) + "\n");
-  out << file.string() << "\n";
-  spdlog::info("exported generation {} ({} model, {} tensors) to {} and {}.json",
-               trained.generation, trained.which, tensors.size(), file.string(), file.string());
 }
 
 }  // namespace crest

@@ -312,6 +312,13 @@ std::vector<Field> crest_keys() {
                 "n_c) but at least 1 for classes with 2 or more labeled images (drawn with "
                 "RandomState(fold + 1000)).",
                 above_at_most(0, 0.5)),
+      CREST_KEY("crest.min_pseudo_precision", crest.min_pseudo_precision,
+                "Unlabeled images without labels: the pseudo-labels' precision is estimated per "
+                "class on held-out labeled images (the validation split, else the labeled "
+                "training images, which are trained on and so flatter it); a selection with a "
+                "class below this, or below it overall, is warned about (log and "
+                "gen_K/selection.json). 0 never warns.",
+                between(0, 1)),
   };
 }
 

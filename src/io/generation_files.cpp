@@ -260,8 +260,15 @@ void write_run_summary(const fs::path& file, const RunSummary& s) {
   if (!s.pool_truth_known) j["pool_truth"] = "unknown";
   if (s.failed_generation) j["failed_generation"] = *s.failed_generation;
   if (!s.error.empty()) j["error"] = s.error;
-  if (s.best_generation) j["best_generation"] = *s.best_generation;
-  if (s.best) j["best"] = to_json(*s.best);
+  // Under select_on val the generation chosen on validation is "selected"; under select_on last
+  // it is simply the last one, named so (no "best": nothing was compared).
+  if (s.best_generation && s.select_on == kSelectOnValidation) {
+    j["selected_generation"] = *s.best_generation;
+    j["selected_on"] = kSelectedOnMetric;
+    if (s.best) j["selected"] = to_json(*s.best);
+  } else if (s.best_generation) {
+    j["last_generation"] = *s.best_generation;
+  }
   if (s.final_row) j["final"] = to_json(*s.final_row);
   if (s.minority_classes) j["minority_classes"] = *s.minority_classes;
   if (s.majority_classes) j["majority_classes"] = *s.majority_classes;
@@ -295,10 +302,20 @@ RunSummary read_run_summary(const fs::path& file) {
     }
     s.pool_truth_known = false;
   }
-  const auto best = j.find("best_generation");
-  if (best != j.end() && best->is_number_integer()) s.best_generation = best->get<int>();
-  if (j.contains("best")) s.best = generation_row_from_json(j.at("best"), file, false);
+  // "selected_generation" (select_on val), "last_generation" (select_on last) or, in files of
+  // older versions, "best_generation" for either.
+  for (const char* key : {"selected_generation", "last_generation", "best_generation"}) {
+    const auto chosen = j.find(key);
+    if (!s.best_generation && chosen != j.end() && chosen->is_number_integer()) {
+      s.best_generation = chosen->get<int>();
+    }
+  }
+  for (const char* key : {"selected", "best"}) {
+    if (!s.best && j.contains(key)) s.best = generation_row_from_json(j.at(key), file, false);
+  }
   if (j.contains("final")) s.final_row = generation_row_from_json(j.at("final"), file, false);
+  // The last generation's row is the final one.
+  if (!s.best && s.final_row && s.best_generation == s.final_row->generation) s.best = s.final_row;
   if (j.contains("minority_classes")) {
     s.minority_classes = json_list<int>(j, "minority_classes", file);
   }

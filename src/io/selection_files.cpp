@@ -99,6 +99,60 @@ constexpr auto kSelectionLists = std::make_tuple(
     json_member("predicted", &SelectionRecord::predicted),
     json_member("selected", &SelectionRecord::selected));
 
+namespace {
+
+// "precision_estimate" of selection.json; NaN as null.
+nlohmann::json estimate_json(const SelectionEstimate& e) {
+  nlohmann::json precision = nlohmann::json::array();
+  for (double p : e.precision)
+    precision.push_back(std::isnan(p) ? nlohmann::json() : nlohmann::json(p));
+  return {{"source", e.source},
+          {"images", e.images},
+          {"trained_on", e.trained_on},
+          {"precision", precision},
+          {"predicted", e.predicted},
+          {"weighted", std::isnan(e.weighted) ? nlohmann::json() : nlohmann::json(e.weighted)},
+          {"threshold", e.threshold},
+          {"poor_classes", e.poor_classes},
+          {"poor", e.poor}};
+}
+
+// The inverse; DataError naming the file when a part is missing, of the wrong type or out of
+// range.
+SelectionEstimate estimate_from_json(const nlohmann::json& j, std::size_t classes,
+                                     const fs::path& file) {
+  const std::string where = file.string() + ": 'precision_estimate'";
+  SelectionEstimate e;
+  try {
+    e.source = j.at("source").get<std::string>();
+    e.images = j.at("images").get<std::int64_t>();
+    e.trained_on = j.at("trained_on").get<bool>();
+    for (const auto& p : j.at("precision")) {
+      e.precision.push_back(p.is_null() ? std::nan("") : p.get<double>());
+    }
+    e.predicted = j.at("predicted").get<std::vector<std::int64_t>>();
+    e.weighted = j.at("weighted").is_null() ? std::nan("") : j.at("weighted").get<double>();
+    e.threshold = j.at("threshold").get<double>();
+    e.poor_classes = j.at("poor_classes").get<std::vector<int>>();
+    e.poor = j.at("poor").get<bool>();
+  } catch (const nlohmann::json::exception& error) {
+    throw DataError(where + " is damaged (" + error.what() + ")");
+  }
+  if (e.precision.size() != classes || e.predicted.size() != classes) {
+    throw DataError(where + " needs one precision and count per class");
+  }
+  for (double p : e.precision) io_detail::check_ratio(p, "an estimated precision", file);
+  io_detail::check_ratio(e.weighted, "'weighted'", file);
+  for (int c : e.poor_classes) {
+    if (c < 0 || static_cast<std::size_t>(c) >= classes) {
+      throw DataError(where + ": 'poor_classes' names class " + std::to_string(c));
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
 void write_selection_json(const fs::path& file, const SelectionRecord& s) {
   nlohmann::json fields = {{"generation", s.generation},
                            {"pool", s.pool},
@@ -117,6 +171,7 @@ void write_selection_json(const fs::path& file, const SelectionRecord& s) {
          {"correct", "precision", "pool_true_counts", "recall", "precision_total"})
       fields[key] = nullptr;
   }
+  if (s.estimate) fields["precision_estimate"] = estimate_json(*s.estimate);
   io_detail::write_members_file(file, fields, s, kSelectionLists);
 }
 
@@ -175,6 +230,9 @@ SelectionRecord read_selection_json(const fs::path& file) {
   }
   io_detail::check_count(s.selected_total, "'selected_total'", file);
   io_detail::check_ratio(s.precision_total, "'precision_total'", file);
+  if (j.contains("precision_estimate")) {
+    s.estimate = estimate_from_json(j.at("precision_estimate"), s.names.size(), file);
+  }
   return s;
 }
 

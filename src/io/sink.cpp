@@ -12,6 +12,7 @@
 #include "crest/io/run_files.h"
 #include "crest/io/tensorboard.h"
 #include "crest/io/world_file.h"
+#include "crest/util/text_escape.h"
 
 namespace crest {
 
@@ -180,6 +181,13 @@ void TensorBoardSink::generation_finished(const fs::path&, const GenerationRecor
   failed_ = failed_ || writer_->events.failed();
 }
 
+std::string next_steps_text(const fs::path& run_dir) {
+  const std::string run = shell_word(run_dir.string());
+  return "next:\n  crest report " + run + "  # the figures as one HTML page\n  crest evaluate " +
+         run + "  # the test set, per class\n  crest predict " + run +
+         " --folder IMAGES  # the top-5 classes of new images\n";
+}
+
 // ---- ConsoleSink -------------------------------------------------------------------------------
 
 void ConsoleSink::print_table(const std::vector<GenerationRow>& rows) {
@@ -211,11 +219,18 @@ void ConsoleSink::generation_finished(const fs::path&, const GenerationRecord&,
 
 void ConsoleSink::generations_read(const std::vector<GenerationRow>& rows) { print_table(rows); }
 
-void ConsoleSink::run_finished(const fs::path&, const RunSummary& summary) {
+void ConsoleSink::run_finished(const fs::path& run_dir, const RunSummary& summary) {
   if (summary.status == kRunDiverged || !summary.best) return;
-  out_ << "best generation " << summary.best->generation << " (select_on " << summary.select_on
-       << "): accuracy " << csv_number(summary.best->accuracy) << ", mean recall "
+  out_ << (summary.chose_on_validation() ? "selected generation " : "last generation ")
+       << summary.best->generation
+       << (summary.chose_on_validation()
+               ? std::string(" (highest ") + kSelectedOnMetric + ", crest.select_on val)"
+               : std::string(" (crest.select_on last: no validation split)"))
+       << ": accuracy " << csv_number(summary.best->accuracy) << ", mean recall "
        << csv_number(summary.best->mean_recall) << "\n";
+  if (!summary.chose_on_validation())
+    out_ << "no validation split: " << kValidationSplitHint << "\n";
+  out_ << next_steps_text(run_dir);
   out_.flush();
 }
 

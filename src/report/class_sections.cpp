@@ -9,6 +9,7 @@
 
 #include "crest/config/choices.h"
 #include "crest/io/run_files.h"
+#include "crest/io/selection_files.h"
 #include "report_parts.h"
 
 namespace crest::report_parts {
@@ -43,7 +44,7 @@ std::string per_class_pair(const std::vector<std::string>& names, const std::str
                            const std::vector<ChartSeries>& first_series,
                            const PerClassFigure& second,
                            const std::vector<ChartSeries>& second_series) {
-  const bool half = names.size() <= 12;
+  const bool half = names.size() <= 12 && !second_series.empty();
   std::string out = std::string("<div class=\"grid ") + (half ? "grid2" : "") + "\">\n";
   auto chart = [&](const PerClassFigure& which, const std::vector<ChartSeries>& series) {
     ChartFrame frame;
@@ -60,7 +61,7 @@ std::string per_class_pair(const std::vector<std::string>& names, const std::str
     return figure(per_class_chart(frame, names, series, half), which.caption);
   };
   out += chart(first, first_series);
-  out += chart(second, second_series);
+  if (!second_series.empty()) out += chart(second, second_series);  // never an empty chart
   return out + "</div>\n";
 }
 
@@ -75,7 +76,8 @@ std::string selection_lead(const RunFolder& run) {
          (run.pool_truth_known
               ? " Precision is measured against the hidden true labels."
               : " The unlabeled images have no labels, so the precision of the selection is "
-                "unknown; " +
+                "unknown; crest estimates it per class from held-out labeled images (" +
+                    gen_file(kSelectionFile) + " precision_estimate) and " +
                     gen_file(kPseudoLabelsFile) + " names the file of each selected image.") +
          "</p>\n";
 }
@@ -86,7 +88,40 @@ struct SelectionFigures {
   std::vector<ChartSeries> counts, precision;
   std::vector<std::string> names;
   std::string table_rows;
+  std::string estimated_on;  // where the latest estimate came from ("" = none)
+  std::string poor;          // the warnings of poor selections (HTML)
 };
+
+// The precision of class c shown for selection `s`: measured, else estimated; NaN when there is
+// neither or nothing is selected.
+double shown_precision(const SelectionRecord& s, std::size_t c) {
+  if (s.selected[c] == 0) return kNaN;
+  if (s.truth_known) return s.precision[c];
+  return s.estimate ? s.estimate->precision[c] : kNaN;
+}
+
+// The precision of the whole selection for the totals table.
+std::string total_precision(const SelectionRecord& s) {
+  if (s.truth_known) return fixed(s.precision_total);
+  if (!s.estimate) return "unknown";
+  return "unknown (estimated " + fixed(s.estimate->weighted) + (s.estimate->poor ? ", poor" : "") +
+         ")";
+}
+
+// A warning for a selection whose estimated precision is poor.
+std::string poor_note(int generation, const SelectionRecord& s) {
+  if (!s.estimate || !s.estimate->poor) return "";
+  std::string classes;
+  for (int c : s.estimate->poor_classes) {
+    const auto k = static_cast<std::size_t>(c);
+    classes +=
+        (classes.empty() ? "" : ", ") + s.names[k] + " " + fixed(s.estimate->precision[k], 2);
+  }
+  return "<li>" + esc(gen_name(generation)) + ": estimated precision " +
+         esc(fixed(s.estimate->weighted, 2)) +
+         (classes.empty() ? "" : " (classes " + esc(classes) + ")") +
+         ", below crest.min_pseudo_precision " + esc(fixed(s.estimate->threshold, 2)) + "</li>";
+}
 
 // Adds generation `generation`'s selection `s` to `figures`.
 void add_selection(int generation, const SelectionRecord& s, SelectionFigures& figures) {
@@ -96,7 +131,7 @@ void add_selection(int generation, const SelectionRecord& s, SelectionFigures& f
   for (std::size_t c = 0; c < s.names.size(); ++c) {
     n.values.push_back(static_cast<double>(s.selected[c]));
     // Precision of an empty selection is undefined: no bar rather than a misleading 0.
-    p.values.push_back(s.truth_known && s.selected[c] > 0 ? s.precision[c] : kNaN);
+    p.values.push_back(shown_precision(s, c));
     const std::string head = s.names[c] + " \u00b7 end of " + gen_name(generation) + ": ";
     const std::string correct =
         s.truth_known ? std::to_string(s.correct[c]) + " correct" : "correctness unknown";
@@ -106,13 +141,17 @@ void add_selection(int generation, const SelectionRecord& s, SelectionFigures& f
     p.tooltips.push_back(head + (s.truth_known ? "precision " + fixed(s.precision[c]) + " (" +
                                                      std::to_string(s.correct[c]) + " of " +
                                                      std::to_string(s.selected[c]) + ")"
-                                               : std::string("precision unknown")));
+                                 : s.estimate
+                                     ? "estimated precision " + fixed(shown_precision(s, c))
+                                     : std::string("precision unknown")));
   }
   figures.counts.push_back(n);
-  figures.precision.push_back(p);
+  if (s.truth_known || s.estimate) figures.precision.push_back(p);
+  if (s.estimate) figures.estimated_on = s.estimate->source;
+  figures.poor += poor_note(generation, s);
   figures.table_rows += "<tr><td>" + std::to_string(generation) + "</td><td>" +
-                        std::to_string(s.selected_total) + "</td><td>" +
-                        (s.truth_known ? fixed(s.precision_total) : "unknown") + "</td></tr>\n";
+                        std::to_string(s.selected_total) + "</td><td>" + esc(total_precision(s)) +
+                        "</td></tr>\n";
 }
 
 // The classes of `m` without test images or never predicted, and over how many classes the
@@ -218,12 +257,32 @@ std::string selection_section(const RunFolder& run) {
         << "</section>\n";
     return out.str();
   }
+  const bool estimated = !run.pool_truth_known;
+  if (!figures.poor.empty()) {
+    out << "<div class=\"banner\" id=\"poor-selection\" role=\"alert\"><strong>Poor "
+           "pseudo-labels.</strong> The next generation trained on a selection whose estimated "
+           "precision is low:<ul>"
+        << figures.poor << "</ul></div>\n";
+  }
+  if (figures.precision.empty()) {
+    out << empty_note(
+        "No precision chart: the unlabeled images have no labels and no estimate "
+        "of their precision was recorded (nothing was selected, or a run of an older "
+        "version).");
+  }
   out << per_class_pair(
              figures.names, "predicted class",
              {"selection-count", "Pseudo-labels selected per class", "selected images", "", false},
              figures.counts,
-             {"selection-precision", "Precision of the selected pseudo-labels", "precision",
-              "A class with nothing selected has no bar.", true},
+             {"selection-precision",
+              estimated ? "Estimated precision of the selected pseudo-labels"
+                        : "Precision of the selected pseudo-labels",
+              estimated ? "estimated precision" : "precision",
+              estimated ? "Estimated on " + esc(figures.estimated_on) +
+                              ": the EMA model's per-class precision there, standing in for the "
+                              "selection's. A class with nothing selected has no bar."
+                        : "A class with nothing selected has no bar.",
+              true},
              figures.precision)
       << "<h3>Totals</h3><table><thead><tr><th>selected at the end of gen</th>"
       << "<th>selected</th><th>precision</th></tr></thead><tbody>\n"
@@ -240,16 +299,19 @@ std::string confusion_section(const RunFolder& run) {
     for (const auto& g : run.generations) {
       if (g.generation == *run.best_generation && g.confusion) shown = &g;
     }
-    if (shown) why = "the best generation (select_on " + run.select_on + ")";
+    if (shown) {
+      why = selects_on_validation(run) ? "the generation selected on validation"
+                                       : "the last generation (the run has no validation split)";
+    }
   }
   if (!shown) {
     for (const auto& g : run.generations) {
       if (g.confusion) shown = &g;
     }
     if (shown) {
-      why = run.best_generation ? "the last generation with a confusion matrix (the best one, " +
+      why = run.best_generation ? "the last generation with a confusion matrix (the chosen one, " +
                                       gen_name(*run.best_generation) + ", has none)"
-                                : "the last finished generation (no best generation yet)";
+                                : "the last finished generation (the run is not finished)";
     }
   }
   if (!shown) {

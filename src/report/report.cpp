@@ -11,6 +11,7 @@
 
 #include "crest/config/choices.h"
 #include "crest/io/file.h"
+#include "crest/io/generation_files.h"
 #include "crest/io/output_paths.h"
 #include "crest/io/run_files.h"
 #include "crest/report/svg.h"
@@ -134,8 +135,11 @@ std::string summary_section(const RunFolder& run) {
   auto card = [&](const std::string& value, const std::string& label) {
     out << "<div class=\"card\"><b>" << esc(value) << "</b><span>" << esc(label) << "</span></div>";
   };
+  const bool selected = best && selects_on_validation(run);
   card(best ? gen_name(best->generation) : gen_name(rows.back().generation) + " (so far)",
-       best ? "best generation (select_on " + run.select_on + ")" : "last finished generation");
+       selected ? "selected generation (highest validation mean recall)"
+       : best   ? "last generation (no validation split)"
+                : "last finished generation");
   card(percent(headline.accuracy), "test accuracy");
   card(percent(headline.mean_recall), "mean per-class recall");
   card(percent(headline.minority_recall), "minority-class recall");
@@ -155,8 +159,8 @@ std::string summary_section(const RunFolder& run) {
       << "<th>selected</th><th>selection precision</th>"
       << (has_val ? "<th>val mean recall</th>" : "") << "</tr></thead><tbody>\n";
   for (const auto& r : rows) {
-    const bool is_best = best && r.generation == best->generation;
-    out << "<tr" << (is_best ? " class=\"best\" title=\"best generation\"" : "") << "><td>"
+    const bool is_best = selected && r.generation == best->generation;
+    out << "<tr" << (is_best ? " class=\"best\" title=\"selected on validation\"" : "") << "><td>"
         << r.generation << (is_best ? " \u2605" : "") << "</td><td>" << fixed(r.t, 3) << "</td><td>"
         << r.labeled << "</td><td>" << r.pseudo_labeled << "</td><td>" << fixed(r.accuracy)
         << "</td><td>" << fixed(r.accuracy_median_last_20) << "</td><td>" << fixed(r.mean_recall)
@@ -171,7 +175,7 @@ std::string summary_section(const RunFolder& run) {
 }
 
 // The caption of the recall chart: whether accuracy and mean recall coincide, and which
-// generation is marked best.
+// generation is marked (the one selected on validation; none without a validation split).
 std::string recall_caption(const RunFolder& run, bool has_best) {
   const auto& rows = *run.rows;
   std::string caption;
@@ -181,17 +185,25 @@ std::string recall_caption(const RunFolder& run, bool has_best) {
     caption = "The test set is balanced, so accuracy equals mean recall (the lines coincide). ";
   }
   if (has_best) {
-    caption += std::string("The highlighted generation is the run's best (") + kRunSummaryFile +
-               ", select_on " + esc(run.select_on) + ").";
+    caption += std::string(
+                   "The marked generation is the one selected on validation (highest "
+                   "validation mean recall, ") +
+               kRunSummaryFile + ").";
+  } else if (run.best_generation) {
+    caption += std::string(
+                   "No generation is marked: the run has no validation split "
+                   "(crest.select_on last), so its result is simply the last generation; ") +
+               esc(kValidationSplitHint) + ".";
   } else {
-    caption += std::string("No best generation is marked: ") + kRunSummaryFile +
+    caption += std::string("No generation is marked: ") + kRunSummaryFile +
                " is written when the run finishes.";
   }
   return caption;
 }
 
 // The line chart of mean recall, accuracy, minority and majority recall (and validation mean
-// recall when there is one) per generation, the best generation marked; run.rows is not empty.
+// recall when there is one) per generation, the one selected on validation marked; run.rows is
+// not empty.
 std::string recall_figure(const RunFolder& run, const std::vector<std::string>& categories) {
   const auto& rows = *run.rows;
   std::vector<double> x;
@@ -211,7 +223,8 @@ std::string recall_figure(const RunFolder& run, const std::vector<std::string>& 
     majority.values.push_back(r.majority_recall);
     val.values.push_back(r.val_mean_recall);
     has_val = has_val || std::isfinite(r.val_mean_recall);
-    if (run.best_generation && r.generation == *run.best_generation) best_index = i;
+    if (selects_on_validation(run) && run.best_generation && r.generation == *run.best_generation)
+      best_index = i;
   }
   std::vector<ChartSeries> series = {mean_recall, accuracy, minority, majority};
   if (has_val) series.push_back(val);
@@ -225,7 +238,7 @@ std::string recall_figure(const RunFolder& run, const std::vector<std::string>& 
   frame.y_min = 0;
   frame.y_max = 1;
   std::vector<ChartMarker> markers;
-  if (best_index) markers.push_back({static_cast<double>(*best_index), "best", true});
+  if (best_index) markers.push_back({static_cast<double>(*best_index), "selected", true});
   return figure(line_chart(frame, x, series, markers, categories),
                 recall_caption(run, best_index.has_value()));
 }
@@ -542,8 +555,10 @@ std::string report_html(const RunFolder& run) {
       << " \u00b7 dataset " << esc(run.dataset.empty() ? "?" : run.dataset) << " \u00b7 "
       << finished << " of "
       << (run.planned_generations >= 0 ? std::to_string(run.planned_generations) : "?")
-      << " generation(s) finished \u00b7 best generation chosen by "
-      << esc(run.select_on.empty() ? "?" : run.select_on) << "</p>\n";
+      << " generation(s) finished \u00b7 "
+      << (selects_on_validation(run) ? "generation selected on validation (crest.select_on val)"
+                                     : "no validation split: the result is the last generation")
+      << "</p>\n";
   if (!run.failure.empty()) {
     out << "<div class=\"banner\" id=\"failed\" role=\"alert\"><strong>Failed run.</strong> "
         << esc(run.failure)

@@ -38,6 +38,10 @@ std::string gen_name(int g);
 // "gen_K/FILE": a generation's file, as captions name it.
 std::string gen_file(const char* file);
 
+// Whether the run selects its generation on validation (crest.select_on val); otherwise its
+// chosen generation is simply the last one and is called so.
+inline bool selects_on_validation(const RunFolder& run) { return run.select_on == "val"; }
+
 // A <figure> of `svg`, with a caption (HTML) unless it is empty.
 std::string figure(const std::string& svg, const std::string& caption_html);
 

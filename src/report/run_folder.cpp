@@ -240,7 +240,7 @@ std::vector<std::string> missing_parts(const RunFolder& run) {
   }
   if (!run.best_generation && run.failure.empty()) {
     missing.push_back(std::string(kRunSummaryFile) +
-                      ": not written yet (it names the best generation when the run finishes)");
+                      ": not written yet (it names the chosen generation when the run finishes)");
   }
   return missing;
 }
@@ -272,7 +272,8 @@ RunFolder load_run(const fs::path& dir) {
       run.failure = "training diverged in generation " +
                     std::to_string(summary.failed_generation.value_or(-1)) + ": " + summary.error;
     } else if (!summary.best_generation) {
-      throw DataError((dir / kRunSummaryFile).string() + ": expected an integer 'best_generation'");
+      throw DataError((dir / kRunSummaryFile).string() +
+                      ": expected an integer 'selected_generation' or 'last_generation'");
     }
     run.best_generation = summary.best_generation;
     if (summary.minority_classes) run.minority_classes = *summary.minority_classes;

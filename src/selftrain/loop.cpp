@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crest/data/numpy_random.h"
@@ -42,6 +43,7 @@
 #include "crest/util/error.h"
 #include "crest/util/logging.h"
 #include "crest/util/signals.h"
+#include "crest/util/text_escape.h"
 #include "run_opening.h"
 
 namespace crest {
@@ -137,21 +139,85 @@ GenerationRow test_row(int g, double t_g, const LabeledSet& labeled, std::int64_
   return row;
 }
 
-// Mean recall of the EMA model on the validation slice (crest.select_on: val).
-double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan& plan,
-                              int eval_batch_size) {
-  at::Tensor images = run.val_images;
-  at::Tensor labels = run.val_labels;
-  if (!images.defined()) {
-    const at::Tensor index = long_tensor(plan.val_positions, run.images.device());
-    images = run.images.index_select(0, index);
-    labels = run.labels.index_select(0, index);
+// The warning before generation g+1 trains on a poor selection.
+void warn_poor_selection(const SelectionEstimate& e, const std::vector<std::string>& names, int g) {
+  std::string classes;
+  for (int c : e.poor_classes) {
+    char p[32];
+    std::snprintf(p, sizeof(p), "%.2f", e.precision[static_cast<std::size_t>(c)]);
+    classes +=
+        (classes.empty() ? "" : ", ") + visible_text(names[static_cast<std::size_t>(c)]) + " " + p;
   }
+  spdlog::warn(
+      "generation {}'s pseudo-labels look poor: estimated precision {:.2f} over the selection{}"
+      ", below crest.min_pseudo_precision {:.2f} (estimated on {} of {}); generation {} trains "
+      "on them. Watch whether it does better than generation {} (crest evaluate "
+      "--generation K); more labeled images per class raise the precision",
+      g, e.weighted, classes.empty() ? "" : " (classes " + classes + ")", e.threshold, e.images,
+      e.source, g + 1, g);
+}
+
+// The EMA model's evaluation on labeled images, sharded over the ranks.
+Evaluation evaluate_on(WideResNet& ema, const at::Tensor& images, const at::Tensor& labels,
+                       int num_classes, int eval_batch_size) {
   const at::Tensor logits =
       dist::map_sharded(dist::world(), images.size(0), [&](std::int64_t b, std::int64_t e) {
         return predict_logits(ema, images.narrow(0, b, e - b), eval_batch_size);
       });
-  return evaluate_predictions(logits.argmax(1), labels, run.num_classes()).mean_recall;
+  return evaluate_predictions(logits.argmax(1), labels, num_classes);
+}
+
+// The labeled images of `positions` in the run's images, and their labels.
+std::pair<at::Tensor, at::Tensor> labeled_images(const RunData& run,
+                                                 const std::vector<std::int64_t>& positions) {
+  const at::Tensor index = long_tensor(positions, run.images.device());
+  return {run.images.index_select(0, index), run.labels.index_select(0, index)};
+}
+
+// Mean recall of the EMA model on the validation slice (crest.select_on: val).
+double validation_mean_recall(WideResNet& ema, const RunData& run, const RunPlan& plan,
+                              int eval_batch_size) {
+  auto [images, labels] = run.val_images.defined() ? std::make_pair(run.val_images, run.val_labels)
+                                                   : labeled_images(run, plan.val_positions);
+  return evaluate_on(ema, images, labels, run.num_classes(), eval_batch_size).mean_recall;
+}
+
+// Where the pool's labels are unknown: the selection's precision estimated per class by the EMA
+// model's precision on held-out labeled images: the validation split when there is one (files
+// in ROOT/val, else crest.select_on val's slice; never trained on), else the run's own labeled
+// images (trained on, so the estimate flatters the model). Warns when it is poor and the next
+// generation trains on the selection.
+SelectionEstimate estimate_precision(WideResNet& ema, const RunData& run, const RunPlan& plan,
+                                     const Config& config, const Selection& selection, int g) {
+  SelectionEstimate e;
+  std::pair<at::Tensor, at::Tensor> held;
+  if (run.val_images.defined()) {
+    held = {run.val_images, run.val_labels};
+    e.source = "the validation images (DATA_ROOT/val, not trained on)";
+  } else if (!plan.val_positions.empty()) {
+    held = labeled_images(run, plan.val_positions);
+    e.source = "the validation split (crest.val_fraction of the labeled images, not trained on)";
+  } else {
+    held = labeled_images(run, plan.labeled_positions);
+    e.trained_on = true;
+    e.source =
+        "the labeled training images (trained on, so the estimate is optimistic; a validation "
+        "split gives a fair one)";
+  }
+  e.images = held.first.size(0);
+  const Evaluation eval =
+      evaluate_on(ema, held.first, held.second, run.num_classes(), config.train.eval_batch_size);
+  const PrecisionEstimate estimate =
+      estimate_selection_precision(eval.per_class.precision, eval.per_class.predicted,
+                                   selection.selected, config.crest.min_pseudo_precision);
+  e.precision = estimate.precision;
+  e.predicted = estimate.predicted;
+  e.weighted = estimate.weighted;
+  e.threshold = config.crest.min_pseudo_precision;
+  e.poor_classes = estimate.poor_classes;
+  e.poor = estimate.poor;
+  if (e.poor && g + 1 < config.crest.generations) warn_poor_selection(e, run.class_names, g);
+  return e;
 }
 
 // Step 3: the EMA model predicts every unlabeled-only image (no augmentation); per predicted
@@ -214,6 +280,9 @@ CarriedSelection select_next(WideResNet& ema, const RunData& run, const RunPlan&
   record.recall = account.recall;
   record.selected_total = row.selected;
   record.precision_total = row.selection_precision;
+  if (!truth_known && !selection.rows.empty()) {
+    record.estimate = estimate_precision(ema, run, plan, config, selection, row.generation);
+  }
   sink.selection(gen_dir, rows, record);
   written = std::move(record);
   return next;
@@ -289,8 +358,9 @@ void finish_run(RunSink& sink, const fs::path& run_dir, const Config& config, co
   summary.minority_classes = plan.minority;
   summary.majority_classes = plan.majority;
   summary.generations = rows;
+  // Logged first: the console's last lines are the chosen generation and what to do next.
+  spdlog::info("done: writing {}", (run_dir / kRunSummaryFile).string());
   sink.run_finished(run_dir, summary);
-  spdlog::info("done: {}", (run_dir / kRunSummaryFile).string());
 }
 
 // TensorBoard's event files and the console table beside the run folder's files.

@@ -1,5 +1,7 @@
 #include "run_opening.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -21,6 +23,35 @@ std::string no_run_to_resume(const fs::path& run_dir) {
          "); check the folder (--out / run.out_dir), or drop --resume to start a new run";
 }
 
+// A resume may give the run more generations (crest.generations raised), never fewer: the
+// generations it has are its record.
+void check_more_generations(const fs::path& run_dir, const Config& stored, const Config& config) {
+  const int had = stored.crest.generations;
+  const int asked = config.crest.generations;
+  if (asked < had) {
+    throw InputError("cannot resume " + run_dir.string() + " with crest.generations " +
+                     std::to_string(asked) + ": the run has " + std::to_string(had) +
+                     " generations planned, and a resume can add generations, not remove them; "
+                     "to use an earlier generation's model, give crest evaluate/predict/export "
+                     "--generation K");
+  }
+  if (asked == had) return;
+  spdlog::info("crest.generations raised from {} to {}: generations {}..{} are added to the run",
+               had, asked, had, asked - 1);
+  const CrestConfig& cc = config.crest;
+  // t_0 is 1 under every schedule, so a run of one generation continues exactly.
+  if (aligns_distribution(cc.mode) && cc.t_schedule == TemperatureSchedule::kLinear &&
+      cc.t_min != 1.0 && had >= 2) {
+    spdlog::warn(
+        "crest.t_schedule linear: t_g runs from 1 to crest.t_min over all the generations, so "
+        "generations 1..{} trained with the {}-generation schedule and the new ones follow the "
+        "{}-generation one; the continued run is not the run a {}-generation start gives "
+        "(crest.mode crest, crest.t_schedule constant and runs of one generation continue "
+        "exactly)",
+        had - 1, had, asked, asked);
+  }
+}
+
 // Guards the run folder: a folder holding another run is never reused silently, and a resume
 // must use the run's own config (the device and folder may change).
 void check_existing_run(const fs::path& run_dir, const Config& config, bool resume) {
@@ -39,6 +70,8 @@ void check_existing_run(const fs::path& run_dir, const Config& config, bool resu
   // resume; what it computes may not. (A different thread count still gives a valid run, though
   // not a bit-identical one.)
   Config mine = config;
+  check_more_generations(run_dir, stored, config);
+  mine.crest.generations = stored.crest.generations;
   mine.run.device = stored.run.device;
   mine.run.out_dir = stored.run.out_dir;
   mine.run.threads = stored.run.threads;

@@ -126,4 +126,30 @@ SelectionAccounting account_selection(const Selection& selection,
   return a;
 }
 
+PrecisionEstimate estimate_selection_precision(const std::vector<double>& heldout_precision,
+                                               const std::vector<std::int64_t>& heldout_predicted,
+                                               const std::vector<std::int64_t>& selected,
+                                               double threshold) {
+  if (heldout_precision.size() != selected.size() || heldout_predicted.size() != selected.size()) {
+    throw InputError("estimate_selection_precision: " + std::to_string(heldout_precision.size()) +
+                     " held-out precisions and " + std::to_string(heldout_predicted.size()) +
+                     " counts for " + std::to_string(selected.size()) + " classes");
+  }
+  PrecisionEstimate estimate;
+  estimate.precision = heldout_precision;
+  estimate.predicted = heldout_predicted;
+  double sum = 0.0;
+  std::int64_t weight = 0;
+  for (std::size_t c = 0; c < selected.size(); ++c) {
+    const double p = heldout_precision[c];
+    if (selected[c] <= 0 || std::isnan(p)) continue;
+    sum += static_cast<double>(selected[c]) * p;
+    weight += selected[c];
+    if (p < threshold) estimate.poor_classes.push_back(static_cast<int>(c));
+  }
+  if (weight > 0) estimate.weighted = sum / static_cast<double>(weight);
+  estimate.poor = !estimate.poor_classes.empty() || (weight > 0 && estimate.weighted < threshold);
+  return estimate;
+}
+
 }  // namespace crest

@@ -129,7 +129,7 @@ expect_err "crest train failed for seed 9" "checker: a failing crest train"
 run train --out q --set train.epochs=7
 expect_code 0 "quickstart"
 expect_out "gen      t  labeled" "per-generation table header"
-expect_out "best generation 2" "best generation line"
+expect_out "last generation 2" "last generation line"
 # The table is printed again after each generation: 1 + 2 + 3 rows.
 [ "$(grep -cE '^ +[0-9]+ +[0-9.]+ +[0-9]+ ' "$OUT")" -eq 6 ] || fail "table rows after each generation"
 
@@ -176,5 +176,5 @@ orig=$(awk -F, 'NR > 1 { s += $3 } END { print s }' q/gen_2/labeled_distribution
 [ "$orig" -eq "$(awk -F, 'NR > 1 { s += $3 } END { print s }' q/gen_0/labeled_distribution.csv)" ] ||
   fail "the original labeled set changed between generations"
 
-grep -q '"best_generation": 2' q/summary.json || fail "summary.json names the best generation"
+grep -q '"last_generation": 2' q/summary.json || fail "summary.json names the last generation"
 finish

@@ -72,7 +72,7 @@ grep -q 'id="incomplete"' r/report.html && fail "a finished run is reported as i
 [ "$(grep -c 'data-figure="labeled-distribution"' r/report.html)" -eq 2 ] ||
   fail "one labeled-distribution panel per generation expected"
 grep -q 'data-figure="confusion" data-generation="1"' r/report.html ||
-  fail "the confusion matrix should be of the best generation (1 under select_on last)"
+  fail "the confusion matrix should be of the last generation (1 under select_on last)"
 ls r/report.html.tmp.* >/dev/null 2>&1 && fail "a temporary file was left behind"
 
 # The same folder gives the same bytes; --out writes elsewhere.

@@ -93,7 +93,7 @@ expect_err "drop --resume" "--resume, no run: what to do"
 # ... and --resume alone uses the run's own config.yaml.
 run train --out "runs/exp #3" --resume
 expect_code 0 "--resume without --config"
-expect_out "best generation 0" "resumed the finished run with its own config"
+expect_out "last generation 0" "resumed the finished run with its own config"
 expect_err "using the run's own" "says which config it used"
 
 # crest data prepare --force refuses a folder that holds a run, and takes the run lock.

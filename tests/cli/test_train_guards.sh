@@ -5,7 +5,7 @@ TINY="$SRC/tests/cli/tiny.yaml"
 
 run -q train --config "$TINY" --out r --set crest.generations=1
 expect_code 0 "first run"
-expect_out "best generation 0" "summary line"
+expect_out "last generation 0" "summary line"
 for f in config.yaml split_manifest.json crest.log generations.csv summary.json \
          gen_0/metrics.jsonl gen_0/per_class.csv gen_0/confusion.csv gen_0/summary.json \
          gen_0/checkpoint.pt gen_0/selection.json gen_0/pseudo_labels.csv; do

@@ -40,7 +40,7 @@ awk -F, 'NR > 1 && $13 == "" { bad = 1 } END { exit bad }' val/generations.csv |
   fail "val_mean_recall missing in generations.csv"
 best=$(awk -F, 'NR > 1 && (best == "" || $13 > v) { v = $13; best = $1 } END { print best }' \
   val/generations.csv)
-grep -q "\"best_generation\": $best" val/summary.json || fail "best generation is not the val argmax ($best)"
+grep -q "\"selected_generation\": $best" val/summary.json || fail "best generation is not the val argmax ($best)"
 # The labeled set shrinks by the validation slice.
 [ "$(awk -F, 'NR == 2 { print $3 }' val/generations.csv)" -lt \
   "$(awk -F, 'NR == 2 { print $3 }' cr/generations.csv)" ] || fail "no validation slice held out"

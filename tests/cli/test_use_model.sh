@@ -88,8 +88,8 @@ run export r
 expect_code 2 "a checkpoint of another generation"
 expect_err "fingerprint" "the fingerprint check names the mismatch"
 run evaluate r --generation abc
-expect_code 2 "a generation that is not a number, best or last"
-expect_err "--generation must be a generation number, best or last, got 'abc'" "says what it takes"
+expect_code 2 "a generation that is not a number, selected or last"
+expect_err "--generation must be a generation number, selected or last, got 'abc'" "says what it takes"
 run evaluate r --model average
 expect_code 2 "an unknown --model"
 expect_err "--model must be ema or raw" "names the choices"

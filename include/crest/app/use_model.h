@@ -10,9 +10,11 @@ namespace crest {
 
 struct ModelChoice {
   std::string run_dir;
-  std::string generation = "last";  // K | best | last
-  std::string model = "ema";        // ema | raw
-  std::string device = "auto";      // auto | cpu | cuda | cuda:N
+  // K | selected | last | best (old name of selected); "" = selected when the run has a
+  // validation split, else last (app/trained.h resolve_generation)
+  std::string generation;
+  std::string model = "ema";    // ema | raw
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
 };
 
 struct EvaluateOptions {
@@ -38,6 +40,9 @@ struct PredictOptions {
   int top_k = 5;
   std::string out;      // FILE.csv or FILE.jsonl ("" = CSV on stdout)
   bool logits = false;  // JSONL: add every class's logit
+  // Post-hoc logit adjustment with the generation's class prior (tau 1), as `evaluate
+  // --logit-adjust`; InputError for a run whose logits already carry it.
+  bool logit_adjust = false;
 };
 
 // Per image, the top-k classes with their softmax probabilities (fp32), decoded and resized as

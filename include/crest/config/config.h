@@ -141,6 +141,9 @@ struct CrestConfig {
   double p_model_momentum = 0.999;
   SelectOn select_on = SelectOn::kLast;
   double val_fraction = 0.1;
+  // Unlabeled images without labels: the estimated pseudo-label precision below which a
+  // selection is called poor and warned about (selftrain/selection.h PrecisionEstimate).
+  double min_pseudo_precision = 0.5;
 };
 
 // `crest pretrain`: rotation prediction on every training image, labels unused (Gidaris et al.,

@@ -97,6 +97,17 @@ void check_generation_files(const std::filesystem::path& gen_dir, const Generati
 inline constexpr char kRunFinished[] = "finished";
 inline constexpr char kRunDiverged[] = "diverged";
 
+// crest.select_on's value that selects a generation on validation, and the row figure it
+// maximises (GenerationRow::val_mean_recall).
+inline constexpr char kSelectOnValidation[] = "val";
+inline constexpr char kSelectedOnMetric[] = "val_mean_recall";
+
+// How to give a run a validation split, for messages about runs without one.
+inline constexpr char kValidationSplitHint[] =
+    "to select a generation on validation, train with crest.select_on: val (--set "
+    "crest.select_on=val), which holds out crest.val_fraction (0.1) of each class's labeled "
+    "images, or uses a folder dataset's DATA_ROOT/val/<class>/ images when there are any";
+
 struct RunSummary {
   // "finished", or "diverged": training stopped on a non-finite loss or model in generation
   // `failed_generation` (`error` says how); best/final/... then cover the generations before it
@@ -109,8 +120,17 @@ struct RunSummary {
   // Whether the unlabeled pool's hidden labels are known (CIFAR protocols) or not (images
   // without labels): "pool_truth": "unknown" in the file, and selection precisions are null.
   bool pool_truth_known = true;
+  // The generation crest.select_on chose and its row: under select_on val the one selected on
+  // validation (kSelectedOnMetric), written "selected_generation" and "selected" with
+  // "selected_on"; under select_on last simply the last one, written "last_generation" (its row
+  // is "final"). Files of older versions name either "best_generation" and "best"; all read
+  // back here. Use chose_on_validation() to tell the two apart.
   std::optional<int> best_generation;
   std::optional<GenerationRow> best;
+
+  // Whether best_generation was selected on validation (select_on val) rather than being the
+  // last generation.
+  bool chose_on_validation() const { return select_on == kSelectOnValidation; }
   std::optional<GenerationRow> final_row;  // "final": the last generation
   std::optional<std::vector<int>> minority_classes;
   std::optional<std::vector<int>> majority_classes;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,20 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const std::filesystem::path& 
 // unknown (`truth_known` false: images without labels), the file says "truth": "unknown" and
 // the figures that need them (correct, pool_true_counts, precision, recall, precision_total)
 // are null, read back as empty lists and NaN.
+// The selection's precision estimated per class on held-out labeled images, where the pool's
+// labels are unknown (selftrain/selection.h PrecisionEstimate, with where it comes from).
+struct SelectionEstimate {
+  std::string source;       // which images, for people (e.g. "the validation split")
+  std::int64_t images = 0;  // how many
+  bool trained_on = false;  // whether the model trained on them (the estimate is then optimistic)
+  std::vector<double> precision;        // per class; NaN (null) where none is predicted as it
+  std::vector<std::int64_t> predicted;  // held-out images predicted as the class
+  double weighted = std::numeric_limits<double>::quiet_NaN();  // weighted by the selection
+  double threshold = 0.0;                                      // crest.min_pseudo_precision
+  std::vector<int> poor_classes;  // selected and estimated below the threshold
+  bool poor = false;              // poor_classes, or weighted below the threshold
+};
+
 struct SelectionRecord {
   int generation = 0;
   bool truth_known = true;
@@ -62,6 +77,9 @@ struct SelectionRecord {
   std::vector<double> recall;                  // correct / pool_true_counts (0 when none)
   std::int64_t selected_total = 0;
   double precision_total = 0.0;  // over all selected images (0 when none)
+  // Where the truth is unknown: the precision estimated on held-out labeled images
+  // ("precision_estimate"; absent in other files and in files of older versions).
+  std::optional<SelectionEstimate> estimate = std::nullopt;
 };
 
 // Writes every field, pretty-printed, atomically.

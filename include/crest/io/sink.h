@@ -153,9 +153,15 @@ class TensorBoardSink final : public RunSink {
   bool failed_ = false;
 };
 
+// "next:" and the `crest report`, `crest evaluate` and `crest predict` commands for `run_dir`
+// (shell-quoted), one a line: what a finished run points to.
+std::string next_steps_text(const std::filesystem::path& run_dir);
+
 // The table of generations on `out` after each generation (and once after a resume read the
-// finished ones), and the best generation at the end. `selecting`: the run selects
-// pseudo-labels; `truth_known`: their precision can be scored ("unknown" in the table if not).
+// finished ones), and at the end the generation crest.select_on chose (selected on validation,
+// or the last one with how to make a validation split) and next_steps_text. `selecting`: the run
+// selects pseudo-labels; `truth_known`: their precision can be scored ("unknown" in the table if
+// not).
 class ConsoleSink final : public RunSink {
  public:
   explicit ConsoleSink(std::ostream& out, bool selecting = false, bool truth_known = true)

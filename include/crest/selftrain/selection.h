@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace crest {
@@ -52,5 +53,29 @@ struct SelectionAccounting {
 // row is outside the pool or a label outside the classes.
 SelectionAccounting account_selection(const Selection& selection,
                                       const std::vector<std::int64_t>& pool_truth, int num_classes);
+
+// Where the pool's labels are unknown (images without labels), the selection's precision is
+// estimated from held-out labeled images (#30): the EMA model's per-class precision on them
+// stands in for the precision of the pseudo-labels of that class. It is an estimate: the
+// held-out images follow the labeled set's class mix, not the pool's, and the selection keeps
+// only the most confident predictions.
+struct PrecisionEstimate {
+  std::vector<double> precision;        // per class; NaN where no held-out image is predicted c
+  std::vector<std::int64_t> predicted;  // held-out images predicted as c
+  // sum_c selected_c p_c / sum_c selected_c over the classes with a selection and an estimate;
+  // NaN when there is none.
+  double weighted = std::numeric_limits<double>::quiet_NaN();
+  std::vector<int> poor_classes;  // selected_c > 0 and p_c < the threshold
+  bool poor = false;              // poor_classes is not empty, or weighted < the threshold
+};
+
+// The estimate from `heldout` (metrics/metrics.h evaluate_predictions on the held-out images:
+// its precision and predicted per class) for a selection of `selected` images per class, poor
+// below `threshold` (crest.min_pseudo_precision, in [0, 1]). InputError when the class counts
+// disagree.
+PrecisionEstimate estimate_selection_precision(const std::vector<double>& heldout_precision,
+                                               const std::vector<std::int64_t>& heldout_predicted,
+                                               const std::vector<std::int64_t>& selected,
+                                               double threshold);
 
 }  // namespace crest

@@ -45,4 +45,8 @@ std::string html_text(std::string_view text);
 // TensorBoard's own tag check allows; "" becomes "_".
 std::string tensorboard_tag_part(std::string_view text);
 
+// `text` as one word of a POSIX shell command line: unchanged when it holds only
+// [A-Za-z0-9._+=,/:@%-] (and is not empty), else in single quotes with each ' written '\''.
+std::string shell_word(std::string_view text);
+
 }  // namespace crest

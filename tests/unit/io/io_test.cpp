@@ -6,7 +6,9 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crest/io/class_tables.h"
@@ -444,6 +446,61 @@ TEST_F(IoTest, SelectionWithUnknownTruthRoundTrip) {
   // Known truth still requires the lists.
   write_file_atomic(file, R"({"classes": ["a"], "rates": [1], "predicted": [1], "selected": [1]})");
   expect_data_error([&] { read_selection_json(file); }, {file.string(), "'correct'"});
+}
+
+// The estimated precision of a selection without truth (#30): written and read back, NaN as
+// null; a damaged estimate is a DataError naming the file.
+TEST_F(IoTest, SelectionPrecisionEstimateRoundTrip) {
+  SelectionRecord s;
+  s.truth_known = false;
+  s.names = {"a", "b", "c"};
+  s.rates = {0.5, 1.0, 1.0};
+  s.predicted = {30, 10, 0};
+  s.selected = {15, 10, 0};
+  s.selected_total = 25;
+  SelectionEstimate e;
+  e.source = "the validation split";
+  e.images = 12;
+  e.trained_on = false;
+  e.precision = {0.75, 0.25, std::nan("")};
+  e.predicted = {8, 4, 0};
+  e.weighted = (15 * 0.75 + 10 * 0.25) / 25;
+  e.threshold = 0.5;
+  e.poor_classes = {1};
+  e.poor = true;
+  s.estimate = e;
+  const fs::path file = dir_ / kSelectionFile;
+  write_selection_json(file, s);
+  const SelectionRecord back = read_selection_json(file);
+  ASSERT_TRUE(back.estimate.has_value());
+  EXPECT_EQ(back.estimate->source, e.source);
+  EXPECT_EQ(back.estimate->images, 12);
+  EXPECT_DOUBLE_EQ(back.estimate->precision[1], 0.25);
+  EXPECT_TRUE(std::isnan(back.estimate->precision[2]));
+  EXPECT_DOUBLE_EQ(back.estimate->weighted, e.weighted);
+  EXPECT_EQ(back.estimate->poor_classes, (std::vector<int>{1}));
+  EXPECT_TRUE(back.estimate->poor);
+  const std::string good = read_file(file);
+  // Damaged estimates: each refused, naming the file and the part.
+  const std::vector<std::pair<std::string, std::string>> damages = {
+      {"\"images\": 12", "\"images\": \"twelve\""},
+      {"\"poor_classes\": [\n      1\n    ]", "\"poor_classes\": [7]"},
+      {"\"threshold\": 0.5", "\"threshold\": null"},
+      {"0.75", "1.75"},
+      {"\"predicted\": [\n      8,", "\"predicted\": ["},
+  };
+  for (const auto& [from, to] : damages) {
+    std::string text = good;
+    const auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " in " << text;
+    text.replace(at, from.size(), to);
+    write_file_atomic(file, text);
+    expect_data_error([&] { read_selection_json(file); }, {file.string()});
+  }
+  // Files without it (known truth, older versions) have none.
+  s.estimate.reset();
+  write_selection_json(file, s);
+  EXPECT_FALSE(read_selection_json(file).estimate.has_value());
 }
 
 TEST_F(IoTest, RunSummaryRecordsUnknownPoolTruth) {

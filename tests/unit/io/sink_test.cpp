@@ -114,7 +114,7 @@ TEST_F(SinkTest, ADamagedExecutionRecordIsNamed) {
   expect_data_error([&] { folder.training_started(dir_, resumed); }, {"execution.json"});
 }
 
-TEST_F(SinkTest, TheConsoleShowsTheTableAndTheBestGeneration) {
+TEST_F(SinkTest, TheConsoleShowsTheTableAndTheChosenGeneration) {
   std::ostringstream out;
   ConsoleSink console(out, /*selecting=*/true, /*truth_known=*/false);
   GenerationRow row;
@@ -126,11 +126,32 @@ TEST_F(SinkTest, TheConsoleShowsTheTableAndTheBestGeneration) {
   summary.select_on = "last";
   summary.best = row;
   console.run_finished(dir_, summary);
-  EXPECT_NE(out.str().find("best generation 0 (select_on last)"), std::string::npos);
+  EXPECT_NE(out.str().find("last generation 0 (crest.select_on last: no validation split)"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("--set crest.select_on=val"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("best"), std::string::npos) << out.str();
+  // Under select_on val: the selected generation, on which figure, and no hint.
+  for (int g : {0, 3}) {
+    std::ostringstream val_out;
+    RunSummary val = summary;
+    val.select_on = "val";
+    val.best->generation = g;
+    ConsoleSink(val_out).run_finished(dir_ / "r un", val);
+    const std::string text = val_out.str();
+    EXPECT_NE(text.find("selected generation " + std::to_string(g) +
+                        " (highest val_mean_recall, crest.select_on val)"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(text.find("no validation split"), std::string::npos) << text;
+    // The run folder shell-quoted in the next commands.
+    EXPECT_NE(text.find("crest evaluate '" + (dir_ / "r un").string() + "'"), std::string::npos)
+        << text;
+  }
   summary.status = kRunDiverged;
   std::ostringstream quiet;
   ConsoleSink(quiet).run_finished(dir_, summary);
-  EXPECT_TRUE(quiet.str().empty());  // a diverged run names no best generation
+  EXPECT_TRUE(quiet.str().empty());  // a diverged run names no chosen generation
 }
 
 TEST_F(SinkTest, OneRankWritesTheFolder) {

@@ -480,5 +480,70 @@ TEST_F(ReportTest, WriteReportWritesTheDefaultPathOrTheGivenOne) {
   }
 }
 
+// #30: under select_on last no generation is starred and the page says the result is the last
+// generation (whichever form summary.json has); under select_on val the selected one is.
+TEST_F(ReportTest, MarksOnlyAGenerationSelectedOnValidation) {
+  write_run(dir_);
+  const std::string config = read_file(dir_ / "config.yaml");
+  for (const std::string summary : {R"({"best_generation": 1, "minority_classes": [2]})",
+                                    R"({"select_on": "last", "last_generation": 1})"}) {
+    write_file_atomic(dir_ / "summary.json", summary);
+    const std::string html = report_html(load_run(dir_));
+    EXPECT_EQ(html.find("\u2605"), std::string::npos) << summary;
+    EXPECT_EQ(html.find("class=\"best\""), std::string::npos) << summary;
+    EXPECT_NE(html.find("last generation (no validation split)"), std::string::npos) << summary;
+    EXPECT_NE(html.find("crest.select_on=val"), std::string::npos) << summary;
+    EXPECT_EQ(html.find("best generation"), std::string::npos) << summary;
+  }
+  std::string val = config;
+  val.replace(val.find("select_on: last"), 15, "select_on: val");
+  write_file_atomic(dir_ / "config.yaml", val);
+  for (int g : {0, 1}) {
+    write_file_atomic(dir_ / "summary.json",
+                      R"({"select_on": "val", "selected_generation": )" + std::to_string(g) + "}");
+    const std::string html = report_html(load_run(dir_));
+    EXPECT_EQ(count(html, "\u2605"), 1u);
+    EXPECT_NE(html.find("<td>" + std::to_string(g) + " \u2605"), std::string::npos) << html;
+    EXPECT_NE(html.find("selected generation (highest validation mean recall)"), std::string::npos);
+  }
+}
+
+// #30: where the pool has no labels, the precision chart shows the estimate and says where it
+// comes from; without an estimate it is left out with a reason, never drawn empty; a poor
+// estimate is a banner.
+TEST_F(ReportTest, SelectionPrecisionWithoutTruth) {
+  write_run(dir_);
+  const std::string unknown =
+      R"({"classes": ["cat", "dog, \"big\"", "<b>&"], "rates": [0.5, 0.8, 1.0],
+          "predicted": [10, 6, 0], "selected": [5, 5, 0], "truth": "unknown", "correct": null,
+          "precision": null, "selected_total": 10)";
+  const std::string estimate =
+      R"(, "precision_estimate": {"source": "the validation split", "images": 9,
+          "trained_on": false, "precision": [0.9, 0.2, null], "predicted": [5, 4, 0],
+          "weighted": 0.55, "threshold": 0.5, "poor_classes": [1], "poor": true})";
+  write_file_atomic(dir_ / "summary.json", R"({"select_on": "last", "last_generation": 1,
+                                               "pool_truth": "unknown"})");
+  for (int g = 0; g < 2; ++g) {
+    write_file_atomic(dir_ / ("gen_" + std::to_string(g)) / "selection.json", unknown + "}");
+  }
+  std::string html = report_html(load_run(dir_));
+  EXPECT_EQ(html.find("data-figure=\"selection-precision\""), std::string::npos);
+  EXPECT_NE(html.find("No precision chart: the unlabeled images have no labels"),
+            std::string::npos);
+  EXPECT_NE(html.find("data-figure=\"selection-count\""), std::string::npos);
+  for (int g = 0; g < 2; ++g) {
+    write_file_atomic(dir_ / ("gen_" + std::to_string(g)) / "selection.json",
+                      unknown + estimate + "}");
+  }
+  html = report_html(load_run(dir_));
+  EXPECT_NE(html.find("data-figure=\"selection-precision\""), std::string::npos);
+  EXPECT_NE(html.find("Estimated precision of the selected pseudo-labels"), std::string::npos);
+  EXPECT_NE(html.find("Estimated on the validation split"), std::string::npos);
+  EXPECT_NE(html.find("unknown (estimated 0.5500, poor)"), std::string::npos);
+  EXPECT_NE(html.find("id=\"poor-selection\""), std::string::npos);
+  EXPECT_NE(html.find("dog, &quot;big&quot; 0.20"), std::string::npos);
+  EXPECT_EQ(html.find("No precision chart"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace crest

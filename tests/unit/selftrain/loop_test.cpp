@@ -67,7 +67,18 @@ TEST_F(LoopTest, TwoGenerationsLeaveConsistentRecords) {
   const std::string printed = train("run");
   const fs::path run = dir_ / "run";
   EXPECT_NE(printed.find("gen      t  labeled     acc"), std::string::npos) << printed;
-  EXPECT_NE(printed.find("best generation 1 (select_on last)"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("last generation 1 (crest.select_on last: no validation split)"),
+            std::string::npos)
+      << printed;
+  // The last lines point to what comes next, for this run folder.
+  EXPECT_NE(printed.find("no validation split: to select a generation on validation"),
+            std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("next:\n  crest report " + (dir_ / "run").string()), std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("crest predict " + (dir_ / "run").string() + " --folder IMAGES"),
+            std::string::npos)
+      << printed;
 
   const std::vector<GenerationRow> rows = read_generations_csv(run / kGenerationsFile);
   ASSERT_EQ(rows.size(), 2u);
@@ -141,7 +152,7 @@ TEST_F(LoopTest, ResumeAfterTheFirstGenerationEndsWithIdenticalResults) {
   write_generations_csv(resumed / kGenerationsFile,
                         {read_generations_csv(resumed / kGenerationsFile).front()});
   const std::string printed = train("resumed", /*resume=*/true);
-  EXPECT_NE(printed.find("best generation 1"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("last generation 1"), std::string::npos) << printed;
 
   const fs::path whole = dir_ / "whole";
   const TrainingSummary a = read_training_summary(generation_dir(whole, 1) / kTrainingSummaryFile);

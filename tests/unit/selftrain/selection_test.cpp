@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cmath>
+
 #include "crest/ssl/alignment.h"
 #include "crest/util/error.h"
 
@@ -134,6 +137,55 @@ TEST(SelectionTest, AlignmentArithmetic) {
   restored->observe(at::tensor({0.3f, 0.7f}).view({1, 2}));
   EXPECT_TRUE(at::allclose(restored->p_model(), aligner->p_model()));
   EXPECT_EQ(aligner->named_buffers()["history_next"].item<std::int64_t>(), 2);  // 6 rows into 4
+}
+
+// Where the pool has no labels (#30): the held-out precision per class stands in for the
+// selection's, weighted by what is selected; poor below the threshold for a class that receives
+// pseudo-labels, or overall.
+TEST(SelectionTest, EstimatedPrecisionAndWhatIsPoor) {
+  const double nan = std::nan("");
+  struct Case {
+    std::vector<double> precision;
+    std::vector<std::int64_t> predicted, selected;
+    double threshold, weighted;
+    std::vector<int> poor_classes;
+    bool poor;
+  };
+  const std::vector<Case> cases = {
+      // Every class good.
+      {{0.9, 0.8, 0.7}, {10, 5, 3}, {4, 2, 1}, 0.5, (4 * 0.9 + 2 * 0.8 + 0.7) / 7, {}, false},
+      // A rare class that receives pseudo-labels is poor.
+      {{0.9, 0.8, 0.2}, {10, 5, 3}, {4, 2, 1}, 0.5, (4 * 0.9 + 2 * 0.8 + 0.2) / 7, {2}, true},
+      // A poor class that receives none does not count; nor does one without an estimate.
+      {{0.9, 0.1, nan}, {10, 2, 0}, {4, 0, 3}, 0.5, 0.9, {}, false},
+      // A class just below the threshold (the weighted figure is a mean of the class figures,
+      // so it is below the threshold only when a class is).
+      {{0.6, 0.55}, {4, 4}, {1, 1}, 0.58, 0.575, {1}, true},
+      // Threshold 0 never warns.
+      {{0.0, 0.1}, {3, 3}, {2, 2}, 0.0, 0.05, {}, false},
+      // Nothing to weigh: the weighted estimate is undefined, nothing is poor.
+      {{nan, nan}, {0, 0}, {2, 2}, 0.5, nan, {}, false},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const PrecisionEstimate e =
+        estimate_selection_precision(c.precision, c.predicted, c.selected, c.threshold);
+    if (std::isnan(c.weighted)) {
+      EXPECT_TRUE(std::isnan(e.weighted)) << "case " << i;
+    } else {
+      EXPECT_NEAR(e.weighted, c.weighted, 1e-12) << "case " << i;
+    }
+    EXPECT_EQ(e.poor_classes, c.poor_classes) << "case " << i;
+    EXPECT_EQ(e.poor, c.poor) << "case " << i;
+    EXPECT_EQ(e.predicted, c.predicted) << "case " << i;
+  }
+  for (const auto& sizes :
+       std::vector<std::array<std::size_t, 3>>{{2, 3, 3}, {3, 2, 3}, {3, 3, 2}}) {
+    EXPECT_THROW(estimate_selection_precision(std::vector<double>(sizes[0], 0.5),
+                                              std::vector<std::int64_t>(sizes[1], 1),
+                                              std::vector<std::int64_t>(sizes[2], 1), 0.5),
+                 InputError);
+  }
 }
 
 }  // namespace

@@ -114,5 +114,21 @@ TEST(TextEscapeTest, TensorBoardTagPartIsSafe) {
   }
 }
 
+// The commands `crest train` prints at its end (#30) name the run folder as one shell word.
+TEST(TextEscapeTest, ShellWordIsOneWord) {
+  EXPECT_EQ(shell_word("runs/exp-1_a.b"), "runs/exp-1_a.b");
+  EXPECT_EQ(shell_word("r last"), "'r last'");
+  EXPECT_EQ(shell_word("it's"), "'it'\\''s'");
+  EXPECT_EQ(shell_word(""), "''");
+  EXPECT_EQ(shell_word("$HOME;rm"), "'$HOME;rm'");
+  for (const std::string& nasty : kNasty) {
+    const std::string word = shell_word(nasty);
+    if (word == nasty) continue;  // plain
+    ASSERT_GE(word.size(), 2u) << nasty;
+    EXPECT_EQ(word.front(), '\'') << nasty;
+    EXPECT_EQ(word.back(), '\'') << nasty;
+  }
+}
+
 }  // namespace
 }  // namespace crest
