@@ -445,7 +445,15 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
                                : load_config_file(path);
   for (const std::string& assignment : overrides) apply_override(config, assignment);
   apply_dataset_defaults(config, protocol_given(path, overrides));
-  validate_config(config);
+  try {
+    validate_config(config);
+  } catch (const ConfigError& e) {
+    if (!path.empty() || config.data.dataset == DatasetKind::kSynthetic) throw;
+    throw ConfigError(std::string(e.what()) +
+                      " (no --config was given, so the built-in quickstart config applies: a "
+                      "synthetic 16-pixel task; give a config made for this data, e.g. --config "
+                      "configs/cifar10lt.yaml or configs/own-data-cpu.yaml)");
+  }
   return config;
 }
 
