@@ -22,15 +22,13 @@ As a script it checks that against crest's own adjusted logits:
 Exit 0 when every adjusted logit matches crest's within --atol, 1 otherwise, 2 on bad input.
 Needs torch (>= 1.13), numpy and PIL (Debian: python3-torch, python3-numpy, python3-pil).
 """
-import argparse
-import json
 import os
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wrn import _load_image, load_crest_export, normalize  # noqa: E402
+from wrn import compare_arguments, normalize  # noqa: E402
 
 
 def adjusted_logits(model, meta, images):
@@ -46,29 +44,17 @@ def adjusted_logits(model, meta, images):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("export", help="the .pt or .safetensors file crest export wrote")
-    parser.add_argument("--compare", required=True,
-                        help="JSONL of `crest predict --logit-adjust --logits`")
-    parser.add_argument("--atol", type=float, default=1e-4)
-    args = parser.parse_args()
-    try:
-        model, meta = load_crest_export(args.export)
-        with open(args.compare) as f:
-            entries = [json.loads(line) for line in f if line.strip()]
-        if not entries or "logits" not in entries[0]:
-            raise ValueError(args.compare + " holds no logits (run crest predict with --logits)")
-        images = torch.stack([_load_image(e["file"], meta["image_size"]) for e in entries])
-    except (OSError, ValueError, KeyError) as error:
-        print("error: %s" % error, file=sys.stderr)
+    loaded = compare_arguments(__doc__.split("\n")[0],
+                               "JSONL of `crest predict --logit-adjust --logits`")
+    if loaded is None:
         return 2
-    expected = torch.tensor([e["logits"] for e in entries], dtype=torch.float64)
+    model, meta, images, expected, count, atol = loaded
     logits = adjusted_logits(model, meta, images)
     diff = (logits - expected).abs().max().item()
     same_top1 = bool((logits.argmax(1) == expected.argmax(1)).all())
     print("%d images: largest |python - crest| adjusted logit difference %.3g (atol %g); "
-          "top-1 %s" % (len(entries), diff, args.atol, "equal" if same_top1 else "DIFFERENT"))
-    return 0 if diff <= args.atol and same_top1 else 1
+          "top-1 %s" % (count, diff, atol, "equal" if same_top1 else "DIFFERENT"))
+    return 0 if diff <= atol and same_top1 else 1
 
 
 if __name__ == "__main__":

@@ -197,11 +197,13 @@ def _load_image(path, size):
         return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def compare_arguments(description, compare_help):
+    """Parses `EXPORT --compare FILE.jsonl [--atol A]` and loads both: returns (model, meta,
+    images uint8 [N, 3, S, S], crest's logits float64 [N, C], N, atol), or None after printing
+    the error (the caller exits 2)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("export", help="the .pt or .safetensors file crest export wrote")
-    parser.add_argument("--compare", required=True,
-                        help="JSONL of `crest predict --logits`: its images and logits")
+    parser.add_argument("--compare", required=True, help=compare_help)
     parser.add_argument("--atol", type=float, default=1e-4)
     args = parser.parse_args()
     try:
@@ -213,14 +215,23 @@ def main():
         images = torch.stack([_load_image(e["file"], meta["image_size"]) for e in entries])
     except (OSError, ValueError, KeyError) as error:
         print("error: %s" % error, file=sys.stderr)
-        return 2
+        return None
     expected = torch.tensor([e["logits"] for e in entries], dtype=torch.float64)
+    return model, meta, images, expected, len(entries), args.atol
+
+
+def main():
+    loaded = compare_arguments(__doc__.split("\n")[0],
+                               "JSONL of `crest predict --logits`: its images and logits")
+    if loaded is None:
+        return 2
+    model, _, images, expected, count, atol = loaded
     with torch.no_grad():
         logits = model(normalize(images)).to(torch.float64)
     diff = (logits - expected).abs().max().item()
     print("%d images, %d classes: largest |python - crest| logit difference %.3g (atol %g)"
-          % (len(entries), logits.shape[1], diff, args.atol))
-    return 0 if diff <= args.atol else 1
+          % (count, logits.shape[1], diff, atol))
+    return 0 if diff <= atol else 1
 
 
 if __name__ == "__main__":

@@ -445,6 +445,14 @@ Config resolve_config(const std::string& path, const std::vector<std::string>& o
                                : load_config_file(path);
   for (const std::string& assignment : overrides) apply_override(config, assignment);
   apply_dataset_defaults(config, protocol_given(path, overrides));
+  // The built-in quickstart's 16-pixel images belong to its synthetic task: other data on it
+  // (no --config) gets the image size of every other config, 32, unless --set gives one.
+  if (path.empty() && config.data.dataset != DatasetKind::kSynthetic &&
+      std::none_of(overrides.begin(), overrides.end(), [](const std::string& assignment) {
+        return assignment.rfind("data.image_size=", 0) == 0;
+      })) {
+    config.data.image_size = DataConfig{}.image_size;
+  }
   try {
     validate_config(config);
   } catch (const ConfigError& e) {

@@ -181,6 +181,30 @@ void TensorBoardSink::generation_finished(const fs::path&, const GenerationRecor
   failed_ = failed_ || writer_->events.failed();
 }
 
+namespace {
+
+// `text` broken at spaces into lines of at most `width` columns (a longer word stands alone),
+// continuation lines indented by two spaces; ends in a newline.
+std::string wrapped(const std::string& text, std::size_t width = 80) {
+  std::string out, line;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = "  " + word;
+    } else {
+      line += (line.empty() ? "" : " ") + word;
+    }
+    start = end + 1;
+  }
+  return out + line + "\n";
+}
+
+}  // namespace
+
 std::string next_steps_text(const fs::path& run_dir) {
   const std::string run = shell_word(run_dir.string());
   return "next:\n  crest report " + run + "  # the figures as one HTML page\n  crest evaluate " +
@@ -221,15 +245,16 @@ void ConsoleSink::generations_read(const std::vector<GenerationRow>& rows) { pri
 
 void ConsoleSink::run_finished(const fs::path& run_dir, const RunSummary& summary) {
   if (summary.status == kRunDiverged || !summary.best) return;
-  out_ << (summary.chose_on_validation() ? "selected generation " : "last generation ")
-       << summary.best->generation
-       << (summary.chose_on_validation()
-               ? std::string(" (highest ") + kSelectedOnMetric + ", crest.select_on val)"
-               : std::string(" (crest.select_on last: no validation split)"))
-       << ": accuracy " << csv_number(summary.best->accuracy) << ", mean recall "
-       << csv_number(summary.best->mean_recall) << "\n";
+  // Within 80 columns, like the table above it.
+  out_ << wrapped((summary.chose_on_validation() ? "selected generation " : "last generation ") +
+                  std::to_string(summary.best->generation) +
+                  (summary.chose_on_validation()
+                       ? std::string(" (highest ") + kSelectedOnMetric + ", crest.select_on val)"
+                       : std::string(" (crest.select_on last: no validation split)")) +
+                  ": accuracy " + csv_number(summary.best->accuracy) + ", mean recall " +
+                  csv_number(summary.best->mean_recall));
   if (!summary.chose_on_validation())
-    out_ << "no validation split: " << kValidationSplitHint << "\n";
+    out_ << wrapped(std::string("no validation split: ") + kValidationSplitHint);
   out_ << next_steps_text(run_dir);
   out_.flush();
 }

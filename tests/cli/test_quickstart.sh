@@ -128,7 +128,7 @@ expect_err "crest train failed for seed 9" "checker: a failing crest train"
 
 run train --out q --set train.epochs=7
 expect_code 0 "quickstart"
-expect_out "gen      t  labeled" "per-generation table header"
+expect_out "gen     t  labeled" "per-generation table header"
 expect_out "last generation 2" "last generation line"
 # The table is printed again after each generation: 1 + 2 + 3 rows.
 [ "$(grep -cE '^ +[0-9]+ +[0-9.]+ +[0-9]+ ' "$OUT")" -eq 6 ] || fail "table rows after each generation"
