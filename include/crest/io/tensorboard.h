@@ -11,7 +11,8 @@
 // simple_value}}}. Writing needs Protobuf at build time (CREST_WITH_PROTOBUF); the framing and
 // CRC32C below do not.
 //
-// Tags (docs/run-folder.md, "TensorBoard"), step = the generation's training step (metrics.jsonl's "step"):
+// Tags (docs/run-folder.md, "TensorBoard"), step = the generation's training step (metrics.jsonl's
+// "step"):
 //   train/loss, train/loss_x, train/loss_u, train/mask_rate, train/pseudo_label_acc, train/lr
 //   test/acc_raw, test/acc_ema, test/acc_raw_logit_adjusted, test/acc_ema_logit_adjusted,
 //   test/mean_recall_ema, recall_ema/<class>                          at every evaluation

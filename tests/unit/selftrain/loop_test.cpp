@@ -66,7 +66,7 @@ class LoopTest : public TempDirTest {
 TEST_F(LoopTest, TwoGenerationsLeaveConsistentRecords) {
   const std::string printed = train("run");
   const fs::path run = dir_ / "run";
-  EXPECT_NE(printed.find("gen      t  labeled     acc"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("gen     t  labeled     acc"), std::string::npos) << printed;
   EXPECT_NE(printed.find("last generation 1 (crest.select_on last: no validation split)"),
             std::string::npos)
       << printed;
