@@ -1,5 +1,5 @@
-// Private to the HTML report (src/report/report.cpp, class_sections.cpp): page geometry, the
-// small pieces every section uses and the per-class sections.
+// Private to the HTML report (src/report/report.cpp, class_sections.cpp, curve_sections.cpp): page
+// geometry, the small pieces every section uses and the per-class sections.
 #pragma once
 
 #include <cstddef>
@@ -56,5 +56,9 @@ std::string empty_note(const std::string& text);
 std::string per_class_section(const RunFolder& run);
 std::string selection_section(const RunFolder& run);
 std::string confusion_section(const RunFolder& run);
+
+// The training curves (curve_sections.cpp): a <section> with one chart per figure of
+// gen_K/metrics.jsonl, the generations one after the other.
+std::string curves_section(const RunFolder& run);
 
 }  // namespace crest::report_parts
