@@ -177,6 +177,48 @@ const char* name_of(TrainAlgorithm value) {
       return "semi";
     case TrainAlgorithm::kDaso:
       return "daso";
+    case TrainAlgorithm::kDmlpl:
+      return "dmlpl";
+  }
+  return nullptr;
+}
+
+const char* name_of(MetricLoss value) {
+  switch (value) {
+    case MetricLoss::kTriplet:
+      return "triplet";
+    case MetricLoss::kSupCon:
+      return "supcon";
+  }
+  return nullptr;
+}
+
+const char* name_of(SelectionPolicy value) {
+  switch (value) {
+    case SelectionPolicy::kConfidence:
+      return "confidence";
+    case SelectionPolicy::kKnn:
+      return "knn";
+  }
+  return nullptr;
+}
+
+const char* name_of(KnnAnchors value) {
+  switch (value) {
+    case KnnAnchors::kLabeled:
+      return "labeled";
+    case KnnAnchors::kAll:
+      return "all";
+  }
+  return nullptr;
+}
+
+const char* name_of(KnnOrder value) {
+  switch (value) {
+    case KnnOrder::kBalanced:
+      return "balanced";
+    case KnnOrder::kGlobal:
+      return "global";
   }
   return nullptr;
 }
@@ -225,6 +267,10 @@ std::string to_string(LabeledLoss value) { return name_text(value); }
 std::string to_string(TrainAlgorithm value) { return name_text(value); }
 std::string to_string(AcrClassCount value) { return name_text(value); }
 std::string to_string(SemiFeatureRows value) { return name_text(value); }
+std::string to_string(MetricLoss value) { return name_text(value); }
+std::string to_string(SelectionPolicy value) { return name_text(value); }
+std::string to_string(KnnAnchors value) { return name_text(value); }
+std::string to_string(KnnOrder value) { return name_text(value); }
 
 std::string display_name(TrainAlgorithm value) {
   switch (value) {
@@ -238,6 +284,8 @@ std::string display_name(TrainAlgorithm value) {
       return "SeMi";
     case TrainAlgorithm::kDaso:
       return "DASO";
+    case TrainAlgorithm::kDmlpl:
+      return "DML-PL";
   }
   return to_string(value);
 }
@@ -247,9 +295,24 @@ bool has_balanced_head(TrainAlgorithm algorithm) {
     case TrainAlgorithm::kFixMatch:
     case TrainAlgorithm::kMixMatch:
     case TrainAlgorithm::kDaso:
+    case TrainAlgorithm::kDmlpl:
       return false;
     case TrainAlgorithm::kAcr:
     case TrainAlgorithm::kSemi:
+      return true;
+  }
+  return false;
+}
+
+bool has_embedding_head(TrainAlgorithm algorithm) {
+  switch (algorithm) {
+    case TrainAlgorithm::kFixMatch:
+    case TrainAlgorithm::kMixMatch:
+    case TrainAlgorithm::kAcr:
+    case TrainAlgorithm::kSemi:
+    case TrainAlgorithm::kDaso:
+      return false;
+    case TrainAlgorithm::kDmlpl:
       return true;
   }
   return false;
@@ -353,6 +416,10 @@ CREST_CHOICE(LabeledLoss)
 CREST_CHOICE(TrainAlgorithm)
 CREST_CHOICE(AcrClassCount)
 CREST_CHOICE(SemiFeatureRows)
+CREST_CHOICE(MetricLoss)
+CREST_CHOICE(SelectionPolicy)
+CREST_CHOICE(KnnAnchors)
+CREST_CHOICE(KnnOrder)
 #undef CREST_CHOICE
 
 DatasetKind parse_dataset(const std::string& text, const std::string& key) {

@@ -319,6 +319,48 @@ std::vector<Field> crest_keys() {
                 "class below this, or below it overall, is warned about (log and "
                 "gen_K/selection.json). 0 never warns.",
                 between(0, 1)),
+      CREST_KEY("crest.selection", crest.selection,
+                "How pseudo-labels are chosen after a generation: confidence (CReST: per "
+                "predicted class the most confident floor(n_c * mu_c)) | knn (DML-PL, crest's "
+                "rules: nearest k-means cluster of the anchors' embeddings, kept when "
+                "crest.knn_agreement of the crest.knn_neighbours nearest anchors agree; "
+                "pseudo-labels accumulate, and the selection before the last generation labels "
+                "every image left).",
+                choice()),
+      CREST_KEY("crest.knn_clusters", crest.knn_clusters,
+                "knn: k-means clusters per class of the anchors' embeddings (at most the class's "
+                "anchors).",
+                between(1, 1024)),
+      CREST_KEY("crest.knn_neighbours", crest.knn_neighbours,
+                "knn: nearest anchors (cosine) whose labels vote on each unlabeled image.",
+                between(1, 4096)),
+      CREST_KEY("crest.knn_agreement", crest.knn_agreement,
+                "knn: share of the voting neighbours that must carry the nearest cluster's class "
+                "for an image to be labeled before the last round (0 = every image is eligible).",
+                between(0, 1)),
+      CREST_KEY("crest.knn_quota", crest.knn_quota,
+                "knn: share of the unlabeled-only pool labeled per round at most; 0 = auto (what "
+                "is left, spread evenly over the rounds left). The round before the last "
+                "generation labels everything left either way.",
+                between(0, 1)),
+      CREST_KEY("crest.knn_anchors", crest.knn_anchors,
+                "knn: the images clustered and voting: labeled (the original labeled set only) | "
+                "all (also the images pseudo-labeled in earlier rounds).",
+                choice()),
+      CREST_KEY("crest.knn_order", crest.knn_order,
+                "knn: which eligible images a round's quota takes: balanced (round-robin over the "
+                "classes, best first in each: rare classes are not crowded out) | global (by "
+                "agreement, then closeness to the cluster, over all classes).",
+                choice()),
+      CREST_KEY("crest.knn_kmeans_iterations", crest.knn_kmeans_iterations,
+                "knn: Lloyd iterations of the spherical k-means of each class (0 = the "
+                "farthest-point seeds themselves).",
+                between(0, 1000)),
+      CREST_KEY("crest.warm_start", crest.warm_start,
+                "Generation g > 0 starts from generation g - 1's final EMA weights (every head "
+                "included) instead of afresh: DML-PL's fine-tuning. The optimiser, schedule and "
+                "EMA restart.",
+                any()),
   };
 }
 
@@ -417,7 +459,11 @@ const std::map<std::string, std::string>& section_docs() {
        "DASO (train.algorithm: daso; Oh, Kim and Kweon, CVPR 2022, as ytaek-oh/daso): FixMatch "
        "with semantic pseudo-labels from a class-wise queue of labeled EMA features, blended "
        "class-adaptively by the pseudo-label distribution, and the semantic alignment loss."},
-      {"crest", "The CReST generation loop and CReST+ alignment."},
+      {"dmlpl",
+       "DML-PL (train.algorithm: dmlpl; Yan, Hui and Li, Information Sciences 2023; no public "
+       "code, so every key is crest's choice): FixMatch plus a metric loss on an embedding "
+       "head; pair it with crest.selection: knn."},
+      {"crest", "The CReST generation loop, its selection and CReST+ alignment."},
       {"pretrain", "Self-supervised rotation pre-training (crest pretrain)."},
       {"run", "Seeds, outputs and device."},
   };

@@ -137,12 +137,39 @@ std::vector<Field> daso_keys() {
   };
 }
 
+// dmlpl.*: crest's own choices (no public code of DML-PL; docs/methods.md, "DML-PL").
+std::vector<Field> dmlpl_keys() {
+  return {
+      CREST_KEY("dmlpl.embedding_dim", dmlpl.embedding_dim,
+                "dmlpl: width of the embedding head fc_embedding on the pooled features; its "
+                "output is L2-normalised, and the metric loss and crest.selection knn read it.",
+                between(1, 4096)),
+      CREST_KEY("dmlpl.metric_loss", dmlpl.metric_loss,
+                "dmlpl: the metric loss over the labeled and pseudo-labeled images of the batch: "
+                "triplet (batch-hard, Hermans et al. 2017: hardest positive and negative of each "
+                "anchor, margin dmlpl.margin) | supcon (supervised contrastive, Khosla et al. "
+                "2020, temperature dmlpl.temperature).",
+                choice()),
+      CREST_KEY("dmlpl.margin", dmlpl.margin,
+                "dmlpl: triplet margin on Euclidean distances between unit-length embeddings "
+                "(which lie in [0, 2]).",
+                between(0, 2)),
+      CREST_KEY("dmlpl.temperature", dmlpl.temperature,
+                "dmlpl: supcon temperature of the cosine similarities.", above_at_most(0, 100)),
+      CREST_KEY("dmlpl.metric_weight", dmlpl.metric_weight,
+                "dmlpl: weight of the metric loss beside FixMatch's labeled and unlabeled losses "
+                "(0 = FixMatch with an untrained embedding head).",
+                between(0, kMaxLossWeight)),
+  };
+}
+
 }  // namespace
 
 std::vector<Field> method_keys() {
   std::vector<Field> keys = acr_keys();
   for (Field& field : semi_keys()) keys.push_back(std::move(field));
   for (Field& field : daso_keys()) keys.push_back(std::move(field));
+  for (Field& field : dmlpl_keys()) keys.push_back(std::move(field));
   return keys;
 }
 

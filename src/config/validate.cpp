@@ -85,6 +85,7 @@ void validate_cuda_graph(const TrainConfig& train) {
   const char* why = nullptr;
   switch (train.algorithm) {
     case TrainAlgorithm::kFixMatch:
+    case TrainAlgorithm::kDmlpl:
       return;
     case TrainAlgorithm::kMixMatch:
       why = "its step has two forwards and a fresh MixUp draw";
@@ -128,6 +129,24 @@ void validate_daso(const TrainConfig& train, const DasoConfig& daso) {
                     "raise daso.warmup_steps or lower daso.dist_update_period");
 }
 
+// What crest.selection=knn needs: generations that select (crest.mode crest or crest+) and at
+// least one selection, so that the last generation trains on every unlabeled image.
+void validate_knn(const CrestConfig& crest) {
+  if (crest.selection != SelectionPolicy::kKnn) return;
+  if (!selects_pseudo_labels(crest.mode)) {
+    throw ConfigError(
+        "crest.selection=knn needs self-training generations, but crest.mode is fixmatch; set "
+        "crest.mode=crest (or crest+ for CReST+'s alignment), or crest.selection=confidence");
+  }
+  if (crest.generations < 2) {
+    throw ConfigError(
+        "crest.selection=knn labels the unlabeled images over the generations and "
+        "needs crest.generations of at least 2 (the last one trains on every "
+        "image), got " +
+        std::to_string(crest.generations) + "; set crest.generations=2 or more");
+  }
+}
+
 }  // namespace
 
 void validate_config(const Config& config) {
@@ -137,6 +156,7 @@ void validate_config(const Config& config) {
   validate_cuda_graph(config.train);
   validate_semi(config.train);
   validate_daso(config.train, config.daso);
+  validate_knn(config.crest);
   if ((config.model.depth - 4) % 6 != 0) {
     throw ConfigError("model.depth must be 6n + 4 (10, 16, 22, 28, ...), got " +
                       std::to_string(config.model.depth));

@@ -249,6 +249,8 @@ std::unique_ptr<SemiLearner> make_semi_learner(TrainAlgorithm algorithm,
       return std::make_unique<SeMiLearner>(std::move(context));
     case TrainAlgorithm::kDaso:
       return std::make_unique<DasoLearner>(std::move(context));
+    case TrainAlgorithm::kDmlpl:
+      break;  // DmlplLearner lands with #31
   }
   throw std::logic_error("make_semi_learner: unknown train.algorithm");
 }

@@ -27,9 +27,13 @@ enum class RateProfile { kIdeal, kLabeled };              // crest.rate_profile
 enum class TemperatureSchedule { kLinear, kConstant };    // crest.t_schedule
 enum class PModelEstimate { kBuffer, kEma };              // crest.p_model
 enum class SelectOn { kLast, kVal };                      // crest.select_on
-enum class TrainAlgorithm { kFixMatch, kMixMatch, kAcr, kSemi, kDaso };  // train.algorithm
-enum class SemiFeatureRows { kReference, kAligned };                     // semi.feature_rows
-enum class AcrClassCount { kReference, kHistogram };                     // acr.class_count
+enum class TrainAlgorithm { kFixMatch, kMixMatch, kAcr, kSemi, kDaso, kDmlpl };  // train.algorithm
+enum class SemiFeatureRows { kReference, kAligned };  // semi.feature_rows
+enum class AcrClassCount { kReference, kHistogram };  // acr.class_count
+enum class MetricLoss { kTriplet, kSupCon };          // dmlpl.metric_loss
+enum class SelectionPolicy { kConfidence, kKnn };     // crest.selection
+enum class KnnAnchors { kLabeled, kAll };             // crest.knn_anchors
+enum class KnnOrder { kBalanced, kGlobal };           // crest.knn_order
 enum class LabeledLoss {
   kCe,
   kCbSoftmax,
@@ -55,6 +59,10 @@ std::string to_string(LabeledLoss value);
 std::string to_string(TrainAlgorithm value);
 std::string to_string(AcrClassCount value);
 std::string to_string(SemiFeatureRows value);
+std::string to_string(MetricLoss value);
+std::string to_string(SelectionPolicy value);
+std::string to_string(KnnAnchors value);
+std::string to_string(KnnOrder value);
 // The learner's name as its paper writes it ("FixMatch", "MixMatch"), for tables people read.
 std::string display_name(TrainAlgorithm value);
 
@@ -84,6 +92,8 @@ bool aligns_distribution(CrestMode mode);    // crest+: progressive distribution
 bool uses_validation(SelectOn select_on);    // val: a validation slice picks the best generation
 // acr, semi: the model has a second, balanced head (fc_balanced), and forward() evaluates it.
 bool has_balanced_head(TrainAlgorithm algorithm);
+// dmlpl: the model has an embedding head (fc_embedding) for the metric loss and the knn selection.
+bool has_embedding_head(TrainAlgorithm algorithm);
 
 // What an auto | on | off key means where auto stands for `when_auto`.
 bool resolve_toggle(Toggle toggle, bool when_auto);

@@ -129,6 +129,18 @@ struct DasoConfig {
   int queue_size = 256;             // MODEL.QUEUE.MAX_SIZE: features per class in the queue
 };
 
+// DML-PL (train.algorithm: dmlpl; Yan, Hui and Li, Information Sciences 626, 2023): no public
+// code; every key is crest's choice (docs/methods.md, "DML-PL"). FixMatch's consistency on the
+// unlabeled images plus a metric loss on an embedding head (fc_embedding) over the labeled and
+// already pseudo-labeled images of the batch.
+struct DmlplConfig {
+  int embedding_dim = 64;                         // width of fc_embedding (L2-normalised output)
+  MetricLoss metric_loss = MetricLoss::kTriplet;  // batch-hard triplet | supervised contrastive
+  double margin = 0.2;         // triplet margin, on Euclidean distances of unit-length embeddings
+  double temperature = 0.1;    // supcon temperature
+  double metric_weight = 1.0;  // weight of the metric loss beside FixMatch's
+};
+
 struct CrestConfig {
   CrestMode mode = CrestMode::kCrestPlus;
   int generations = 6;
@@ -144,6 +156,21 @@ struct CrestConfig {
   // Unlabeled images without labels: the estimated pseudo-label precision below which a
   // selection is called poor and warned about (selftrain/selection.h PrecisionEstimate).
   double min_pseudo_precision = 0.5;
+  // How a generation's pseudo-labels are chosen: confidence (CReST's mu_l, above) | knn (DML-PL:
+  // nearest labeled-class clusters in the embedding; selftrain/knn_selection.h). knn
+  // accumulates: an image keeps its pseudo-label in every later generation, and the selection
+  // made before the last generation labels every image still unlabeled.
+  SelectionPolicy selection = SelectionPolicy::kConfidence;
+  int knn_clusters = 3;        // k-means clusters per class of the anchors
+  int knn_neighbours = 10;     // nearest anchors whose labels vote
+  double knn_agreement = 0.6;  // share of them that must carry the cluster's class
+  double knn_quota = 0.0;      // share of the pool per round; 0 = auto (spread evenly)
+  KnnAnchors knn_anchors = KnnAnchors::kLabeled;  // labeled only | labeled and pseudo-labeled
+  KnnOrder knn_order = KnnOrder::kBalanced;       // round-robin over classes | by score alone
+  int knn_kmeans_iterations = 20;                 // Lloyd iterations of the spherical k-means
+  // Generation g > 0 starts from generation g - 1's final EMA weights instead of afresh (the
+  // fine-tuning step of DML-PL; CReST re-initialises).
+  bool warm_start = false;
 };
 
 // `crest pretrain`: rotation prediction on every training image, labels unused (Gidaris et al.,
@@ -179,6 +206,7 @@ struct Config {
   AcrConfig acr;
   SemiConfig semi;
   DasoConfig daso;
+  DmlplConfig dmlpl;
   CrestConfig crest;
   PretrainConfig pretrain;
   RunConfig run;
