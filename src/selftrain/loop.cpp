@@ -44,6 +44,7 @@
 #include "crest/util/logging.h"
 #include "crest/util/signals.h"
 #include "crest/util/text_escape.h"
+#include "knn_round.h"
 #include "run_opening.h"
 
 namespace crest {
@@ -385,7 +386,7 @@ void add_run_writers(RunSession& session, const Config& config, const RunData& r
 // ---- the generations ---------------------------------------------------------------------------
 
 // What carries from one generation to the next: the table so far and the selection of the
-// previous generation.
+// previous generation (crest.selection knn: of every earlier generation).
 struct RunProgress {
   std::vector<GenerationRow> rows;
   CarriedSelection carried;
@@ -398,8 +399,17 @@ void read_generation(RunSession& session, const Config& config, const RunData& r
   const GenerationRecord record = read_finished_generation(gen_dir, g, run.num_classes());
   progress.rows.push_back(record.row);
   const bool last = g + 1 == config.crest.generations;
-  progress.carried =
-      plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
+  if (config.crest.selection == SelectionPolicy::kKnn) {
+    // Every round's selection is read back (the last generation selects none, nor does a round
+    // that found the pool already labeled).
+    if (plan.selecting && !last && record.row.selected > 0) {
+      progress.carried = accumulate_selection(progress.carried,
+                                              read_carried_selection(gen_dir, run), run, gen_dir);
+    }
+  } else {
+    progress.carried =
+        plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
+  }
   // After the checks of what the files hold (which name the line): a file that still reads well
   // but changed since the generation finished is refused too.
   check_generation_files(gen_dir, record);
@@ -443,15 +453,19 @@ void train_generation(RunSession& session, const Config& config, const RunData& 
   }
   // 3. Select pseudo-labels for the next generation.
   std::optional<SelectionRecord> selection;
+  const bool knn = cc.selection == SelectionPolicy::kKnn;
   CarriedSelection next =
-      select_next(trainer.ema_model(), run, plan, config, sink, gen_dir, row, selection);
+      knn ? select_knn_round(trainer.ema_model(), run, plan, config, progress.carried, sink,
+                             gen_dir, row, selection)
+          : select_next(trainer.ema_model(), run, plan, config, sink, gen_dir, row, selection);
   // Recorded last (generation.json): a crash before it redoes the selection from the same final
   // checkpoint, which gives the same result.
   progress.rows.push_back(row);
   sink.generation_finished(
       gen_dir, {row, evaluation_figures(outcome.final_ema), labeled.counts, outcome.ema_summary},
       selection ? &*selection : nullptr, outcome.steps, progress.rows);
-  progress.carried = std::move(next);
+  progress.carried =
+      knn ? accumulate_selection(progress.carried, next, run, gen_dir) : std::move(next);
 }
 
 }  // namespace
