@@ -83,6 +83,7 @@ GenerationTrainer bench_trainer(const Config& config, const RunData& run, at::De
   settings.acr = config.acr;
   settings.semi = config.semi;
   settings.daso = config.daso;
+  settings.dmlpl = config.dmlpl;
   settings.seed = config.run.seed;
   settings.label = "bench";
   return GenerationTrainer(settings, device, generation_data(run, run.labeled_positions, targets),

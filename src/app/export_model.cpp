@@ -64,7 +64,8 @@ void export_model(const ExportOptions& options, std::ostream& out) {
   }
   const NamedTensors tensors = wrn_state_dict(*trained.model.ptr());
   // The fingerprint of the tensors written: the run's for a plain WRN; for a two-headed model
-  // (ACR) the file holds the evaluated head only, so the run's is recorded beside it.
+  // (ACR) the file holds the evaluated head only, and DML-PL's has no embedding head, so the run's
+  // is recorded beside it.
   std::vector<at::Tensor> written;
   for (const auto& [tensor_name, tensor] : tensors) written.push_back(tensor);
   const std::string fingerprint = tensors_fingerprint(written);

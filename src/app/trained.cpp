@@ -175,6 +175,8 @@ void read_weights(TrainedModel& trained, const fs::path& gen_dir) {
   options.bn_momentum = trained.config.model.bn_momentum;
   options.num_classes = static_cast<int>(trained.class_names.size());
   options.balanced_head = has_balanced_head(trained.config.train.algorithm);
+  options.embedding_dim =
+      has_embedding_head(trained.config.train.algorithm) ? trained.config.dmlpl.embedding_dim : 0;
   trained.model = WideResNet(options);
   const fs::path checkpoint = gen_dir / kCheckpointFile;
   std::error_code ec;

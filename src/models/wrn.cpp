@@ -98,6 +98,14 @@ WideResNetImpl::WideResNetImpl(const WideResNetOptions& options) : options_(opti
   if (options.balanced_head) {
     fc_balanced_ = register_module("fc_balanced", torch::nn::Linear(channels, options.num_classes));
   }
+  if (options.embedding_dim < 0) {
+    throw InputError("dmlpl.embedding_dim must be >= 1, got " +
+                     std::to_string(options.embedding_dim));
+  }
+  if (options.embedding_dim > 0) {
+    fc_embedding_ =
+        register_module("fc_embedding", torch::nn::Linear(channels, options.embedding_dim));
+  }
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   initialize_wide_resnet(*this, generator);
 }
@@ -114,6 +122,13 @@ at::Tensor WideResNetImpl::classify(const at::Tensor& features) { return fc_->fo
 at::Tensor WideResNetImpl::classify_balanced(const at::Tensor& features) {
   if (!fc_balanced_) throw std::logic_error("this WideResNet has no balanced head");
   return fc_balanced_->forward(features);
+}
+
+at::Tensor WideResNetImpl::embed(const at::Tensor& features) {
+  if (!fc_embedding_) throw std::logic_error("this WideResNet has no embedding head");
+  const at::Tensor e = fc_embedding_->forward(features);
+  // at::normalize's rule: x / max(||x||, eps), so a zero row has no NaN gradient.
+  return e / e.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
 }
 
 at::Tensor WideResNetImpl::forward(const at::Tensor& x) {

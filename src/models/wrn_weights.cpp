@@ -105,6 +105,8 @@ NamedTensors wrn_state_dict(WideResNetImpl& model, bool backbone_only) {
   const bool balanced = model.options().balanced_head;
   NamedTensors out;
   for (const auto& p : model.named_parameters()) {
+    // DML-PL's embedding head is no part of the WRN that PyTorch's port evaluates.
+    if (p.key().rfind("fc_embedding.", 0) == 0) continue;
     if (backbone_only && is_head(p.key())) continue;
     // A two-headed model is written as the plain WRN it evaluates: fc_balanced under fc's names.
     if (balanced && p.key().rfind("fc.", 0) == 0) continue;

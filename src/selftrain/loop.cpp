@@ -109,6 +109,7 @@ TrainerSettings trainer_settings(const Config& config, int g, RunSink& sink,
   settings.acr = config.acr;
   settings.semi = config.semi;
   settings.daso = config.daso;
+  settings.dmlpl = config.dmlpl;
   settings.seed = config.run.seed;
   settings.generation = g;
   settings.checkpoint_every = config.run.checkpoint_every;

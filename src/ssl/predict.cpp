@@ -58,11 +58,11 @@ at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch
 }
 
 at::Tensor predict_embeddings(WideResNet& model, const at::Tensor& images, int batch_size) {
-  const int embedding = 0;  // TEMP until the dmlpl-learner merge: model->options().embedding_dim
+  const int embedding = model->options().embedding_dim;
   const std::int64_t width = embedding > 0 ? embedding : 64 * model->options().width;
   return predict_batched(model, images, batch_size, width, [&](const at::Tensor& batch) {
     const at::Tensor features = model->features(batch);
-    // TEMP: if (embedding > 0) return model->embed(features);
+    if (embedding > 0) return model->embed(features);
     return features / features.norm(2, {1}, true).clamp_min(1e-12);
   });
 }

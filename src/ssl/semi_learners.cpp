@@ -250,7 +250,7 @@ std::unique_ptr<SemiLearner> make_semi_learner(TrainAlgorithm algorithm,
     case TrainAlgorithm::kDaso:
       return std::make_unique<DasoLearner>(std::move(context));
     case TrainAlgorithm::kDmlpl:
-      break;  // DmlplLearner lands with #31
+      return std::make_unique<DmlplLearner>(std::move(context));
   }
   throw std::logic_error("make_semi_learner: unknown train.algorithm");
 }

@@ -74,6 +74,8 @@ void GenerationTrainer::Impl::build_models() {
   options.bn_momentum = settings.model.bn_momentum;
   options.num_classes = static_cast<int>(data.class_names.size());
   options.balanced_head = has_balanced_head(settings.train.algorithm);
+  options.embedding_dim =
+      has_embedding_head(settings.train.algorithm) ? settings.dmlpl.embedding_dim : 0;
   model = WideResNet(options);
   ema_model = WideResNet(options);
   // Initialise on the CPU from the run seed, so that a seed gives the same start on any device.
@@ -127,6 +129,7 @@ SemiLearnerContext GenerationTrainer::Impl::learner_context(DistributionAligner 
   c.acr = settings.acr;
   c.semi = settings.semi;
   c.daso = settings.daso;
+  c.dmlpl = settings.dmlpl;
   c.device = device;
   c.model = model;
   c.ema_model = ema_model;

@@ -1,4 +1,4 @@
-# ACR, SeMi and DASO with --nproc 2 (two CPU ranks over Gloo): both train inside CReST+ with their
+# ACR, SeMi, DASO and DML-PL with --nproc 2 (two CPU ranks over Gloo): both train inside CReST+ with their
 # estimate, memory bank or feature queue fed by every rank's batch, and every rank ends each generation with the
 # same weights and the same learner state (the engine compares their fingerprints and fails the
 # run otherwise); each rank logs them, and the logs are compared here too.
@@ -10,13 +10,14 @@ if "$CREST" train --config "$TINY" --out probe --nproc 2 --set train.batch_size=
   finish
 fi
 SETS=(--set run.threads=1 --set train.epochs=3)
-for method in acr semi daso; do
+for method in acr semi daso dmlpl; do
   case $method in
     acr) extra=(--set acr.est_epoch=0 --set train.threshold=0.3) ;;
     semi) extra=(--set train.unlabeled_ratio=1 --set semi.start_epoch=0 --set semi.decay_steps=3
                  --set semi.bank_per_class=8 --set train.threshold=0.3) ;;
     daso) extra=(--set daso.warmup_steps=4 --set daso.dist_update_period=2 --set daso.queue_size=8
                  --set train.threshold=0.3) ;;
+    dmlpl) extra=(--set dmlpl.embedding_dim=16 --set train.threshold=0.3) ;;
   esac
   run -v train --config "$TINY" --out "$method" --nproc 2 --set train.algorithm=$method \
     "${SETS[@]}" "${extra[@]}"

@@ -10,6 +10,10 @@
 // `fc_balanced` (ACR's models/wideresnet.py: fc1, read through classify1), trained with a
 // logit-adjusted loss; forward() then returns that head's logits, the head those methods
 // evaluate.
+// DML-PL (train.algorithm dmlpl) adds an embedding head on the pooled features, `fc_embedding`
+// (Linear 64 * width -> embedding_dim, crest's choice: the paper publishes no code), read through
+// embed() as unit-length vectors for the metric loss and crest.selection knn; forward() still
+// returns fc's logits.
 // BatchNorm momentum 0.001 in PyTorch terms (Keras 0.999), epsilon 1e-3; leaky slope 0.1;
 // conv weights He-normal with fan_out, truncated at 2 sigma (Keras VarianceScaling(2.0,
 // 'fan_out')), linear
@@ -45,6 +49,7 @@ struct WideResNetOptions {
   double bn_momentum = 0.001;
   double bn_eps = 1e-3;
   bool balanced_head = false;  // a second head fc_balanced, evaluated by forward() (ACR, SeMi)
+  int embedding_dim = 0;       // > 0: an embedding head fc_embedding of this width (DML-PL)
 };
 
 class WideResNetBlockImpl : public torch::nn::Module {
@@ -78,6 +83,11 @@ class WideResNetImpl : public torch::nn::Module {
   // The balanced head (fc_balanced): logits [N, num_classes]. Throws std::logic_error when the
   // model has none.
   at::Tensor classify_balanced(const at::Tensor& features);
+  // The embedding head (fc_embedding) on `features` [N, 64 * width]: float [N, embedding_dim],
+  // each row divided by max(||row||_2, 1e-12) (at::normalize's rule: unit length, a zero row
+  // stays zero). Throws std::logic_error when the model has none (embedding_dim 0). For an EMA
+  // model's embeddings: ema->embed(ema->features(x)) in eval mode.
+  at::Tensor embed(const at::Tensor& features);
 
   const WideResNetOptions& options() const { return options_; }
 
@@ -98,6 +108,7 @@ class WideResNetImpl : public torch::nn::Module {
   torch::nn::BatchNorm2d bn_{nullptr};
   torch::nn::Linear fc_{nullptr};
   torch::nn::Linear fc_balanced_{nullptr};
+  torch::nn::Linear fc_embedding_{nullptr};
 };
 TORCH_MODULE(WideResNet);
 

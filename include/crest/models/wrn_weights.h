@@ -18,7 +18,8 @@ std::string pytorch_wrn_name(const std::string& crest_name, int blocks_per_stage
 // Every parameter, then every buffer, of `model` under its PyTorch name (the tensors
 // themselves, detached). With `backbone_only` the classifier heads are left out. A model with a
 // balanced head (ACR, SeMi) is written as the plain WRN it evaluates: fc_balanced.* under the
-// names fc.*, the standard head left out.
+// names fc.*, the standard head left out. An embedding head (DML-PL's fc_embedding.*) is always
+// left out: the file is the classifier that forward() evaluates, which scripts/wrn.py loads.
 NamedTensors wrn_state_dict(WideResNetImpl& model, bool backbone_only = false);
 
 // FNV-1a 64 (hex) over the backbone (every tensor but fc.*, parameters then buffers, as

@@ -54,9 +54,10 @@ struct TrainingData {
 // trainer), data and settings.
 struct SemiLearnerContext {
   TrainConfig train;
-  AcrConfig acr;    // train.algorithm acr (semi reads tau12, tau2, temperature)
-  SemiConfig semi;  // train.algorithm semi
-  DasoConfig daso;  // train.algorithm daso
+  AcrConfig acr;      // train.algorithm acr (semi reads tau12, tau2, temperature)
+  SemiConfig semi;    // train.algorithm semi
+  DasoConfig daso;    // train.algorithm daso
+  DmlplConfig dmlpl;  // train.algorithm dmlpl
   at::Device device = at::kCPU;
   WideResNet model{nullptr};      // the raw model, trained
   WideResNet ema_model{nullptr};  // its EMA, evaluated
@@ -245,6 +246,40 @@ class DasoLearner final : public SemiLearner {
   DasoQueue queue_{nullptr};
   at::Tensor period_counts_;  // int64 [C]: final pseudo-labels per class since the period began
   at::Tensor pl_counts_;      // int64 [C]: those of the last full period (the blend's m)
+};
+
+// The statistic DmlplLearner adds after SemiStat's: the metric loss (unweighted), summed.
+constexpr int kStatDmlplMetric = kSemiStatCount;
+
+// DML-PL's learner (train.algorithm dmlpl; Yan, Hui and Li, Information Sciences 626, 2023; no
+// public code, so crest's design, docs/methods.md "DML-PL: the learner"): FixMatchLearner's views
+// and loss (CReST+'s alignment, train.labeled_loss, threshold, lambda_u), plus
+// dmlpl.metric_weight x the metric loss (ssl/metric_losses.h, dmlpl.metric_loss) on the unit-length
+// embeddings (fc_embedding, WideResNetImpl::embed) of the labeled weak view with the batch's
+// labels: the labeled set, which in a CReST generation holds the pseudo-labeled images too. One
+// forward over every view: features, then the classifier on all rows and the embedding head on
+// the labeled rows. The standard head is the one evaluated and the one that pseudo-labels CReST's
+// confidence selection. Capturable as a CUDA graph (no host synchronisation in the step).
+class DmlplLearner final : public SemiLearner {
+ public:
+  using SemiLearner::SemiLearner;
+  // SemiStat's figures (loss = loss_x + loss_u + metric_weight x metric loss, loss_u = lambda_u x
+  // FixMatch's unlabeled loss), then kStatDmlplMetric.
+  int stat_count() const override { return kSemiStatCount + 1; }
+  StepLoss loss(const StepBatch& batch, std::int64_t step) override;
+  // loss() after its forward pass: `logits` float [B + 2U, C] (labeled weak, unlabeled weak,
+  // strong views in order) and `embeddings` float [B, embedding_dim] (the labeled weak view's,
+  // unit length). Public so that a test can feed fixed outputs.
+  StepLoss loss_from_outputs(const at::Tensor& logits, const at::Tensor& embeddings,
+                             const StepBatch& batch);
+  // SemiLearner's record plus dmlpl_metric_loss ({mean metric loss since the last evaluation}).
+  EpochLine evaluate(const EvaluationInput& input) override;
+  bool graph_capturable() const override { return true; }
+  int unlabeled_view_count() const override { return 2; }
+
+ protected:
+  void unlabeled_views(const at::Tensor& images, at::Generator& generator,
+                       std::vector<at::Tensor>& views) override;
 };
 
 // The learner of train.algorithm.

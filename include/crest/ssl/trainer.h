@@ -34,6 +34,7 @@ struct TrainerSettings {
   AcrConfig acr;          // train.algorithm acr (and semi: tau12, tau2, temperature)
   SemiConfig semi;        // train.algorithm semi
   DasoConfig daso;        // train.algorithm daso
+  DmlplConfig dmlpl;      // train.algorithm dmlpl
   std::int64_t seed = 0;  // the run seed; with `generation` it derives every generator
   int generation = 0;
   int checkpoint_every = 0;      // steps; 0 = only at the end

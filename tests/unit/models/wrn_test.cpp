@@ -3,7 +3,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include "crest/models/wrn_weights.h"
@@ -114,6 +116,47 @@ TEST(WideResNetTest, BadOptionsAreInputErrors) {
   EXPECT_THROW(WideResNet{options}, InputError);
   options.depth = 28;
   options.num_classes = 1;
+  EXPECT_THROW(WideResNet{options}, InputError);
+}
+
+TEST(WideResNetTest, EmbeddingHeadGivesUnitRowsAndStaysOutOfTheExport) {
+  WideResNetOptions options;
+  options.depth = 10;
+  options.width = 1;
+  WideResNet plain(options);
+  EXPECT_THROW(plain->embed(at::zeros({2, 64})), std::logic_error);
+  for (int dim : {1, 7, 128}) {
+    options.embedding_dim = dim;
+    WideResNet model(options);
+    auto params = model->named_parameters();
+    ASSERT_TRUE(params.contains("fc_embedding.weight"));
+    EXPECT_EQ(params["fc_embedding.weight"].sizes(), at::IntArrayRef({dim, 64}));
+    // Initialised as fc: Glorot-uniform, zero bias.
+    const double a = std::sqrt(6.0 / (dim + 64));
+    EXPECT_LE(params["fc_embedding.weight"].abs().max().item<double>(), a);
+    EXPECT_EQ(params["fc_embedding.bias"].abs().sum().item<double>(), 0.0);
+    const at::Tensor e = model->embed(at::randn({3, 64}));
+    EXPECT_EQ(e.sizes(), at::IntArrayRef({3, dim}));
+    EXPECT_LE(e.norm(2, {1}).sub(1).abs().max().item<double>(), 1e-6);
+    // A zero row stays zero, without NaN (at::normalize's max(||x||, 1e-12)).
+    EXPECT_EQ(model->embed(at::zeros({1, 64})).abs().sum().item<double>(), 0.0);
+    // forward() is still the classifier; the export is the plain WRN.
+    EXPECT_EQ(model->forward(at::zeros({2, 3, 8, 8})).sizes(), at::IntArrayRef({2, 10}));
+    EXPECT_EQ(wrn_state_dict(*model).size(), wrn_state_dict(*plain).size());
+    for (const auto& [name, tensor] : wrn_state_dict(*model)) {
+      EXPECT_EQ(name.find("embedding"), std::string::npos) << name;
+    }
+  }
+  // The other parameters are initialised as without the head (it is drawn last).
+  at::Generator g1 = at::make_generator<at::CPUGeneratorImpl>(5);
+  at::Generator g2 = at::make_generator<at::CPUGeneratorImpl>(5);
+  initialize_wide_resnet(*plain, g1);
+  options.embedding_dim = 16;
+  WideResNet model(options);
+  initialize_wide_resnet(*model, g2);
+  auto mine = model->named_parameters();
+  for (const auto& p : plain->named_parameters()) EXPECT_TRUE(p.value().equal(mine[p.key()]));
+  options.embedding_dim = -1;
   EXPECT_THROW(WideResNet{options}, InputError);
 }
 
