@@ -101,8 +101,10 @@ NamedTensors read_init_weights(const ModelConfig& model, const fs::path& run_dir
   return tensors;
 }
 
+// crest.warm_start: generation g > 0 starts from generation g - 1's final EMA weights, and
+// model.init_from then only applies to generation 0 (the warm start wins).
 TrainerSettings trainer_settings(const Config& config, int g, RunSink& sink,
-                                 const NamedTensors& init_weights) {
+                                 const NamedTensors& init_weights, const fs::path& run_dir) {
   TrainerSettings settings;
   settings.model = config.model;
   settings.train = config.train;
@@ -117,7 +119,9 @@ TrainerSettings trainer_settings(const Config& config, int g, RunSink& sink,
   settings.later_steps = static_cast<std::int64_t>(config.crest.generations - g - 1) *
                          config.train.epochs * config.train.steps_per_epoch;
   settings.sink = &sink;
-  if (!config.model.init_from.empty()) {
+  const bool warm = config.crest.warm_start && g > 0;
+  if (warm) settings.warm_start_from = generation_dir(run_dir, g - 1);
+  if (!config.model.init_from.empty() && !warm) {
     settings.init_weights = &init_weights;
     settings.init_source = config.model.init_from;
   }
@@ -434,7 +438,8 @@ void train_generation(RunSession& session, const Config& config, const RunData& 
   sink.generation_started(
       g, gen_dir, {run.class_names, plan.labeled_counts, labeled.pseudo_counts, labeled.counts});
   // 2. Train from scratch (CReST+: aligned toward normalise(p_data^t_g)).
-  GenerationTrainer trainer(trainer_settings(config, g, sink, init_weights), session.device(),
+  GenerationTrainer trainer(trainer_settings(config, g, sink, init_weights, session.dir()),
+                            session.device(),
                             generation_data(run, labeled.positions, labeled.targets), gen_dir,
                             make_alignment(cc, plan.p_data, t_g, session.device()));
   GenerationOutcome outcome;
