@@ -126,3 +126,15 @@ for i, m in enumerate(lines, 1):
 PY
   ) || fail "$1: ${problem:-python3 failed}"
 }
+
+# python_has PYTHON MODULE...: PYTHON finds every MODULE, without importing it (importing torch
+# takes over a second of CPU). A module that is found but does not import fails the check that
+# uses it, rather than skipping it.
+python_has() {
+  local python=$1
+  shift
+  "$python" - "$@" 2>/dev/null <<'PY'
+import importlib.util, sys
+sys.exit(0 if all(importlib.util.find_spec(name) for name in sys.argv[1:]) else 1)
+PY
+}
