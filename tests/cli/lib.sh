@@ -60,6 +60,12 @@ finish() {
   exit 0
 }
 
+# nap: a 10 ms pause without starting a process, for the loops that wait on a file (`sleep 0.01`
+# a few thousand times is seconds of CPU taken from the training being waited on). Reads a pipe
+# that nothing writes to until the timeout.
+exec {NAP_FD}<> <(:)
+nap() { read -r -t 0.01 -u "$NAP_FD" _; }
+
 # kill_in_generation G DIR ARGS...: starts `crest ARGS... --out DIR` in the background, SIGKILLs
 # it once generation G has written its first checkpoint, and checks the kill came before
 # generation G finished.
@@ -73,7 +79,7 @@ kill_in_generation() {
   local waited=$SECONDS
   while [ $((SECONDS - waited)) -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
     [ -f "$dir/gen_$g/checkpoint.pt" ] && break
-    sleep 0.01
+    nap
   done
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null

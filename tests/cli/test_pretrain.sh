@@ -123,7 +123,7 @@ pid=$!
 waited=$SECONDS
 while [ $((SECONDS - waited)) -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
   [ -f killed/checkpoint.pt ] && break
-  sleep 0.01
+  nap
 done
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
