@@ -21,7 +21,12 @@ runs CREST_BINARY and configs/, scripts/, sweeps/ and tests/ are the repository'
 fails is reported with its file and line and the script's last output.
 Blocks without a language (synopses with [OPTIONAL] placeholders, sample output) are not
 commands and are skipped. Exits 1 listing every failure as FILE:LINE: what.
+Each distinct `crest ... --help` and `crest print-config ...` runs once; with the environment
+variable CHECK_DOCS_CACHE naming a folder, their results are kept there for the next call of
+this script with the same binary (tests/cli/test_docs.sh calls it a dozen times).
 """
+import hashlib
+import json
 import os
 import re
 import shlex
@@ -103,19 +108,56 @@ def crest_invocations(tokens):
             current.append(token)
 
 
+class Runs:
+    """`crest ARGS...` run once per distinct ARGS: (exit code, stdout, stderr), kept in memory and,
+    when CHECK_DOCS_CACHE names a folder, there for later calls with the same binary (its path,
+    size and modification time are part of the key, with the working folder)."""
+
+    def __init__(self, binary):
+        self.binary, self.memory = binary, {}
+        self.folder = os.environ.get("CHECK_DOCS_CACHE") or None
+        stat = os.stat(binary)
+        self.identity = [os.path.realpath(binary), stat.st_size, stat.st_mtime_ns, os.getcwd()]
+
+    def __call__(self, args):
+        key = json.dumps(self.identity + list(args))
+        if key in self.memory:
+            return self.memory[key]
+        path = None
+        if self.folder:
+            path = os.path.join(self.folder, hashlib.sha256(key.encode()).hexdigest() + ".json")
+            try:
+                with open(path, encoding="utf-8") as f:
+                    stored = json.load(f)
+                if stored["key"] == key:
+                    self.memory[key] = tuple(stored["result"])
+                    return self.memory[key]
+            except (OSError, ValueError, KeyError):
+                pass
+        proc = subprocess.run([self.binary, *args], capture_output=True, text=True)
+        result = (proc.returncode, proc.stdout, proc.stderr)
+        self.memory[key] = result
+        if path:
+            os.makedirs(self.folder, exist_ok=True)
+            with open(path + ".tmp", "w", encoding="utf-8") as f:
+                json.dump({"key": key, "result": result}, f)
+            os.replace(path + ".tmp", path)
+        return result
+
+
 class Help:
     """Flags and subcommands listed by `crest [SUB...] --help`, cached."""
 
     def __init__(self, binary):
-        self.binary, self.cache = binary, {}
+        self.binary, self.cache, self.run = binary, {}, Runs(binary)
 
     def _read(self, words):
         key = tuple(words)
         if key not in self.cache:
-            proc = subprocess.run([self.binary, *words, "--help"], capture_output=True, text=True)
-            text = proc.stdout + proc.stderr
+            returncode, stdout, stderr = self.run([*words, "--help"])
+            text = stdout + stderr
             options, _, subs = text.partition("Subcommands:")
-            self.cache[key] = None if proc.returncode != 0 else (
+            self.cache[key] = None if returncode != 0 else (
                 set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", options)),
                 set(re.findall(r"^  (\S+)", subs, re.M)))
         return self.cache[key]
@@ -171,14 +213,14 @@ def check_invocation(args, where, help_, src, problems):
         if flag == "--set" and value:
             sets.append(value)
     if sets and config is not False and not any("$" in s for s in sets):
-        command = [help_.binary, "print-config"]
+        command = ["print-config"]
         if config:
             command += ["--config", os.path.join(src, config)]
         for s in sets:
             command += ["--set", s]
-        proc = subprocess.run(command, capture_output=True, text=True)
-        if proc.returncode != 0:
-            message = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        returncode, _, stderr = help_.run(command)
+        if returncode != 0:
+            message = (stderr.strip().splitlines() or ["?"])[-1]
             problems.append(f"{where}: its --set overrides are refused: {message}")
 
 

@@ -65,7 +65,7 @@ run predict alone --folder imgs/test --logits --out pred.jsonl
 expect_code 0 "predict with an acr run"
 run export alone --out m.pt
 expect_code 0 "export an acr run"
-if /usr/bin/python3 -c "import torch, numpy, PIL" 2>/dev/null; then
+if python_has /usr/bin/python3 torch numpy PIL; then
   /usr/bin/python3 - m.pt <<'PY' >"$OUT" 2>"$ERR" || fail "the acr export: $(cat "$ERR")"
 import sys, torch
 sd = torch.load(sys.argv[1], weights_only=True)

@@ -49,7 +49,7 @@ cmp -s single/gen_0/summary.json whole/gen_0/summary.json &&
 "$CREST" train --config "$TINY" --out killed --nproc 2 "${SETS[@]}" >killed.out 2>killed.err &
 launcher=$!
 waited=$SECONDS
-while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f killed/gen_1/checkpoint.pt ]; do sleep 0.01; done
+while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f killed/gen_1/checkpoint.pt ]; do nap; done
 rank1=""
 for child in $(pgrep -P "$launcher"); do
   tr '\0' '\n' <"/proc/$child/environ" 2>/dev/null | grep -qx "RANK=1" && rank1=$child
@@ -70,7 +70,7 @@ grep -qF "rank 1 of 2 failed (signal 9" killed.err ||
 "$CREST" train --config "$TINY" --out stopped --nproc 2 "${SETS[@]}" >stopped.out 2>stopped.err &
 launcher=$!
 waited=$SECONDS
-while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f stopped/gen_0/checkpoint.pt ]; do sleep 0.01; done
+while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f stopped/gen_0/checkpoint.pt ]; do nap; done
 kill -INT "$launcher"
 wait "$launcher"
 code=$?
@@ -85,7 +85,7 @@ CREST_DIST_TIMEOUT=5 "$CREST" train --config "$TINY" --out hung --nproc 2 "${SET
   >hung.out 2>hung.err &
 launcher=$!
 waited=$SECONDS
-while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f hung/gen_1/checkpoint.pt ]; do sleep 0.01; done
+while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f hung/gen_1/checkpoint.pt ]; do nap; done
 for child in $(pgrep -P "$launcher"); do
   tr '\0' '\n' <"/proc/$child/environ" 2>/dev/null | grep -qx "RANK=1" && kill -STOP "$child"
 done
@@ -142,7 +142,7 @@ whole_fp=$(sed -n 's/.*"backbone_fingerprint": *"\([^"]*\)".*/\1/p' pre_whole/ba
 "$CREST" pretrain --config "$TINY" --out pre_cut --nproc 2 "${PRE[@]}" >/dev/null 2>pre_cut.err &
 launcher=$!
 waited=$SECONDS
-while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f pre_cut/checkpoint.pt ]; do sleep 0.01; done
+while [ $((SECONDS - waited)) -lt 120 ] && [ ! -f pre_cut/checkpoint.pt ]; do nap; done
 kill -INT "$launcher"
 wait "$launcher"
 code=$?

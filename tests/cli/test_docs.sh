@@ -5,6 +5,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 CHECK="$SRC/tests/cli/check_docs.py"
+# Each distinct --help and print-config of the checker runs once across its calls below.
+export CHECK_DOCS_CACHE="$WORK/check-docs-cache"
 
 # check_bad NAME TEXT EXPECTED: a doc holding the command TEXT fails with EXPECTED in the output.
 check_bad() {

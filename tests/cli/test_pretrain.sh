@@ -56,7 +56,7 @@ run -q train --config "$TINY" --out from_export --set model.init_from=init0.safe
   --set train.epochs=1 --set crest.generations=1
 expect_code 0 "model.init_from a safetensors export"
 grep -q init_backbone_fingerprint from_export/gen_0/summary.json || fail "export as backbone"
-if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+if python_has /usr/bin/python3 torch; then
   /usr/bin/python3 -c 'import torch, sys; torch.save(torch.load(sys.argv[1]), sys.argv[2])' \
     pre/backbone.pt py.pt || fail "torch.load of backbone.pt"
   run -q train --config "$TINY" --out from_py --set model.init_from=py.pt --set train.epochs=1 \
@@ -123,7 +123,7 @@ pid=$!
 waited=$SECONDS
 while [ $((SECONDS - waited)) -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
   [ -f killed/checkpoint.pt ] && break
-  sleep 0.01
+  nap
 done
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null

@@ -5,6 +5,8 @@
 # recall up, accuracy not down) is scripts/check_quickstart.sh's check, minutes a seed; its
 # argument handling and its checks are tested first, below, on fake run folders.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+# crest as a user starts it, re-executing itself for passive OpenMP waiting (lib.sh).
+keep_crest_reexec
 
 # --- scripts/check_quickstart.sh: its arguments and its checks, on fake run folders -----------
 CHECK="$SRC/scripts/check_quickstart.sh"

@@ -78,13 +78,16 @@ grep -qF "rank 1 failed while loading the data" missing.0.err ||
 grep -qF "nowhere" missing.0.err || fail "missing data: rank 0 does not pass on rank 1's reason"
 
 # Rank 0 alone locks the folder: when another process holds the lock, rank 1 stops with rank 0.
+# The holder's sleep is ended with it: left running, it would keep CTest's output pipe open (and
+# the test running) for its whole 60 s.
 mkdir locked
-flock locked/.lock sleep 60 &
+flock locked/.lock sleep 60 </dev/null >/dev/null 2>&1 &
 holder=$!
 sleep 0.5
 start=$(date +%s)
 two_ranks locked "--set data.root=d0" "--set data.root=d0"
-kill "$holder" 2>/dev/null
+pkill -P "$holder" sleep 2>/dev/null
+wait "$holder" 2>/dev/null
 [ "$C0" -eq 2 ] && [ "$C1" -eq 2 ] || fail "a locked folder: exit $C0 and $C1, expected 2 and 2"
 grep -qF "rank 0 failed while opening the run folder" locked.1.err ||
   fail "a locked folder: rank 1 does not name rank 0's failure ($(tail -2 locked.1.err))"

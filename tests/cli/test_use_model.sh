@@ -47,7 +47,7 @@ for format in pt safetensors; do
   expect_code 0 "export --format $format"
   [ -s "m.$format.json" ] || fail "the $format sidecar"
   grep -q '"classes"' "m.$format.json" || fail "the sidecar names the classes"
-  if /usr/bin/python3 -c "import torch, numpy, PIL" 2>/dev/null; then
+  if python_has /usr/bin/python3 torch numpy PIL; then
     /usr/bin/python3 "$SRC/scripts/wrn.py" "m.$format" --compare pred.jsonl --atol 1e-4 >"$OUT" 2>"$ERR"
     CODE=$?
     expect_code 0 "PyTorch's logits of the $format export equal crest's within 1e-4"

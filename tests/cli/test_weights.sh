@@ -9,7 +9,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 TINY="$SRC/tests/cli/tiny.yaml"
 PY=/usr/bin/python3
-if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
+if ! python_has "$PY" torch numpy; then
   echo "python3-torch or numpy missing in $PY: skipped"
   exit 77
 fi
