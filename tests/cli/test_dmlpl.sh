@@ -88,7 +88,7 @@ expect_code 0 "predict with a dmlpl run"
 [ "$(wc -l <pred.jsonl)" -eq 12 ] || fail "one JSONL line per image"
 run export alone --out m.pt
 expect_code 0 "export a dmlpl run"
-if /usr/bin/python3 -c "import torch, numpy, PIL" 2>/dev/null; then
+if python_has /usr/bin/python3 torch numpy PIL; then
   /usr/bin/python3 - m.pt <<'PY' >"$OUT" 2>"$ERR" || fail "the dmlpl export: $(cat "$ERR")"
 import sys, torch
 sd = torch.load(sys.argv[1], weights_only=True)
