@@ -264,6 +264,20 @@ CheckpointHeader read_checkpoint_module(const fs::path& file, const std::string&
   return open.header;
 }
 
+namespace {
+
+// read_checkpoint's advice (move the file away to retrain the generation) is for a generation in
+// progress; for a finished generation's weights the caller's remedy replaces it.
+std::string with_remedy(std::string message, const std::string& remedy) {
+  for (const char* advice : {"; move it away", ", or move the file away"}) {
+    const std::size_t at = message.find(advice);
+    if (at != std::string::npos) message.erase(at);
+  }
+  return message + "; " + remedy;
+}
+
+}  // namespace
+
 std::string read_generation_weights(const fs::path& gen_dir, int generation,
                                     const std::string& name, torch::nn::Module& module,
                                     const std::string& remedy) {
@@ -275,7 +289,11 @@ std::string read_generation_weights(const fs::path& gen_dir, int generation,
                     " weights of generation " + std::to_string(generation) +
                     " are lost (was it deleted to save space?); " + remedy);
   }
-  read_checkpoint_module(checkpoint, name, module);
+  try {
+    read_checkpoint_module(checkpoint, name, module);
+  } catch (const DataError& e) {
+    throw DataError(with_remedy(e.what(), remedy));
+  }
   const std::string fingerprint = weights_fingerprint(module);
   const fs::path summary_file = gen_dir / kTrainingSummaryFile;
   const TrainingSummary summary = read_training_summary(summary_file);

@@ -134,6 +134,7 @@ void GenerationTrainer::Impl::warm_start() {
     warm_fingerprint = read_generation_weights(settings.warm_start_from, previous, "ema", *model,
                                                kWarmStartRemedy);
   } catch (const DataError& e) {
+    // e names the file; read_generation_weights ends its own messages with the remedy.
     const std::string message = e.what();
     const bool says_what_to_do = message.find(kWarmStartRemedy) != std::string::npos;
     throw DataError("crest.warm_start: " + settings.label + " starts from generation " +

@@ -56,9 +56,9 @@ CheckpointHeader read_checkpoint_module(const std::filesystem::path& file, const
 // against the fingerprint gen_dir/summary.json recorded for it (ema_fingerprint or
 // model_fingerprint). `generation` (K of gen_K) names it in messages. Returns the fingerprint.
 // DataError naming the file when checkpoint.pt is missing or holds other weights than recorded
-// (changed, damaged, another run's), both messages ending with `remedy` (what to do); when it
-// cannot be read into `module` (as read_checkpoint_module); from read_training_summary for
-// summary.json.
+// (changed, damaged, another run's), or cannot be read into `module` (as
+// read_checkpoint_module), each message ending with `remedy` (what to do); from
+// read_training_summary for summary.json.
 // Used by `crest evaluate`/`predict`/`export` (app/trained.h) and crest.warm_start
 // (ssl/trainer.h).
 std::string read_generation_weights(const std::filesystem::path& gen_dir, int generation,
