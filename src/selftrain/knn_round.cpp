@@ -116,6 +116,8 @@ CarriedSelection select_knn_round(WideResNet& ema, const RunData& run, const Run
   Selection as_selection;
   as_selection.rows = s.rows;
   as_selection.labels = s.labels;
+  as_selection.predicted = s.assigned;
+  as_selection.selected = s.selected;
   const SelectionAccounting account =
       plan.truth_known ? account_selection(as_selection, truth, run.num_classes())
                        : SelectionAccounting{};

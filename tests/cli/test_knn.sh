@@ -62,11 +62,13 @@ expect_code 0 "report of a knn run"
 grep -q "Nearest-neighbour rounds" whole/report.html || fail "report.html has the knn rounds"
 grep -q "nearest its clusters" whole/report.html || fail "report.html has the per-class knn table"
 
-# Other rules: global order, a fixed quota, all anchors, no agreement: still every image labeled.
+# DML-PL whole (its learner's embedding head, warm starts) under the other rules: global order,
+# a fixed quota, all anchors, no agreement threshold: still every image labeled.
 run -q train --config "$TINY" --out variant "${KNN[@]}" --set crest.knn_order=global \
   --set crest.knn_quota=0.2 --set crest.knn_anchors=all --set crest.knn_agreement=0 \
-  --set crest.mode=crest --set crest.knn_kmeans_iterations=0
-expect_code 0 "knn with the other rules"
+  --set crest.mode=crest --set crest.knn_kmeans_iterations=0 --set train.algorithm=dmlpl \
+  --set crest.warm_start=true --set dmlpl.embedding_dim=16
+expect_code 0 "DML-PL with the other rules"
 python3 - <<'PY' || fail "variant: a fixed quota of 0.2 of the pool, then the rest"
 import json
 s0 = json.load(open("variant/gen_0/selection.json"))
