@@ -178,25 +178,10 @@ void read_weights(TrainedModel& trained, const fs::path& gen_dir) {
   options.embedding_dim =
       has_embedding_head(trained.config.train.algorithm) ? trained.config.dmlpl.embedding_dim : 0;
   trained.model = WideResNet(options);
-  const fs::path checkpoint = gen_dir / kCheckpointFile;
-  std::error_code ec;
-  if (!fs::exists(checkpoint, ec)) {
-    throw DataError(checkpoint.string() + " is missing, so the model of generation " +
-                    std::to_string(trained.generation) +
-                    " is lost (was it deleted to save space?); retrain that generation");
-  }
   const std::string& which = trained.which;
-  read_checkpoint_module(checkpoint, which == "ema" ? "ema" : "model", *trained.model);
-  trained.fingerprint = weights_fingerprint(*trained.model);
-  const TrainingSummary summary = read_training_summary(gen_dir / kTrainingSummaryFile);
-  const std::string& recorded =
-      which == "ema" ? summary.ema_fingerprint : summary.model_fingerprint;
-  if (trained.fingerprint != recorded) {
-    throw DataError(checkpoint.string() + " holds " + which + " weights with fingerprint " +
-                    trained.fingerprint + ", but generation " + std::to_string(trained.generation) +
-                    " recorded " + recorded + " in " + (gen_dir / kTrainingSummaryFile).string() +
-                    " (the checkpoint was changed or damaged, or belongs to another run)");
-  }
+  trained.fingerprint =
+      read_generation_weights(gen_dir, trained.generation, which == "ema" ? "ema" : "model",
+                              *trained.model, "retrain that generation");
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "crest/io/file.h"
+#include "crest/io/run_files.h"
+#include "crest/io/training_files.h"
 #include "crest/util/error.h"
 #include "crest/util/hash.h"
 
@@ -260,6 +262,32 @@ CheckpointHeader read_checkpoint_module(const fs::path& file, const std::string&
   }
   copy_into(module, collect_stored(file, part, module, ""));
   return open.header;
+}
+
+std::string read_generation_weights(const fs::path& gen_dir, int generation,
+                                    const std::string& name, torch::nn::Module& module,
+                                    const std::string& remedy) {
+  const fs::path checkpoint = gen_dir / kCheckpointFile;
+  const std::string which = name == "ema" ? "EMA" : "raw";
+  std::error_code ec;
+  if (!fs::exists(checkpoint, ec)) {
+    throw DataError(checkpoint.string() + " is missing, so the " + which +
+                    " weights of generation " + std::to_string(generation) +
+                    " are lost (was it deleted to save space?); " + remedy);
+  }
+  read_checkpoint_module(checkpoint, name, module);
+  const std::string fingerprint = weights_fingerprint(module);
+  const fs::path summary_file = gen_dir / kTrainingSummaryFile;
+  const TrainingSummary summary = read_training_summary(summary_file);
+  const std::string& recorded = name == "ema" ? summary.ema_fingerprint : summary.model_fingerprint;
+  if (fingerprint != recorded) {
+    throw DataError(checkpoint.string() + " holds " + which + " weights with fingerprint " +
+                    fingerprint + ", but generation " + std::to_string(generation) + " recorded " +
+                    recorded + " in " + summary_file.string() +
+                    " (the checkpoint was changed or damaged, or belongs to another run); " +
+                    remedy);
+  }
+  return fingerprint;
 }
 
 }  // namespace crest

@@ -25,13 +25,20 @@ constexpr const char* kUnknownText = "unknown";
 void write_pseudo_labels_csv(const fs::path& file, const std::vector<PseudoLabelRow>& rows) {
   const bool with_files = std::any_of(rows.begin(), rows.end(),
                                       [](const PseudoLabelRow& r) { return !r.file.empty(); });
-  std::string out =
-      std::string("index,predicted,confidence,true_label") + (with_files ? ",file" : "") + "\n";
+  const bool with_distances = std::any_of(
+      rows.begin(), rows.end(), [](const PseudoLabelRow& r) { return !std::isnan(r.distance); });
+  std::string out = std::string("index,predicted,confidence,true_label") +
+                    (with_distances ? ",distance" : "") + (with_files ? ",file" : "") + "\n";
   for (const PseudoLabelRow& r : rows) {
     char confidence[32];
     std::snprintf(confidence, sizeof(confidence), "%.6f", r.confidence);
     out += std::to_string(r.index) + ',' + std::to_string(r.predicted) + ',' + confidence + ',' +
            (r.true_label < 0 ? std::string(kUnknownText) : std::to_string(r.true_label));
+    if (with_distances) {
+      char distance[32];
+      std::snprintf(distance, sizeof(distance), "%.6f", r.distance);
+      out += std::string(",") + distance;
+    }
     if (with_files) out += ',' + csv_field(r.file);
     out += '\n';
   }
@@ -43,7 +50,7 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
   const CsvTable t = read_csv(file);
   const std::size_t index = t.column("index"), predicted = t.column("predicted"),
                     confidence = t.column("confidence"), true_label = t.column("true_label"),
-                    file_column = t.find_column("file");
+                    distance = t.find_column("distance"), file_column = t.find_column("file");
   const std::string what_to_do = "; the file was edited or damaged (start a new run folder)";
   auto check_class = [&](std::size_t r, std::size_t col, std::int64_t value) {
     if (value < 0 || value >= limits.num_classes) {
@@ -62,6 +69,13 @@ std::vector<PseudoLabelRow> read_pseudo_labels_csv(const fs::path& file,
     const bool unknown = t.rows[r][true_label] == kUnknownText;
     row.true_label = unknown ? -1 : t.integer(r, true_label);
     if (file_column < t.header.size()) row.file = t.rows[r][file_column];
+    if (distance < t.header.size()) {
+      row.distance = t.number(r, distance);
+      if (!(row.distance >= 0.0 && row.distance <= 2.0)) {
+        throw DataError(t.where(r) + ": distance " + t.rows[r][distance] +
+                        " is not a cosine distance (0 to 2)" + what_to_do);
+      }
+    }
     check_class(r, predicted, row.predicted);
     if (!unknown) check_class(r, true_label, row.true_label);
     if (!(row.confidence >= 0.0 && row.confidence <= 1.0)) {
@@ -151,10 +165,88 @@ SelectionEstimate estimate_from_json(const nlohmann::json& j, std::size_t classe
   return e;
 }
 
+// A per-class list with NaN as null.
+nlohmann::json nullable_list(const std::vector<double>& values) {
+  nlohmann::json list = nlohmann::json::array();
+  for (double v : values) list.push_back(std::isnan(v) ? nlohmann::json() : nlohmann::json(v));
+  return list;
+}
+
+// "knn" of selection.json.
+nlohmann::json knn_json(const KnnSelectionRecord& k) {
+  return {{"round", k.round},
+          {"rounds", k.rounds},
+          {"quota", k.quota},
+          {"labeled_before", k.labeled_before},
+          {"left_after", k.left_after},
+          {"anchors", k.anchors},
+          {"anchor_set", k.anchor_set},
+          {"order", k.order},
+          {"clusters", k.clusters},
+          {"neighbours", k.neighbours},
+          {"min_agreement", k.min_agreement},
+          {"eligible", k.eligible},
+          {"mean_agreement", nullable_list(k.mean_agreement)},
+          {"mean_distance", nullable_list(k.mean_distance)}};
+}
+
+// The inverse, checked against the record's per-class counts; DataError naming the file.
+KnnSelectionRecord knn_from_json(const nlohmann::json& j, const SelectionRecord& s,
+                                 const fs::path& file) {
+  const std::string where = file.string() + ": 'knn'";
+  KnnSelectionRecord k;
+  const auto nullable = [](const nlohmann::json& list) {
+    std::vector<double> out;
+    for (const auto& v : list) out.push_back(v.is_null() ? std::nan("") : v.get<double>());
+    return out;
+  };
+  try {
+    k.round = j.at("round").get<int>();
+    k.rounds = j.at("rounds").get<int>();
+    k.quota = j.at("quota").get<std::int64_t>();
+    k.labeled_before = j.at("labeled_before").get<std::int64_t>();
+    k.left_after = j.at("left_after").get<std::int64_t>();
+    k.anchors = j.at("anchors").get<std::int64_t>();
+    k.anchor_set = j.at("anchor_set").get<std::string>();
+    k.order = j.at("order").get<std::string>();
+    k.clusters = j.at("clusters").get<int>();
+    k.neighbours = j.at("neighbours").get<int>();
+    k.min_agreement = j.at("min_agreement").get<double>();
+    k.eligible = j.at("eligible").get<std::vector<std::int64_t>>();
+    k.mean_agreement = nullable(j.at("mean_agreement"));
+    k.mean_distance = nullable(j.at("mean_distance"));
+  } catch (const nlohmann::json::exception& error) {
+    throw DataError(where + " is damaged (" + error.what() + "); the file was edited or damaged");
+  }
+  const std::size_t classes = s.names.size();
+  if (k.eligible.size() != classes || k.mean_agreement.size() != classes ||
+      k.mean_distance.size() != classes) {
+    throw DataError(where + " needs one eligible count, agreement and distance per class");
+  }
+  for (std::size_t c = 0; c < classes; ++c) {
+    io_detail::check_ratio(k.mean_agreement[c], "a mean agreement", file);
+    if (k.mean_distance[c] < 0.0 || k.mean_distance[c] > 2.0) {
+      throw DataError(where + ": mean distance " + std::to_string(k.mean_distance[c]) +
+                      " of class " + s.names[c] + " is not a cosine distance (0 to 2)");
+    }
+    if (s.selected[c] > k.eligible[c] || k.eligible[c] > s.predicted[c]) {
+      throw DataError(where + ": class " + s.names[c] +
+                      " selects more images than are eligible, or has more eligible than "
+                      "assigned; the file was edited or damaged");
+    }
+  }
+  for (std::int64_t n : {k.quota, k.labeled_before, k.left_after, k.anchors}) {
+    io_detail::check_count(n, "a knn count", file);
+  }
+  io_detail::check_ratio(k.min_agreement, "'min_agreement'", file);
+  return k;
+}
+
 }  // namespace
 
 void write_selection_json(const fs::path& file, const SelectionRecord& s) {
-  nlohmann::json fields = {{"generation", s.generation},
+  nlohmann::json fields = {{"policy", s.policy},
+                           {"generation", s.generation},
                            {"pool", s.pool},
                            {"alpha", s.alpha},
                            {"rate_profile", s.rate_profile},
@@ -172,6 +264,7 @@ void write_selection_json(const fs::path& file, const SelectionRecord& s) {
       fields[key] = nullptr;
   }
   if (s.estimate) fields["precision_estimate"] = estimate_json(*s.estimate);
+  if (s.knn) fields["knn"] = knn_json(*s.knn);
   io_detail::write_members_file(file, fields, s, kSelectionLists);
 }
 
@@ -232,6 +325,19 @@ SelectionRecord read_selection_json(const fs::path& file) {
   io_detail::check_ratio(s.precision_total, "'precision_total'", file);
   if (j.contains("precision_estimate")) {
     s.estimate = estimate_from_json(j.at("precision_estimate"), s.names.size(), file);
+  }
+  if (j.contains("policy") && !(j["policy"] == "confidence" || j["policy"] == "knn")) {
+    throw DataError(file.string() + ": 'policy' is " + j["policy"].dump() +
+                    ", not confidence or knn; the file was edited or damaged");
+  }
+  if (j.contains("policy")) s.policy = j["policy"].get<std::string>();
+  if (s.policy == "knn") {
+    if (!j.contains("knn")) {
+      throw DataError(file.string() +
+                      ": policy knn without its 'knn' record; the file was "
+                      "edited or damaged");
+    }
+    s.knn = knn_from_json(j.at("knn"), s, file);
   }
   return s;
 }

@@ -168,6 +168,9 @@ void write_training_summary(const fs::path& file, const TrainingSummary& s) {
   if (!s.init_backbone_fingerprint.empty()) {
     objects["init_backbone_fingerprint"] = s.init_backbone_fingerprint;
   }
+  if (!s.warm_start_fingerprint.empty()) {
+    objects["warm_start_fingerprint"] = s.warm_start_fingerprint;
+  }
   if (!s.precision.empty()) objects["precision"] = s.precision;
   if (!s.memory_format.empty()) objects["memory_format"] = s.memory_format;
   io_detail::write_members_file(file, objects, s,
@@ -186,8 +189,10 @@ TrainingSummary read_training_summary(const fs::path& file) {
   if (j.contains("init_backbone_fingerprint") && j["init_backbone_fingerprint"].is_string()) {
     s.init_backbone_fingerprint = j["init_backbone_fingerprint"].get<std::string>();
   }
-  for (auto [key, field] : {std::pair{"precision", &TrainingSummary::precision},
-                            std::pair{"memory_format", &TrainingSummary::memory_format}}) {
+  for (auto [key, field] :
+       {std::pair{"warm_start_fingerprint", &TrainingSummary::warm_start_fingerprint},
+        std::pair{"precision", &TrainingSummary::precision},
+        std::pair{"memory_format", &TrainingSummary::memory_format}}) {
     if (j.contains(key) && j[key].is_string()) s.*field = j[key].get<std::string>();
   }
   io_detail::check_count(s.steps, "'steps'", file);

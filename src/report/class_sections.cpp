@@ -68,6 +68,21 @@ std::string per_class_pair(const std::vector<std::string>& names, const std::str
 // The selection section's opening paragraph: how pseudo-labels are chosen, and whether their
 // precision is known.
 std::string selection_lead(const RunFolder& run) {
+  const bool knn = std::any_of(run.generations.begin(), run.generations.end(),
+                               [](const auto& g) { return g.selection && g.selection->knn; });
+  if (knn) {
+    return "<p class=\"lead\">crest.selection knn (DML-PL, crest's rules): at the end of "
+           "generation K the EMA model's embeddings of the labeled images are clustered class by "
+           "class; every unlabeled image not yet labeled takes the class of its nearest cluster, "
+           "and is kept when enough of its nearest labeled neighbours carry that class, up to "
+           "the round's quota. Pseudo-labels accumulate over the generations, and the round "
+           "before the last generation labels every image left (" +
+           gen_file(kSelectionFile) + ", " + gen_file(kPseudoLabelsFile) + ")." +
+           (run.pool_truth_known ? " Precision is measured against the hidden true labels."
+                                 : " The unlabeled images have no labels, so the precision of "
+                                   "the selection is unknown.") +
+           "</p>\n";
+  }
   return "<p class=\"lead\">At the end of generation K the EMA model labels the unlabeled "
          "pool and keeps, per predicted class c, the most confident fraction "
          "\u03bc<sub>c</sub> of its predictions; they join the labeled set of generation "
@@ -135,9 +150,17 @@ void add_selection(int generation, const SelectionRecord& s, SelectionFigures& f
     const std::string head = s.names[c] + " \u00b7 end of " + gen_name(generation) + ": ";
     const std::string correct =
         s.truth_known ? std::to_string(s.correct[c]) + " correct" : "correctness unknown";
-    n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
-                         std::to_string(s.predicted[c]) +
-                         " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " + correct);
+    if (s.knn) {
+      n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
+                           std::to_string(s.predicted[c]) + " nearest its clusters (" +
+                           std::to_string(s.knn->eligible[c]) + " eligible; agreement " +
+                           fixed(s.knn->mean_agreement[c], 2) + ", distance " +
+                           fixed(s.knn->mean_distance[c], 3) + "), " + correct);
+    } else {
+      n.tooltips.push_back(head + std::to_string(s.selected[c]) + " selected of " +
+                           std::to_string(s.predicted[c]) +
+                           " predicted (\u03bc = " + fixed(s.rates[c], 3) + "), " + correct);
+    }
     p.tooltips.push_back(head + (s.truth_known ? "precision " + fixed(s.precision[c]) + " (" +
                                                      std::to_string(s.correct[c]) + " of " +
                                                      std::to_string(s.selected[c]) + ")"
@@ -240,6 +263,59 @@ std::string per_class_section(const RunFolder& run) {
   return out.str();
 }
 
+// The mean of `values` over the classes with a selection, weighted by it; NaN when none.
+double weighted_mean(const std::vector<double>& values, const std::vector<std::int64_t>& selected) {
+  double sum = 0.0, n = 0.0;
+  for (std::size_t c = 0; c < values.size(); ++c) {
+    if (selected[c] == 0) continue;
+    sum += values[c] * static_cast<double>(selected[c]);
+    n += static_cast<double>(selected[c]);
+  }
+  return n > 0 ? sum / n : kNaN;
+}
+
+// crest.selection knn: one row per round (quota, eligible, selected, what is left, agreement and
+// distance of the selection), then the per-class account of the latest round.
+std::string knn_tables(const RunFolder& run) {
+  std::ostringstream rounds;
+  const SelectionRecord* latest = nullptr;
+  for (const auto& g : run.generations) {
+    if (!g.selection || !g.selection->knn) continue;
+    const SelectionRecord& s = *g.selection;
+    const KnnSelectionRecord& k = *s.knn;
+    std::int64_t eligible = 0;
+    for (std::int64_t e : k.eligible) eligible += e;
+    rounds << "<tr><td>" << k.round + 1 << " of " << k.rounds << "</td><td>" << s.pool
+           << "</td><td>" << k.quota << "</td><td>" << eligible << "</td><td>" << s.selected_total
+           << "</td><td>" << k.left_after << "</td><td>"
+           << fixed(weighted_mean(k.mean_agreement, s.selected), 2) << "</td><td>"
+           << fixed(weighted_mean(k.mean_distance, s.selected), 3) << "</td><td>"
+           << esc(total_precision(s)) << "</td></tr>\n";
+    latest = &s;
+  }
+  if (latest == nullptr) return "";
+  std::ostringstream out;
+  out << "<h3>Nearest-neighbour rounds (crest.selection knn)</h3><table><thead><tr>"
+         "<th>round</th><th>unlabeled left</th><th>quota</th><th>eligible</th><th>selected</th>"
+         "<th>left after</th><th>agreement</th><th>distance</th><th>precision</th></tr></thead>"
+         "<tbody>\n"
+      << rounds.str() << "</tbody></table>\n<details><summary>Per class, round "
+      << latest->knn->round + 1 << "</summary><table><thead><tr><th>class</th>"
+      << "<th>nearest its clusters</th><th>eligible</th><th>selected</th><th>agreement</th>"
+      << "<th>distance</th><th>precision</th></tr></thead><tbody>\n";
+  const SelectionRecord& s = *latest;
+  for (std::size_t c = 0; c < s.names.size(); ++c) {
+    out << "<tr><td>" << esc(s.names[c]) << "</td><td>" << s.predicted[c] << "</td><td>"
+        << s.knn->eligible[c] << "</td><td>" << s.selected[c] << "</td><td>"
+        << fixed(s.knn->mean_agreement[c], 2) << "</td><td>" << fixed(s.knn->mean_distance[c], 3)
+        << "</td><td>"
+        << (s.truth_known && s.selected[c] > 0 ? fixed(s.precision[c]) : std::string("\u2013"))
+        << "</td></tr>\n";
+  }
+  out << "</tbody></table></details>\n";
+  return out.str();
+}
+
 std::string selection_section(const RunFolder& run) {
   std::ostringstream out;
   out << "<section id=\"selection\"><h2>Pseudo-label selection</h2>\n" << selection_lead(run);
@@ -286,7 +362,8 @@ std::string selection_section(const RunFolder& run) {
              figures.precision)
       << "<h3>Totals</h3><table><thead><tr><th>selected at the end of gen</th>"
       << "<th>selected</th><th>precision</th></tr></thead><tbody>\n"
-      << figures.table_rows << "</tbody></table>\n</section>\n";
+      << figures.table_rows << "</tbody></table>\n"
+      << knn_tables(run) << "</section>\n";
   return out.str();
 }
 

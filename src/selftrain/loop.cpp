@@ -44,6 +44,7 @@
 #include "crest/util/logging.h"
 #include "crest/util/signals.h"
 #include "crest/util/text_escape.h"
+#include "knn_round.h"
 #include "run_opening.h"
 
 namespace crest {
@@ -100,8 +101,10 @@ NamedTensors read_init_weights(const ModelConfig& model, const fs::path& run_dir
   return tensors;
 }
 
+// crest.warm_start: generation g > 0 starts from generation g - 1's final EMA weights, and
+// model.init_from then only applies to generation 0 (the warm start wins).
 TrainerSettings trainer_settings(const Config& config, int g, RunSink& sink,
-                                 const NamedTensors& init_weights) {
+                                 const NamedTensors& init_weights, const fs::path& run_dir) {
   TrainerSettings settings;
   settings.model = config.model;
   settings.train = config.train;
@@ -116,7 +119,9 @@ TrainerSettings trainer_settings(const Config& config, int g, RunSink& sink,
   settings.later_steps = static_cast<std::int64_t>(config.crest.generations - g - 1) *
                          config.train.epochs * config.train.steps_per_epoch;
   settings.sink = &sink;
-  if (!config.model.init_from.empty()) {
+  const bool warm = config.crest.warm_start && g > 0;
+  if (warm) settings.warm_start_from = generation_dir(run_dir, g - 1);
+  if (!config.model.init_from.empty() && !warm) {
     settings.init_weights = &init_weights;
     settings.init_source = config.model.init_from;
   }
@@ -386,7 +391,7 @@ void add_run_writers(RunSession& session, const Config& config, const RunData& r
 // ---- the generations ---------------------------------------------------------------------------
 
 // What carries from one generation to the next: the table so far and the selection of the
-// previous generation.
+// previous generation (crest.selection knn: of every earlier generation).
 struct RunProgress {
   std::vector<GenerationRow> rows;
   CarriedSelection carried;
@@ -399,8 +404,17 @@ void read_generation(RunSession& session, const Config& config, const RunData& r
   const GenerationRecord record = read_finished_generation(gen_dir, g, run.num_classes());
   progress.rows.push_back(record.row);
   const bool last = g + 1 == config.crest.generations;
-  progress.carried =
-      plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
+  if (config.crest.selection == SelectionPolicy::kKnn) {
+    // Every round's selection is read back (the last generation selects none, nor does a round
+    // that found the pool already labeled).
+    if (plan.selecting && !last && record.row.selected > 0) {
+      progress.carried = accumulate_selection(progress.carried,
+                                              read_carried_selection(gen_dir, run), run, gen_dir);
+    }
+  } else {
+    progress.carried =
+        plan.selecting && !last ? read_carried_selection(gen_dir, run) : CarriedSelection{};
+  }
   // After the checks of what the files hold (which name the line): a file that still reads well
   // but changed since the generation finished is refused too.
   check_generation_files(gen_dir, record);
@@ -424,7 +438,8 @@ void train_generation(RunSession& session, const Config& config, const RunData& 
   sink.generation_started(
       g, gen_dir, {run.class_names, plan.labeled_counts, labeled.pseudo_counts, labeled.counts});
   // 2. Train from scratch (CReST+: aligned toward normalise(p_data^t_g)).
-  GenerationTrainer trainer(trainer_settings(config, g, sink, init_weights), session.device(),
+  GenerationTrainer trainer(trainer_settings(config, g, sink, init_weights, session.dir()),
+                            session.device(),
                             generation_data(run, labeled.positions, labeled.targets), gen_dir,
                             make_alignment(cc, plan.p_data, t_g, session.device()));
   GenerationOutcome outcome;
@@ -444,15 +459,19 @@ void train_generation(RunSession& session, const Config& config, const RunData& 
   }
   // 3. Select pseudo-labels for the next generation.
   std::optional<SelectionRecord> selection;
+  const bool knn = cc.selection == SelectionPolicy::kKnn;
   CarriedSelection next =
-      select_next(trainer.ema_model(), run, plan, config, sink, gen_dir, row, selection);
+      knn ? select_knn_round(trainer.ema_model(), run, plan, config, progress.carried, sink,
+                             gen_dir, row, selection)
+          : select_next(trainer.ema_model(), run, plan, config, sink, gen_dir, row, selection);
   // Recorded last (generation.json): a crash before it redoes the selection from the same final
   // checkpoint, which gives the same result.
   progress.rows.push_back(row);
   sink.generation_finished(
       gen_dir, {row, evaluation_figures(outcome.final_ema), labeled.counts, outcome.ema_summary},
       selection ? &*selection : nullptr, outcome.steps, progress.rows);
-  progress.carried = std::move(next);
+  progress.carried =
+      knn ? accumulate_selection(progress.carried, next, run, gen_dir) : std::move(next);
 }
 
 }  // namespace

@@ -132,6 +132,20 @@ void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at:
                config.train.steps_per_epoch, config.crest.generations, to_string(config.crest.mode),
                config.train.batch_size, config.train.unlabeled_ratio, config.train.batch_size);
   if (!plan.selecting) return;
+  const CrestConfig& cc = config.crest;
+  if (cc.selection == SelectionPolicy::kKnn) {
+    const std::string quota =
+        cc.knn_quota > 0 ? fmt::format("at most {:.3f} of the pool", cc.knn_quota)
+                         : std::string("auto (what is left, spread evenly over the rounds left)");
+    spdlog::info(
+        "selection knn (DML-PL, crest's rules): {} round(s); each labels, by the nearest of {} "
+        "k-means cluster(s) per class of the {} anchors, the unlabeled images whose {} nearest "
+        "anchors agree at least {:.2f}; quota {}, order {}; the round before the last generation "
+        "labels every image left",
+        cc.generations - 1, cc.knn_clusters, to_string(cc.knn_anchors), cc.knn_neighbours,
+        cc.knn_agreement, quota, to_string(cc.knn_order));
+    return;
+  }
   std::string rates;
   char rate[32];
   for (std::size_t c = 0; c < plan.rates.size(); ++c) {

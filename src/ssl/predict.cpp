@@ -24,7 +24,13 @@ bool is_channels_last(torch::nn::Module& module) {
   return false;
 }
 
-at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size) {
+namespace {
+
+// `head` of the model's outputs for `images` in batches (eval mode, no grad, fp32); an empty
+// [0, width] tensor for no images.
+template <typename Head>
+at::Tensor predict_batched(WideResNet& model, const at::Tensor& images, int batch_size,
+                           std::int64_t width, Head head) {
   at::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
@@ -35,14 +41,30 @@ at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch
     const std::int64_t count = std::min<std::int64_t>(batch_size, images.size(0) - start);
     at::Tensor batch = normalize_images(images.narrow(0, start, count).to(device));
     if (channels_last) batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
-    outputs.push_back(model->forward(batch));
+    outputs.push_back(head(batch));
   }
   model->train(was_training);
   if (outputs.empty()) {
-    return at::empty({0, model->options().num_classes},
-                     at::TensorOptions().dtype(at::kFloat).device(device));
+    return at::empty({0, width}, at::TensorOptions().dtype(at::kFloat).device(device));
   }
   return at::cat(outputs);
+}
+
+}  // namespace
+
+at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size) {
+  return predict_batched(model, images, batch_size, model->options().num_classes,
+                         [&](const at::Tensor& batch) { return model->forward(batch); });
+}
+
+at::Tensor predict_embeddings(WideResNet& model, const at::Tensor& images, int batch_size) {
+  const int embedding = model->options().embedding_dim;
+  const std::int64_t width = embedding > 0 ? embedding : 64 * model->options().width;
+  return predict_batched(model, images, batch_size, width, [&](const at::Tensor& batch) {
+    const at::Tensor features = model->features(batch);
+    if (embedding > 0) return model->embed(features);
+    return features / features.norm(2, {1}, true).clamp_min(1e-12);
+  });
 }
 
 }  // namespace crest

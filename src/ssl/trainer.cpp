@@ -8,7 +8,10 @@
 #include "crest/dist/world.h"
 #include "crest/io/checkpoint.h"
 #include "crest/io/class_tables.h"
+#include "crest/io/run_files.h"
+#include "crest/io/training_files.h"
 #include "crest/models/wrn_weights.h"
+#include "crest/ssl/ema.h"
 #include "crest/ssl/fixmatch.h"
 #include "crest/ssl/losses.h"
 #include "crest/ssl/predict.h"
@@ -49,6 +52,8 @@ struct GenerationTrainer::Impl {
   bool bf16 = false;
   bool channels_last = false;
   std::string init_fingerprint;  // backbone_fingerprint after model.init_from; "" = random
+  std::string warm_fingerprint;  // crest.warm_start: the EMA weights started from; "" = none
+  bool warm_loaded = false;
   WideResNet model{nullptr};
   WideResNet ema_model{nullptr};
   std::unique_ptr<SemiLearner> learner;
@@ -61,6 +66,8 @@ struct GenerationTrainer::Impl {
     return static_cast<std::int64_t>(settings.train.steps_per_epoch) * settings.train.epochs;
   }
   void build_models();
+  void warm_start();
+  void record_warm_start();
   std::unique_ptr<Sgd> build_optimizer();
   SemiLearnerContext learner_context(DistributionAligner alignment);
   GenerationOutcome final_outcome(const LoopResult& result);
@@ -108,6 +115,50 @@ void GenerationTrainer::Impl::build_models() {
   if (device.is_cuda() && t.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
   model->train();
   ema_model->eval();
+}
+
+namespace {
+
+constexpr char kWarmStartRemedy[] =
+    "put that generation's original checkpoint.pt back and resume (a resume keeps the run's "
+    "config, crest.warm_start included), or start a new run folder";
+
+}  // namespace
+
+// crest.warm_start: both models take the previous generation's final EMA weights, replacing the
+// initialisation (the EMA restarts as a copy of them, as it starts as a copy of any start).
+void GenerationTrainer::Impl::warm_start() {
+  if (warm_loaded || settings.warm_start_from.empty()) return;
+  const int previous = settings.generation - 1;
+  try {
+    warm_fingerprint = read_generation_weights(settings.warm_start_from, previous, "ema", *model,
+                                               kWarmStartRemedy);
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    const bool says_what_to_do = message.find(kWarmStartRemedy) != std::string::npos;
+    throw DataError("crest.warm_start: " + settings.label + " starts from generation " +
+                    std::to_string(previous) + "'s final EMA weights, but " + message +
+                    (says_what_to_do ? "" : std::string("; ") + kWarmStartRemedy));
+  }
+  WeightEma copy(*ema_model, *model);  // makes the EMA model a copy of the loaded weights
+  warm_loaded = true;
+  spdlog::info(
+      "{}: warm start (crest.warm_start) from generation {}'s final EMA weights in {} "
+      "(fingerprint {})",
+      settings.label, previous, (settings.warm_start_from / kCheckpointFile).string(),
+      warm_fingerprint);
+}
+
+// A resume from the generation's own checkpoint: the weights it started from are the ones the
+// previous generation's summary.json recorded (generation.json fingerprints that file).
+void GenerationTrainer::Impl::record_warm_start() {
+  if (settings.warm_start_from.empty() || warm_loaded) return;
+  const fs::path file = settings.warm_start_from / kTrainingSummaryFile;
+  try {
+    warm_fingerprint = read_training_summary(file).ema_fingerprint;
+  } catch (const DataError& e) {
+    throw DataError(std::string("crest.warm_start: ") + e.what() + "; " + kWarmStartRemedy);
+  }
 }
 
 std::unique_ptr<Sgd> GenerationTrainer::Impl::build_optimizer() {
@@ -168,6 +219,9 @@ GenerationTrainer::GenerationTrainer(TrainerSettings settings, at::Device device
                      "supervised training");
   }
   s.build_models();
+  // Before the engine, which broadcasts rank 0's start to the other ranks and copies it to the
+  // EMA model; a resume from the generation's own checkpoint does not need it.
+  if (!fs::exists(s.out_dir / kCheckpointFile)) s.warm_start();
   std::unique_ptr<Sgd> optimizer = s.build_optimizer();
   s.bf16 = use_bf16_autocast(t.amp, device);
   s.learner = make_semi_learner(t.algorithm, s.learner_context(std::move(alignment)));
@@ -234,6 +288,7 @@ TrainingOutcomeFiles GenerationTrainer::Impl::outcome_files(const GenerationOutc
   summary.model_fingerprint = weights_fingerprint(*model);
   summary.ema_fingerprint = weights_fingerprint(*ema_model);
   summary.init_backbone_fingerprint = init_fingerprint;
+  summary.warm_start_fingerprint = warm_fingerprint;
   summary.precision = bf16 ? "bf16" : "fp32";
   summary.memory_format = channels_last ? "channels_last" : "contiguous";
   return files;
@@ -245,6 +300,12 @@ GenerationOutcome GenerationTrainer::run(bool resume) {
   const std::unique_ptr<RunSink> own_sink =
       s.settings.sink == nullptr ? make_folder_sink(s.out_dir) : nullptr;
   RunSink& sink = s.settings.sink != nullptr ? *s.settings.sink : *own_sink;
+  // As the loop decides: a fresh start (warm when set), or the generation's own checkpoint.
+  if (!resume || !fs::exists(s.out_dir / kCheckpointFile)) {
+    s.warm_start();
+  } else {
+    s.record_warm_start();
+  }
   LoopSettings loop;
   loop.dir = s.out_dir;
   loop.kind = EpochKind::kGeneration;

@@ -51,6 +51,20 @@ CheckpointHeader read_checkpoint(const std::filesystem::path& file, torch::nn::M
 CheckpointHeader read_checkpoint_module(const std::filesystem::path& file, const std::string& name,
                                         torch::nn::Module& module);
 
+// A finished generation's final weights: the `name` module ("ema" or "model") of
+// gen_dir/checkpoint.pt read into `module` in place (as read_checkpoint_module), then checked
+// against the fingerprint gen_dir/summary.json recorded for it (ema_fingerprint or
+// model_fingerprint). `generation` (K of gen_K) names it in messages. Returns the fingerprint.
+// DataError naming the file when checkpoint.pt is missing or holds other weights than recorded
+// (changed, damaged, another run's), both messages ending with `remedy` (what to do); when it
+// cannot be read into `module` (as read_checkpoint_module); from read_training_summary for
+// summary.json.
+// Used by `crest evaluate`/`predict`/`export` (app/trained.h) and crest.warm_start
+// (ssl/trainer.h).
+std::string read_generation_weights(const std::filesystem::path& gen_dir, int generation,
+                                    const std::string& name, torch::nn::Module& module,
+                                    const std::string& remedy);
+
 // FNV-1a 64 (hex) over the bytes of every parameter and then every buffer of `module`, in
 // registration order, each in its logical (contiguous, CPU) layout: equal fingerprints mean
 // bit-identical weights whatever the device or memory format.

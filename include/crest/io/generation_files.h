@@ -24,9 +24,10 @@ namespace crest {
 // fixmatch), val_mean_recall without a validation slice (crest.select_on last).
 struct GenerationRow {
   int generation = 0;
-  double t = 1.0;                   // alignment temperature t_g (1 when not aligning)
-  std::int64_t labeled = 0;         // images in this generation's labeled set
-  std::int64_t pseudo_labeled = 0;  // of which pseudo-labeled (selected at g-1)
+  double t = 1.0;            // alignment temperature t_g (1 when not aligning)
+  std::int64_t labeled = 0;  // images in this generation's labeled set
+  std::int64_t pseudo_labeled =
+      0;  // of which pseudo-labeled (selected at g-1; knn: g-1 and before)
   double accuracy = 0.0;
   double mean_recall = 0.0;
   double mean_precision = 0.0;

@@ -14,17 +14,24 @@
 
 namespace crest {
 
-// One row of pseudo_labels.csv: `index,predicted,confidence,true_label[,file]`.
+// One row of pseudo_labels.csv: `index,predicted,confidence,true_label[,distance][,file]`.
 struct PseudoLabelRow {
-  std::int64_t index = 0;       // the image's index in the source training set
-  std::int64_t predicted = 0;   // the pseudo-label (the EMA model's prediction)
-  double confidence = 0.0;      // its softmax probability (written as %.6f)
+  std::int64_t index = 0;      // the image's index in the source training set
+  std::int64_t predicted = 0;  // the pseudo-label
+  // What the selection ranked by, in [0, 1] (written as %.6f): the softmax probability of the
+  // prediction (crest.selection confidence), or the share of the nearest anchors that carry the
+  // pseudo-label (knn).
+  double confidence = 0.0;
   std::int64_t true_label = 0;  // the hidden label (never used for training); -1 = unknown,
                                 // written as "unknown"
   std::string file = {};        // the image file relative to data.root ("" = not from files)
+  // knn: 1 - cosine between the image's embedding and its class's nearest centre, in [0, 2];
+  // NaN (no column) for the confidence policy.
+  double distance = std::numeric_limits<double>::quiet_NaN();
 };
 
-// Writes the rows in order, atomically; the `file` column only when some row names a file.
+// Writes the rows in order, atomically; the `distance` column only when some row has one, the
+// `file` column only when some row names a file.
 void write_pseudo_labels_csv(const std::filesystem::path& file,
                              const std::vector<PseudoLabelRow>& rows);
 // What a pseudo_labels.csv of a run may hold: classes 0..num_classes-1 (predicted and true
@@ -38,8 +45,8 @@ struct PseudoLabelLimits {
 };
 
 // DataError naming FILE:LINE when a column is absent, a field is not a number, a class is out
-// of range, a confidence is not in [0, 1], an image is not in the pool, appears twice or has
-// another true label than the dataset's.
+// of range, a confidence is not in [0, 1], a distance (where the column is) not in [0, 2], an image
+// is not in the pool, appears twice or has another true label than the dataset's.
 std::vector<PseudoLabelRow> read_pseudo_labels_csv(const std::filesystem::path& file,
                                                    const PseudoLabelLimits& limits);
 
@@ -61,17 +68,39 @@ struct SelectionEstimate {
   bool poor = false;              // poor_classes, or weighted below the threshold
 };
 
+// How a knn round (crest.selection: knn; selftrain/knn_selection.h) chose: its rules and, per
+// class, the images eligible and the agreement and distance of those selected ("knn" in
+// selection.json; absent for the confidence policy).
+struct KnnSelectionRecord {
+  int round = 0;                       // 0-based; the generation that made it
+  int rounds = 0;                      // crest.generations - 1
+  std::int64_t quota = 0;              // images this round could take
+  std::int64_t labeled_before = 0;     // pool images pseudo-labeled in earlier rounds
+  std::int64_t left_after = 0;         // pool images still unlabeled after this round
+  std::int64_t anchors = 0;            // images clustered and voting
+  std::string anchor_set;              // crest.knn_anchors
+  std::string order;                   // crest.knn_order
+  int clusters = 0;                    // crest.knn_clusters
+  int neighbours = 0;                  // crest.knn_neighbours
+  double min_agreement = 0.0;          // the threshold applied (0 in the last round)
+  std::vector<std::int64_t> eligible;  // per class: assigned images with enough agreement
+  std::vector<double> mean_agreement;  // per class, over the selected; NaN (null) when none
+  std::vector<double> mean_distance;   // per class, over the selected; NaN (null) when none
+};
+
 struct SelectionRecord {
+  std::string policy = "confidence";  // crest.selection: confidence | knn
   int generation = 0;
   bool truth_known = true;
-  std::int64_t pool = 0;     // unlabeled-only images the EMA model predicted
+  std::int64_t pool = 0;     // unlabeled-only images the EMA model predicted (knn: those
+                             // still unlabeled before the round)
   double alpha = 0.0;        // crest.alpha
   std::string rate_profile;  // crest.rate_profile
   std::vector<std::string> names;
-  std::vector<double> rates;                   // mu_c
-  std::vector<std::int64_t> predicted;         // images predicted as the class
-  std::vector<std::int64_t> selected;          // floor(predicted * mu_c)
-  std::vector<std::int64_t> correct;           // of those, matching the hidden label
+  std::vector<double> rates;            // mu_c (knn: the share of `predicted` selected)
+  std::vector<std::int64_t> predicted;  // images predicted as the class (knn: nearest its centre)
+  std::vector<std::int64_t> selected;   // floor(predicted * mu_c) (knn: by the round's rules)
+  std::vector<std::int64_t> correct;    // of those, matching the hidden label
   std::vector<std::int64_t> pool_true_counts;  // images of the class in the pool
   std::vector<double> precision;               // correct / selected (0 when none selected)
   std::vector<double> recall;                  // correct / pool_true_counts (0 when none)
@@ -80,14 +109,17 @@ struct SelectionRecord {
   // Where the truth is unknown: the precision estimated on held-out labeled images
   // ("precision_estimate"; absent in other files and in files of older versions).
   std::optional<SelectionEstimate> estimate = std::nullopt;
+  std::optional<KnnSelectionRecord> knn = std::nullopt;  // policy knn
 };
 
 // Writes every field, pretty-printed, atomically.
 void write_selection_json(const std::filesystem::path& file, const SelectionRecord& record);
 
-// Reads selection.json. Requires "classes", "rates", "predicted", "selected" and (unless the
-// truth is unknown) "correct" and "precision" with one entry per class; the other fields read as 0
-// / empty / NaN (precision_total) when absent. DataError naming the file otherwise.
+// Reads selection.json ("policy" absent: confidence, as every file before #31). Requires
+// "classes", "rates", "predicted", "selected" and (unless the truth is unknown) "correct" and
+// "precision" with one entry per class; the other fields read as 0 / empty / NaN
+// (precision_total) when absent; with policy knn also the "knn" object, its per-class lists one
+// entry per class, selected <= eligible <= predicted. DataError naming the file otherwise.
 SelectionRecord read_selection_json(const std::filesystem::path& file);
 
 }  // namespace crest

@@ -79,6 +79,9 @@ struct TrainingSummary {
   // was initialised from the file (equal to the file's, e.g. backbone.pt.json's); "" = random
   // initialisation (then absent from the file).
   std::string init_backbone_fingerprint;
+  // crest.warm_start: the ema_fingerprint of the previous generation's final EMA weights, which
+  // this generation started from (ssl/trainer.h); "" = not warm-started (then absent).
+  std::string warm_start_fingerprint;
   // The training step as it ran (train.amp and train.channels_last resolved on this machine):
   // "bf16" | "fp32", and "channels_last" | "contiguous"; "" = not recorded (files written
   // before crest recorded them; then absent from the file).

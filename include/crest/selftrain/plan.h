@@ -55,8 +55,8 @@ RunPlan plan_run(const Config& config, const RunData& run);
 // The plan in the log: the data, the schedule, the rates.
 void log_plan(const Config& config, const RunData& run, const RunPlan& plan, at::Device device);
 
-// Step 1: the original labeled set plus the selection made at the end of g-1 (nothing
-// accumulates: each selection comes from the previous generation alone).
+// Step 1: the original labeled set plus the carried selection: the one made at the end of g-1
+// (crest.selection confidence: nothing accumulates), or every earlier round's (knn).
 LabeledSet labeled_set(const RunPlan& plan, const CarriedSelection& carried, int num_classes);
 
 // The selection a finished generation made, read back from its pseudo_labels.csv (checked

@@ -16,6 +16,13 @@ namespace crest {
 // pseudo-labels in fp32).
 at::Tensor predict_logits(WideResNet& model, const at::Tensor& images, int batch_size);
 
+// The unit-length embeddings crest.selection knn compares (selftrain/knn_selection.h), float32
+// [N, E] on the model's device, for uint8 images [N, 3, H, W] in batches (eval mode, no grad,
+// fp32 as predict_logits): the embedding head's output when the model has one (train.algorithm
+// dmlpl: fc_embedding, E = dmlpl.embedding_dim), else the pooled features (E = 64 * width)
+// divided by their norm.
+at::Tensor predict_embeddings(WideResNet& model, const at::Tensor& images, int batch_size);
+
 // uint8 [N, 3, H, W] -> float in [-1, 1] (the reference's x * 2/255 - 1).
 at::Tensor normalize_images(const at::Tensor& images);
 

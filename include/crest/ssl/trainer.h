@@ -47,6 +47,11 @@ struct TrainerSettings {
   // models/wrn_weights.h), read once by the caller; not owned, null = random initialisation.
   const NamedTensors* init_weights = nullptr;
   std::string init_source;  // the file it came from, for messages
+  // crest.warm_start: the previous generation's folder (RUN/gen_{g-1}), whose final EMA weights
+  // (every parameter and buffer, heads included) this generation starts from instead of the
+  // initialisation above, for the raw and the EMA model alike; empty = start as above. A
+  // resume from the generation's own checkpoint does not read them.
+  std::filesystem::path warm_start_from;
 };
 
 struct GenerationOutcome {
@@ -70,14 +75,19 @@ class GenerationTrainer {
   // synchronised over the ranks of dist::world()), its SGD with generation_sgd_groups, the learner
   // of train.algorithm and the step engine. InputError for an empty labeled set, unlabeled_ratio >
   // 0 without unlabeled images, or a train.* setting this device cannot honour.
+  // With settings.warm_start_from and no checkpoint in out_dir yet, both models then take the
+  // previous generation's final EMA weights (io/checkpoint.h read_generation_weights), checked
+  // against the ema_fingerprint its summary.json recorded; DataError naming the file, prefixed
+  // "crest.warm_start:", when that checkpoint is missing, damaged or holds other weights.
   GenerationTrainer(TrainerSettings settings, at::Device device, TrainingData data,
                     std::filesystem::path out_dir, DistributionAligner alignment = nullptr);
   ~GenerationTrainer();
   GenerationTrainer(const GenerationTrainer&) = delete;
   GenerationTrainer& operator=(const GenerationTrainer&) = delete;
 
-  // Trains from the checkpoint in out_dir when `resume` and one exists, else from scratch, and
-  // hands the generation's outcome (per_class.csv, confusion.csv, summary.json) to the sink.
+  // Trains from the checkpoint in out_dir when `resume` and one exists, else from scratch (or
+  // the warm start), and hands the generation's outcome (per_class.csv, confusion.csv,
+  // summary.json, with warm_start_fingerprint when warm-started) to the sink.
   // Throws Interrupted after checkpointing when a stop was requested, TrainingDiverged on a
   // non-finite loss (keeping the last good checkpoint).
   GenerationOutcome run(bool resume);
