@@ -21,12 +21,17 @@ at::Tensor masked_mean(const at::Tensor& per_anchor, const at::Tensor& valid) {
   return kept.sum() / valid.sum().clamp_min(1).to(kept.scalar_type());
 }
 
+// 0 attached to the graph of `e`: the loss of a batch of no images (max over an empty dimension
+// would throw). Decided from the shape alone, so no host synchronisation.
+at::Tensor empty_batch_loss(const at::Tensor& e) { return e.sum() * 0.0; }
+
 }  // namespace
 
 at::Tensor batch_hard_triplet_loss(const at::Tensor& embeddings, const at::Tensor& labels,
                                    double margin) {
   const at::Tensor e = embeddings.to(at::kFloat);
   const std::int64_t n = e.size(0);
+  if (n == 0) return empty_batch_loss(e);
   // Squared distances from the differences (exact at 0, unlike the Gram form).
   const at::Tensor d2 = (e.unsqueeze(1) - e.unsqueeze(0)).pow(2).sum(2);
   const at::Tensor d = d2.clamp_min(1e-12).sqrt();
@@ -45,6 +50,7 @@ at::Tensor supervised_contrastive_loss(const at::Tensor& embeddings, const at::T
                                        double temperature) {
   const at::Tensor e = embeddings.to(at::kFloat);
   const std::int64_t n = e.size(0);
+  if (n == 0) return empty_batch_loss(e);
   const at::Tensor s = at::matmul(e, e.t()) / temperature;
   const at::Tensor others = off_diagonal(n, e.device());
   const at::Tensor positive = labels.unsqueeze(1).eq(labels.unsqueeze(0)).logical_and(others);

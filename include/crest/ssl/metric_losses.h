@@ -34,7 +34,8 @@ at::Tensor batch_hard_triplet_loss(const at::Tensor& embeddings, const at::Tenso
 //   loss = mean over anchors with |P(i)| > 0
 // Each row's denominator is taken after subtracting the row's maximum over a != i (no overflow
 // for small temperatures). embeddings float [N, D] (unit length), labels int64 [N];
-// temperature > 0. Returns a scalar; 0 (attached to the graph) when no anchor has a positive.
+// temperature > 0. Returns a scalar; 0 (attached to the graph) when no anchor has a positive
+// (N = 0 included).
 at::Tensor supervised_contrastive_loss(const at::Tensor& embeddings, const at::Tensor& labels,
                                        double temperature);
 

@@ -93,10 +93,10 @@ TEST(MetricLossesTest, MatchTheReferenceTranscription) {
 
 TEST(MetricLossesTest, TripletIsExactlyZeroForWellSeparatedClasses) {
   // Two tight clusters at opposite poles: d_ap <= 0.1, d_an >= 1.9, margin 0.2 or 1.0.
-  const at::Tensor x =
+  const at::Tensor points =
       at::tensor({1.0F, 0.01F, 1.0F, -0.02F, 1.0F, 0.03F, -1.0F, 0.02F, -1.0F, -0.01F})
           .view({5, 2});
-  const at::Tensor e = x / x.norm(2, {1}, /*keepdim=*/true);
+  const at::Tensor e = points / points.norm(2, {1}, /*keepdim=*/true);
   const at::Tensor labels = at::tensor({4, 4, 4, 7, 7}, at::kLong);
   for (double margin : {0.0, 0.2, 1.0}) {
     const Evaluated out = evaluate(
