@@ -60,6 +60,9 @@ std::string method_variant(const Config& config) {
   if (config.train.algorithm != TrainAlgorithm::kFixMatch) {
     parts.push_back(display_name(config.train.algorithm));
   }
+  // DML-PL's rounds and fine-tuning (crest.selection knn, crest.warm_start).
+  if (config.crest.selection == SelectionPolicy::kKnn) parts.push_back("knn selection");
+  if (config.crest.warm_start) parts.push_back("warm start");
   if (config.train.labeled_loss != LabeledLoss::kCe)
     parts.push_back(to_string(config.train.labeled_loss));
   if (!config.model.init_from.empty()) parts.push_back("init " + config.model.init_from);

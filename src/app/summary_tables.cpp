@@ -87,12 +87,18 @@ std::string name_list_item(const std::string& name) {
 }
 
 // "CReST+", or with the variant "CReST+ (MixMatch, logit_adjusted)"; a learner other than
-// FixMatch without self-training is named alone, with what else varies: "ACR", "SeMi (gamma_u 1)".
+// FixMatch without self-training is named alone, with what else varies: "ACR", "SeMi (gamma_u 1)";
+// so is one whose generations pseudo-label by nearest neighbours, which are not CReST's:
+// "DML-PL (knn selection, warm start)", "+ CReST+ alignment" under crest.mode crest+.
 std::string group_method(const SummaryGroup& g) {
-  if (g.method == CrestMode::kFixMatch && !g.learner.empty()) {
-    const std::string rest = g.variant.size() > g.learner.size() + 2
-                                 ? g.variant.substr(g.learner.size() + 2)
-                                 : std::string();
+  const bool knn = g.variant.find("knn selection") != std::string::npos;
+  if ((g.method == CrestMode::kFixMatch || knn) && !g.learner.empty()) {
+    std::string rest = g.variant.size() > g.learner.size() + 2
+                           ? g.variant.substr(g.learner.size() + 2)
+                           : std::string();
+    if (knn && g.method == CrestMode::kCrestPlus) {
+      rest += (rest.empty() ? "" : ", ") + std::string("CReST+ alignment");
+    }
     return g.learner + (rest.empty() ? "" : " (" + rest + ")");
   }
   return method_label(g.method) + (g.variant.empty() ? "" : " (" + g.variant + ")");

@@ -26,7 +26,8 @@ struct SummaryGroup {
   std::string dataset;                       // data.dataset
   CrestMode method = CrestMode::kCrestPlus;  // crest.mode
   // What else changes the method: "MixMatch" (train.algorithm), the labeled loss when not ce
-  // (train.labeled_loss), "init FILE" (model.init_from), comma-separated; "" = plain FixMatch.
+  // (train.labeled_loss), "init FILE" (model.init_from), "knn selection" (crest.selection knn),
+  // "warm start" (crest.warm_start), comma-separated; "" = plain FixMatch.
   std::string variant;
   // The learner when it is not FixMatch ("MixMatch", "ACR", "SeMi"; the start of `variant`),
   // "" for FixMatch: with crest.mode fixmatch it names the method alone.
