@@ -71,7 +71,7 @@ expect_code 2 "mixmatch with cuda_graph on"
 expect_err "train.cuda_graph=on does not work with train.algorithm=mixmatch" "cuda_graph message"
 run -q train --config "$TINY" --out bad --set train.algorithm=remixmatch
 expect_code 2 "an unknown algorithm"
-expect_err "train.algorithm must be one of fixmatch, mixmatch, acr, semi or daso, got 'remixmatch'" \
+expect_err "train.algorithm must be one of fixmatch, mixmatch, acr, semi, daso or dmlpl, got 'remixmatch'" \
   "lists the algorithms"
 [ -e bad ] && fail "a refused config must not create the run folder"
 
