@@ -36,7 +36,7 @@ TEST(ChoicesTest, EveryNameRoundTrips) {
   expect_names<PModelEstimate>({"buffer", "ema"});
   expect_names<SelectOn>({"last", "val"});
   expect_names<LabeledLoss>({"ce", "cb_softmax", "cb_sigmoid", "cb_focal", "logit_adjusted"});
-  expect_names<TrainAlgorithm>({"fixmatch", "mixmatch", "acr", "semi", "daso"});
+  expect_names<TrainAlgorithm>({"fixmatch", "mixmatch", "acr", "semi", "daso", "dmlpl"});
   expect_names<SemiFeatureRows>({"reference", "aligned"});
   expect_names<AcrClassCount>({"reference", "histogram"});
 }
